@@ -1,0 +1,1022 @@
+//! One applicant household: its members, every department record about them, and the
+//! findings the default policy must produce, planted on purpose.
+//!
+//! The truth is what was planted, computed from the generator's own bookkeeping while it
+//! writes the records, never by running hedui's rules on the data. Income is built to an
+//! exact net target (wage figures whose largest counts, deductions, transfers, then one
+//! balancing record to the fen); assets likewise. Traps that must NOT produce a finding are
+//! planted beside the real cases: records outside the window or after the as-of date,
+//! excluded income, exempt vehicles, sold homes, divorced spouses, adult children, income of
+//! excluded or undeclared people.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use hedui_schemas::{uscc, values::add_months, ResidentId};
+use rand::Rng;
+
+use super::model::{Evidence, Finding, Rec, Rule, TruthHousehold};
+use super::people::{self, age_on};
+use super::recs::{self, src, Person};
+use crate::policy::Policy;
+use crate::{Error, Result};
+
+/// How often each case is planted, per household (each drawn independently).
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct PlantRates {
+    pub income_over: f64,
+    pub income_at_line: f64,
+    pub income_below_line: f64,
+    pub assets_over: f64,
+    pub assets_at_limit: f64,
+    pub assets_below_limit: f64,
+    pub second_home: f64,
+    pub forbidden_property: f64,
+    pub vehicle: f64,
+    pub vessel: f64,
+    pub company: f64,
+    pub sole_trader_no_staff: f64,
+    pub sole_trader_staff: f64,
+    pub payroll: f64,
+    pub duplicate_benefit: f64,
+    pub dead_member: f64,
+    pub undeclared_spouse: f64,
+    pub undeclared_minor_child: f64,
+    pub incarcerated: f64,
+    pub no_counted_member: f64,
+}
+
+impl Default for PlantRates {
+    fn default() -> Self {
+        PlantRates {
+            income_over: 0.04,
+            income_at_line: 0.02,
+            income_below_line: 0.02,
+            assets_over: 0.03,
+            assets_at_limit: 0.015,
+            assets_below_limit: 0.015,
+            second_home: 0.015,
+            forbidden_property: 0.01,
+            vehicle: 0.02,
+            vessel: 0.003,
+            company: 0.012,
+            sole_trader_no_staff: 0.01,
+            sole_trader_staff: 0.005,
+            payroll: 0.008,
+            duplicate_benefit: 0.01,
+            dead_member: 0.012,
+            undeclared_spouse: 0.01,
+            undeclared_minor_child: 0.01,
+            incarcerated: 0.01,
+            no_counted_member: 0.003,
+        }
+    }
+}
+
+/// Everything shared by the households of one province.
+pub struct Ctx<'a> {
+    /// The policy the truth is planted against.
+    pub policy: &'a Policy,
+    /// The batch date.
+    pub as_of: NaiveDate,
+    /// The income window, oldest month first.
+    pub window: Vec<i32>,
+    /// Plant rates.
+    pub plant: &'a PlantRates,
+}
+
+impl Ctx<'_> {
+    fn before_window(&self) -> i32 {
+        add_months(self.window[0], -1)
+    }
+    fn current_month(&self) -> i32 {
+        hedui_schemas::values::month_of(self.as_of)
+    }
+    fn months_with_traps(&self) -> Vec<(i32, bool)> {
+        // (month, counted): the window plus one month either side that must not count.
+        let mut v = vec![(self.before_window(), false)];
+        v.extend(self.window.iter().map(|m| (*m, true)));
+        v.push((self.current_month(), false));
+        v
+    }
+}
+
+/// Records and truth produced by a chunk of households.
+pub struct Out {
+    /// Records per source index.
+    pub recs: Vec<Vec<Rec>>,
+    /// Planted truth per household.
+    pub truth: Vec<TruthHousehold>,
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Out { recs: (0..src::COUNT).map(|_| Vec::new()).collect(), truth: Vec::new() }
+    }
+}
+
+impl Out {
+    pub(crate) fn push(&mut self, source: usize, cells: Vec<super::model::Cell>) {
+        self.recs[source].push(Rec::new(cells));
+    }
+}
+
+/// Regions with their plate prefix and share of applications.
+pub const REGIONS: [(i32, &str, f64); 4] =
+    [(440100, "粤A", 0.35), (440300, "粤B", 0.25), (442000, "粤T", 0.15), (440600, "粤E", 0.25)];
+
+const BANKS: [&str; 6] = ["工商银行", "建设银行", "农业银行", "中国银行", "招商银行", "广州农商银行"];
+/// File name of each bank's delivery, in [`BANKS`] order.
+pub const BANK_FILES: [&str; 6] = ["icbc.csv", "ccb.csv", "abc.csv", "boc.csv", "cmb.csv", "grcb.csv"];
+/// The bank names (the `bank` field), in [`BANK_FILES`] order.
+pub fn banks() -> &'static [&'static str; 6] {
+    &BANKS
+}
+const PLATFORMS: [&str; 3] = ["支付宝余额宝", "微信零钱通", "京东金融"];
+const INSURERS: [&str; 4] = ["中国人寿", "中国平安", "太平洋保险", "新华保险"];
+const TRADES: [&str; 8] = ["贸易", "物流", "餐饮", "电子", "服装", "建材", "家政", "五金"];
+const BRANDS: [&str; 8] = ["恒信", "华达", "广隆", "裕丰", "新城", "鸿运", "德信", "粤兴"];
+const PUBLIC_EMPLOYERS: [&str; 4] = ["区教育局", "区卫生健康局", "街道办事处", "区城市管理局"];
+
+/// A valid unified social credit code made from a number: `91`/`92`, region, 9 code chars.
+pub fn credit_code(n: u64, sole_trader: bool, region: i32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut body = String::from(if sole_trader { "92" } else { "91" });
+    body.push_str(&format!("{region:06}"));
+    let mut digits = [b'0'; 9];
+    let mut v = n;
+    for d in digits.iter_mut().rev() {
+        *d = ALPHABET[(v % 31) as usize];
+        v /= 31;
+    }
+    body.push_str(std::str::from_utf8(&digits).unwrap_or("000000000"));
+    // Invariant: every character above is in the code alphabet, so a check exists.
+    let check = uscc::check_char(&body).expect("credit code body uses the code alphabet");
+    body.push(check);
+    body
+}
+
+fn employer(rng: &mut impl Rng, region: i32) -> (String, String) {
+    let n = rng.random_range(0..5000u64);
+    let city = match region {
+        440300 => "深圳市",
+        442000 => "中山市",
+        440600 => "佛山市",
+        _ => "广州市",
+    };
+    let name = format!("{city}{}{}有限公司", BRANDS[(n % 8) as usize], TRADES[(n / 8 % 8) as usize]);
+    (credit_code(n, false, region), name)
+}
+
+fn yuan(rng: &mut impl Rng, lo: i64, hi: i64) -> i64 {
+    rng.random_range(lo..=hi) * 100
+}
+
+/// Where a member stands at the as-of date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Counted,
+    Dead,
+    Incarcerated,
+}
+
+struct Member {
+    p: Person,
+    relation: &'static str,
+    status: Status,
+}
+
+/// Builds one household; the struct keeps the bookkeeping the truth is made from.
+struct Hh<'c, 'o, R: Rng> {
+    ctx: &'c Ctx<'c>,
+    rng: &'c mut R,
+    out: &'o mut Out,
+    idx: u64,
+    region: i32,
+    members: Vec<Member>,
+    next_slot: u64,
+    next_key: u64,
+    findings: Vec<Finding>,
+    planted: Vec<&'static str>,
+    income_evidence: Vec<Evidence>,
+}
+
+/// Person slots per household in the serial space (declared and undeclared people).
+const SLOTS: u64 = 12;
+
+impl<R: Rng> Hh<'_, '_, R> {
+    fn new_person(&mut self, age_lo: i32, age_hi: i32, male: Option<bool>, surname: Option<&str>) -> Result<Person> {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        assert!(slot < SLOTS, "a household uses at most {SLOTS} person slots");
+        let male = male.unwrap_or_else(|| self.rng.random_bool(0.5));
+        let age = self.rng.random_range(age_lo..=age_hi);
+        let year = self.ctx.as_of.year() - age;
+        let id = people::make_id(self.idx * SLOTS + slot, false, male, year)
+            .ok_or_else(|| Error::Invalid("too many households for the ID space".into()))?;
+        let name = people::name(self.rng, surname);
+        // Invariant: make_id only returns IDs whose birth date exists.
+        let birth = id.birth_date().expect("generated IDs have a birth date");
+        Ok(Person { id, name, birth })
+    }
+
+    fn key(&mut self) -> u64 {
+        self.next_key += 1;
+        self.idx * 64 + self.next_key
+    }
+
+    fn days_before(&mut self, lo: i64, hi: i64) -> NaiveDate {
+        self.ctx.as_of - Duration::days(self.rng.random_range(lo..=hi))
+    }
+
+    fn days_after(&mut self, lo: i64, hi: i64) -> NaiveDate {
+        self.ctx.as_of + Duration::days(self.rng.random_range(lo..=hi))
+    }
+
+    fn counted(&self) -> Vec<usize> {
+        (0..self.members.len()).filter(|i| self.members[*i].status == Status::Counted).collect()
+    }
+
+    fn age(&self, i: usize) -> i32 {
+        age_on(self.members[i].p.birth, self.ctx.as_of)
+    }
+
+    fn find(&mut self, rule: Rule, members: Vec<ResidentId>, measured: i64, threshold: i64, evidence: Vec<Evidence>) {
+        self.findings.push(Finding { rule, members, measured, threshold, evidence });
+    }
+
+    fn ev(person: ResidentId, source: &'static str, key: impl Into<String>, amount: Option<i64>, date: impl Into<String>) -> Evidence {
+        Evidence { person, source, key: key.into(), amount_fen: amount, date: date.into() }
+    }
+
+    // ---- income -------------------------------------------------------------------------
+
+    /// Wage records of one person for the window and the trap months; returns the net counted
+    /// (largest figure per month, less personal contributions and tax) over the window.
+    fn wages(&mut self, who: &Person, monthly: i64, payroll: bool, counted: bool) -> i64 {
+        let (uscc_code, _) = employer(self.rng, self.region);
+        let employer_pub = format!("{}{}", self.region_city(), PUBLIC_EMPLOYERS[self.rng.random_range(0..PUBLIC_EMPLOYERS.len())]);
+        let mut net = 0;
+        let has_si = payroll || self.rng.random_bool(0.8);
+        let has_pf = payroll || self.rng.random_bool(0.3);
+        for (month, in_window) in self.ctx.months_with_traps() {
+            let m = (monthly * self.rng.random_range(90..=110) / 100 / 100).max(100) * 100;
+            // Which figure records the full wage this month; the others record no more.
+            let primary = if payroll { 3 } else { self.rng.random_range(0..3) };
+            let lower = |rng: &mut R| (m * rng.random_range(60..=100) / 100 / 100) * 100;
+            let si_base = if primary == 1 { Some(m) } else if has_si { Some(lower(self.rng)) } else { None };
+            let tax_wage = if primary == 0 || payroll { Some(m) } else if self.rng.random_bool(0.6) { Some(lower(self.rng)) } else { None };
+            let pf_base = if primary == 2 { Some(m) } else if has_pf { Some(lower(self.rng)) } else { None };
+            let mut deductions = 0;
+            if let Some(b) = si_base {
+                let personal = b * 105 / 1000;
+                deductions += personal;
+                self.out.push(src::SOCIAL_INSURANCE, recs::social_insurance(who.id, &uscc_code, month, b, personal));
+                if in_window && counted {
+                    self.income_evidence.push(Self::ev(who.id, "social_insurance", month.to_string(), Some(b), month.to_string()));
+                }
+            }
+            if let Some(w) = tax_wage {
+                let t = if w > 500_000 { (w - 500_000) * 3 / 100 } else { 0 };
+                deductions += t;
+                self.out.push(src::TAX, recs::tax(who.id, month, "wage", w, t, Some(&uscc_code)));
+                if in_window && counted {
+                    self.income_evidence.push(Self::ev(who.id, "tax", format!("{month}/wage"), Some(w), month.to_string()));
+                }
+            }
+            if let Some(b) = pf_base {
+                let withdrawal = self.rng.random_bool(0.05).then(|| yuan(self.rng, 1000, 20000));
+                self.out.push(src::PROVIDENT_FUND, recs::provident_fund(who, month, b, withdrawal));
+                if in_window && counted {
+                    self.income_evidence.push(Self::ev(who.id, "provident_fund", month.to_string(), Some(b), month.to_string()));
+                }
+            }
+            if payroll {
+                self.out.push(src::PUBLIC_PAYROLL, recs::public_payroll(who, &employer_pub, month, m));
+                if in_window && counted {
+                    self.income_evidence.push(Self::ev(who.id, "public_payroll", month.to_string(), Some(m), month.to_string()));
+                }
+            }
+            if in_window {
+                net += m - deductions;
+            }
+        }
+        net
+    }
+
+    fn region_city(&self) -> &'static str {
+        match self.region {
+            440300 => "深圳市",
+            442000 => "中山市",
+            440600 => "佛山市",
+            _ => "广州市",
+        }
+    }
+
+    /// Employee pension over the window and trap months; returns the counted total.
+    fn pension(&mut self, who: &Person, monthly: i64, scheme: &'static str, counted: bool) -> i64 {
+        let mut total = 0;
+        for (month, in_window) in self.ctx.months_with_traps() {
+            self.out.push(src::PENSION, recs::pension(who, month, scheme, monthly));
+            if in_window && counted && scheme != "resident_basic" {
+                total += monthly;
+                self.income_evidence.push(Self::ev(who.id, "pension", month.to_string(), Some(monthly), month.to_string()));
+            }
+        }
+        total
+    }
+
+    fn unemployment(&mut self, who: ResidentId, monthly: i64, months: usize) -> i64 {
+        let start = self.ctx.window.len() - months;
+        let mut total = 0;
+        for m in self.ctx.window[start..].to_vec() {
+            self.out.push(src::UNEMPLOYMENT_BENEFIT, recs::unemployment_benefit(who, m, monthly));
+            self.income_evidence.push(Self::ev(who, "unemployment_benefit", m.to_string(), Some(monthly), m.to_string()));
+            total += monthly;
+        }
+        total
+    }
+
+    /// Builds counted income to exactly `target` net fen (or more, when a planted public
+    /// salary alone exceeds it); returns the net planted.
+    fn income(&mut self, target: i64, payroll_member: Option<usize>) -> i64 {
+        let counted = self.counted();
+        let mut net = 0;
+        if let Some(i) = payroll_member {
+            let p = self.members[i].p.clone();
+            let salary = yuan(self.rng, 5000, 9000);
+            net += self.wages(&p, salary, true, true);
+        }
+        if net < target {
+            let budget = (target - net) * self.rng.random_range(55..=75) / 100;
+            let earners: Vec<usize> = counted.iter().copied().filter(|i| (18..60).contains(&self.age(*i)) && Some(*i) != payroll_member).collect();
+            let elders: Vec<usize> = counted.iter().copied().filter(|i| self.age(*i) >= 60).collect();
+            let mut kinds: Vec<(u8, usize)> = Vec::new();
+            for e in earners.iter().take(2) {
+                kinds.push((0, *e));
+            }
+            for e in elders.iter().take(2) {
+                kinds.push((1, *e));
+            }
+            if let Some(e) = earners.iter().nth(2).or(earners.first()) {
+                if self.rng.random_bool(0.3) {
+                    kinds.push((2, *e));
+                }
+            }
+            let n = kinds.len().min(self.rng.random_range(1..=3));
+            let months = self.ctx.window.len() as i64;
+            for (k, i) in kinds.into_iter().take(n) {
+                let share = budget / n as i64;
+                let p = self.members[i].p.clone();
+                match k {
+                    0 if share / months >= 30_000 => {
+                        // Gross about `share`: with +10% variation and deductions, the net
+                        // stays under 1.1 x share, so the items never pass the target.
+                        net += self.wages(&p, share / months, false, true);
+                    }
+                    1 if share / months >= 10_000 => {
+                        let scheme = if self.rng.random_bool(0.2) { "public_institution" } else { "employee" };
+                        net += self.pension(&p, (share / months / 100) * 100, scheme, true);
+                    }
+                    2 if share / 4 >= 10_000 => {
+                        net += self.unemployment(p.id, (share / 4 / 100) * 100, 4);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if net < target {
+            // The balancing record: business or property income, to the fen, no tax.
+            let rest = target - net;
+            let pick = if counted.is_empty() { 0 } else { counted[self.rng.random_range(0..counted.len())] };
+            let p = self.members[pick].p.id;
+            let ty = if self.rng.random_bool(0.5) { "business" } else { "property" };
+            let month = self.ctx.window[self.rng.random_range(0..self.ctx.window.len())];
+            self.out.push(src::TAX, recs::tax(p, month, ty, rest, 0, None));
+            self.income_evidence.push(Self::ev(p, "tax", format!("{month}/{ty}"), Some(rest), month.to_string()));
+            net += rest;
+        }
+        net
+    }
+
+    // ---- assets ---------------------------------------------------------------------------
+
+    /// One financial account with history; the latest snapshot on or before the as-of date
+    /// holds `amount`. Returns its evidence.
+    fn account(&mut self, who: &Person, amount: i64) -> Evidence {
+        let key = self.key();
+        let kind = self.rng.random_range(0..100);
+        let latest = self.days_before(0, 25);
+        let older = self.days_before(40, 400);
+        let older_amount = amount * self.rng.random_range(50..=150) / 100;
+        let future = self.rng.random_bool(0.25).then(|| self.days_after(1, 30));
+        let future_amount = amount + yuan(self.rng, 50_000, 500_000);
+        let (source, account) = match kind {
+            0..=59 => {
+                let b = self.rng.random_range(0..BANKS.len());
+                let account = format!("6{:03}****{:010}", 212 + b * 7, key);
+                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                    if let Some(d) = d {
+                        self.out.push(src::BANK_DEPOSIT, recs::bank_deposit(who, BANKS[b], &account, a, d));
+                    }
+                }
+                ("bank_deposit", account)
+            }
+            60..=69 => {
+                let account = format!("A{:010}", key);
+                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                    if let Some(d) = d {
+                        self.out.push(src::SECURITIES, recs::securities(who.id, &account, a, d));
+                    }
+                }
+                ("securities", account)
+            }
+            70..=84 => {
+                let account = format!("P{:012}", key);
+                let insurer = INSURERS[self.rng.random_range(0..INSURERS.len())];
+                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                    if let Some(d) = d {
+                        self.out.push(src::COMMERCIAL_INSURANCE, recs::commercial_insurance(who.id, &account, insurer, a, d));
+                    }
+                }
+                ("commercial_insurance", account)
+            }
+            _ => {
+                let platform = PLATFORMS[self.rng.random_range(0..PLATFORMS.len())];
+                let account = format!("{:03}****{:08}", 138 + key % 50, key);
+                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                    if let Some(d) = d {
+                        self.out.push(src::INTERNET_FINANCE, recs::internet_finance(who.id, platform, &account, a, d));
+                    }
+                }
+                ("internet_finance", account)
+            }
+        };
+        Self::ev(who.id, source, account, Some(amount), latest.to_string())
+    }
+
+    /// Accounts of counted members holding exactly `target` at the as-of date.
+    fn assets(&mut self, target: i64) -> Vec<Evidence> {
+        let counted = self.counted();
+        if counted.is_empty() {
+            return Vec::new();
+        }
+        let k = if target == 0 { self.rng.random_range(0..=1) } else { self.rng.random_range(1..=4) };
+        let mut left = target;
+        let mut ev = Vec::new();
+        for j in 0..k {
+            let amount = if j + 1 == k { left } else { left * self.rng.random_range(10..=60) / 100 };
+            left -= amount;
+            let who = self.members[counted[self.rng.random_range(0..counted.len())]].p.clone();
+            ev.push(self.account(&who, amount));
+        }
+        ev
+    }
+
+    // ---- property, vehicles, businesses ----------------------------------------------------
+
+    fn unit_no(&mut self) -> String {
+        let key = self.key();
+        format!("{:06}{:012}GB{:05}F{:04}", self.region + 6, key, key % 100_000, 1 + key % 3000)
+    }
+
+    /// A property unit owned at the as-of date by `owners` (co-owned in equal shares).
+    fn unit(&mut self, owners: &[Person], use_: &'static str, reg: NaiveDate, dereg: Option<NaiveDate>) -> (String, NaiveDate) {
+        let unit = self.unit_no();
+        let area = self.rng.random_range(2_000..=12_000);
+        let share = 100 / owners.len() as i64;
+        for o in owners {
+            self.out.push(src::REAL_ESTATE, recs::real_estate(o, &unit, use_, area, share, reg, dereg));
+        }
+        (unit, reg)
+    }
+
+    fn plate(&mut self) -> String {
+        let prefix = REGIONS.iter().find(|r| r.0 == self.region).map(|r| r.1).unwrap_or("粤A");
+        let key = self.key();
+        const CH: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+        let mut s = String::from(prefix);
+        let mut v = key;
+        for _ in 0..5 {
+            s.push(char::from(CH[(v % 34) as usize]));
+            v /= 34;
+        }
+        s
+    }
+
+    fn vin(&mut self) -> String {
+        const CH: &[u8] = b"0123456789ABCDEFGHJKLMNPRSTUVWXYZ";
+        let mut s = String::from("LSV");
+        for _ in 0..14 {
+            s.push(char::from(CH[self.rng.random_range(0..CH.len())]));
+        }
+        s
+    }
+
+    fn vehicle(&mut self, owner: ResidentId, ty: &'static str, reg: NaiveDate, dereg: Option<NaiveDate>) -> Evidence {
+        let plate = self.plate();
+        let vin = self.vin();
+        let value = self.rng.random_range(200..=30_000) * 10_000;
+        self.out.push(src::VEHICLE, recs::vehicle(owner, &plate, &vin, ty, reg, dereg, value));
+        Self::ev(owner, "vehicle", plate, Some(value), reg.to_string())
+    }
+
+    fn business(&mut self, who: ResidentId, entity: &'static str, role: &'static str, staff: i64, status: &'static str, status_date: NaiveDate) -> Evidence {
+        let key = self.key();
+        let code = credit_code(key, entity == "sole_trader", self.region);
+        let name = if entity == "sole_trader" {
+            format!("{}{}{}店", self.region_city(), BRANDS[(key % 8) as usize], TRADES[(key / 8 % 8) as usize])
+        } else {
+            format!("{}{}{}有限公司", self.region_city(), BRANDS[(key % 8) as usize], TRADES[(key / 8 % 8) as usize])
+        };
+        let capital = self.rng.random_range(1..=500) * 1_000_000;
+        let est = self.days_before(200, 4000);
+        self.out.push(src::BUSINESS, recs::business(who, &code, &name, entity, role, capital, staff, est, status, status_date));
+        Self::ev(who, "business", code, Some(capital), est.to_string())
+    }
+}
+
+/// Picks a value by weights.
+fn weighted<T: Copy>(rng: &mut impl Rng, items: &[(T, f64)]) -> T {
+    let total: f64 = items.iter().map(|i| i.1).sum();
+    let mut x = rng.random::<f64>() * total;
+    for (v, w) in items {
+        if x < *w {
+            return *v;
+        }
+        x -= w;
+    }
+    items[items.len() - 1].0
+}
+
+/// Generates household `idx` into `out`.
+pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Result<()> {
+    let plant = ctx.plant;
+    let region = weighted(rng, &REGIONS.map(|r| (r.0, r.2)));
+    let programme = weighted(rng, &[("dibao", 0.55), ("low_income", 0.3), ("tekun", 0.15)]);
+    let no_counted = rng.random_bool(plant.no_counted_member);
+    // A household whose only member died is a re-check of a current recipient.
+    let kind = if no_counted || rng.random_bool(0.6) { "recheck" } else { "new" };
+    let id = format!("H{region}{idx:09}");
+    let hukou_no = format!("{region}{idx:010}");
+    let mut h = Hh {
+        ctx,
+        rng,
+        out,
+        idx,
+        region,
+        members: Vec::new(),
+        next_slot: 0,
+        next_key: 0,
+        findings: Vec::new(),
+        planted: Vec::new(),
+        income_evidence: Vec::new(),
+    };
+    let app_date = h.days_before(0, 30);
+
+    // ---- members ----------------------------------------------------------------------
+    let size = if no_counted {
+        1
+    } else if programme == "tekun" {
+        if h.rng.random_bool(0.9) { 1 } else { 2 }
+    } else {
+        weighted(h.rng, &[(1usize, 0.25), (2, 0.25), (3, 0.25), (4, 0.15), (5, 0.07), (6, 0.03)])
+    };
+    let (lo, hi) = if programme == "tekun" { (61, 90) } else { (25, 75) };
+    let applicant = h.new_person(lo, hi, None, None)?;
+    let surname = people::surname(&applicant.name).to_string();
+    let app_age = age_on(applicant.birth, ctx.as_of);
+    let app_male = applicant.id.is_male();
+    h.members.push(Member { p: applicant, relation: "head", status: Status::Counted });
+    let mut has_spouse = false;
+    while h.members.len() < size {
+        let (rel, p) = if !has_spouse && app_age >= 22 && h.rng.random_bool(0.7) {
+            has_spouse = true;
+            let (a, b) = ((app_age - 6).max(19), (app_age + 6).min(90));
+            ("spouse", h.new_person(a, b, Some(!app_male), None)?)
+        } else if app_age < 50 && h.rng.random_bool(0.3) {
+            ("parent", h.new_person((app_age + 22).max(61), (app_age + 35).clamp(61, 95), None, None)?)
+        } else if app_age < 58 && h.rng.random_bool(0.7) {
+            ("child", h.new_person(1, (app_age - 20).clamp(1, 17), None, Some(&surname))?)
+        } else {
+            ("child", h.new_person(19, (app_age - 19).clamp(19, 30), None, Some(&surname))?)
+        };
+        h.members.push(Member { p, relation: rel, status: Status::Counted });
+    }
+
+    // ---- exclusions: death, incarceration -------------------------------------------------
+    let mut dead_evidence = Vec::new();
+    let mut dead_members = Vec::new();
+    let dead_pick = if no_counted {
+        Some(0)
+    } else if h.members.len() >= 2 && h.rng.random_bool(plant.dead_member) {
+        Some(h.rng.random_range(1..h.members.len()))
+    } else {
+        None
+    };
+    if let Some(i) = dead_pick {
+        h.planted.push(if no_counted { "no_counted_member" } else { "dead_member" });
+        let date = h.days_before(1, 300);
+        let p = h.members[i].p.clone();
+        let way = h.rng.random_range(0..3);
+        if way != 1 {
+            h.out.push(src::DEATH, recs::death(&p, date));
+            dead_evidence.push(Hh::<R>::ev(p.id, "death", p.id.to_string(), None, date.to_string()));
+        }
+        if way != 0 {
+            let cdate = date + Duration::days(h.rng.random_range(1..=7));
+            let cdate = cdate.min(ctx.as_of);
+            h.out.push(src::CREMATION, recs::cremation(&p, cdate));
+            dead_evidence.push(Hh::<R>::ev(p.id, "cremation", p.id.to_string(), None, cdate.to_string()));
+        }
+        h.members[i].status = Status::Dead;
+        dead_members.push(p.id);
+        // Trap: a pension still paid after death must not count.
+        if h.rng.random_bool(0.4) {
+            let amount = yuan(h.rng, 1500, 3500);
+            h.pension(&p, amount, "employee", false);
+        }
+    } else if h.members.len() >= 2 && h.rng.random_bool(plant.dead_member / 2.0) {
+        // Trap: a death recorded after the as-of date; the member still counts.
+        h.planted.push("death_after_as_of");
+        let i = h.rng.random_range(1..h.members.len());
+        let p = h.members[i].p.clone();
+        let date = h.days_after(1, 20);
+        h.out.push(src::DEATH, recs::death(&p, date));
+    }
+    let adults_not_head: Vec<usize> = (1..h.members.len()).filter(|i| h.members[*i].status == Status::Counted && h.age(*i) >= 18).collect();
+    if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated) {
+        let i = adults_not_head[h.rng.random_range(0..adults_not_head.len())];
+        let p = h.members[i].p.clone();
+        let from = h.days_before(100, 1500);
+        let to = h.rng.random_bool(0.5).then(|| h.days_after(30, 900));
+        h.out.push(src::INCARCERATION, recs::incarceration(&p, from, to));
+        h.members[i].status = Status::Incarcerated;
+        h.planted.push("incarcerated_member");
+        // Trap: rent income of an excluded member must not count.
+        for m in ctx.window.clone() {
+            let rent = yuan(h.rng, 1500, 3000);
+            h.out.push(src::TAX, recs::tax(p.id, m, "property", rent, 0, None));
+        }
+    } else if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated / 2.0) {
+        // Trap: released before the as-of date; the member counts.
+        let i = adults_not_head[h.rng.random_range(0..adults_not_head.len())];
+        let p = h.members[i].p.clone();
+        let from = h.days_before(800, 2000);
+        let to = h.days_before(1, 300);
+        h.out.push(src::INCARCERATION, recs::incarceration(&p, from, Some(to)));
+        h.planted.push("released_member");
+    }
+
+    // ---- registration, marriage, applications ---------------------------------------------
+    for m in &h.members {
+        let rel = match m.relation {
+            "head" => "head",
+            r => r,
+        };
+        let date = ctx.as_of - Duration::days(400 + (m.p.id.body() % 4000) as i64);
+        let status = if m.status == Status::Dead && h.rng.random_bool(0.5) { "deregistered" } else { "active" };
+        let cells = recs::hukou(&m.p, &hukou_no, rel, region, status, date);
+        h.out.push(src::HUKOU, cells);
+    }
+    for m in &h.members {
+        h.out.push(src::APPLICATIONS, recs::application(&id, programme, region, app_date, kind, &m.p, m.relation));
+    }
+    let head = h.members[0].p.clone();
+    let pair = |a: ResidentId, b: ResidentId| if a.is_male() { (a, b) } else { (b, a) };
+    if let Some(s) = h.members.iter().find(|m| m.relation == "spouse").map(|m| m.p.id) {
+        let (man, woman) = pair(head.id, s);
+        let date = h.days_before(1000, 12000);
+        h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+    }
+    if !has_spouse && app_age >= 24 {
+        if h.rng.random_bool(plant.undeclared_spouse) {
+            let other = h.new_person((app_age - 5).max(19), (app_age + 5).min(90), Some(!app_male), None)?;
+            let (man, woman) = pair(head.id, other.id);
+            let date = h.days_before(300, 8000);
+            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+            // Trap: the undeclared spouse's wages are not counted (they are not added).
+            let w = yuan(h.rng, 4000, 9000);
+            h.wages(&other, w, false, false);
+            let e = Hh::<R>::ev(other.id, "marriage", format!("{man}+{woman}"), None, date.to_string());
+            h.find(Rule::UndeclaredSpouse, vec![other.id], 1, 0, vec![e]);
+            h.planted.push("undeclared_spouse");
+        } else if h.rng.random_bool(plant.undeclared_spouse) {
+            // Trap: a divorced former spouse.
+            let other = h.new_person((app_age - 5).max(19), (app_age + 5).min(90), Some(!app_male), None)?;
+            let (man, woman) = pair(head.id, other.id);
+            let wed = h.days_before(3000, 9000);
+            let split = h.days_before(30, 2500);
+            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", wed));
+            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "divorce", split));
+            h.planted.push("divorced_spouse");
+        }
+    }
+    if app_age >= 22 && app_age < 60 {
+        if h.rng.random_bool(plant.undeclared_minor_child) {
+            let c = h.new_person(1, 16, None, Some(&surname))?;
+            let date = c.birth + Duration::days(20);
+            h.out.push(src::HUKOU, recs::hukou(&c, &hukou_no, "child", region, "active", date));
+            let e = Hh::<R>::ev(c.id, "hukou", hukou_no.clone(), None, date.to_string());
+            h.find(Rule::UndeclaredMinorChild, vec![c.id], 1, 0, vec![e]);
+            h.planted.push("undeclared_minor_child");
+        } else if app_age >= 40 && h.rng.random_bool(plant.undeclared_minor_child) {
+            // Trap: an undeclared adult child in the same registration.
+            let c = h.new_person(19, 22, None, Some(&surname))?;
+            let date = c.birth + Duration::days(30);
+            h.out.push(src::HUKOU, recs::hukou(&c, &hukou_no, "child", region, "active", date));
+            h.planted.push("undeclared_adult_child");
+        }
+    }
+
+    // ---- the lines ------------------------------------------------------------------------
+    let counted = h.counted();
+    let c = counted.len() as i64;
+    let in_force = ctx.policy.in_force(region, programme, ctx.as_of)?;
+    let months = ctx.window.len() as i64;
+    let income_limit = if c > 0 { in_force.income_limit_fen(c, months) } else { 0 };
+    let asset_limit = i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
+
+    // ---- income ---------------------------------------------------------------------------
+    let adults: Vec<usize> = counted.iter().copied().filter(|i| h.age(*i) >= 18).collect();
+    let payroll_member = (!adults.is_empty() && h.rng.random_bool(plant.payroll)).then(|| adults[h.rng.random_range(0..adults.len())]);
+    let mut income = 0;
+    if c > 0 {
+        let r = h.rng.random::<f64>();
+        let (target, tag) = if r < plant.income_over {
+            if h.rng.random_bool(0.5) {
+                (income_limit + 1, "income_line_plus_1_fen")
+            } else {
+                (income_limit * h.rng.random_range(110..=250) / 100, "income_over_line")
+            }
+        } else if r < plant.income_over + plant.income_at_line {
+            (income_limit, "income_at_line")
+        } else if r < plant.income_over + plant.income_at_line + plant.income_below_line {
+            (income_limit - 1, "income_line_minus_1_fen")
+        } else if h.rng.random_bool(0.2) {
+            (0, "no_income")
+        } else {
+            (income_limit * h.rng.random_range(0..=60) / 100, "normal_income")
+        };
+        h.planted.push(tag);
+        income = h.income(target, payroll_member);
+        if income > income_limit {
+            let ev = std::mem::take(&mut h.income_evidence);
+            let ids = counted.iter().map(|i| h.members[*i].p.id).collect();
+            h.find(Rule::IncomeOverLine, ids, income, income_limit, ev);
+        }
+    }
+    if let Some(i) = payroll_member {
+        let p = h.members[i].p.id;
+        let ev = ctx.window.iter().map(|m| Hh::<R>::ev(p, "public_payroll", m.to_string(), None, m.to_string())).collect();
+        h.find(Rule::PublicPayroll, vec![p], ctx.window.len() as i64, 0, ev);
+        h.planted.push("public_payroll");
+    }
+    // Excluded income of counted members: special care, resident pension, assistance.
+    for i in counted.clone() {
+        let p = h.members[i].p.clone();
+        if h.age(i) >= 60 && h.rng.random_bool(0.4) && !h.income_evidence.iter().any(|e| e.person == p.id && e.source == "pension") {
+            let amount = yuan(h.rng, 180, 320);
+            h.pension(&p, amount, "resident_basic", true);
+        }
+        if h.rng.random_bool(0.02) {
+            for m in ctx.window.clone() {
+                let amount = yuan(h.rng, 800, 2500);
+                h.out.push(src::SPECIAL_CARE, recs::special_care(&p, m, amount));
+            }
+        }
+        if h.age(i) >= 60 && h.rng.random_bool(0.3) {
+            for m in ctx.window.clone() {
+                let amount = h.rng.random_range(5_000..=200_000);
+                h.out.push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, m, amount));
+            }
+        }
+        if (18..60).contains(&h.age(i)) && h.rng.random_bool(0.15) {
+            let d = h.days_before(30, 900);
+            h.out.push(src::EMPLOYMENT, recs::employment(p.id, "unemployed", d, None));
+        }
+        if h.rng.random_bool(0.08) {
+            let cat = ["visual", "hearing", "physical", "intellectual", "mental"][h.rng.random_range(0..5)];
+            let grade = h.rng.random_range(1..=4);
+            let d = h.days_before(100, 5000);
+            h.out.push(src::DISABILITY, recs::disability(&p, cat, grade, d));
+        }
+    }
+    if kind == "recheck" && c > 0 {
+        // The household's own current benefit: same household and region, never a duplicate.
+        let from = add_months(hedui_schemas::values::month_of(ctx.as_of), -h.rng.random_range(7..60));
+        let amount = in_force.standard.dibao_fen * c / 2;
+        h.out.push(src::ASSISTANCE, recs::assistance(head.id, &id, programme, region, from, None, amount));
+    }
+
+    // ---- assets ---------------------------------------------------------------------------
+    let mut assets = 0;
+    if c > 0 {
+        let r = h.rng.random::<f64>();
+        let (target, tag) = if r < plant.assets_over {
+            if h.rng.random_bool(0.5) {
+                (asset_limit + 1, "assets_limit_plus_1_fen")
+            } else {
+                (asset_limit * h.rng.random_range(110..=400) / 100, "assets_over_limit")
+            }
+        } else if r < plant.assets_over + plant.assets_at_limit {
+            (asset_limit, "assets_at_limit")
+        } else if r < plant.assets_over + plant.assets_at_limit + plant.assets_below_limit {
+            (asset_limit - 1, "assets_limit_minus_1_fen")
+        } else {
+            (asset_limit * h.rng.random_range(0..=50) / 100, "normal_assets")
+        };
+        h.planted.push(tag);
+        let ev = h.assets(target);
+        assets = target;
+        if target > asset_limit {
+            let ids = counted.iter().map(|i| h.members[*i].p.id).collect();
+            h.find(Rule::AssetsOverLimit, ids, target, asset_limit, ev);
+        }
+    }
+    // Trap: accounts of excluded members do not count.
+    for m in h.members.iter().filter(|m| m.status != Status::Counted).map(|m| m.p.clone()).collect::<Vec<_>>() {
+        let amount = asset_limit.max(1_000_000) * 2;
+        h.account(&m, amount);
+    }
+
+    // ---- property -------------------------------------------------------------------------
+    let counted_people: Vec<Person> = counted.iter().map(|i| h.members[*i].p.clone()).collect();
+    let mut units = Vec::new();
+    if !counted_people.is_empty() {
+        let spouse = h.members.iter().find(|m| m.relation == "spouse" && m.status == Status::Counted).map(|m| m.p.clone());
+        let owners_home = match (&spouse, h.rng.random_bool(0.5)) {
+            (Some(s), true) => vec![head.clone(), s.clone()],
+            _ => vec![counted_people[0].clone()],
+        };
+        let second = h.rng.random_bool(plant.second_home);
+        let forbidden = h.rng.random_bool(plant.forbidden_property);
+        if second || forbidden || h.rng.random_bool(0.45) {
+            let reg = h.days_before(400, 6000);
+            let u = h.unit(&owners_home, "residential", reg, None);
+            for o in &owners_home {
+                units.push(Hh::<R>::ev(o.id, "real_estate", u.0.clone(), None, u.1.to_string()));
+            }
+        }
+        if second {
+            let owner = counted_people[h.rng.random_range(0..counted_people.len())].clone();
+            let reg = h.days_before(30, 3000);
+            let u = h.unit(std::slice::from_ref(&owner), "residential", reg, None);
+            units.push(Hh::<R>::ev(owner.id, "real_estate", u.0, None, u.1.to_string()));
+            h.planted.push("second_home");
+        }
+        if forbidden {
+            let owner = counted_people[h.rng.random_range(0..counted_people.len())].clone();
+            let use_ = ["shop", "office", "garage", "parking"][h.rng.random_range(0..4)];
+            let reg = h.days_before(30, 3000);
+            let u = h.unit(std::slice::from_ref(&owner), use_, reg, None);
+            units.push(Hh::<R>::ev(owner.id, "real_estate", u.0, None, u.1.to_string()));
+            h.planted.push("forbidden_property");
+        }
+        if second || forbidden {
+            let distinct: std::collections::BTreeSet<&str> = units.iter().map(|e| e.key.as_str()).collect();
+            let n = distinct.len() as i64;
+            let ids = units.iter().map(|e| e.person).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            h.find(Rule::PropertyExcess, ids, n, i64::from(ctx.policy.max_residential_units), units.clone());
+        } else if h.rng.random_bool(0.06) {
+            // Traps: a home sold before the as-of date, and one bought after it.
+            let owner = counted_people[0].clone();
+            let reg = h.days_before(3000, 6000);
+            let sold = h.days_before(30, 2000);
+            h.unit(std::slice::from_ref(&owner), "residential", reg, Some(sold));
+            if h.rng.random_bool(0.5) {
+                let bought = h.days_after(1, 40);
+                h.unit(std::slice::from_ref(&owner), "parking", bought, None);
+            }
+            h.planted.push("sold_or_future_property");
+        }
+    }
+    // Trap: a shop owned by an excluded member.
+    if let Some(m) = h.members.iter().find(|m| m.status != Status::Counted).map(|m| m.p.clone()) {
+        if h.rng.random_bool(0.3) {
+            let reg = h.days_before(400, 4000);
+            h.unit(std::slice::from_ref(&m), "shop", reg, None);
+        }
+    }
+
+    // ---- vehicles and vessels ---------------------------------------------------------------
+    if !counted_people.is_empty() {
+        let owner = counted_people[h.rng.random_range(0..counted_people.len())].id;
+        if h.rng.random_bool(plant.vehicle) {
+            let ty = ["small_car", "small_car", "truck", "passenger_coach"][h.rng.random_range(0..4)];
+            let reg = h.days_before(30, 4000);
+            let e = h.vehicle(owner, ty, reg, None);
+            h.find(Rule::VehicleOwned, vec![owner], 1, 0, vec![e]);
+            h.planted.push("vehicle");
+        } else if h.rng.random_bool(0.12) {
+            let ty = ["motorcycle", "electric_bicycle", "disability_scooter"][h.rng.random_range(0..3)];
+            let reg = h.days_before(30, 3000);
+            h.vehicle(owner, ty, reg, None);
+            h.planted.push("exempt_vehicle");
+        } else if h.rng.random_bool(0.03) {
+            let reg = h.days_before(1000, 4000);
+            let dereg = h.days_before(1, 900);
+            h.vehicle(owner, "small_car", reg, Some(dereg));
+            if h.rng.random_bool(0.5) {
+                let later = h.days_after(1, 30);
+                h.vehicle(owner, "small_car", later, None);
+            }
+            h.planted.push("sold_or_future_vehicle");
+        }
+        if h.rng.random_bool(plant.vessel) {
+            let key = h.key();
+            let no = format!("CN{:014}", key);
+            let value = h.rng.random_range(5..=300) * 1_000_000;
+            let reg = h.days_before(100, 3000);
+            let name = format!("{}渔{:05}", h.region_city().trim_end_matches('市'), key % 100_000);
+            h.out.push(src::VESSEL, recs::vessel(owner, &no, &name, value, reg, None));
+            let e = Hh::<R>::ev(owner, "vessel", no, Some(value), reg.to_string());
+            h.find(Rule::VesselOwned, vec![owner], 1, 0, vec![e]);
+            h.planted.push("vessel");
+        }
+    }
+
+    // ---- businesses -----------------------------------------------------------------------
+    let adult_ids: Vec<ResidentId> = counted.iter().filter(|i| h.age(**i) >= 18).map(|i| h.members[*i].p.id).collect();
+    if !adult_ids.is_empty() {
+        let who = adult_ids[h.rng.random_range(0..adult_ids.len())];
+        let since = h.days_before(100, 3000);
+        if h.rng.random_bool(plant.company) {
+            let role = if h.rng.random_bool(0.5) { "legal_representative" } else { "shareholder" };
+            let staff = h.rng.random_range(0..=30);
+            let e = h.business(who, "company", role, staff, "active", since);
+            h.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
+            h.planted.push("company");
+        } else if h.rng.random_bool(plant.sole_trader_staff) {
+            let staff = h.rng.random_range(1..=5);
+            let e = h.business(who, "sole_trader", "operator", staff, "active", since);
+            h.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
+            h.planted.push("sole_trader_with_staff");
+        } else if h.rng.random_bool(plant.sole_trader_no_staff) {
+            let e = h.business(who, "sole_trader", "operator", 0, "active", since);
+            h.find(Rule::SoleTraderReview, vec![who], 0, i64::from(ctx.policy.sole_trader_review_max_staff), vec![e]);
+            h.planted.push("sole_trader_no_staff");
+        } else if h.rng.random_bool(0.01) {
+            // Trap: a business deregistered before the as-of date.
+            let closed = h.days_before(1, 90);
+            h.business(who, "company", "legal_representative", 3, "deregistered", closed);
+            h.planted.push("deregistered_business");
+        }
+    }
+
+    // ---- duplicate benefit --------------------------------------------------------------------
+    if !counted_people.is_empty() {
+        let who = counted_people[h.rng.random_range(0..counted_people.len())].id;
+        let cur = hedui_schemas::values::month_of(ctx.as_of);
+        if h.rng.random_bool(plant.duplicate_benefit) {
+            let other_region = REGIONS[h.rng.random_range(0..REGIONS.len())].0;
+            let other_hh = format!("H{other_region}9{:08}", idx % 100_000_000);
+            let from = add_months(cur, -h.rng.random_range(1..30));
+            let to = h.rng.random_bool(0.5).then(|| add_months(cur, h.rng.random_range(0..6)));
+            let amount = in_force.standard.dibao_fen;
+            h.out.push(src::ASSISTANCE, recs::assistance(who, &other_hh, programme, other_region, from, to, amount));
+            let e = Hh::<R>::ev(who, "assistance", other_hh, Some(amount), from.to_string());
+            h.find(Rule::DuplicateBenefit, vec![who], 1, 0, vec![e]);
+            h.planted.push("duplicate_benefit");
+        } else if h.rng.random_bool(plant.duplicate_benefit) {
+            // Traps: the same programme elsewhere that ended before the as-of month, or a
+            // different programme.
+            let other_hh = format!("H{region}8{:08}", idx % 100_000_000);
+            let ended = h.rng.random_bool(0.5);
+            let (prog, to) = if ended {
+                (programme, Some(add_months(cur, -h.rng.random_range(1..12))))
+            } else {
+                (if programme == "dibao" { "tekun" } else { "dibao" }, None)
+            };
+            let from = add_months(cur, -40);
+            let amount = in_force.standard.dibao_fen / 2;
+            h.out.push(src::ASSISTANCE, recs::assistance(who, &other_hh, prog, region, from, to, amount));
+            h.planted.push("other_or_ended_benefit");
+        }
+    }
+
+    // ---- data integrity -------------------------------------------------------------------------
+    if !dead_members.is_empty() {
+        h.find(Rule::DeclaredMemberDead, dead_members.clone(), dead_members.len() as i64, 0, dead_evidence);
+    }
+    if c == 0 {
+        h.find(Rule::NoCountedMember, Vec::new(), 0, 1, Vec::new());
+    }
+
+    h.findings.sort_by_key(|f| f.rule);
+    let truth = TruthHousehold {
+        id,
+        region,
+        programme,
+        kind,
+        declared: h.members.len(),
+        counted: c as usize,
+        income_fen: income,
+        income_limit_fen: income_limit,
+        assets_fen: assets,
+        asset_limit_fen: asset_limit,
+        planted: std::mem::take(&mut h.planted),
+        findings: std::mem::take(&mut h.findings),
+    };
+    h.out.truth.push(truth);
+    Ok(())
+}

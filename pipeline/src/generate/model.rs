@@ -1,0 +1,289 @@
+//! What the generator produces before it is written: records as catalog values, dirty marks,
+//! and the planted truth of one chunk of households.
+
+use chrono::NaiveDate;
+use hedui_schemas::{ReasonCode, ResidentId};
+
+/// One field value of a generated record, in catalog terms; the writer formats it the way
+/// the source's department exports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No value.
+    Null,
+    /// A resident ID.
+    Id(ResidentId),
+    /// Text.
+    Str(String),
+    /// Money in fen.
+    Money(i64),
+    /// A date.
+    Date(NaiveDate),
+    /// A `yyyymm` month.
+    Month(i32),
+    /// A catalog code (written as the department's raw value).
+    Code(&'static str),
+    /// A count.
+    Count(i64),
+    /// An area in hundredths of a square metre.
+    Area(i64),
+    /// A region code.
+    Region(i32),
+    /// Text written verbatim (dirty or normalisable forms).
+    Raw(String),
+}
+
+/// How a record was made dirty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DirtyKind {
+    /// An extra copy whose ID fails its checksum.
+    IdChecksum,
+    /// An extra copy whose ID a spreadsheet turned into `4.40106E+17`.
+    IdScientific,
+    /// An extra copy with a date that does not exist.
+    BadDate,
+    /// An extra copy with a month that does not exist.
+    BadMonth,
+    /// An extra copy with a negative amount.
+    NegativeAmount,
+    /// An exact duplicate of the record before it.
+    Duplicate,
+    /// An extra copy with a code the department's mapping does not know.
+    UnknownCode,
+    /// An extra copy with one field too many (CSV only).
+    WrongColumnCount,
+    /// The record itself, its ID written in the old 15-digit form (accepted after conversion).
+    Id15,
+    /// The record itself, its ID in full-width digits (accepted after folding).
+    FullWidth,
+    /// The record itself, its ID's check `X` in lowercase (accepted after folding).
+    LowercaseX,
+    /// The record itself, its ID with stray spaces (accepted after trimming).
+    Spaces,
+}
+
+impl DirtyKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [DirtyKind; 12] = [
+        DirtyKind::IdChecksum,
+        DirtyKind::IdScientific,
+        DirtyKind::BadDate,
+        DirtyKind::BadMonth,
+        DirtyKind::NegativeAmount,
+        DirtyKind::Duplicate,
+        DirtyKind::UnknownCode,
+        DirtyKind::WrongColumnCount,
+        DirtyKind::Id15,
+        DirtyKind::FullWidth,
+        DirtyKind::LowercaseX,
+        DirtyKind::Spaces,
+    ];
+
+    /// The name used in `truth/dirty_rows.csv` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirtyKind::IdChecksum => "id_checksum",
+            DirtyKind::IdScientific => "id_scientific",
+            DirtyKind::BadDate => "bad_date",
+            DirtyKind::BadMonth => "bad_month",
+            DirtyKind::NegativeAmount => "negative_amount",
+            DirtyKind::Duplicate => "duplicate",
+            DirtyKind::UnknownCode => "unknown_code",
+            DirtyKind::WrongColumnCount => "wrong_column_count",
+            DirtyKind::Id15 => "id_15_digit",
+            DirtyKind::FullWidth => "full_width",
+            DirtyKind::LowercaseX => "lowercase_x",
+            DirtyKind::Spaces => "spaces",
+        }
+    }
+
+    /// The quarantine reason a batch must give the row, or `None` if it must be accepted.
+    pub fn expected_reason(self) -> Option<ReasonCode> {
+        match self {
+            DirtyKind::IdChecksum => Some(ReasonCode::IdChecksum),
+            DirtyKind::IdScientific => Some(ReasonCode::IdScientificNotation),
+            DirtyKind::BadDate => Some(ReasonCode::BadDate),
+            DirtyKind::BadMonth => Some(ReasonCode::BadMonth),
+            DirtyKind::NegativeAmount => Some(ReasonCode::NegativeAmount),
+            DirtyKind::Duplicate => Some(ReasonCode::DuplicateRow),
+            DirtyKind::UnknownCode => Some(ReasonCode::UnknownCode),
+            DirtyKind::WrongColumnCount => Some(ReasonCode::WrongColumnCount),
+            DirtyKind::Id15 | DirtyKind::FullWidth | DirtyKind::LowercaseX | DirtyKind::Spaces => None,
+        }
+    }
+
+    /// Whether the kind adds a row (rather than rewriting a real one).
+    pub fn adds_row(self) -> bool {
+        self.expected_reason().is_some()
+    }
+}
+
+/// One generated record of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rec {
+    /// Values in catalog field order (one more for a wrong column count).
+    pub cells: Vec<Cell>,
+    /// How it was made dirty, and the catalog field concerned.
+    pub dirty: Option<(DirtyKind, &'static str)>,
+}
+
+impl Rec {
+    /// A clean record.
+    pub fn new(cells: Vec<Cell>) -> Self {
+        Rec { cells, dirty: None }
+    }
+}
+
+/// Severity of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// A test failed.
+    Flag,
+    /// A caseworker must look.
+    Review,
+}
+
+impl Severity {
+    /// `FLAG` or `REVIEW`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Flag => "FLAG",
+            Severity::Review => "REVIEW",
+        }
+    }
+}
+
+/// A rule of the default policy, by its stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    /// Household income over the window, less deductions, above the line.
+    IncomeOverLine,
+    /// Financial assets above the limit.
+    AssetsOverLimit,
+    /// More than one residential unit, or a shop, office, garage or parking space.
+    PropertyExcess,
+    /// A non-exempt motor vehicle.
+    VehicleOwned,
+    /// A vessel.
+    VesselOwned,
+    /// Legal representative or shareholder of an active business.
+    BusinessRegistered,
+    /// A sole trader with no staff (review instead of flag).
+    SoleTraderReview,
+    /// A member on the public payroll.
+    PublicPayroll,
+    /// A member receiving the same programme elsewhere.
+    DuplicateBenefit,
+    /// A declared member who is dead.
+    DeclaredMemberDead,
+    /// A spouse in the marriage records who was not declared.
+    UndeclaredSpouse,
+    /// A minor child in the household registration who was not declared.
+    UndeclaredMinorChild,
+    /// No declared member counts.
+    NoCountedMember,
+}
+
+impl Rule {
+    /// The stable rule id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::IncomeOverLine => "income_over_line",
+            Rule::AssetsOverLimit => "assets_over_limit",
+            Rule::PropertyExcess => "property_excess",
+            Rule::VehicleOwned => "vehicle_owned",
+            Rule::VesselOwned => "vessel_owned",
+            Rule::BusinessRegistered => "business_registered",
+            Rule::SoleTraderReview => "sole_trader_review",
+            Rule::PublicPayroll => "public_payroll",
+            Rule::DuplicateBenefit => "duplicate_benefit",
+            Rule::DeclaredMemberDead => "declared_member_dead",
+            Rule::UndeclaredSpouse => "undeclared_spouse",
+            Rule::UndeclaredMinorChild => "undeclared_minor_child",
+            Rule::NoCountedMember => "no_counted_member",
+        }
+    }
+
+    /// The severity of its findings.
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::SoleTraderReview
+            | Rule::DeclaredMemberDead
+            | Rule::UndeclaredSpouse
+            | Rule::UndeclaredMinorChild
+            | Rule::NoCountedMember => Severity::Review,
+            _ => Severity::Flag,
+        }
+    }
+}
+
+/// One evidence record behind a planted finding.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The member the record is about.
+    pub person: ResidentId,
+    /// The catalog source.
+    pub source: &'static str,
+    /// The record's key within its source (plate, unit, account, month, credit code).
+    pub key: String,
+    /// The amount in fen, where there is one.
+    pub amount_fen: Option<i64>,
+    /// The record's date or month, as text.
+    pub date: String,
+}
+
+/// A planted finding.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The rule.
+    pub rule: Rule,
+    /// The members it concerns.
+    pub members: Vec<ResidentId>,
+    /// The measured value (fen, or a count).
+    pub measured: i64,
+    /// The threshold it is compared against (fen, or a count).
+    pub threshold: i64,
+    /// The records that cause it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The planted truth of one household.
+#[derive(Debug, Clone)]
+pub struct TruthHousehold {
+    /// Household id.
+    pub id: String,
+    /// Region code.
+    pub region: i32,
+    /// Programme code.
+    pub programme: &'static str,
+    /// `new` or `recheck`.
+    pub kind: &'static str,
+    /// Declared members.
+    pub declared: usize,
+    /// Members counted at the as-of date.
+    pub counted: usize,
+    /// Net income over the window, fen, of counted members.
+    pub income_fen: i64,
+    /// The largest income that passes (`floor` of the exact line).
+    pub income_limit_fen: i64,
+    /// Financial assets of counted members at the as-of date, fen.
+    pub assets_fen: i64,
+    /// The financial-asset limit, fen.
+    pub asset_limit_fen: i64,
+    /// The scenarios planted (for people reading the truth).
+    pub planted: Vec<&'static str>,
+    /// The findings a batch must produce.
+    pub findings: Vec<Finding>,
+}
+
+impl TruthHousehold {
+    /// PASS, FLAG or REVIEW (a batch with every source present never gives UNVERIFIED here).
+    pub fn outcome(&self) -> &'static str {
+        if self.findings.iter().any(|f| f.rule.severity() == Severity::Flag) {
+            "FLAG"
+        } else if self.findings.is_empty() {
+            "PASS"
+        } else {
+            "REVIEW"
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Writes generated records the way each department exports them, and counts what a batch
+//! must read, accept and quarantine.
+//!
+//! Cells are formatted per the catalog's raw layout (headers, units, date and month styles,
+//! raw code values), then written as CSV (UTF-8, GBK or GB18030), JSON lines or Parquet.
+//! Chunks arrive in order, so line numbers (recorded for every dirty row) are exact.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use hedui_schemas::{values, Encoding, FieldDef, FieldType, Format, ReasonCode, SourceDef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use super::household::{banks, BANK_FILES};
+use super::model::{Cell, Rec};
+use crate::error::io;
+use crate::{Error, Result};
+
+/// Text of a cell as the department writes it; `None` for an empty value.
+pub fn cell_text(f: &FieldDef, c: &Cell) -> Option<String> {
+    Some(match c {
+        Cell::Null => return None,
+        Cell::Id(id) => id.to_string(),
+        Cell::Str(s) | Cell::Raw(s) => s.clone(),
+        Cell::Money(v) => values::format_money(*v, f.raw.unit),
+        Cell::Date(d) => values::format_date(*d, f.raw.date_style),
+        Cell::Month(m) => values::format_month(*m, f.raw.month_style),
+        Cell::Code(code) => match f.ty {
+            FieldType::Code(t) => t.default_raw(code).unwrap_or(code).to_string(),
+            _ => code.to_string(),
+        },
+        Cell::Count(v) => v.to_string(),
+        Cell::Area(v) => values::format_money(*v, hedui_schemas::MoneyUnit::Yuan),
+        Cell::Region(r) => format!("{r:06}"),
+    })
+}
+
+enum Sink {
+    Csv { out: BufWriter<File>, encoding: Encoding },
+    Jsonl { out: BufWriter<File> },
+    Parquet { writer: ArrowWriter<File>, schema: SchemaRef },
+}
+
+struct OutFile {
+    rel: String,
+    path: PathBuf,
+    sink: Sink,
+    /// Lines (or rows) written so far, the CSV header included.
+    lines: u64,
+}
+
+/// What a batch must count for one source.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SourceCounts {
+    /// Rows a reader sees (header excluded).
+    pub read: u64,
+    /// Rows a batch must accept.
+    pub accepted: u64,
+    /// Rows a batch must quarantine.
+    pub quarantined: u64,
+    /// Quarantined rows by reason code.
+    pub by_reason: BTreeMap<String, u64>,
+    /// Rows by file (relative to the export folder).
+    pub files: BTreeMap<String, u64>,
+}
+
+struct SourceOut {
+    def: &'static SourceDef,
+    files: Vec<OutFile>,
+    counts: SourceCounts,
+}
+
+/// The open export files of every source plus the dirty-row log.
+pub struct Writers {
+    sources: Vec<SourceOut>,
+    dirty_log: csv::Writer<BufWriter<File>>,
+}
+
+fn parquet_schema(def: &SourceDef) -> SchemaRef {
+    Arc::new(Schema::new(
+        def.fields
+            .iter()
+            .map(|f| Field::new(f.raw.header, f.raw_parquet_type(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
+    let path = dir.join(&rel);
+    let file = File::create(&path).map_err(io(&path))?;
+    let (sink, lines) = match def.export.format {
+        Format::Csv => {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            let header: Vec<&str> = def.fields.iter().map(|f| f.raw.header).collect();
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            w.write_record(&header).map_err(|e| Error::Invalid(e.to_string()))?;
+            let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            out.write_all(&encode(def.export.encoding, &bytes, &path)?).map_err(io(&path))?;
+            (Sink::Csv { out, encoding: def.export.encoding }, 1)
+        }
+        Format::Jsonl => (Sink::Jsonl { out: BufWriter::with_capacity(1 << 20, file) }, 0),
+        Format::Parquet => {
+            let schema = parquet_schema(def);
+            let props = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(256 * 1024))
+                .build();
+            let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+                .map_err(|err| Error::Parquet { path: path.display().to_string(), err })?;
+            (Sink::Parquet { writer, schema }, 0)
+        }
+    };
+    Ok(OutFile { rel, path, sink, lines })
+}
+
+fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(utf8).map_err(|e| Error::Invalid(e.to_string()))?;
+    let enc = match encoding {
+        Encoding::Utf8 => return Ok(utf8.to_vec()),
+        Encoding::Gbk => encoding_rs::GBK,
+        Encoding::Gb18030 => encoding_rs::GB18030,
+    };
+    let (bytes, _, unmappable) = enc.encode(text);
+    if unmappable {
+        return Err(Error::Invalid(format!("{}: text not representable in {}", path.display(), enc.name())));
+    }
+    Ok(bytes.into_owned())
+}
+
+impl Writers {
+    /// Creates every export file under `exports` and the dirty-row log.
+    pub fn create(exports: &Path, dirty_log: &Path) -> Result<Self> {
+        let mut sources = Vec::new();
+        for def in hedui_schemas::all_sources() {
+            let files = if def.export.path.ends_with('/') {
+                let dir = exports.join(def.export.path);
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                BANK_FILES
+                    .iter()
+                    .map(|f| open(def, exports, format!("{}{f}", def.export.path)))
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                vec![open(def, exports, def.export.path.to_string())?]
+            };
+            sources.push(SourceOut { def, files, counts: SourceCounts::default() });
+        }
+        let f = File::create(dirty_log).map_err(io(dirty_log))?;
+        let mut log = csv::Writer::from_writer(BufWriter::new(f));
+        log.write_record(["source", "file", "line", "kind", "field", "expected"])
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(Writers { sources, dirty_log: log })
+    }
+
+    /// Writes one source's records of a chunk, in order.
+    pub fn write(&mut self, source: usize, recs: &[Rec]) -> Result<()> {
+        let so = &mut self.sources[source];
+        let def = so.def;
+        let nfiles = so.files.len();
+        let route = |r: &Rec| -> usize {
+            if nfiles == 1 {
+                return 0;
+            }
+            // One file per bank: the bank field picks it.
+            match r.cells.get(2) {
+                Some(Cell::Str(b)) => banks().iter().position(|x| x == b).unwrap_or(0),
+                _ => 0,
+            }
+        };
+        let mut per_file: Vec<Vec<&Rec>> = vec![Vec::new(); nfiles];
+        for r in recs {
+            per_file[route(r)].push(r);
+        }
+        for (fi, rs) in per_file.into_iter().enumerate() {
+            if rs.is_empty() {
+                continue;
+            }
+            let file = &mut so.files[fi];
+            for r in &rs {
+                file.lines += 1;
+                so.counts.read += 1;
+                *so.counts.files.entry(file.rel.clone()).or_default() += 1;
+                match r.dirty.and_then(|(k, _)| k.expected_reason()) {
+                    Some(reason) => {
+                        so.counts.quarantined += 1;
+                        *so.counts.by_reason.entry(reason.as_str().to_string()).or_default() += 1;
+                    }
+                    None => so.counts.accepted += 1,
+                }
+                if let Some((kind, field)) = r.dirty {
+                    let expected = kind.expected_reason().map(ReasonCode::as_str).unwrap_or("accepted");
+                    let line = file.lines.to_string();
+                    self.dirty_log
+                        .write_record([def.id, file.rel.as_str(), line.as_str(), kind.as_str(), field, expected])
+                        .map_err(|e| Error::Invalid(e.to_string()))?;
+                }
+            }
+            write_file(def, file, &rs)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes everything; returns the counts per source id.
+    pub fn finish(self) -> Result<BTreeMap<String, SourceCounts>> {
+        let mut counts = BTreeMap::new();
+        for so in self.sources {
+            for f in so.files {
+                match f.sink {
+                    Sink::Csv { mut out, .. } | Sink::Jsonl { mut out } => out.flush().map_err(io(&f.path))?,
+                    Sink::Parquet { writer, .. } => {
+                        writer.close().map_err(|err| Error::Parquet { path: f.path.display().to_string(), err })?;
+                    }
+                }
+            }
+            counts.insert(so.def.id.to_string(), so.counts);
+        }
+        let mut log = self.dirty_log.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+        log.flush().map_err(|err| Error::Io { path: "dirty_rows.csv".into(), err })?;
+        Ok(counts)
+    }
+}
+
+fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
+    match &mut file.sink {
+        Sink::Csv { out, encoding } => {
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::with_capacity(rs.len() * 120));
+            for r in rs {
+                let fields: Vec<String> = r
+                    .cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| def.fields.get(i).and_then(|f| cell_text(f, c)).unwrap_or_default())
+                    .collect();
+                w.write_record(&fields).map_err(|e| Error::Invalid(e.to_string()))?;
+            }
+            let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            out.write_all(&encode(*encoding, &bytes, &file.path)?).map_err(io(&file.path))?;
+        }
+        Sink::Jsonl { out } => {
+            let mut buf = String::with_capacity(rs.len() * 160);
+            for r in rs {
+                buf.push('{');
+                for (i, (f, c)) in def.fields.iter().zip(&r.cells).enumerate() {
+                    if i > 0 {
+                        buf.push(',');
+                    }
+                    buf.push_str(&serde_json::to_string(f.raw.header).unwrap_or_default());
+                    buf.push(':');
+                    match (c, cell_text(f, c)) {
+                        (_, None) => buf.push_str("null"),
+                        // Amounts and counts are JSON numbers, written from exact text.
+                        (Cell::Money(_) | Cell::Count(_), Some(t)) => buf.push_str(&t),
+                        (_, Some(t)) => buf.push_str(&serde_json::to_string(&t).unwrap_or_default()),
+                    }
+                }
+                buf.push_str("}\n");
+            }
+            out.write_all(buf.as_bytes()).map_err(io(&file.path))?;
+        }
+        Sink::Parquet { writer, schema } => {
+            let mut cols: Vec<ArrayRef> = Vec::with_capacity(def.fields.len());
+            for (i, f) in def.fields.iter().enumerate() {
+                let bad = |c: &Cell| Error::Invalid(format!("{}.{}: cannot write {c:?} to Parquet", def.id, f.name));
+                match f.raw_parquet_type() {
+                    DataType::Int64 => {
+                        let mut b = Int64Builder::with_capacity(rs.len());
+                        for r in rs {
+                            match &r.cells[i] {
+                                Cell::Null => b.append_null(),
+                                Cell::Money(v) | Cell::Count(v) => b.append_value(*v),
+                                c => return Err(bad(c)),
+                            }
+                        }
+                        cols.push(Arc::new(b.finish()));
+                    }
+                    DataType::Date32 => {
+                        let mut b = Date32Builder::with_capacity(rs.len());
+                        for r in rs {
+                            match &r.cells[i] {
+                                Cell::Null => b.append_null(),
+                                Cell::Date(d) => b.append_value(arrow::datatypes::Date32Type::from_naive_date(*d)),
+                                c => return Err(bad(c)),
+                            }
+                        }
+                        cols.push(Arc::new(b.finish()));
+                    }
+                    _ => {
+                        let mut b = StringBuilder::with_capacity(rs.len(), rs.len() * 16);
+                        for r in rs {
+                            b.append_option(cell_text(f, &r.cells[i]));
+                        }
+                        cols.push(Arc::new(b.finish()));
+                    }
+                }
+            }
+            let batch = RecordBatch::try_new(schema.clone(), cols)?;
+            writer.write(&batch).map_err(|err| Error::Parquet { path: file.path.display().to_string(), err })?;
+        }
+    }
+    Ok(())
+}

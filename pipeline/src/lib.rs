@@ -1,0 +1,14 @@
+//! hedui: household economic-status verification (居民家庭经济状况核对).
+//!
+//! The library behind the `hedui` binary. [`policy`] loads the policy file (standards per
+//! region and date, programme lines, the income and asset rules); [`generate`] writes a
+//! synthetic Guangdong province as the departments would export it, with the planted truth a
+//! batch must find. Ingestion, the engine, audit and review build on these.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod generate;
+pub mod policy;
+pub mod sources_cmd;
+
+pub use error::{Error, Result};

@@ -1,0 +1,407 @@
+//! The policy: thresholds and rules as data, loaded from TOML and checked before any work.
+//!
+//! `policy/guangdong.toml` is the shipped default (embedded as [`DEFAULT_POLICY`]). Loading
+//! rejects unknown keys, regions without a standard, overlapping or gapped date ranges,
+//! multiples and amounts that are not exact decimals, and codes the catalog does not know. A
+//! batch asks for the values in force on its own date ([`Policy::standard_at`]).
+//!
+//! Lines are compared without dividing: a household is over the income line when
+//! `income_fen × 10_000 > multiple_bp × standard_fen × counted × months`, all integers.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use hedui_schemas::{codes, values, MoneyUnit};
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// The shipped Guangdong policy.
+pub const DEFAULT_POLICY: &str = include_str!("../../policy/guangdong.toml");
+
+/// The policy file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    name: String,
+    income_window_months: u32,
+    financial_asset_months: u32,
+    programmes: BTreeMap<String, String>,
+    income: IncomeFile,
+    vehicles: VehiclesFile,
+    property: PropertyFile,
+    business: BusinessFile,
+    regions: Vec<RegionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncomeFile {
+    counted_pension_schemes: Vec<String>,
+    counted_tax_income_types: Vec<String>,
+    count_unemployment_benefit: bool,
+    count_special_care: bool,
+    count_assistance: bool,
+    deduct_medical_expense: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VehiclesFile {
+    exempt_types: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PropertyFile {
+    max_residential_units: u32,
+    forbidden_uses: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BusinessFile {
+    sole_trader_review_max_staff: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionFile {
+    code: i32,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    programmes: BTreeMap<String, String>,
+    standards: Vec<StandardFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StandardFile {
+    from: NaiveDate,
+    #[serde(default)]
+    until: Option<NaiveDate>,
+    dibao_yuan: String,
+    reference: String,
+}
+
+/// An exact decimal multiple, in basis points (1.5 = 15_000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Multiple(pub i64);
+
+impl Multiple {
+    /// Denominator of the basis-point representation.
+    pub const DENOM: i64 = 10_000;
+
+    fn parse(s: &str) -> Option<Self> {
+        // Four decimal places at most; parse_money with the 万元 scale would allow six.
+        let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+        if int.is_empty() || frac.len() > 4 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let int: i64 = int.parse().ok()?;
+        let frac_v: i64 = format!("{frac:0<4}").parse().ok()?;
+        Some(Multiple(int * Self::DENOM + frac_v))
+    }
+
+    /// The multiple as written (`1.5`).
+    pub fn display(&self) -> String {
+        let s = format!("{}.{:04}", self.0 / Self::DENOM, self.0 % Self::DENOM);
+        let s = s.trim_end_matches('0');
+        s.strip_suffix('.').map(|t| format!("{t}.0")).unwrap_or_else(|| s.to_string())
+    }
+}
+
+/// A dibao standard in force from a date.
+#[derive(Debug, Clone)]
+pub struct Standard {
+    /// First day in force.
+    pub from: NaiveDate,
+    /// Last day in force, if the file closes it; otherwise until the next standard.
+    pub until: Option<NaiveDate>,
+    /// Monthly dibao standard per person, in fen.
+    pub dibao_fen: i64,
+    /// The legal reference, shown with every finding that uses it.
+    pub reference: String,
+}
+
+/// A region's policy values.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// 6-digit administrative code.
+    pub code: i32,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// Programme multiples, after regional overrides.
+    pub programmes: BTreeMap<String, Multiple>,
+    /// Standards in date order.
+    pub standards: Vec<Standard>,
+}
+
+/// A loaded, checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Its name.
+    pub name: String,
+    /// Months in the income window.
+    pub income_window_months: u32,
+    /// Months of the standard allowed as financial assets per counted member.
+    pub financial_asset_months: u32,
+    /// Counted pension schemes (catalog codes).
+    pub counted_pension_schemes: Vec<String>,
+    /// Counted tax income types (catalog codes).
+    pub counted_tax_income_types: Vec<String>,
+    /// Whether unemployment benefit counts.
+    pub count_unemployment_benefit: bool,
+    /// Whether special-care payments count.
+    pub count_special_care: bool,
+    /// Whether assistance payments count.
+    pub count_assistance: bool,
+    /// Whether medical out-of-pocket spending is deducted.
+    pub deduct_medical_expense: bool,
+    /// Exempt vehicle types.
+    pub exempt_vehicle_types: Vec<String>,
+    /// Residential units allowed.
+    pub max_residential_units: u32,
+    /// Property uses that fail the test.
+    pub forbidden_property_uses: Vec<String>,
+    /// A sole trader with at most this many staff goes to review.
+    pub sole_trader_review_max_staff: u32,
+    /// Regions by code.
+    pub regions: BTreeMap<i32, Region>,
+}
+
+/// The values that apply to one household on one date.
+#[derive(Debug, Clone)]
+pub struct InForce<'a> {
+    /// The region.
+    pub region: &'a Region,
+    /// The standard in force.
+    pub standard: &'a Standard,
+    /// The programme's multiple.
+    pub multiple: Multiple,
+}
+
+impl InForce<'_> {
+    /// The exact income limit over the window, as `(numerator, Multiple::DENOM)`:
+    /// income is over the line when `income × DENOM > numerator`.
+    pub fn income_limit_scaled(&self, counted: i64, months: i64) -> i128 {
+        i128::from(self.multiple.0) * i128::from(self.standard.dibao_fen) * i128::from(counted) * i128::from(months)
+    }
+
+    /// The largest income (fen) that still passes: `floor(limit)`.
+    pub fn income_limit_fen(&self, counted: i64, months: i64) -> i64 {
+        (self.income_limit_scaled(counted, months) / i128::from(Multiple::DENOM)) as i64
+    }
+}
+
+fn check_codes(path: &str, what: &str, table: &codes::CodeTable, list: &[String]) -> Result<()> {
+    for c in list {
+        if table.entry(c).is_none() {
+            return Err(Error::Policy {
+                path: path.into(),
+                msg: format!("{what}: unknown {} code {c:?}", table.id),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Policy {
+    /// The shipped default policy.
+    pub fn default_policy() -> Self {
+        // Invariant: the embedded file is checked by the tests below.
+        Self::from_toml(DEFAULT_POLICY, "policy/guangdong.toml (embedded)")
+            .expect("the embedded default policy is valid")
+    }
+
+    /// Loads and checks a policy file.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(crate::error::io(path))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks policy text; `path` names it in errors.
+    pub fn from_toml(text: &str, path: &str) -> Result<Self> {
+        let err = |msg: String| Error::Policy { path: path.into(), msg };
+        let f: PolicyFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        if f.income_window_months == 0 || f.income_window_months > 24 {
+            return Err(err(format!("income_window_months = {} (1..=24)", f.income_window_months)));
+        }
+        let mut programmes = BTreeMap::new();
+        for (p, m) in &f.programmes {
+            if codes::PROGRAMME.entry(p).is_none() {
+                return Err(err(format!("[programmes]: unknown programme {p:?}")));
+            }
+            let m = Multiple::parse(m).ok_or_else(|| err(format!("[programmes] {p} = {m:?}: not an exact decimal")))?;
+            programmes.insert(p.clone(), m);
+        }
+        for e in codes::PROGRAMME.entries {
+            if !programmes.contains_key(e.code) {
+                return Err(err(format!("[programmes]: no multiple for {}", e.code)));
+            }
+        }
+        check_codes(path, "[income] counted_pension_schemes", &codes::PENSION_SCHEME, &f.income.counted_pension_schemes)?;
+        check_codes(path, "[income] counted_tax_income_types", &codes::INCOME_TYPE, &f.income.counted_tax_income_types)?;
+        check_codes(path, "[vehicles] exempt_types", &codes::VEHICLE_TYPE, &f.vehicles.exempt_types)?;
+        check_codes(path, "[property] forbidden_uses", &codes::PROPERTY_USE, &f.property.forbidden_uses)?;
+        if f.regions.is_empty() {
+            return Err(err("no [[regions]]".into()));
+        }
+        let mut regions = BTreeMap::new();
+        for r in f.regions {
+            let rerr = |msg: String| err(format!("region {} ({}): {msg}", r.code, r.name_en));
+            if values::parse_region(&r.code.to_string()).is_err() {
+                return Err(rerr("not a 6-digit region code".into()));
+            }
+            if r.standards.is_empty() {
+                return Err(rerr("has no dibao standard".into()));
+            }
+            let mut progs = programmes.clone();
+            for (p, m) in &r.programmes {
+                if !progs.contains_key(p) {
+                    return Err(rerr(format!("unknown programme {p:?}")));
+                }
+                let m = Multiple::parse(m).ok_or_else(|| rerr(format!("programme {p} = {m:?}: not an exact decimal")))?;
+                progs.insert(p.clone(), m);
+            }
+            let mut standards = Vec::new();
+            for s in &r.standards {
+                let dibao_fen = values::parse_money(&s.dibao_yuan, MoneyUnit::Yuan)
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| rerr(format!("standard from {}: dibao_yuan {:?} is not a positive amount", s.from, s.dibao_yuan)))?;
+                if s.reference.trim().is_empty() {
+                    return Err(rerr(format!("standard from {} has no legal reference", s.from)));
+                }
+                if let Some(u) = s.until {
+                    if u < s.from {
+                        return Err(rerr(format!("standard from {} ends before it starts ({u})", s.from)));
+                    }
+                }
+                standards.push(Standard { from: s.from, until: s.until, dibao_fen, reference: s.reference.clone() });
+            }
+            standards.sort_by_key(|s| s.from);
+            for w in standards.windows(2) {
+                let (a, b) = (&w[0], &w[1]);
+                if a.from == b.from {
+                    return Err(rerr(format!("two standards from {}", a.from)));
+                }
+                if let Some(u) = a.until {
+                    if u >= b.from {
+                        return Err(rerr(format!("standard from {} (until {u}) overlaps the one from {}", a.from, b.from)));
+                    }
+                    if u.succ_opt() != Some(b.from) {
+                        return Err(rerr(format!("no standard between {u} and {}", b.from)));
+                    }
+                }
+            }
+            let code = r.code;
+            let region = Region { code, name_zh: r.name_zh, name_en: r.name_en, programmes: progs, standards };
+            if regions.insert(code, region).is_some() {
+                return Err(err(format!("region {code} appears twice")));
+            }
+        }
+        Ok(Policy {
+            name: f.name,
+            income_window_months: f.income_window_months,
+            financial_asset_months: f.financial_asset_months,
+            counted_pension_schemes: f.income.counted_pension_schemes,
+            counted_tax_income_types: f.income.counted_tax_income_types,
+            count_unemployment_benefit: f.income.count_unemployment_benefit,
+            count_special_care: f.income.count_special_care,
+            count_assistance: f.income.count_assistance,
+            deduct_medical_expense: f.income.deduct_medical_expense,
+            exempt_vehicle_types: f.vehicles.exempt_types,
+            max_residential_units: f.property.max_residential_units,
+            forbidden_property_uses: f.property.forbidden_uses,
+            sole_trader_review_max_staff: f.business.sole_trader_review_max_staff,
+            regions,
+        })
+    }
+
+    /// The standard in force in `region` on `date`, or an error naming the gap.
+    pub fn standard_at(&self, region: i32, date: NaiveDate) -> Result<&Standard> {
+        let r = self
+            .regions
+            .get(&region)
+            .ok_or_else(|| Error::Invalid(format!("policy {}: no region {region}", self.name)))?;
+        r.standards
+            .iter()
+            .rev()
+            .find(|s| s.from <= date && s.until.is_none_or(|u| date <= u))
+            .ok_or_else(|| Error::Invalid(format!("policy {}: no dibao standard for {} ({region}) in force on {date}", self.name, r.name_en)))
+    }
+
+    /// Everything that applies to a household of `programme` in `region` on `date`.
+    pub fn in_force(&self, region: i32, programme: &str, date: NaiveDate) -> Result<InForce<'_>> {
+        let standard = self.standard_at(region, date)?;
+        let region = &self.regions[&region];
+        let multiple = *region
+            .programmes
+            .get(programme)
+            .ok_or_else(|| Error::Invalid(format!("policy {}: no programme {programme}", self.name)))?;
+        Ok(InForce { region, standard, multiple })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_policy_loads_and_selects_by_date() {
+        let p = Policy::default_policy();
+        assert_eq!(p.regions.len(), 4);
+        assert_eq!(p.standard_at(440100, d("2024-12-31")).unwrap().dibao_fen, 119_600);
+        assert_eq!(p.standard_at(440100, d("2025-01-01")).unwrap().dibao_fen, 130_900);
+        assert!(p.standard_at(440100, d("2022-06-30")).is_err());
+        let f = p.in_force(440100, "low_income", d("2026-11-15")).unwrap();
+        assert_eq!(f.multiple, Multiple(15_000));
+        // 1.5 x 1309.00 x 2 members x 6 months = 23,562.00 yuan.
+        assert_eq!(f.income_limit_fen(2, 6), 2_356_200);
+        let t = p.in_force(440300, "tekun", d("2026-11-15")).unwrap();
+        assert_eq!(t.income_limit_fen(1, 6), 1_310_400);
+    }
+
+    #[test]
+    fn multiples_are_exact() {
+        assert_eq!(Multiple::parse("1.6"), Some(Multiple(16_000)));
+        assert_eq!(Multiple::parse("1"), Some(Multiple(10_000)));
+        assert_eq!(Multiple::parse("1.33333"), None);
+        assert_eq!(Multiple::parse("-1"), None);
+        assert_eq!(Multiple(15_000).display(), "1.5");
+        assert_eq!(Multiple(10_000).display(), "1.0");
+    }
+
+    fn with(edit: impl Fn(String) -> String) -> Result<Policy> {
+        Policy::from_toml(&edit(DEFAULT_POLICY.to_string()), "test.toml")
+    }
+
+    #[test]
+    fn bad_policies_are_refused_with_a_clear_error() {
+        let e = with(|s| s.replace("income_window_months = 6", "income_window_months = 6\nsurprise = 1")).unwrap_err();
+        assert!(e.to_string().contains("surprise"), "{e}");
+        let e = with(|s| s.replace("from = \"2025-01-01\"", "from = \"2022-07-01\"")).unwrap_err();
+        assert!(e.to_string().contains("two standards from 2022-07-01"), "{e}");
+        let e = with(|s| s.replace("from = \"2022-07-01\"", "from = \"2022-07-01\"\nuntil = \"2024-06-30\"")).unwrap_err();
+        assert!(e.to_string().contains("no standard between 2024-06-30 and 2025-01-01"), "{e}");
+        let e = with(|s| s.replace("from = \"2022-07-01\"", "from = \"2022-07-01\"\nuntil = \"2025-03-01\"")).unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+        let e = with(|s| s.replace("\"motorcycle\",", "\"hovercraft\",")).unwrap_err();
+        assert!(e.to_string().contains("hovercraft"), "{e}");
+        let e = with(|s| s.replace("tekun = \"1.6\"", "")).unwrap_err();
+        assert!(e.to_string().contains("no multiple for tekun"), "{e}");
+        let e = with(|s| s.replace("dibao_yuan = \"1120.00\"", "dibao_yuan = \"1120.005\"")).unwrap_err();
+        assert!(e.to_string().contains("Zhongshan"), "{e}");
+        let no_std = DEFAULT_POLICY.to_string() + "\n[[regions]]\ncode = 441900\nname_zh = \"东莞市\"\nname_en = \"Dongguan\"\nstandards = []\n";
+        let e = Policy::from_toml(&no_std, "x.toml").unwrap_err();
+        assert!(e.to_string().contains("Dongguan") && e.to_string().contains("no dibao standard"), "{e}");
+    }
+}

@@ -1,0 +1,28 @@
+//! The hedui source catalog.
+//!
+//! Everything downstream (connectors, the generator, the engine) agrees on what a department
+//! delivers through this crate: the 24 department sources plus the applications input
+//! ([`catalog`], one file per source under [`sources`]), the staged Arrow schema of each, the
+//! raw export layout a department uses by default, the code tables ([`codes`]), the value
+//! parsers that turn raw text into fen, dates and months ([`values`]), and the identifiers
+//! ([`id`] for resident IDs, [`uscc`] for unified social credit codes).
+//!
+//! A value that does not validate is reported as a [`ReasonCode`]: the same codes name the
+//! quarantine reasons in ingestion and in the generator's planted truth.
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod codes;
+pub mod id;
+pub mod reason;
+pub mod sources;
+pub mod uscc;
+pub mod values;
+
+pub use catalog::{
+    DateStyle, Encoding, FieldDef, FieldType, Format, MoneyUnit, MonthStyle, RawColumn, Role,
+    SourceDef,
+};
+pub use id::{IdError, ResidentId};
+pub use reason::ReasonCode;
+pub use sources::{all_sources, source, SOURCE_IDS};

@@ -1,0 +1,1 @@
+//! Integration tests for hedui live in `it/`, built as one test binary.
