@@ -14,8 +14,8 @@ use super::people;
 use super::recs::{self, src, Person};
 use crate::{Error, Result};
 
-/// Background residents per applicant household slot (1 or 2 are generated).
-pub const PER_HOUSEHOLD: u64 = 2;
+/// Background residents per applicant household slot (1 to 4 are generated).
+pub const PER_HOUSEHOLD: u64 = 4;
 
 fn person(ctx: &Ctx, serial: u64, rng: &mut impl Rng) -> Result<Person> {
     let male = rng.random_bool(0.5);
@@ -36,8 +36,12 @@ pub fn residents(ctx: &Ctx, idx: u64, rng: &mut impl Rng, out: &mut Out) -> Resu
         resident(ctx, idx * PER_HOUSEHOLD + j, &p, rng, out);
         people_here.push(p);
     }
-    if people_here.len() == 2 && people_here[0].id.is_male() != people_here[1].id.is_male() && rng.random_bool(0.5) {
-        let (a, b) = (people_here[0].id, people_here[1].id);
+    for pair in people_here.chunks(2) {
+        let [x, y] = pair else { continue };
+        if x.id.is_male() == y.id.is_male() || !rng.random_bool(0.7) {
+            continue;
+        }
+        let (a, b) = (x.id, y.id);
         let (man, woman): (ResidentId, ResidentId) = if a.is_male() { (a, b) } else { (b, a) };
         let date = ctx.as_of - Duration::days(rng.random_range(300..12000));
         out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
@@ -61,7 +65,7 @@ fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Ou
 
     let mut months: Vec<i32> = vec![hedui_schemas::values::add_months(ctx.window[0], -1)];
     months.extend(ctx.window.iter().copied());
-    if age < 60 && rng.random_bool(0.5) {
+    if age < 60 && rng.random_bool(0.65) {
         let n = rng.random_range(0..5000u64);
         let employer = credit_code(n, false, region);
         let wage = rng.random_range(3000..=25000) * 100;
@@ -81,7 +85,7 @@ fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Ou
                 out.push(src::PUBLIC_PAYROLL, recs::public_payroll(p, "市直机关事业单位", *m, salary));
             }
         }
-        if rng.random_bool(0.1) {
+        if rng.random_bool(0.3) {
             let d = before(rng, 30, 3000);
             out.push(src::EMPLOYMENT, recs::employment(p.id, "employed", d, Some("某单位")));
         }
@@ -112,15 +116,15 @@ fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Ou
             out.push(src::BANK_DEPOSIT, recs::bank_deposit(p, banks()[b], &account, bal / 2, d));
         }
     }
-    if rng.random_bool(0.12) {
+    if rng.random_bool(0.2) {
         let d = before(rng, 0, 10);
         out.push(src::SECURITIES, recs::securities(p.id, &format!("B{key:010}"), rng.random_range(100_000..=200_000_000), d));
     }
-    if rng.random_bool(0.12) {
+    if rng.random_bool(0.25) {
         let d = before(rng, 0, 60);
         out.push(src::COMMERCIAL_INSURANCE, recs::commercial_insurance(p.id, &format!("Q{key:012}"), "中国平安", rng.random_range(100_000..=50_000_000), d));
     }
-    if rng.random_bool(0.3) {
+    if rng.random_bool(0.4) {
         let d = before(rng, 0, 5);
         out.push(src::INTERNET_FINANCE, recs::internet_finance(p.id, "支付宝余额宝", &format!("159****{key:08}"), rng.random_range(0..=10_000_000), d));
     }
@@ -144,21 +148,21 @@ fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Ou
         let d = before(rng, 100, 5000);
         out.push(src::BUSINESS, recs::business(p.id, &code, "某某商行", ty, role, rng.random_range(1..=1000) * 1_000_000, rng.random_range(0..=50), d, "active", d));
     }
-    if rng.random_bool(0.05) {
+    if rng.random_bool(0.12) {
         let d = before(rng, 100, 5000);
         out.push(src::DISABILITY, recs::disability(p, "physical", rng.random_range(1..=4), d));
     }
-    if rng.random_bool(0.12) {
+    if rng.random_bool(0.35) {
         for m in &ctx.window[..2] {
             out.push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, *m, rng.random_range(1000..=500_000)));
         }
     }
-    if rng.random_bool(0.01) {
+    if rng.random_bool(0.05) {
         for m in &ctx.window {
             out.push(src::SPECIAL_CARE, recs::special_care(p, *m, 150_000));
         }
     }
-    if rng.random_bool(0.03) {
+    if rng.random_bool(0.15) {
         let from = hedui_schemas::values::add_months(ctx.window[0], -rng.random_range(1..40));
         out.push(src::ASSISTANCE, recs::assistance(p.id, &format!("A{region}{key:010}"), "dibao", region, from, None, 60_000));
     }

@@ -406,7 +406,7 @@ impl<R: Rng> Hh<'_, '_, R> {
         let key = self.key();
         let kind = self.rng.random_range(0..100);
         let latest = self.days_before(0, 25);
-        let older = self.days_before(40, 400);
+        let older = self.rng.random_bool(0.6).then(|| self.days_before(40, 400));
         let older_amount = amount * self.rng.random_range(50..=150) / 100;
         let future = self.rng.random_bool(0.25).then(|| self.days_after(1, 30));
         let future_amount = amount + yuan(self.rng, 50_000, 500_000);
@@ -414,7 +414,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             0..=59 => {
                 let b = self.rng.random_range(0..BANKS.len());
                 let account = format!("6{:03}****{:010}", 212 + b * 7, key);
-                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
                     if let Some(d) = d {
                         self.out.push(src::BANK_DEPOSIT, recs::bank_deposit(who, BANKS[b], &account, a, d));
                     }
@@ -423,7 +423,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             }
             60..=69 => {
                 let account = format!("A{:010}", key);
-                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
                     if let Some(d) = d {
                         self.out.push(src::SECURITIES, recs::securities(who.id, &account, a, d));
                     }
@@ -433,7 +433,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             70..=84 => {
                 let account = format!("P{:012}", key);
                 let insurer = INSURERS[self.rng.random_range(0..INSURERS.len())];
-                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
                     if let Some(d) = d {
                         self.out.push(src::COMMERCIAL_INSURANCE, recs::commercial_insurance(who.id, &account, insurer, a, d));
                     }
@@ -443,7 +443,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             _ => {
                 let platform = PLATFORMS[self.rng.random_range(0..PLATFORMS.len())];
                 let account = format!("{:03}****{:08}", 138 + key % 50, key);
-                for (d, a) in [(Some(older), older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
                     if let Some(d) = d {
                         self.out.push(src::INTERNET_FINANCE, recs::internet_finance(who.id, platform, &account, a, d));
                     }
@@ -528,8 +528,9 @@ impl<R: Rng> Hh<'_, '_, R> {
         } else {
             format!("{}{}{}有限公司", self.region_city(), BRANDS[(key % 8) as usize], TRADES[(key / 8 % 8) as usize])
         };
-        let capital = self.rng.random_range(1..=500) * 1_000_000;
-        let est = self.days_before(200, 4000);
+        let capital = if entity == "sole_trader" { self.rng.random_range(1..=50) } else { self.rng.random_range(10..=500) } * 1_000_000;
+        let est = status_date - Duration::days(self.rng.random_range(200..=4000));
+        let status_date = if status == "active" { est } else { status_date };
         self.out.push(src::BUSINESS, recs::business(who, &code, &name, entity, role, capital, staff, est, status, status_date));
         Self::ev(who, "business", code, Some(capital), est.to_string())
     }
@@ -742,7 +743,10 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     let mut income = 0;
     if c > 0 {
         let r = h.rng.random::<f64>();
-        let (target, tag) = if r < plant.income_over {
+        let (target, tag) = if payroll_member.is_some() {
+            // A public salary decides the income; nothing else is planted on top.
+            (0, "payroll_income")
+        } else if r < plant.income_over {
             if h.rng.random_bool(0.5) {
                 (income_limit + 1, "income_line_plus_1_fen")
             } else {

@@ -43,8 +43,11 @@ pub fn make_id(serial: u64, background: bool, male: bool, birth_year: i32) -> Op
     if serial >= MAX_SERIAL {
         return None;
     }
-    let seq_k = serial % SEQ_PER_SEX;
-    let t = serial / SEQ_PER_SEX;
+    // An affine bijection of [0, MAX_SERIAL) spreads consecutive serials over birthplaces
+    // and days; the multiplier is a prime larger than every factor of MAX_SERIAL.
+    let s = ((u128::from(serial) * 2_654_435_761 + 97_531) % u128::from(MAX_SERIAL)) as u64;
+    let seq_k = s % SEQ_PER_SEX;
+    let t = s / SEQ_PER_SEX;
     let place = birthplace(t % BIRTHPLACES);
     let day = (t / BIRTHPLACES) % 365;
     // Day of year in a non-leap calendar, valid in every year.

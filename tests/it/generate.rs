@@ -1,0 +1,296 @@
+//! The synthetic province: determinism, dirty data, and the planted truth.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use hedui_connectors::raw::read_file;
+use hedui_connectors::validate::{validate_row, Value};
+use hedui_schemas::{all_sources, ReasonCode, ResidentId, SourceDef};
+
+use crate::common::{generate_into, province, read_csv, HOUSEHOLDS};
+
+/// What the catalog's own validation makes of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Accepted,
+    Quarantined(ReasonCode),
+}
+
+/// Every export file of a source, relative to `exports/`.
+fn files_of(exports: &Path, s: &SourceDef) -> Vec<String> {
+    if s.export.path.ends_with('/') {
+        let mut v: Vec<String> = std::fs::read_dir(exports.join(s.export.path))
+            .unwrap()
+            .map(|e| format!("{}{}", s.export.path, e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![s.export.path.to_string()]
+    }
+}
+
+/// Reads every row of every source, judging each one; calls `each(source, file, line,
+/// verdict, values)`.
+fn judge_all(dir: &Path, mut each: impl FnMut(&SourceDef, &str, u64, &Verdict, Option<&[Value]>)) {
+    let exports = dir.join("exports");
+    for s in all_sources() {
+        let mut seen: HashSet<Vec<Option<String>>> = HashSet::new();
+        for rel in files_of(&exports, s) {
+            read_file(s, &exports.join(&rel), s.export.format, s.export.encoding, |rec| {
+                let (verdict, values) = match &rec.fields {
+                    Err(reason) => (Verdict::Quarantined(*reason), None),
+                    Ok(fields) => {
+                        let refs: Vec<Option<&str>> = fields.iter().map(|f| f.as_deref()).collect();
+                        match validate_row(s, &refs) {
+                            Err(rej) => (Verdict::Quarantined(rej.reason), None),
+                            Ok(values) => {
+                                if seen.insert(fields.clone()) {
+                                    (Verdict::Accepted, Some(values))
+                                } else {
+                                    (Verdict::Quarantined(ReasonCode::DuplicateRow), None)
+                                }
+                            }
+                        }
+                    }
+                };
+                each(s, &rel, rec.line, &verdict, values.as_deref());
+            })
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_dirty_row_is_dirty_and_every_clean_row_is_clean() {
+    let dir = province();
+    let dirty: HashMap<(String, String, u64), (String, String)> = read_csv(&dir.join("truth/dirty_rows.csv"))
+        .into_iter()
+        .map(|r| ((r["source"].clone(), r["file"].clone(), r["line"].parse().unwrap()), (r["kind"].clone(), r["expected"].clone())))
+        .collect();
+    let mut kinds_seen: HashSet<String> = HashSet::new();
+    let mut tally: BTreeMap<String, (u64, u64, BTreeMap<String, u64>)> = BTreeMap::new();
+    let mut problems = Vec::new();
+    judge_all(dir, |s, file, line, verdict, _| {
+        let t = tally.entry(s.id.to_string()).or_default();
+        t.0 += 1;
+        let got = match verdict {
+            Verdict::Accepted => "accepted".to_string(),
+            Verdict::Quarantined(r) => {
+                *t.2.entry(r.as_str().to_string()).or_default() += 1;
+                r.as_str().to_string()
+            }
+        };
+        if got == "accepted" {
+            t.1 += 1;
+        }
+        let want = match dirty.get(&(s.id.to_string(), file.to_string(), line)) {
+            Some((kind, expected)) => {
+                kinds_seen.insert(kind.clone());
+                expected.clone()
+            }
+            None => "accepted".to_string(),
+        };
+        if got != want && problems.len() < 20 {
+            problems.push(format!("{} {file}:{line}: expected {want}, validation says {got}", s.id));
+        }
+    });
+    assert!(problems.is_empty(), "{problems:#?}");
+    for k in hedui::generate::model::DirtyKind::ALL {
+        assert!(kinds_seen.contains(k.as_str()), "no {} row was planted", k.as_str());
+    }
+    // The truth's per-source counts are what the catalog's validation counts.
+    let q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("truth/quarantine.json")).unwrap()).unwrap();
+    for s in all_sources() {
+        let (read, accepted, by_reason) = &tally[s.id];
+        let e = &q[s.id];
+        assert_eq!(e["read"].as_u64(), Some(*read), "{}", s.id);
+        assert_eq!(e["accepted"].as_u64(), Some(*accepted), "{}", s.id);
+        assert_eq!(e["quarantined"].as_u64(), Some(read - accepted), "{}", s.id);
+        let want: BTreeMap<String, u64> = serde_json::from_value(e["by_reason"].clone()).unwrap();
+        assert_eq!(&want, by_reason, "{}", s.id);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_files() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    generate_into(a.path(), 2_500, 42);
+    generate_into(b.path(), 2_500, 42);
+    generate_into(c.path(), 2_500, 43);
+    fn files(root: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(root).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out.sort();
+        out
+    }
+    let fa = files(a.path());
+    let fb = files(b.path());
+    assert_eq!(fa.len(), fb.len());
+    assert!(fa.len() >= 30, "24 sources (6 bank files), applications and truth");
+    let mut differs_from_other_seed = 0;
+    for p in &fa {
+        let rel = p.strip_prefix(a.path()).unwrap();
+        let x = std::fs::read(p).unwrap();
+        assert_eq!(x, std::fs::read(b.path().join(rel)).unwrap(), "{} differs between runs", rel.display());
+        if std::fs::read(c.path().join(rel)).ok() != Some(x) {
+            differs_from_other_seed += 1;
+        }
+    }
+    assert!(differs_from_other_seed > 25, "another seed gives other data");
+}
+
+#[test]
+fn the_truth_plants_both_sides_of_every_line() {
+    let hs = read_csv(&province().join("truth/households.csv"));
+    assert_eq!(hs.len() as u64, HOUSEHOLDS);
+    let findings = read_csv(&province().join("truth/findings.csv"));
+    let mut by_hh: HashMap<&str, Vec<&str>> = HashMap::new();
+    for f in &findings {
+        by_hh.entry(f["household_id"].as_str()).or_default().push(f["rule"].as_str());
+    }
+    let n = |k: &str| -> i64 { k.parse().unwrap() };
+    let mut cases: BTreeMap<&str, u32> = BTreeMap::new();
+    let regions: HashSet<&str> = hs.iter().map(|h| h["region"].as_str()).collect();
+    assert_eq!(regions.len(), 4, "four regions");
+    for prog in ["dibao", "low_income", "tekun"] {
+        assert!(hs.iter().any(|h| h["programme"] == prog), "{prog}");
+    }
+    assert!(hs.iter().any(|h| h["kind"] == "recheck") && hs.iter().any(|h| h["kind"] == "new"));
+    for h in &hs {
+        let rules = by_hh.get(h["household_id"].as_str()).cloned().unwrap_or_default();
+        let (inc, lim) = (n(&h["income_fen"]), n(&h["income_limit_fen"]));
+        let (ast, alim) = (n(&h["assets_fen"]), n(&h["asset_limit_fen"]));
+        let counted = n(&h["counted"]);
+        if counted > 0 {
+            assert_eq!(rules.contains(&"income_over_line"), inc > lim, "{}", h["household_id"]);
+            assert_eq!(rules.contains(&"assets_over_limit"), ast > alim, "{}", h["household_id"]);
+            for (d, name) in [(1, "income+1"), (0, "income=line"), (-1, "income-1")] {
+                if inc == lim + d {
+                    *cases.entry(name).or_default() += 1;
+                }
+            }
+            for (d, name) in [(1, "assets+1"), (0, "assets=limit"), (-1, "assets-1")] {
+                if ast == alim + d {
+                    *cases.entry(name).or_default() += 1;
+                }
+            }
+        } else {
+            assert!(rules.contains(&"no_counted_member"));
+        }
+        let planted = h["planted"].as_str();
+        if planted.contains("normal_income") {
+            assert!(inc * 100 <= lim * 60, "a normal household is clearly inside the income line");
+        }
+        if planted.contains("normal_assets") {
+            assert!(ast * 100 <= alim * 50, "a normal household is clearly inside the asset limit");
+        }
+        let want = if rules.iter().any(|r| !["sole_trader_review", "declared_member_dead", "undeclared_spouse", "undeclared_minor_child", "no_counted_member"].contains(r)) {
+            "FLAG"
+        } else if rules.is_empty() {
+            "PASS"
+        } else {
+            "REVIEW"
+        };
+        assert_eq!(h["outcome"], want, "{}", h["household_id"]);
+    }
+    for c in ["income+1", "income=line", "income-1", "assets+1", "assets=limit", "assets-1"] {
+        assert!(cases.get(c).copied().unwrap_or(0) >= 5, "too few {c} cases: {cases:?}");
+    }
+    let rules: HashSet<&str> = findings.iter().map(|f| f["rule"].as_str()).collect();
+    for r in [
+        "income_over_line", "assets_over_limit", "property_excess", "vehicle_owned", "vessel_owned",
+        "business_registered", "sole_trader_review", "public_payroll", "duplicate_benefit",
+        "declared_member_dead", "undeclared_spouse", "undeclared_minor_child", "no_counted_member",
+    ] {
+        assert!(rules.contains(r), "no {r} finding planted");
+    }
+}
+
+#[test]
+fn limits_follow_the_policy_file() {
+    // Guangzhou dibao at 2026-11-15: 1,309.00 yuan; the 6-month income line and the
+    // 24-month asset limit per counted member.
+    for h in read_csv(&province().join("truth/households.csv")) {
+        let c: i64 = h["counted"].parse().unwrap();
+        let (mult_bp, std) = match (h["region"].as_str(), h["programme"].as_str()) {
+            ("440100", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 130_900i64),
+            ("440300", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 136_500),
+            ("442000", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 112_000),
+            ("440600", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 125_000),
+            other => panic!("unexpected region {other:?}"),
+        };
+        assert_eq!(h["income_limit_fen"].parse::<i64>().unwrap(), mult_bp * std * c * 6 / 10_000);
+        assert_eq!(h["asset_limit_fen"].parse::<i64>().unwrap(), 24 * std * c);
+    }
+}
+
+#[test]
+fn evidence_points_at_real_records_of_the_member() {
+    // Key-based evidence (vehicles, homes, businesses, vessels, benefits, accounts) names a
+    // record that exists, is accepted, and belongs to the member.
+    let dir = province();
+    let mut keys: HashSet<(String, i64, String)> = HashSet::new();
+    judge_all(dir, |s, _, _, verdict, values| {
+        let (Verdict::Accepted, Some(values)) = (verdict, values) else { return };
+        let person = match &values[s.fields.iter().position(|f| f.role == hedui_schemas::Role::Subject).unwrap()] {
+            Value::Person { key, .. } => *key,
+            _ => return,
+        };
+        for (f, v) in s.fields.iter().zip(values) {
+            if matches!(f.role, hedui_schemas::Role::RecordKey | hedui_schemas::Role::Household) {
+                if let Value::Text(t) = v {
+                    keys.insert((s.id.to_string(), person, t.clone()));
+                }
+            }
+        }
+    });
+    let mut checked = 0;
+    for e in read_csv(&dir.join("truth/evidence.csv")) {
+        let source = e["source"].as_str();
+        if ["vehicle", "real_estate", "business", "vessel", "assistance", "bank_deposit", "securities", "commercial_insurance", "internet_finance"].contains(&source) {
+            let person = ResidentId::parse(&e["person_id"]).unwrap().pack();
+            assert!(
+                keys.contains(&(source.to_string(), person, e["record_key"].clone())),
+                "evidence {source} {} of {} not found in the exports",
+                e["record_key"],
+                e["household_id"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "{checked}");
+}
+
+#[test]
+fn most_department_rows_are_about_other_residents() {
+    let dir = province();
+    let mut applicants: HashSet<i64> = HashSet::new();
+    let mut per_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    judge_all(dir, |s, _, _, verdict, values| {
+        let (Verdict::Accepted, Some(values)) = (verdict, values) else { return };
+        let Value::Person { key, .. } = &values[s.fields.iter().position(|f| f.role == hedui_schemas::Role::Subject).unwrap()] else { return };
+        if s.id == "applications" {
+            applicants.insert(*key);
+        } else {
+            let e = per_source.entry(s.id.to_string()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(applicants.contains(key));
+        }
+    });
+    let (all, mine) = per_source.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    assert!(mine * 2 < all, "applicants' rows {mine} of {all}: {per_source:?}");
+    for key in ["social_insurance", "vehicle", "real_estate", "bank_deposit", "tax"] {
+        let (n, m) = per_source[key];
+        assert!(m * 2 < n, "{key}: {m} of {n} rows are about applicants");
+    }
+}

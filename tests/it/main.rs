@@ -1,0 +1,9 @@
+//! hedui integration tests: one binary, one module per area.
+//!
+//! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
+//!   really clean by the catalog's own validation, and a planted truth that holds together.
+//! - `cli`: the `hedui` binary's commands as a user runs them.
+
+mod cli;
+mod common;
+mod generate;

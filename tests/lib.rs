@@ -1,1 +1,0 @@
-//! Integration tests for hedui live in `it/`, built as one test binary.
