@@ -51,10 +51,18 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Generate { households, out, runs } => {
+        Command::Generate {
+            households,
+            out,
+            runs,
+        } => {
             let keep = out.is_some();
-            let out = out.unwrap_or_else(|| std::env::temp_dir().join(format!("hedui-bench-gen-{households}")));
-            println!("| run | households | rows | seconds | rows/s | exports on disk | truth on disk |");
+            let out = out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("hedui-bench-gen-{households}"))
+            });
+            println!(
+                "| run | households | rows | seconds | rows/s | exports on disk | truth on disk |"
+            );
             println!("|---|---|---|---|---|---|---|");
             for run in 1..=runs {
                 let _ = std::fs::remove_dir_all(&out);

@@ -28,23 +28,43 @@ pub struct RawRecord {
 }
 
 fn io_err(src: &SourceDef, path: &Path, err: std::io::Error) -> Error {
-    Error::Io { source_id: src.id.into(), path: path.display().to_string(), err }
+    Error::Io {
+        source_id: src.id.into(),
+        path: path.display().to_string(),
+        err,
+    }
 }
 
 fn fmt_err(src: &SourceDef, path: &Path, msg: impl Into<String>) -> Error {
-    Error::Format { source_id: src.id.into(), path: path.display().to_string(), msg: msg.into() }
+    Error::Format {
+        source_id: src.id.into(),
+        path: path.display().to_string(),
+        msg: msg.into(),
+    }
 }
 
 /// For each catalog field, the position of its column among `headers`.
-fn column_positions(src: &SourceDef, path: &Path, headers: &[String]) -> Result<Vec<Option<usize>>> {
+fn column_positions(
+    src: &SourceDef,
+    path: &Path,
+    headers: &[String],
+) -> Result<Vec<Option<usize>>> {
     let positions: Vec<Option<usize>> = src
         .fields
         .iter()
-        .map(|f| headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == f.raw.header))
+        .map(|f| {
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == f.raw.header)
+        })
         .collect();
     for (f, p) in src.fields.iter().zip(&positions) {
         if p.is_none() && f.required {
-            return Err(fmt_err(src, path, format!("no column {:?} for field {}", f.raw.header, f.name)));
+            return Err(fmt_err(
+                src,
+                path,
+                format!("no column {:?} for field {}", f.raw.header, f.name),
+            ));
         }
     }
     Ok(positions)
@@ -70,7 +90,9 @@ pub fn read_file(
                 .encoding(Some(enc))
                 .bom_override(true)
                 .build(file);
-            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(decoded);
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(decoded);
             let headers: Vec<String> = rdr
                 .headers()
                 .map_err(|e| fmt_err(src, path, format!("header: {e}")))?
@@ -84,7 +106,10 @@ pub fn read_file(
                 let fields = if rec.len() != headers.len() {
                     Err(ReasonCode::WrongColumnCount)
                 } else {
-                    Ok(pos.iter().map(|p| p.and_then(|i| rec.get(i)).map(str::to_string)).collect())
+                    Ok(pos
+                        .iter()
+                        .map(|p| p.and_then(|i| rec.get(i)).map(str::to_string))
+                        .collect())
                 };
                 each(RawRecord { line, fields });
             }
@@ -97,16 +122,25 @@ pub fn read_file(
                     continue;
                 }
                 let fields = parse_json_line(src, &line);
-                each(RawRecord { line: i as u64 + 1, fields });
+                each(RawRecord {
+                    line: i as u64 + 1,
+                    fields,
+                });
             }
         }
         Format::Parquet => {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                 .map_err(|e| fmt_err(src, path, e.to_string()))?;
-            let headers: Vec<String> =
-                builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let headers: Vec<String> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
             let pos = column_positions(src, path, &headers)?;
-            let reader = builder.build().map_err(|e| fmt_err(src, path, e.to_string()))?;
+            let reader = builder
+                .build()
+                .map_err(|e| fmt_err(src, path, e.to_string()))?;
             let mut row = 0u64;
             for batch in reader {
                 let batch = batch.map_err(|e| fmt_err(src, path, e.to_string()))?;
@@ -116,7 +150,10 @@ pub fn read_file(
                         .iter()
                         .map(|p| p.and_then(|i| cell_text(batch.column(i).as_ref(), r)))
                         .collect();
-                    each(RawRecord { line: row, fields: Ok(fields) });
+                    each(RawRecord {
+                        line: row,
+                        fields: Ok(fields),
+                    });
                 }
             }
         }

@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 use hedui_schemas::codes::trim_code;
-use hedui_schemas::{values, FieldDef, FieldType, ReasonCode, ResidentId, SourceDef};
+use hedui_schemas::{FieldDef, FieldType, ReasonCode, ResidentId, SourceDef, values};
 
 /// A normalised field value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,7 +60,10 @@ pub fn validate_field(f: &FieldDef, raw: Option<&str>) -> Result<Value, ReasonCo
     Ok(match f.ty {
         FieldType::PersonId => {
             let id = ResidentId::parse(raw).map_err(|e| ReasonCode::from(&e))?;
-            Value::Person { key: id.pack(), raw: raw.to_string() }
+            Value::Person {
+                key: id.pack(),
+                raw: raw.to_string(),
+            }
         }
         FieldType::Text => Value::Text(trim_code(raw).to_string()),
         FieldType::Money => Value::Int(values::parse_money(raw, f.raw.unit)?),
@@ -70,9 +73,9 @@ pub fn validate_field(f: &FieldDef, raw: Option<&str>) -> Result<Value, ReasonCo
         FieldType::Count => Value::Int(values::parse_count(raw)?),
         FieldType::Area => Value::Int(values::parse_scaled(raw, 2)?),
         FieldType::RegionCode => Value::Region(values::parse_region(raw)?),
-        FieldType::CreditCode => Value::Text(
-            hedui_schemas::uscc::normalize(raw).map_err(|_| ReasonCode::CreditCode)?,
-        ),
+        FieldType::CreditCode => {
+            Value::Text(hedui_schemas::uscc::normalize(raw).map_err(|_| ReasonCode::CreditCode)?)
+        }
     })
 }
 
@@ -118,18 +121,28 @@ mod tests {
         let v = validate_row(src, &row).unwrap();
         assert_eq!(v[3], Value::Code("small_car"));
         assert_eq!(v[5], Value::Null);
-        assert_eq!(v[6], Value::Int(125_000_000));
+        // 12.5 万元 = 125,000 元 = 12,500,000 fen.
+        assert_eq!(v[6], Value::Int(12_500_000));
 
         let mut bad = row;
         bad[3] = Some("Z99");
         let r = validate_row(src, &bad).unwrap_err();
-        assert_eq!((r.reason, r.field), (ReasonCode::UnknownCode, Some("vehicle_type")));
+        assert_eq!(
+            (r.reason, r.field),
+            (ReasonCode::UnknownCode, Some("vehicle_type"))
+        );
         bad = row;
         bad[4] = Some("20201301");
-        assert_eq!(validate_row(src, &bad).unwrap_err().reason, ReasonCode::BadDate);
+        assert_eq!(
+            validate_row(src, &bad).unwrap_err().reason,
+            ReasonCode::BadDate
+        );
         bad = row;
         bad[6] = Some("-1.0");
-        assert_eq!(validate_row(src, &bad).unwrap_err().reason, ReasonCode::NegativeAmount);
+        assert_eq!(
+            validate_row(src, &bad).unwrap_err().reason,
+            ReasonCode::NegativeAmount
+        );
         assert_eq!(
             validate_row(src, &row[..6]).unwrap_err().reason,
             ReasonCode::WrongColumnCount

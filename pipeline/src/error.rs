@@ -44,5 +44,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Attaches a path to an I/O error.
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |err| Error::Io { path: path.display().to_string(), err }
+    move |err| Error::Io {
+        path: path.display().to_string(),
+        err,
+    }
 }

@@ -49,7 +49,14 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Sources => print!("{}", hedui::sources_cmd::render()),
-        Command::Generate { households, seed, out, as_of, dirty_scale, policy } => {
+        Command::Generate {
+            households,
+            seed,
+            out,
+            as_of,
+            dirty_scale,
+            policy,
+        } => {
             if !(0.0..=50.0).contains(&dirty_scale) {
                 anyhow::bail!("--dirty-scale must be between 0 and 50");
             }
@@ -68,8 +75,10 @@ fn main() -> Result<()> {
             };
             let started = Instant::now();
             let bar = indicatif::ProgressBar::new(households).with_style(
-                indicatif::ProgressStyle::with_template("generating {bar:40} {pos}/{len} households ({eta})")
-                    .context("progress template")?,
+                indicatif::ProgressStyle::with_template(
+                    "generating {bar:40} {pos}/{len} households ({eta})",
+                )
+                .context("progress template")?,
             );
             let summary = generate::generate(&cfg, &|done| bar.set_position(done))
                 .with_context(|| format!("generating into {}", out.display()))?;
@@ -82,9 +91,15 @@ fn main() -> Result<()> {
                 out.display(),
                 secs
             );
-            println!("\n{:<22} {:>10} {:>10} {:>12}", "source", "rows", "accepted", "quarantined");
+            println!(
+                "\n{:<22} {:>10} {:>10} {:>12}",
+                "source", "rows", "accepted", "quarantined"
+            );
             for (id, c) in &summary.sources {
-                println!("{id:<22} {:>10} {:>10} {:>12}", c.read, c.accepted, c.quarantined);
+                println!(
+                    "{id:<22} {:>10} {:>10} {:>12}",
+                    c.read, c.accepted, c.quarantined
+                );
             }
             println!("\nplanted outcomes:");
             for (o, n) in &summary.outcomes {

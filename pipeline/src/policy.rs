@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use hedui_schemas::{codes, values, MoneyUnit};
+use hedui_schemas::{MoneyUnit, codes, values};
 use serde::Deserialize;
 
 use crate::{Error, Result};
@@ -96,7 +96,10 @@ impl Multiple {
     fn parse(s: &str) -> Option<Self> {
         // Four decimal places at most; parse_money with the 万元 scale would allow six.
         let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
-        if int.is_empty() || frac.len() > 4 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || frac.len() > 4
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let int: i64 = int.parse().ok()?;
@@ -108,7 +111,9 @@ impl Multiple {
     pub fn display(&self) -> String {
         let s = format!("{}.{:04}", self.0 / Self::DENOM, self.0 % Self::DENOM);
         let s = s.trim_end_matches('0');
-        s.strip_suffix('.').map(|t| format!("{t}.0")).unwrap_or_else(|| s.to_string())
+        s.strip_suffix('.')
+            .map(|t| format!("{t}.0"))
+            .unwrap_or_else(|| s.to_string())
     }
 }
 
@@ -188,7 +193,10 @@ impl InForce<'_> {
     /// The exact income limit over the window, as `(numerator, Multiple::DENOM)`:
     /// income is over the line when `income × DENOM > numerator`.
     pub fn income_limit_scaled(&self, counted: i64, months: i64) -> i128 {
-        i128::from(self.multiple.0) * i128::from(self.standard.dibao_fen) * i128::from(counted) * i128::from(months)
+        i128::from(self.multiple.0)
+            * i128::from(self.standard.dibao_fen)
+            * i128::from(counted)
+            * i128::from(months)
     }
 
     /// The largest income (fen) that still passes: `floor(limit)`.
@@ -225,17 +233,24 @@ impl Policy {
 
     /// Parses and checks policy text; `path` names it in errors.
     pub fn from_toml(text: &str, path: &str) -> Result<Self> {
-        let err = |msg: String| Error::Policy { path: path.into(), msg };
+        let err = |msg: String| Error::Policy {
+            path: path.into(),
+            msg,
+        };
         let f: PolicyFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         if f.income_window_months == 0 || f.income_window_months > 24 {
-            return Err(err(format!("income_window_months = {} (1..=24)", f.income_window_months)));
+            return Err(err(format!(
+                "income_window_months = {} (1..=24)",
+                f.income_window_months
+            )));
         }
         let mut programmes = BTreeMap::new();
         for (p, m) in &f.programmes {
             if codes::PROGRAMME.entry(p).is_none() {
                 return Err(err(format!("[programmes]: unknown programme {p:?}")));
             }
-            let m = Multiple::parse(m).ok_or_else(|| err(format!("[programmes] {p} = {m:?}: not an exact decimal")))?;
+            let m = Multiple::parse(m)
+                .ok_or_else(|| err(format!("[programmes] {p} = {m:?}: not an exact decimal")))?;
             programmes.insert(p.clone(), m);
         }
         for e in codes::PROGRAMME.entries {
@@ -243,10 +258,30 @@ impl Policy {
                 return Err(err(format!("[programmes]: no multiple for {}", e.code)));
             }
         }
-        check_codes(path, "[income] counted_pension_schemes", &codes::PENSION_SCHEME, &f.income.counted_pension_schemes)?;
-        check_codes(path, "[income] counted_tax_income_types", &codes::INCOME_TYPE, &f.income.counted_tax_income_types)?;
-        check_codes(path, "[vehicles] exempt_types", &codes::VEHICLE_TYPE, &f.vehicles.exempt_types)?;
-        check_codes(path, "[property] forbidden_uses", &codes::PROPERTY_USE, &f.property.forbidden_uses)?;
+        check_codes(
+            path,
+            "[income] counted_pension_schemes",
+            &codes::PENSION_SCHEME,
+            &f.income.counted_pension_schemes,
+        )?;
+        check_codes(
+            path,
+            "[income] counted_tax_income_types",
+            &codes::INCOME_TYPE,
+            &f.income.counted_tax_income_types,
+        )?;
+        check_codes(
+            path,
+            "[vehicles] exempt_types",
+            &codes::VEHICLE_TYPE,
+            &f.vehicles.exempt_types,
+        )?;
+        check_codes(
+            path,
+            "[property] forbidden_uses",
+            &codes::PROPERTY_USE,
+            &f.property.forbidden_uses,
+        )?;
         if f.regions.is_empty() {
             return Err(err("no [[regions]]".into()));
         }
@@ -264,7 +299,8 @@ impl Policy {
                 if !progs.contains_key(p) {
                     return Err(rerr(format!("unknown programme {p:?}")));
                 }
-                let m = Multiple::parse(m).ok_or_else(|| rerr(format!("programme {p} = {m:?}: not an exact decimal")))?;
+                let m = Multiple::parse(m)
+                    .ok_or_else(|| rerr(format!("programme {p} = {m:?}: not an exact decimal")))?;
                 progs.insert(p.clone(), m);
             }
             let mut standards = Vec::new();
@@ -272,16 +308,32 @@ impl Policy {
                 let dibao_fen = values::parse_money(&s.dibao_yuan, MoneyUnit::Yuan)
                     .ok()
                     .filter(|v| *v > 0)
-                    .ok_or_else(|| rerr(format!("standard from {}: dibao_yuan {:?} is not a positive amount", s.from, s.dibao_yuan)))?;
+                    .ok_or_else(|| {
+                        rerr(format!(
+                            "standard from {}: dibao_yuan {:?} is not a positive amount",
+                            s.from, s.dibao_yuan
+                        ))
+                    })?;
                 if s.reference.trim().is_empty() {
-                    return Err(rerr(format!("standard from {} has no legal reference", s.from)));
+                    return Err(rerr(format!(
+                        "standard from {} has no legal reference",
+                        s.from
+                    )));
                 }
-                if let Some(u) = s.until {
-                    if u < s.from {
-                        return Err(rerr(format!("standard from {} ends before it starts ({u})", s.from)));
-                    }
+                if let Some(u) = s.until
+                    && u < s.from
+                {
+                    return Err(rerr(format!(
+                        "standard from {} ends before it starts ({u})",
+                        s.from
+                    )));
                 }
-                standards.push(Standard { from: s.from, until: s.until, dibao_fen, reference: s.reference.clone() });
+                standards.push(Standard {
+                    from: s.from,
+                    until: s.until,
+                    dibao_fen,
+                    reference: s.reference.clone(),
+                });
             }
             standards.sort_by_key(|s| s.from);
             for w in standards.windows(2) {
@@ -291,7 +343,10 @@ impl Policy {
                 }
                 if let Some(u) = a.until {
                     if u >= b.from {
-                        return Err(rerr(format!("standard from {} (until {u}) overlaps the one from {}", a.from, b.from)));
+                        return Err(rerr(format!(
+                            "standard from {} (until {u}) overlaps the one from {}",
+                            a.from, b.from
+                        )));
                     }
                     if u.succ_opt() != Some(b.from) {
                         return Err(rerr(format!("no standard between {u} and {}", b.from)));
@@ -299,7 +354,13 @@ impl Policy {
                 }
             }
             let code = r.code;
-            let region = Region { code, name_zh: r.name_zh, name_en: r.name_en, programmes: progs, standards };
+            let region = Region {
+                code,
+                name_zh: r.name_zh,
+                name_en: r.name_en,
+                programmes: progs,
+                standards,
+            };
             if regions.insert(code, region).is_some() {
                 return Err(err(format!("region {code} appears twice")));
             }
@@ -332,18 +393,26 @@ impl Policy {
             .iter()
             .rev()
             .find(|s| s.from <= date && s.until.is_none_or(|u| date <= u))
-            .ok_or_else(|| Error::Invalid(format!("policy {}: no dibao standard for {} ({region}) in force on {date}", self.name, r.name_en)))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "policy {}: no dibao standard for {} ({region}) in force on {date}",
+                    self.name, r.name_en
+                ))
+            })
     }
 
     /// Everything that applies to a household of `programme` in `region` on `date`.
     pub fn in_force(&self, region: i32, programme: &str, date: NaiveDate) -> Result<InForce<'_>> {
         let standard = self.standard_at(region, date)?;
         let region = &self.regions[&region];
-        let multiple = *region
-            .programmes
-            .get(programme)
-            .ok_or_else(|| Error::Invalid(format!("policy {}: no programme {programme}", self.name)))?;
-        Ok(InForce { region, standard, multiple })
+        let multiple = *region.programmes.get(programme).ok_or_else(|| {
+            Error::Invalid(format!("policy {}: no programme {programme}", self.name))
+        })?;
+        Ok(InForce {
+            region,
+            standard,
+            multiple,
+        })
     }
 }
 
@@ -359,8 +428,14 @@ mod tests {
     fn default_policy_loads_and_selects_by_date() {
         let p = Policy::default_policy();
         assert_eq!(p.regions.len(), 4);
-        assert_eq!(p.standard_at(440100, d("2024-12-31")).unwrap().dibao_fen, 119_600);
-        assert_eq!(p.standard_at(440100, d("2025-01-01")).unwrap().dibao_fen, 130_900);
+        assert_eq!(
+            p.standard_at(440100, d("2024-12-31")).unwrap().dibao_fen,
+            119_600
+        );
+        assert_eq!(
+            p.standard_at(440100, d("2025-01-01")).unwrap().dibao_fen,
+            130_900
+        );
         assert!(p.standard_at(440100, d("2022-06-30")).is_err());
         let f = p.in_force(440100, "low_income", d("2026-11-15")).unwrap();
         assert_eq!(f.multiple, Multiple(15_000));
@@ -386,22 +461,52 @@ mod tests {
 
     #[test]
     fn bad_policies_are_refused_with_a_clear_error() {
-        let e = with(|s| s.replace("income_window_months = 6", "income_window_months = 6\nsurprise = 1")).unwrap_err();
+        let e = with(|s| {
+            s.replace(
+                "income_window_months = 6",
+                "income_window_months = 6\nsurprise = 1",
+            )
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("surprise"), "{e}");
         let e = with(|s| s.replace("from = \"2025-01-01\"", "from = \"2022-07-01\"")).unwrap_err();
-        assert!(e.to_string().contains("two standards from 2022-07-01"), "{e}");
-        let e = with(|s| s.replace("from = \"2022-07-01\"", "from = \"2022-07-01\"\nuntil = \"2024-06-30\"")).unwrap_err();
-        assert!(e.to_string().contains("no standard between 2024-06-30 and 2025-01-01"), "{e}");
-        let e = with(|s| s.replace("from = \"2022-07-01\"", "from = \"2022-07-01\"\nuntil = \"2025-03-01\"")).unwrap_err();
+        assert!(
+            e.to_string().contains("two standards from 2022-07-01"),
+            "{e}"
+        );
+        let e = with(|s| {
+            s.replace(
+                "from = \"2022-07-01\"",
+                "from = \"2022-07-01\"\nuntil = \"2024-06-30\"",
+            )
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no standard between 2024-06-30 and 2025-01-01"),
+            "{e}"
+        );
+        let e = with(|s| {
+            s.replace(
+                "from = \"2022-07-01\"",
+                "from = \"2022-07-01\"\nuntil = \"2025-03-01\"",
+            )
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("overlaps"), "{e}");
         let e = with(|s| s.replace("\"motorcycle\",", "\"hovercraft\",")).unwrap_err();
         assert!(e.to_string().contains("hovercraft"), "{e}");
         let e = with(|s| s.replace("tekun = \"1.6\"", "")).unwrap_err();
         assert!(e.to_string().contains("no multiple for tekun"), "{e}");
-        let e = with(|s| s.replace("dibao_yuan = \"1120.00\"", "dibao_yuan = \"1120.005\"")).unwrap_err();
+        let e = with(|s| s.replace("dibao_yuan = \"1120.00\"", "dibao_yuan = \"1120.005\""))
+            .unwrap_err();
         assert!(e.to_string().contains("Zhongshan"), "{e}");
-        let no_std = DEFAULT_POLICY.to_string() + "\n[[regions]]\ncode = 441900\nname_zh = \"东莞市\"\nname_en = \"Dongguan\"\nstandards = []\n";
+        let no_std = DEFAULT_POLICY.to_string()
+            + "\n[[regions]]\ncode = 441900\nname_zh = \"东莞市\"\nname_en = \"Dongguan\"\nstandards = []\n";
         let e = Policy::from_toml(&no_std, "x.toml").unwrap_err();
-        assert!(e.to_string().contains("Dongguan") && e.to_string().contains("no dibao standard"), "{e}");
+        assert!(
+            e.to_string().contains("Dongguan") && e.to_string().contains("no dibao standard"),
+            "{e}"
+        );
     }
 }

@@ -2,13 +2,18 @@
 
 use std::fmt::Write;
 
-use hedui_schemas::{all_sources, Encoding, FieldType, Format};
+use hedui_schemas::{Encoding, FieldType, Format, all_sources};
 
 /// Renders the catalog: per source its id, department, purpose, export and fields.
 pub fn render() -> String {
     let mut out = String::new();
     let sources = all_sources();
-    let _ = writeln!(out, "hedui source catalog: {} inputs (applications + {} department sources)\n", sources.len(), sources.len() - 1);
+    let _ = writeln!(
+        out,
+        "hedui source catalog: {} inputs (applications + {} department sources)\n",
+        sources.len(),
+        sources.len() - 1
+    );
     for s in sources {
         let fmt = match (s.export.format, s.export.encoding) {
             (Format::Csv, Encoding::Utf8) => "CSV UTF-8",
@@ -17,7 +22,11 @@ pub fn render() -> String {
             (Format::Parquet, _) => "Parquet",
             (Format::Jsonl, _) => "JSON lines",
         };
-        let _ = writeln!(out, "{:>2}  {}  {}  [{}]", s.number, s.id, s.name_zh, s.department);
+        let _ = writeln!(
+            out,
+            "{:>2}  {}  {}  [{}]",
+            s.number, s.id, s.name_zh, s.department
+        );
         let _ = writeln!(out, "    row:     {}", s.row);
         let _ = writeln!(out, "    purpose: {}", s.purpose);
         let _ = writeln!(out, "    export:  {fmt}, {}", s.export.path);
@@ -31,7 +40,10 @@ pub fn render() -> String {
                 "      {:<18} {:<28} {:<10} {}{}  ← {}",
                 f.name,
                 f.ty.name(),
-                serde_json::to_value(f.role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                serde_json::to_value(f.role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 f.doc,
                 if f.required { "" } else { " (optional)" },
                 raw
@@ -49,7 +61,11 @@ mod tests {
         let text = super::render();
         assert!(text.starts_with("hedui source catalog: 25 inputs"));
         for s in hedui_schemas::all_sources() {
-            assert!(text.contains(&format!("  {}  {}", s.id, s.name_zh)), "{}", s.id);
+            assert!(
+                text.contains(&format!("  {}  {}", s.id, s.name_zh)),
+                "{}",
+                s.id
+            );
         }
     }
 }

@@ -230,22 +230,40 @@ pub const fn field(
 impl FieldDef {
     /// Marks the field optional.
     pub const fn optional(self) -> Self {
-        FieldDef { required: false, ..self }
+        FieldDef {
+            required: false,
+            ..self
+        }
     }
 
     /// Sets the unit money is written in.
     pub const fn unit(self, unit: MoneyUnit) -> Self {
-        FieldDef { raw: RawColumn { unit, ..self.raw }, ..self }
+        FieldDef {
+            raw: RawColumn { unit, ..self.raw },
+            ..self
+        }
     }
 
     /// Sets the date style.
     pub const fn dates(self, date_style: DateStyle) -> Self {
-        FieldDef { raw: RawColumn { date_style, ..self.raw }, ..self }
+        FieldDef {
+            raw: RawColumn {
+                date_style,
+                ..self.raw
+            },
+            ..self
+        }
     }
 
     /// Sets the month style.
     pub const fn months(self, month_style: MonthStyle) -> Self {
-        FieldDef { raw: RawColumn { month_style, ..self.raw }, ..self }
+        FieldDef {
+            raw: RawColumn {
+                month_style,
+                ..self.raw
+            },
+            ..self
+        }
     }
 
     /// The staged Arrow fields this field becomes.

@@ -32,11 +32,25 @@ pub struct CodeTable {
 }
 
 const fn e(code: &'static str, label_zh: &'static str, raw: &'static [&'static str]) -> CodeEntry {
-    CodeEntry { code, label_zh, raw, exempt: false }
+    CodeEntry {
+        code,
+        label_zh,
+        raw,
+        exempt: false,
+    }
 }
 
-const fn exempt(code: &'static str, label_zh: &'static str, raw: &'static [&'static str]) -> CodeEntry {
-    CodeEntry { code, label_zh, raw, exempt: true }
+const fn exempt(
+    code: &'static str,
+    label_zh: &'static str,
+    raw: &'static [&'static str],
+) -> CodeEntry {
+    CodeEntry {
+        code,
+        label_zh,
+        raw,
+        exempt: true,
+    }
 }
 
 /// Trims ASCII and full-width whitespace around a raw code value.
@@ -71,9 +85,21 @@ pub static PROGRAMME: CodeTable = CodeTable {
     id: "programme",
     description: "social-assistance programme",
     entries: &[
-        e("dibao", "最低生活保障", &["低保", "最低生活保障", "城乡低保"]),
-        e("low_income", "低收入（低保边缘）", &["低收入", "低保边缘", "低边"]),
-        e("tekun", "特困人员救助供养", &["特困", "特困供养", "特困人员"]),
+        e(
+            "dibao",
+            "最低生活保障",
+            &["低保", "最低生活保障", "城乡低保"],
+        ),
+        e(
+            "low_income",
+            "低收入（低保边缘）",
+            &["低收入", "低保边缘", "低边"],
+        ),
+        e(
+            "tekun",
+            "特困人员救助供养",
+            &["特困", "特困供养", "特困人员"],
+        ),
     ],
 };
 
@@ -96,7 +122,11 @@ pub static RELATION: CodeTable = CodeTable {
         e("spouse", "配偶", &["配偶", "妻", "夫"]),
         e("child", "子女", &["子女", "子", "女", "儿子", "女儿"]),
         e("parent", "父母", &["父母", "父亲", "母亲"]),
-        e("grandchild", "孙子女", &["孙子女", "孙子", "孙女", "外孙子女"]),
+        e(
+            "grandchild",
+            "孙子女",
+            &["孙子女", "孙子", "孙女", "外孙子女"],
+        ),
         e("grandparent", "祖父母", &["祖父母", "外祖父母"]),
         e("sibling", "兄弟姐妹", &["兄弟姐妹", "兄", "弟", "姐", "妹"]),
         e("other", "其他", &["其他"]),
@@ -129,13 +159,21 @@ pub static VEHICLE_TYPE: CodeTable = CodeTable {
     id: "vehicle_type",
     description: "motor vehicle type (public security codes)",
     entries: &[
-        e("small_car", "小型汽车", &["K33", "K31", "K32", "K34", "K39"]),
+        e(
+            "small_car",
+            "小型汽车",
+            &["K33", "K31", "K32", "K34", "K39"],
+        ),
         e("passenger_coach", "大中型客车", &["K11", "K21"]),
         e("truck", "货车", &["H31", "H11", "H21", "H41"]),
         e("tractor", "拖拉机", &["T11", "T21"]),
         exempt("motorcycle", "摩托车", &["M21", "M22", "M11"]),
         exempt("electric_bicycle", "电动自行车", &["F01", "电动自行车"]),
-        exempt("disability_scooter", "残疾人机动轮椅车", &["CJ1", "残疾人机动轮椅车"]),
+        exempt(
+            "disability_scooter",
+            "残疾人机动轮椅车",
+            &["CJ1", "残疾人机动轮椅车"],
+        ),
     ],
 };
 
@@ -157,9 +195,17 @@ pub static INCOME_TYPE: CodeTable = CodeTable {
     id: "income_type",
     description: "income type of a tax record",
     entries: &[
-        e("wage", "工资薪金所得", &["工资薪金所得", "正常工资薪金", "工资薪金"]),
+        e(
+            "wage",
+            "工资薪金所得",
+            &["工资薪金所得", "正常工资薪金", "工资薪金"],
+        ),
         e("business", "经营所得", &["经营所得", "生产经营所得"]),
-        e("property", "财产性所得", &["财产租赁所得", "利息股息红利所得", "财产转让所得"]),
+        e(
+            "property",
+            "财产性所得",
+            &["财产租赁所得", "利息股息红利所得", "财产转让所得"],
+        ),
     ],
 };
 
@@ -168,9 +214,17 @@ pub static ENTITY_TYPE: CodeTable = CodeTable {
     id: "entity_type",
     description: "legal form of a registered business",
     entries: &[
-        e("company", "公司", &["有限责任公司", "股份有限公司", "有限责任公司(自然人独资)"]),
+        e(
+            "company",
+            "公司",
+            &["有限责任公司", "股份有限公司", "有限责任公司(自然人独资)"],
+        ),
         e("sole_trader", "个体工商户", &["个体工商户"]),
-        e("partnership", "合伙企业", &["合伙企业", "普通合伙企业", "有限合伙企业"]),
+        e(
+            "partnership",
+            "合伙企业",
+            &["合伙企业", "普通合伙企业", "有限合伙企业"],
+        ),
         e("sole_proprietorship", "个人独资企业", &["个人独资企业"]),
         e("cooperative", "农民专业合作社", &["农民专业合作社"]),
     ],
@@ -203,9 +257,21 @@ pub static PENSION_SCHEME: CodeTable = CodeTable {
     id: "pension_scheme",
     description: "pension scheme",
     entries: &[
-        e("employee", "城镇职工基本养老保险", &["城镇职工基本养老保险", "企业职工基本养老保险"]),
-        e("public_institution", "机关事业单位养老保险", &["机关事业单位养老保险"]),
-        e("resident_basic", "城乡居民基本养老保险", &["城乡居民基本养老保险", "城乡居民养老保险"]),
+        e(
+            "employee",
+            "城镇职工基本养老保险",
+            &["城镇职工基本养老保险", "企业职工基本养老保险"],
+        ),
+        e(
+            "public_institution",
+            "机关事业单位养老保险",
+            &["机关事业单位养老保险"],
+        ),
+        e(
+            "resident_basic",
+            "城乡居民基本养老保险",
+            &["城乡居民基本养老保险", "城乡居民养老保险"],
+        ),
     ],
 };
 
@@ -266,7 +332,11 @@ mod tests {
                 assert!(codes.insert(e.code), "{}: code {} twice", t.id, e.code);
                 assert!(!e.raw.is_empty(), "{}: {} has no raw value", t.id, e.code);
                 for r in e.raw {
-                    assert!(raws.insert(r.to_ascii_lowercase()), "{}: raw {r} twice", t.id);
+                    assert!(
+                        raws.insert(r.to_ascii_lowercase()),
+                        "{}: raw {r} twice",
+                        t.id
+                    );
                     assert_eq!(t.map_raw(r), Some(e.code));
                 }
             }

@@ -217,7 +217,7 @@ impl ResidentId {
 
     /// Odd sequence digit = male, even = female.
     pub fn is_male(&self) -> bool {
-        (self.body % 10) % 2 == 1
+        !(self.body % 10).is_multiple_of(2)
     }
 
     /// Packs losslessly into a non-negative `i64`: body × 11 + check.
@@ -360,14 +360,19 @@ mod tests {
     }
 
     fn any_valid_id() -> impl Strategy<Value = ResidentId> {
-        (110000u64..=659004, 1900i32..=2025, 1u32..=12, 1u32..=28, 0u64..1000).prop_map(
-            |(addr, y, m, d, seq)| {
+        (
+            110000u64..=659004,
+            1900i32..=2025,
+            1u32..=12,
+            1u32..=28,
+            0u64..1000,
+        )
+            .prop_map(|(addr, y, m, d, seq)| {
                 let body = addr * 100_000_000_000
                     + (y as u64 * 10_000 + m as u64 * 100 + d as u64) * 1000
                     + seq;
                 ResidentId::from_body(body).unwrap()
-            },
-        )
+            })
     }
 
     proptest! {

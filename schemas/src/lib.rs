@@ -25,4 +25,4 @@ pub use catalog::{
 };
 pub use id::{IdError, ResidentId};
 pub use reason::ReasonCode;
-pub use sources::{all_sources, source, SOURCE_IDS};
+pub use sources::{SOURCE_IDS, all_sources, source};

@@ -3,7 +3,9 @@
 /// The 31 characters a code may use, in value order.
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Weights of the first 17 characters.
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// Why a raw string is not a credit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,10 +65,22 @@ mod tests {
 
     #[test]
     fn known_vector() {
-        assert_eq!(normalize("91350100M000100Y43").unwrap(), "91350100M000100Y43");
-        assert_eq!(normalize(" 91350100m000100y43\u{3000}").unwrap(), "91350100M000100Y43");
-        assert!(matches!(normalize("91350100M000100Y44"), Err(UsccError::BadChecksum(_))));
-        assert!(matches!(normalize("91350100M000100YI3"), Err(UsccError::BadCharacter(_))));
+        assert_eq!(
+            normalize("91350100M000100Y43").unwrap(),
+            "91350100M000100Y43"
+        );
+        assert_eq!(
+            normalize(" 91350100m000100y43\u{3000}").unwrap(),
+            "91350100M000100Y43"
+        );
+        assert!(matches!(
+            normalize("91350100M000100Y44"),
+            Err(UsccError::BadChecksum(_))
+        ));
+        assert!(matches!(
+            normalize("91350100M000100YI3"),
+            Err(UsccError::BadCharacter(_))
+        ));
         assert!(matches!(normalize("9135"), Err(UsccError::BadLength(_))));
     }
 

@@ -42,7 +42,8 @@ pub fn parse_money(raw: &str, unit: MoneyUnit) -> Result<i64, ReasonCode> {
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(ReasonCode::BadAmount);
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(ReasonCode::BadAmount);
     }
@@ -86,7 +87,7 @@ pub fn display_yuan(fen: i64) -> String {
     let int = (v / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -248,11 +249,23 @@ mod tests {
         assert_eq!(parse_money("3.5", MoneyUnit::WanYuan), Ok(3_500_000));
         assert_eq!(parse_money("130900", MoneyUnit::Fen), Ok(130_900));
         assert_eq!(parse_money("12.340", MoneyUnit::Yuan), Ok(1234));
-        assert_eq!(parse_money("12.345", MoneyUnit::Yuan), Err(ReasonCode::BadAmount));
-        assert_eq!(parse_money("-5.00", MoneyUnit::Yuan), Err(ReasonCode::NegativeAmount));
+        assert_eq!(
+            parse_money("12.345", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(
+            parse_money("-5.00", MoneyUnit::Yuan),
+            Err(ReasonCode::NegativeAmount)
+        );
         assert_eq!(parse_money("-0", MoneyUnit::Yuan), Ok(0));
-        assert_eq!(parse_money("1e5", MoneyUnit::Yuan), Err(ReasonCode::BadAmount));
-        assert_eq!(parse_money("", MoneyUnit::Yuan), Err(ReasonCode::MissingRequired));
+        assert_eq!(
+            parse_money("1e5", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(
+            parse_money("", MoneyUnit::Yuan),
+            Err(ReasonCode::MissingRequired)
+        );
         assert_eq!(
             parse_money("99999999999999999999", MoneyUnit::Yuan),
             Err(ReasonCode::BadAmount)
@@ -266,13 +279,32 @@ mod tests {
     #[test]
     fn dates_in_each_style() {
         let d = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
-        for s in ["2024-01-15", "2024/1/15", "20240115", "2024年1月15日", "2024.01.15", "2024-01-15 00:00:00"] {
+        for s in [
+            "2024-01-15",
+            "2024/1/15",
+            "20240115",
+            "2024年1月15日",
+            "2024.01.15",
+            "2024-01-15 00:00:00",
+        ] {
             assert_eq!(parse_date(s), Ok(d), "{s}");
         }
-        for s in ["2024-02-30", "20241301", "2024/13/1", "15/01/2024", "N/A", "2024-1"] {
+        for s in [
+            "2024-02-30",
+            "20241301",
+            "2024/13/1",
+            "15/01/2024",
+            "N/A",
+            "2024-1",
+        ] {
             assert_eq!(parse_date(s), Err(ReasonCode::BadDate), "{s}");
         }
-        for style in [DateStyle::Iso, DateStyle::Slash, DateStyle::Compact, DateStyle::Chinese] {
+        for style in [
+            DateStyle::Iso,
+            DateStyle::Slash,
+            DateStyle::Compact,
+            DateStyle::Chinese,
+        ] {
             assert_eq!(parse_date(&format_date(d, style)), Ok(d));
         }
     }

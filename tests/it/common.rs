@@ -27,7 +27,11 @@ pub fn generate_into(out: &Path, households: u64, seed: u64) -> generate::Summar
 pub fn province() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("hedui-it-province").tempdir().unwrap().keep();
+        let dir = tempfile::Builder::new()
+            .prefix("hedui-it-province")
+            .tempdir()
+            .unwrap()
+            .keep();
         generate_into(&dir, HOUSEHOLDS, 1);
         dir
     })
@@ -40,7 +44,11 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
 }

@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use hedui_connectors::raw::read_file;
-use hedui_connectors::validate::{validate_row, Value};
-use hedui_schemas::{all_sources, ReasonCode, ResidentId, SourceDef};
+use hedui_connectors::validate::{Value, validate_row};
+use hedui_schemas::{ReasonCode, ResidentId, SourceDef, all_sources};
 
-use crate::common::{generate_into, province, read_csv, HOUSEHOLDS};
+use crate::common::{HOUSEHOLDS, generate_into, province, read_csv};
 
 /// What the catalog's own validation makes of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,13 @@ fn files_of(exports: &Path, s: &SourceDef) -> Vec<String> {
     if s.export.path.ends_with('/') {
         let mut v: Vec<String> = std::fs::read_dir(exports.join(s.export.path))
             .unwrap()
-            .map(|e| format!("{}{}", s.export.path, e.unwrap().file_name().to_string_lossy()))
+            .map(|e| {
+                format!(
+                    "{}{}",
+                    s.export.path,
+                    e.unwrap().file_name().to_string_lossy()
+                )
+            })
             .collect();
         v.sort();
         v
@@ -37,25 +43,32 @@ fn judge_all(dir: &Path, mut each: impl FnMut(&SourceDef, &str, u64, &Verdict, O
     for s in all_sources() {
         let mut seen: HashSet<Vec<Option<String>>> = HashSet::new();
         for rel in files_of(&exports, s) {
-            read_file(s, &exports.join(&rel), s.export.format, s.export.encoding, |rec| {
-                let (verdict, values) = match &rec.fields {
-                    Err(reason) => (Verdict::Quarantined(*reason), None),
-                    Ok(fields) => {
-                        let refs: Vec<Option<&str>> = fields.iter().map(|f| f.as_deref()).collect();
-                        match validate_row(s, &refs) {
-                            Err(rej) => (Verdict::Quarantined(rej.reason), None),
-                            Ok(values) => {
-                                if seen.insert(fields.clone()) {
-                                    (Verdict::Accepted, Some(values))
-                                } else {
-                                    (Verdict::Quarantined(ReasonCode::DuplicateRow), None)
+            read_file(
+                s,
+                &exports.join(&rel),
+                s.export.format,
+                s.export.encoding,
+                |rec| {
+                    let (verdict, values) = match &rec.fields {
+                        Err(reason) => (Verdict::Quarantined(*reason), None),
+                        Ok(fields) => {
+                            let refs: Vec<Option<&str>> =
+                                fields.iter().map(|f| f.as_deref()).collect();
+                            match validate_row(s, &refs) {
+                                Err(rej) => (Verdict::Quarantined(rej.reason), None),
+                                Ok(values) => {
+                                    if seen.insert(fields.clone()) {
+                                        (Verdict::Accepted, Some(values))
+                                    } else {
+                                        (Verdict::Quarantined(ReasonCode::DuplicateRow), None)
+                                    }
                                 }
                             }
                         }
-                    }
-                };
-                each(s, &rel, rec.line, &verdict, values.as_deref());
-            })
+                    };
+                    each(s, &rel, rec.line, &verdict, values.as_deref());
+                },
+            )
             .unwrap();
         }
     }
@@ -64,10 +77,20 @@ fn judge_all(dir: &Path, mut each: impl FnMut(&SourceDef, &str, u64, &Verdict, O
 #[test]
 fn every_dirty_row_is_dirty_and_every_clean_row_is_clean() {
     let dir = province();
-    let dirty: HashMap<(String, String, u64), (String, String)> = read_csv(&dir.join("truth/dirty_rows.csv"))
-        .into_iter()
-        .map(|r| ((r["source"].clone(), r["file"].clone(), r["line"].parse().unwrap()), (r["kind"].clone(), r["expected"].clone())))
-        .collect();
+    let dirty: HashMap<(String, String, u64), (String, String)> =
+        read_csv(&dir.join("truth/dirty_rows.csv"))
+            .into_iter()
+            .map(|r| {
+                (
+                    (
+                        r["source"].clone(),
+                        r["file"].clone(),
+                        r["line"].parse().unwrap(),
+                    ),
+                    (r["kind"].clone(), r["expected"].clone()),
+                )
+            })
+            .collect();
     let mut kinds_seen: HashSet<String> = HashSet::new();
     let mut tally: BTreeMap<String, (u64, u64, BTreeMap<String, u64>)> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -92,15 +115,24 @@ fn every_dirty_row_is_dirty_and_every_clean_row_is_clean() {
             None => "accepted".to_string(),
         };
         if got != want && problems.len() < 20 {
-            problems.push(format!("{} {file}:{line}: expected {want}, validation says {got}", s.id));
+            problems.push(format!(
+                "{} {file}:{line}: expected {want}, validation says {got}",
+                s.id
+            ));
         }
     });
     assert!(problems.is_empty(), "{problems:#?}");
     for k in hedui::generate::model::DirtyKind::ALL {
-        assert!(kinds_seen.contains(k.as_str()), "no {} row was planted", k.as_str());
+        assert!(
+            kinds_seen.contains(k.as_str()),
+            "no {} row was planted",
+            k.as_str()
+        );
     }
     // The truth's per-source counts are what the catalog's validation counts.
-    let q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("truth/quarantine.json")).unwrap()).unwrap();
+    let q: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth/quarantine.json")).unwrap())
+            .unwrap();
     for s in all_sources() {
         let (read, accepted, by_reason) = &tally[s.id];
         let e = &q[s.id];
@@ -136,17 +168,28 @@ fn the_same_seed_gives_byte_identical_files() {
     let fa = files(a.path());
     let fb = files(b.path());
     assert_eq!(fa.len(), fb.len());
-    assert!(fa.len() >= 30, "24 sources (6 bank files), applications and truth");
+    assert!(
+        fa.len() >= 30,
+        "24 sources (6 bank files), applications and truth"
+    );
     let mut differs_from_other_seed = 0;
     for p in &fa {
         let rel = p.strip_prefix(a.path()).unwrap();
         let x = std::fs::read(p).unwrap();
-        assert_eq!(x, std::fs::read(b.path().join(rel)).unwrap(), "{} differs between runs", rel.display());
+        assert_eq!(
+            x,
+            std::fs::read(b.path().join(rel)).unwrap(),
+            "{} differs between runs",
+            rel.display()
+        );
         if std::fs::read(c.path().join(rel)).ok() != Some(x) {
             differs_from_other_seed += 1;
         }
     }
-    assert!(differs_from_other_seed > 25, "another seed gives other data");
+    assert!(
+        differs_from_other_seed > 25,
+        "another seed gives other data"
+    );
 }
 
 #[test]
@@ -156,7 +199,10 @@ fn the_truth_plants_both_sides_of_every_line() {
     let findings = read_csv(&province().join("truth/findings.csv"));
     let mut by_hh: HashMap<&str, Vec<&str>> = HashMap::new();
     for f in &findings {
-        by_hh.entry(f["household_id"].as_str()).or_default().push(f["rule"].as_str());
+        by_hh
+            .entry(f["household_id"].as_str())
+            .or_default()
+            .push(f["rule"].as_str());
     }
     let n = |k: &str| -> i64 { k.parse().unwrap() };
     let mut cases: BTreeMap<&str, u32> = BTreeMap::new();
@@ -167,13 +213,26 @@ fn the_truth_plants_both_sides_of_every_line() {
     }
     assert!(hs.iter().any(|h| h["kind"] == "recheck") && hs.iter().any(|h| h["kind"] == "new"));
     for h in &hs {
-        let rules = by_hh.get(h["household_id"].as_str()).cloned().unwrap_or_default();
+        let rules = by_hh
+            .get(h["household_id"].as_str())
+            .cloned()
+            .unwrap_or_default();
         let (inc, lim) = (n(&h["income_fen"]), n(&h["income_limit_fen"]));
         let (ast, alim) = (n(&h["assets_fen"]), n(&h["asset_limit_fen"]));
         let counted = n(&h["counted"]);
         if counted > 0 {
-            assert_eq!(rules.contains(&"income_over_line"), inc > lim, "{}", h["household_id"]);
-            assert_eq!(rules.contains(&"assets_over_limit"), ast > alim, "{}", h["household_id"]);
+            assert_eq!(
+                rules.contains(&"income_over_line"),
+                inc > lim,
+                "{}",
+                h["household_id"]
+            );
+            assert_eq!(
+                rules.contains(&"assets_over_limit"),
+                ast > alim,
+                "{}",
+                h["household_id"]
+            );
             for (d, name) in [(1, "income+1"), (0, "income=line"), (-1, "income-1")] {
                 if inc == lim + d {
                     *cases.entry(name).or_default() += 1;
@@ -189,12 +248,27 @@ fn the_truth_plants_both_sides_of_every_line() {
         }
         let planted = h["planted"].as_str();
         if planted.contains("normal_income") {
-            assert!(inc * 100 <= lim * 60, "a normal household is clearly inside the income line");
+            assert!(
+                inc * 100 <= lim * 60,
+                "a normal household is clearly inside the income line"
+            );
         }
         if planted.contains("normal_assets") {
-            assert!(ast * 100 <= alim * 50, "a normal household is clearly inside the asset limit");
+            assert!(
+                ast * 100 <= alim * 50,
+                "a normal household is clearly inside the asset limit"
+            );
         }
-        let want = if rules.iter().any(|r| !["sole_trader_review", "declared_member_dead", "undeclared_spouse", "undeclared_minor_child", "no_counted_member"].contains(r)) {
+        let want = if rules.iter().any(|r| {
+            ![
+                "sole_trader_review",
+                "declared_member_dead",
+                "undeclared_spouse",
+                "undeclared_minor_child",
+                "no_counted_member",
+            ]
+            .contains(r)
+        }) {
             "FLAG"
         } else if rules.is_empty() {
             "PASS"
@@ -203,14 +277,34 @@ fn the_truth_plants_both_sides_of_every_line() {
         };
         assert_eq!(h["outcome"], want, "{}", h["household_id"]);
     }
-    for c in ["income+1", "income=line", "income-1", "assets+1", "assets=limit", "assets-1"] {
-        assert!(cases.get(c).copied().unwrap_or(0) >= 5, "too few {c} cases: {cases:?}");
+    for c in [
+        "income+1",
+        "income=line",
+        "income-1",
+        "assets+1",
+        "assets=limit",
+        "assets-1",
+    ] {
+        assert!(
+            cases.get(c).copied().unwrap_or(0) >= 5,
+            "too few {c} cases: {cases:?}"
+        );
     }
     let rules: HashSet<&str> = findings.iter().map(|f| f["rule"].as_str()).collect();
     for r in [
-        "income_over_line", "assets_over_limit", "property_excess", "vehicle_owned", "vessel_owned",
-        "business_registered", "sole_trader_review", "public_payroll", "duplicate_benefit",
-        "declared_member_dead", "undeclared_spouse", "undeclared_minor_child", "no_counted_member",
+        "income_over_line",
+        "assets_over_limit",
+        "property_excess",
+        "vehicle_owned",
+        "vessel_owned",
+        "business_registered",
+        "sole_trader_review",
+        "public_payroll",
+        "duplicate_benefit",
+        "declared_member_dead",
+        "undeclared_spouse",
+        "undeclared_minor_child",
+        "no_counted_member",
     ] {
         assert!(rules.contains(r), "no {r} finding planted");
     }
@@ -223,13 +317,52 @@ fn limits_follow_the_policy_file() {
     for h in read_csv(&province().join("truth/households.csv")) {
         let c: i64 = h["counted"].parse().unwrap();
         let (mult_bp, std) = match (h["region"].as_str(), h["programme"].as_str()) {
-            ("440100", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 130_900i64),
-            ("440300", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 136_500),
-            ("442000", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 112_000),
-            ("440600", p) => (if p == "dibao" { 10_000 } else if p == "low_income" { 15_000 } else { 16_000 }, 125_000),
+            ("440100", p) => (
+                if p == "dibao" {
+                    10_000
+                } else if p == "low_income" {
+                    15_000
+                } else {
+                    16_000
+                },
+                130_900i64,
+            ),
+            ("440300", p) => (
+                if p == "dibao" {
+                    10_000
+                } else if p == "low_income" {
+                    15_000
+                } else {
+                    16_000
+                },
+                136_500,
+            ),
+            ("442000", p) => (
+                if p == "dibao" {
+                    10_000
+                } else if p == "low_income" {
+                    15_000
+                } else {
+                    16_000
+                },
+                112_000,
+            ),
+            ("440600", p) => (
+                if p == "dibao" {
+                    10_000
+                } else if p == "low_income" {
+                    15_000
+                } else {
+                    16_000
+                },
+                125_000,
+            ),
             other => panic!("unexpected region {other:?}"),
         };
-        assert_eq!(h["income_limit_fen"].parse::<i64>().unwrap(), mult_bp * std * c * 6 / 10_000);
+        assert_eq!(
+            h["income_limit_fen"].parse::<i64>().unwrap(),
+            mult_bp * std * c * 6 / 10_000
+        );
         assert_eq!(h["asset_limit_fen"].parse::<i64>().unwrap(), 24 * std * c);
     }
 }
@@ -241,23 +374,44 @@ fn evidence_points_at_real_records_of_the_member() {
     let dir = province();
     let mut keys: HashSet<(String, i64, String)> = HashSet::new();
     judge_all(dir, |s, _, _, verdict, values| {
-        let (Verdict::Accepted, Some(values)) = (verdict, values) else { return };
-        let person = match &values[s.fields.iter().position(|f| f.role == hedui_schemas::Role::Subject).unwrap()] {
+        let (Verdict::Accepted, Some(values)) = (verdict, values) else {
+            return;
+        };
+        let person = match &values[s
+            .fields
+            .iter()
+            .position(|f| f.role == hedui_schemas::Role::Subject)
+            .unwrap()]
+        {
             Value::Person { key, .. } => *key,
             _ => return,
         };
         for (f, v) in s.fields.iter().zip(values) {
-            if matches!(f.role, hedui_schemas::Role::RecordKey | hedui_schemas::Role::Household) {
-                if let Value::Text(t) = v {
-                    keys.insert((s.id.to_string(), person, t.clone()));
-                }
+            if matches!(
+                f.role,
+                hedui_schemas::Role::RecordKey | hedui_schemas::Role::Household
+            ) && let Value::Text(t) = v
+            {
+                keys.insert((s.id.to_string(), person, t.clone()));
             }
         }
     });
     let mut checked = 0;
     for e in read_csv(&dir.join("truth/evidence.csv")) {
         let source = e["source"].as_str();
-        if ["vehicle", "real_estate", "business", "vessel", "assistance", "bank_deposit", "securities", "commercial_insurance", "internet_finance"].contains(&source) {
+        if [
+            "vehicle",
+            "real_estate",
+            "business",
+            "vessel",
+            "assistance",
+            "bank_deposit",
+            "securities",
+            "commercial_insurance",
+            "internet_finance",
+        ]
+        .contains(&source)
+        {
             let person = ResidentId::parse(&e["person_id"]).unwrap().pack();
             assert!(
                 keys.contains(&(source.to_string(), person, e["record_key"].clone())),
@@ -277,8 +431,17 @@ fn most_department_rows_are_about_other_residents() {
     let mut applicants: HashSet<i64> = HashSet::new();
     let mut per_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     judge_all(dir, |s, _, _, verdict, values| {
-        let (Verdict::Accepted, Some(values)) = (verdict, values) else { return };
-        let Value::Person { key, .. } = &values[s.fields.iter().position(|f| f.role == hedui_schemas::Role::Subject).unwrap()] else { return };
+        let (Verdict::Accepted, Some(values)) = (verdict, values) else {
+            return;
+        };
+        let Value::Person { key, .. } = &values[s
+            .fields
+            .iter()
+            .position(|f| f.role == hedui_schemas::Role::Subject)
+            .unwrap()]
+        else {
+            return;
+        };
         if s.id == "applications" {
             applicants.insert(*key);
         } else {
@@ -287,9 +450,20 @@ fn most_department_rows_are_about_other_residents() {
             e.1 += u64::from(applicants.contains(key));
         }
     });
-    let (all, mine) = per_source.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
-    assert!(mine * 2 < all, "applicants' rows {mine} of {all}: {per_source:?}");
-    for key in ["social_insurance", "vehicle", "real_estate", "bank_deposit", "tax"] {
+    let (all, mine) = per_source
+        .values()
+        .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    assert!(
+        mine * 2 < all,
+        "applicants' rows {mine} of {all}: {per_source:?}"
+    );
+    for key in [
+        "social_insurance",
+        "vehicle",
+        "real_estate",
+        "bank_deposit",
+        "tax",
+    ] {
         let (n, m) = per_source[key];
         assert!(m * 2 < n, "{key}: {m} of {n} rows are about applicants");
     }

@@ -80,16 +80,23 @@ fn bad_month(year: i32, style: MonthStyle) -> String {
 fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>> {
     let subject = src.fields.iter().position(|f| f.role == Role::Subject)?;
     let subject_name = src.fields[subject].name;
-    let Cell::Id(id) = rec.cells[subject] else { return None };
+    let Cell::Id(id) = rec.cells[subject] else {
+        return None;
+    };
     let id_text = id.to_string();
     let find = |pred: &dyn Fn(&Cell, &hedui_schemas::FieldDef) -> bool| {
-        rec.cells.iter().zip(src.fields).position(|(c, f)| pred(c, f))
+        rec.cells
+            .iter()
+            .zip(src.fields)
+            .position(|(c, f)| pred(c, f))
     };
     let mut copy = rec.clone();
     let field: &'static str = match kind {
         DirtyKind::IdChecksum => {
             const CHECKS: &[u8] = b"0123456789X";
-            let pos = CHECKS.iter().position(|c| char::from(*c) == id.check_char())?;
+            let pos = CHECKS
+                .iter()
+                .position(|c| char::from(*c) == id.check_char())?;
             let wrong = char::from(CHECKS[(pos + 1 + (id.body() % 9) as usize) % 11]);
             copy.cells[subject] = Cell::Raw(format!("{}{wrong}", &id_text[..17]));
             subject_name
@@ -104,19 +111,25 @@ fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>>
                 return None;
             }
             let i = find(&|c, f| matches!((c, f.ty), (Cell::Date(_), FieldType::Date)))?;
-            let Cell::Date(d) = copy.cells[i] else { return None };
+            let Cell::Date(d) = copy.cells[i] else {
+                return None;
+            };
             copy.cells[i] = Cell::Raw(bad_date(d.year(), src.fields[i].raw.date_style));
             src.fields[i].name
         }
         DirtyKind::BadMonth => {
             let i = find(&|c, _| matches!(c, Cell::Month(_)))?;
-            let Cell::Month(m) = copy.cells[i] else { return None };
+            let Cell::Month(m) = copy.cells[i] else {
+                return None;
+            };
             copy.cells[i] = Cell::Raw(bad_month(m / 100, src.fields[i].raw.month_style));
             src.fields[i].name
         }
         DirtyKind::NegativeAmount => {
             let i = find(&|c, _| matches!(c, Cell::Money(v) if *v > 0))?;
-            let Cell::Money(v) = copy.cells[i] else { return None };
+            let Cell::Money(v) = copy.cells[i] else {
+                return None;
+            };
             copy.cells[i] = Cell::Money(-v);
             src.fields[i].name
         }

@@ -10,12 +10,12 @@
 //! excluded or undeclared people.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use hedui_schemas::{uscc, values::add_months, ResidentId};
+use hedui_schemas::{ResidentId, uscc, values::add_months};
 use rand::Rng;
 
 use super::model::{Evidence, Finding, Rec, Rule, TruthHousehold};
 use super::people::{self, age_on};
-use super::recs::{self, src, Person};
+use super::recs::{self, Person, src};
 use crate::policy::Policy;
 use crate::{Error, Result};
 
@@ -110,7 +110,10 @@ pub struct Out {
 
 impl Default for Out {
     fn default() -> Self {
-        Out { recs: (0..src::COUNT).map(|_| Vec::new()).collect(), truth: Vec::new() }
+        Out {
+            recs: (0..src::COUNT).map(|_| Vec::new()).collect(),
+            truth: Vec::new(),
+        }
     }
 }
 
@@ -121,20 +124,37 @@ impl Out {
 }
 
 /// Regions with their plate prefix and share of applications.
-pub const REGIONS: [(i32, &str, f64); 4] =
-    [(440100, "粤A", 0.35), (440300, "粤B", 0.25), (442000, "粤T", 0.15), (440600, "粤E", 0.25)];
+pub const REGIONS: [(i32, &str, f64); 4] = [
+    (440100, "粤A", 0.35),
+    (440300, "粤B", 0.25),
+    (442000, "粤T", 0.15),
+    (440600, "粤E", 0.25),
+];
 
-const BANKS: [&str; 6] = ["工商银行", "建设银行", "农业银行", "中国银行", "招商银行", "广州农商银行"];
-/// File name of each bank's delivery, in [`BANKS`] order.
-pub const BANK_FILES: [&str; 6] = ["icbc.csv", "ccb.csv", "abc.csv", "boc.csv", "cmb.csv", "grcb.csv"];
+const BANKS: [&str; 6] = [
+    "工商银行",
+    "建设银行",
+    "农业银行",
+    "中国银行",
+    "招商银行",
+    "广州农商银行",
+];
+/// File name of each bank's delivery, in the order of [`banks`].
+pub const BANK_FILES: [&str; 6] = [
+    "icbc.csv", "ccb.csv", "abc.csv", "boc.csv", "cmb.csv", "grcb.csv",
+];
 /// The bank names (the `bank` field), in [`BANK_FILES`] order.
 pub fn banks() -> &'static [&'static str; 6] {
     &BANKS
 }
 const PLATFORMS: [&str; 3] = ["支付宝余额宝", "微信零钱通", "京东金融"];
 const INSURERS: [&str; 4] = ["中国人寿", "中国平安", "太平洋保险", "新华保险"];
-const TRADES: [&str; 8] = ["贸易", "物流", "餐饮", "电子", "服装", "建材", "家政", "五金"];
-const BRANDS: [&str; 8] = ["恒信", "华达", "广隆", "裕丰", "新城", "鸿运", "德信", "粤兴"];
+const TRADES: [&str; 8] = [
+    "贸易", "物流", "餐饮", "电子", "服装", "建材", "家政", "五金",
+];
+const BRANDS: [&str; 8] = [
+    "恒信", "华达", "广隆", "裕丰", "新城", "鸿运", "德信", "粤兴",
+];
 const PUBLIC_EMPLOYERS: [&str; 4] = ["区教育局", "区卫生健康局", "街道办事处", "区城市管理局"];
 
 /// A valid unified social credit code made from a number: `91`/`92`, region, 9 code chars.
@@ -163,7 +183,11 @@ fn employer(rng: &mut impl Rng, region: i32) -> (String, String) {
         440600 => "佛山市",
         _ => "广州市",
     };
-    let name = format!("{city}{}{}有限公司", BRANDS[(n % 8) as usize], TRADES[(n / 8 % 8) as usize]);
+    let name = format!(
+        "{city}{}{}有限公司",
+        BRANDS[(n % 8) as usize],
+        TRADES[(n / 8 % 8) as usize]
+    );
     (credit_code(n, false, region), name)
 }
 
@@ -204,10 +228,19 @@ struct Hh<'c, 'o, R: Rng> {
 const SLOTS: u64 = 12;
 
 impl<R: Rng> Hh<'_, '_, R> {
-    fn new_person(&mut self, age_lo: i32, age_hi: i32, male: Option<bool>, surname: Option<&str>) -> Result<Person> {
+    fn new_person(
+        &mut self,
+        age_lo: i32,
+        age_hi: i32,
+        male: Option<bool>,
+        surname: Option<&str>,
+    ) -> Result<Person> {
         let slot = self.next_slot;
         self.next_slot += 1;
-        assert!(slot < SLOTS, "a household uses at most {SLOTS} person slots");
+        assert!(
+            slot < SLOTS,
+            "a household uses at most {SLOTS} person slots"
+        );
         let male = male.unwrap_or_else(|| self.rng.random_bool(0.5));
         let age = self.rng.random_range(age_lo..=age_hi);
         let year = self.ctx.as_of.year() - age;
@@ -233,19 +266,46 @@ impl<R: Rng> Hh<'_, '_, R> {
     }
 
     fn counted(&self) -> Vec<usize> {
-        (0..self.members.len()).filter(|i| self.members[*i].status == Status::Counted).collect()
+        (0..self.members.len())
+            .filter(|i| self.members[*i].status == Status::Counted)
+            .collect()
     }
 
     fn age(&self, i: usize) -> i32 {
         age_on(self.members[i].p.birth, self.ctx.as_of)
     }
 
-    fn find(&mut self, rule: Rule, members: Vec<ResidentId>, measured: i64, threshold: i64, evidence: Vec<Evidence>) {
-        self.findings.push(Finding { rule, members, measured, threshold, evidence });
+    fn find(
+        &mut self,
+        rule: Rule,
+        members: Vec<ResidentId>,
+        measured: i64,
+        threshold: i64,
+        evidence: Vec<Evidence>,
+    ) {
+        self.findings.push(Finding {
+            rule,
+            members,
+            measured,
+            threshold,
+            evidence,
+        });
     }
 
-    fn ev(person: ResidentId, source: &'static str, key: impl Into<String>, amount: Option<i64>, date: impl Into<String>) -> Evidence {
-        Evidence { person, source, key: key.into(), amount_fen: amount, date: date.into() }
+    fn ev(
+        person: ResidentId,
+        source: &'static str,
+        key: impl Into<String>,
+        amount: Option<i64>,
+        date: impl Into<String>,
+    ) -> Evidence {
+        Evidence {
+            person,
+            source,
+            key: key.into(),
+            amount_fen: amount,
+            date: date.into(),
+        }
     }
 
     // ---- income -------------------------------------------------------------------------
@@ -254,46 +314,115 @@ impl<R: Rng> Hh<'_, '_, R> {
     /// (largest figure per month, less personal contributions and tax) over the window.
     fn wages(&mut self, who: &Person, monthly: i64, payroll: bool, counted: bool) -> i64 {
         let (uscc_code, _) = employer(self.rng, self.region);
-        let employer_pub = format!("{}{}", self.region_city(), PUBLIC_EMPLOYERS[self.rng.random_range(0..PUBLIC_EMPLOYERS.len())]);
+        let employer_pub = format!(
+            "{}{}",
+            self.region_city(),
+            PUBLIC_EMPLOYERS[self.rng.random_range(0..PUBLIC_EMPLOYERS.len())]
+        );
         let mut net = 0;
         let has_si = payroll || self.rng.random_bool(0.8);
         let has_pf = payroll || self.rng.random_bool(0.3);
         for (month, in_window) in self.ctx.months_with_traps() {
             let m = (monthly * self.rng.random_range(90..=110) / 100 / 100).max(100) * 100;
             // Which figure records the full wage this month; the others record no more.
-            let primary = if payroll { 3 } else { self.rng.random_range(0..3) };
+            let primary = if payroll {
+                3
+            } else {
+                self.rng.random_range(0..3)
+            };
             let lower = |rng: &mut R| (m * rng.random_range(60..=100) / 100 / 100) * 100;
-            let si_base = if primary == 1 { Some(m) } else if has_si { Some(lower(self.rng)) } else { None };
-            let tax_wage = if primary == 0 || payroll { Some(m) } else if self.rng.random_bool(0.6) { Some(lower(self.rng)) } else { None };
-            let pf_base = if primary == 2 { Some(m) } else if has_pf { Some(lower(self.rng)) } else { None };
+            let si_base = if primary == 1 {
+                Some(m)
+            } else if has_si {
+                Some(lower(self.rng))
+            } else {
+                None
+            };
+            let tax_wage = if primary == 0 || payroll {
+                Some(m)
+            } else if self.rng.random_bool(0.6) {
+                Some(lower(self.rng))
+            } else {
+                None
+            };
+            let pf_base = if primary == 2 {
+                Some(m)
+            } else if has_pf {
+                Some(lower(self.rng))
+            } else {
+                None
+            };
             let mut deductions = 0;
             if let Some(b) = si_base {
                 let personal = b * 105 / 1000;
                 deductions += personal;
-                self.out.push(src::SOCIAL_INSURANCE, recs::social_insurance(who.id, &uscc_code, month, b, personal));
+                self.out.push(
+                    src::SOCIAL_INSURANCE,
+                    recs::social_insurance(who.id, &uscc_code, month, b, personal),
+                );
                 if in_window && counted {
-                    self.income_evidence.push(Self::ev(who.id, "social_insurance", month.to_string(), Some(b), month.to_string()));
+                    self.income_evidence.push(Self::ev(
+                        who.id,
+                        "social_insurance",
+                        month.to_string(),
+                        Some(b),
+                        month.to_string(),
+                    ));
                 }
             }
             if let Some(w) = tax_wage {
-                let t = if w > 500_000 { (w - 500_000) * 3 / 100 } else { 0 };
+                let t = if w > 500_000 {
+                    (w - 500_000) * 3 / 100
+                } else {
+                    0
+                };
                 deductions += t;
-                self.out.push(src::TAX, recs::tax(who.id, month, "wage", w, t, Some(&uscc_code)));
+                self.out.push(
+                    src::TAX,
+                    recs::tax(who.id, month, "wage", w, t, Some(&uscc_code)),
+                );
                 if in_window && counted {
-                    self.income_evidence.push(Self::ev(who.id, "tax", format!("{month}/wage"), Some(w), month.to_string()));
+                    self.income_evidence.push(Self::ev(
+                        who.id,
+                        "tax",
+                        format!("{month}/wage"),
+                        Some(w),
+                        month.to_string(),
+                    ));
                 }
             }
             if let Some(b) = pf_base {
-                let withdrawal = self.rng.random_bool(0.05).then(|| yuan(self.rng, 1000, 20000));
-                self.out.push(src::PROVIDENT_FUND, recs::provident_fund(who, month, b, withdrawal));
+                let withdrawal = self
+                    .rng
+                    .random_bool(0.05)
+                    .then(|| yuan(self.rng, 1000, 20000));
+                self.out.push(
+                    src::PROVIDENT_FUND,
+                    recs::provident_fund(who, month, b, withdrawal),
+                );
                 if in_window && counted {
-                    self.income_evidence.push(Self::ev(who.id, "provident_fund", month.to_string(), Some(b), month.to_string()));
+                    self.income_evidence.push(Self::ev(
+                        who.id,
+                        "provident_fund",
+                        month.to_string(),
+                        Some(b),
+                        month.to_string(),
+                    ));
                 }
             }
             if payroll {
-                self.out.push(src::PUBLIC_PAYROLL, recs::public_payroll(who, &employer_pub, month, m));
+                self.out.push(
+                    src::PUBLIC_PAYROLL,
+                    recs::public_payroll(who, &employer_pub, month, m),
+                );
                 if in_window && counted {
-                    self.income_evidence.push(Self::ev(who.id, "public_payroll", month.to_string(), Some(m), month.to_string()));
+                    self.income_evidence.push(Self::ev(
+                        who.id,
+                        "public_payroll",
+                        month.to_string(),
+                        Some(m),
+                        month.to_string(),
+                    ));
                 }
             }
             if in_window {
@@ -316,10 +445,17 @@ impl<R: Rng> Hh<'_, '_, R> {
     fn pension(&mut self, who: &Person, monthly: i64, scheme: &'static str, counted: bool) -> i64 {
         let mut total = 0;
         for (month, in_window) in self.ctx.months_with_traps() {
-            self.out.push(src::PENSION, recs::pension(who, month, scheme, monthly));
+            self.out
+                .push(src::PENSION, recs::pension(who, month, scheme, monthly));
             if in_window && counted && scheme != "resident_basic" {
                 total += monthly;
-                self.income_evidence.push(Self::ev(who.id, "pension", month.to_string(), Some(monthly), month.to_string()));
+                self.income_evidence.push(Self::ev(
+                    who.id,
+                    "pension",
+                    month.to_string(),
+                    Some(monthly),
+                    month.to_string(),
+                ));
             }
         }
         total
@@ -328,9 +464,19 @@ impl<R: Rng> Hh<'_, '_, R> {
     fn unemployment(&mut self, who: ResidentId, monthly: i64, months: usize) -> i64 {
         let start = self.ctx.window.len() - months;
         let mut total = 0;
-        for m in self.ctx.window[start..].to_vec() {
-            self.out.push(src::UNEMPLOYMENT_BENEFIT, recs::unemployment_benefit(who, m, monthly));
-            self.income_evidence.push(Self::ev(who, "unemployment_benefit", m.to_string(), Some(monthly), m.to_string()));
+        let ctx = self.ctx;
+        for &m in &ctx.window[start..] {
+            self.out.push(
+                src::UNEMPLOYMENT_BENEFIT,
+                recs::unemployment_benefit(who, m, monthly),
+            );
+            self.income_evidence.push(Self::ev(
+                who,
+                "unemployment_benefit",
+                m.to_string(),
+                Some(monthly),
+                m.to_string(),
+            ));
             total += monthly;
         }
         total
@@ -348,8 +494,16 @@ impl<R: Rng> Hh<'_, '_, R> {
         }
         if net < target {
             let budget = (target - net) * self.rng.random_range(55..=75) / 100;
-            let earners: Vec<usize> = counted.iter().copied().filter(|i| (18..60).contains(&self.age(*i)) && Some(*i) != payroll_member).collect();
-            let elders: Vec<usize> = counted.iter().copied().filter(|i| self.age(*i) >= 60).collect();
+            let earners: Vec<usize> = counted
+                .iter()
+                .copied()
+                .filter(|i| (18..60).contains(&self.age(*i)) && Some(*i) != payroll_member)
+                .collect();
+            let elders: Vec<usize> = counted
+                .iter()
+                .copied()
+                .filter(|i| self.age(*i) >= 60)
+                .collect();
             let mut kinds: Vec<(u8, usize)> = Vec::new();
             for e in earners.iter().take(2) {
                 kinds.push((0, *e));
@@ -357,10 +511,10 @@ impl<R: Rng> Hh<'_, '_, R> {
             for e in elders.iter().take(2) {
                 kinds.push((1, *e));
             }
-            if let Some(e) = earners.iter().nth(2).or(earners.first()) {
-                if self.rng.random_bool(0.3) {
-                    kinds.push((2, *e));
-                }
+            if let Some(e) = earners.get(2).or(earners.first())
+                && self.rng.random_bool(0.3)
+            {
+                kinds.push((2, *e));
             }
             let n = kinds.len().min(self.rng.random_range(1..=3));
             let months = self.ctx.window.len() as i64;
@@ -374,7 +528,11 @@ impl<R: Rng> Hh<'_, '_, R> {
                         net += self.wages(&p, share / months, false, true);
                     }
                     1 if share / months >= 10_000 => {
-                        let scheme = if self.rng.random_bool(0.2) { "public_institution" } else { "employee" };
+                        let scheme = if self.rng.random_bool(0.2) {
+                            "public_institution"
+                        } else {
+                            "employee"
+                        };
                         net += self.pension(&p, (share / months / 100) * 100, scheme, true);
                     }
                     2 if share / 4 >= 10_000 => {
@@ -387,12 +545,27 @@ impl<R: Rng> Hh<'_, '_, R> {
         if net < target {
             // The balancing record: business or property income, to the fen, no tax.
             let rest = target - net;
-            let pick = if counted.is_empty() { 0 } else { counted[self.rng.random_range(0..counted.len())] };
+            let pick = if counted.is_empty() {
+                0
+            } else {
+                counted[self.rng.random_range(0..counted.len())]
+            };
             let p = self.members[pick].p.id;
-            let ty = if self.rng.random_bool(0.5) { "business" } else { "property" };
+            let ty = if self.rng.random_bool(0.5) {
+                "business"
+            } else {
+                "property"
+            };
             let month = self.ctx.window[self.rng.random_range(0..self.ctx.window.len())];
-            self.out.push(src::TAX, recs::tax(p, month, ty, rest, 0, None));
-            self.income_evidence.push(Self::ev(p, "tax", format!("{month}/{ty}"), Some(rest), month.to_string()));
+            self.out
+                .push(src::TAX, recs::tax(p, month, ty, rest, 0, None));
+            self.income_evidence.push(Self::ev(
+                p,
+                "tax",
+                format!("{month}/{ty}"),
+                Some(rest),
+                month.to_string(),
+            ));
             net += rest;
         }
         net
@@ -414,18 +587,30 @@ impl<R: Rng> Hh<'_, '_, R> {
             0..=59 => {
                 let b = self.rng.random_range(0..BANKS.len());
                 let account = format!("6{:03}****{:010}", 212 + b * 7, key);
-                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [
+                    (older, older_amount),
+                    (Some(latest), amount),
+                    (future, future_amount),
+                ] {
                     if let Some(d) = d {
-                        self.out.push(src::BANK_DEPOSIT, recs::bank_deposit(who, BANKS[b], &account, a, d));
+                        self.out.push(
+                            src::BANK_DEPOSIT,
+                            recs::bank_deposit(who, BANKS[b], &account, a, d),
+                        );
                     }
                 }
                 ("bank_deposit", account)
             }
             60..=69 => {
                 let account = format!("A{:010}", key);
-                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [
+                    (older, older_amount),
+                    (Some(latest), amount),
+                    (future, future_amount),
+                ] {
                     if let Some(d) = d {
-                        self.out.push(src::SECURITIES, recs::securities(who.id, &account, a, d));
+                        self.out
+                            .push(src::SECURITIES, recs::securities(who.id, &account, a, d));
                     }
                 }
                 ("securities", account)
@@ -433,9 +618,16 @@ impl<R: Rng> Hh<'_, '_, R> {
             70..=84 => {
                 let account = format!("P{:012}", key);
                 let insurer = INSURERS[self.rng.random_range(0..INSURERS.len())];
-                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [
+                    (older, older_amount),
+                    (Some(latest), amount),
+                    (future, future_amount),
+                ] {
                     if let Some(d) = d {
-                        self.out.push(src::COMMERCIAL_INSURANCE, recs::commercial_insurance(who.id, &account, insurer, a, d));
+                        self.out.push(
+                            src::COMMERCIAL_INSURANCE,
+                            recs::commercial_insurance(who.id, &account, insurer, a, d),
+                        );
                     }
                 }
                 ("commercial_insurance", account)
@@ -443,9 +635,16 @@ impl<R: Rng> Hh<'_, '_, R> {
             _ => {
                 let platform = PLATFORMS[self.rng.random_range(0..PLATFORMS.len())];
                 let account = format!("{:03}****{:08}", 138 + key % 50, key);
-                for (d, a) in [(older, older_amount), (Some(latest), amount), (future, future_amount)] {
+                for (d, a) in [
+                    (older, older_amount),
+                    (Some(latest), amount),
+                    (future, future_amount),
+                ] {
                     if let Some(d) = d {
-                        self.out.push(src::INTERNET_FINANCE, recs::internet_finance(who.id, platform, &account, a, d));
+                        self.out.push(
+                            src::INTERNET_FINANCE,
+                            recs::internet_finance(who.id, platform, &account, a, d),
+                        );
                     }
                 }
                 ("internet_finance", account)
@@ -460,13 +659,23 @@ impl<R: Rng> Hh<'_, '_, R> {
         if counted.is_empty() {
             return Vec::new();
         }
-        let k = if target == 0 { self.rng.random_range(0..=1) } else { self.rng.random_range(1..=4) };
+        let k = if target == 0 {
+            self.rng.random_range(0..=1)
+        } else {
+            self.rng.random_range(1..=4)
+        };
         let mut left = target;
         let mut ev = Vec::new();
         for j in 0..k {
-            let amount = if j + 1 == k { left } else { left * self.rng.random_range(10..=60) / 100 };
+            let amount = if j + 1 == k {
+                left
+            } else {
+                left * self.rng.random_range(10..=60) / 100
+            };
             left -= amount;
-            let who = self.members[counted[self.rng.random_range(0..counted.len())]].p.clone();
+            let who = self.members[counted[self.rng.random_range(0..counted.len())]]
+                .p
+                .clone();
             ev.push(self.account(&who, amount));
         }
         ev
@@ -476,22 +685,41 @@ impl<R: Rng> Hh<'_, '_, R> {
 
     fn unit_no(&mut self) -> String {
         let key = self.key();
-        format!("{:06}{:012}GB{:05}F{:04}", self.region + 6, key, key % 100_000, 1 + key % 3000)
+        format!(
+            "{:06}{:012}GB{:05}F{:04}",
+            self.region + 6,
+            key,
+            key % 100_000,
+            1 + key % 3000
+        )
     }
 
     /// A property unit owned at the as-of date by `owners` (co-owned in equal shares).
-    fn unit(&mut self, owners: &[Person], use_: &'static str, reg: NaiveDate, dereg: Option<NaiveDate>) -> (String, NaiveDate) {
+    fn unit(
+        &mut self,
+        owners: &[Person],
+        use_: &'static str,
+        reg: NaiveDate,
+        dereg: Option<NaiveDate>,
+    ) -> (String, NaiveDate) {
         let unit = self.unit_no();
         let area = self.rng.random_range(2_000..=12_000);
         let share = 100 / owners.len() as i64;
         for o in owners {
-            self.out.push(src::REAL_ESTATE, recs::real_estate(o, &unit, use_, area, share, reg, dereg));
+            self.out.push(
+                src::REAL_ESTATE,
+                recs::real_estate(o, &unit, use_, area, share, reg, dereg),
+            );
         }
         (unit, reg)
     }
 
     fn plate(&mut self) -> String {
-        let prefix = REGIONS.iter().find(|r| r.0 == self.region).map(|r| r.1).unwrap_or("粤A");
+        let prefix = REGIONS
+            .iter()
+            .find(|r| r.0 == self.region)
+            .map(|r| r.1)
+            .unwrap_or("粤A");
         let key = self.key();
         const CH: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
         let mut s = String::from(prefix);
@@ -512,26 +740,71 @@ impl<R: Rng> Hh<'_, '_, R> {
         s
     }
 
-    fn vehicle(&mut self, owner: ResidentId, ty: &'static str, reg: NaiveDate, dereg: Option<NaiveDate>) -> Evidence {
+    fn vehicle(
+        &mut self,
+        owner: ResidentId,
+        ty: &'static str,
+        reg: NaiveDate,
+        dereg: Option<NaiveDate>,
+    ) -> Evidence {
         let plate = self.plate();
         let vin = self.vin();
         let value = self.rng.random_range(200..=30_000) * 10_000;
-        self.out.push(src::VEHICLE, recs::vehicle(owner, &plate, &vin, ty, reg, dereg, value));
+        self.out.push(
+            src::VEHICLE,
+            recs::vehicle(owner, &plate, &vin, ty, reg, dereg, value),
+        );
         Self::ev(owner, "vehicle", plate, Some(value), reg.to_string())
     }
 
-    fn business(&mut self, who: ResidentId, entity: &'static str, role: &'static str, staff: i64, status: &'static str, status_date: NaiveDate) -> Evidence {
+    fn business(
+        &mut self,
+        who: ResidentId,
+        entity: &'static str,
+        role: &'static str,
+        staff: i64,
+        status: &'static str,
+        status_date: NaiveDate,
+    ) -> Evidence {
         let key = self.key();
         let code = credit_code(key, entity == "sole_trader", self.region);
         let name = if entity == "sole_trader" {
-            format!("{}{}{}店", self.region_city(), BRANDS[(key % 8) as usize], TRADES[(key / 8 % 8) as usize])
+            format!(
+                "{}{}{}店",
+                self.region_city(),
+                BRANDS[(key % 8) as usize],
+                TRADES[(key / 8 % 8) as usize]
+            )
         } else {
-            format!("{}{}{}有限公司", self.region_city(), BRANDS[(key % 8) as usize], TRADES[(key / 8 % 8) as usize])
+            format!(
+                "{}{}{}有限公司",
+                self.region_city(),
+                BRANDS[(key % 8) as usize],
+                TRADES[(key / 8 % 8) as usize]
+            )
         };
-        let capital = if entity == "sole_trader" { self.rng.random_range(1..=50) } else { self.rng.random_range(10..=500) } * 1_000_000;
+        let capital = if entity == "sole_trader" {
+            self.rng.random_range(1..=50)
+        } else {
+            self.rng.random_range(10..=500)
+        } * 1_000_000;
         let est = status_date - Duration::days(self.rng.random_range(200..=4000));
         let status_date = if status == "active" { est } else { status_date };
-        self.out.push(src::BUSINESS, recs::business(who, &code, &name, entity, role, capital, staff, est, status, status_date));
+        self.out.push(
+            src::BUSINESS,
+            recs::business(
+                who,
+                &code,
+                &name,
+                entity,
+                role,
+                capital,
+                staff,
+                est,
+                status,
+                status_date,
+            ),
+        );
         Self::ev(who, "business", code, Some(capital), est.to_string())
     }
 }
@@ -553,10 +826,17 @@ fn weighted<T: Copy>(rng: &mut impl Rng, items: &[(T, f64)]) -> T {
 pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Result<()> {
     let plant = ctx.plant;
     let region = weighted(rng, &REGIONS.map(|r| (r.0, r.2)));
-    let programme = weighted(rng, &[("dibao", 0.55), ("low_income", 0.3), ("tekun", 0.15)]);
+    let programme = weighted(
+        rng,
+        &[("dibao", 0.55), ("low_income", 0.3), ("tekun", 0.15)],
+    );
     let no_counted = rng.random_bool(plant.no_counted_member);
     // A household whose only member died is a re-check of a current recipient.
-    let kind = if no_counted || rng.random_bool(0.6) { "recheck" } else { "new" };
+    let kind = if no_counted || rng.random_bool(0.6) {
+        "recheck"
+    } else {
+        "new"
+    };
     let id = format!("H{region}{idx:09}");
     let hukou_no = format!("{region}{idx:010}");
     let mut h = Hh {
@@ -580,14 +860,32 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     } else if programme == "tekun" {
         if h.rng.random_bool(0.9) { 1 } else { 2 }
     } else {
-        weighted(h.rng, &[(1usize, 0.25), (2, 0.25), (3, 0.25), (4, 0.15), (5, 0.07), (6, 0.03)])
+        weighted(
+            h.rng,
+            &[
+                (1usize, 0.25),
+                (2, 0.25),
+                (3, 0.25),
+                (4, 0.15),
+                (5, 0.07),
+                (6, 0.03),
+            ],
+        )
     };
-    let (lo, hi) = if programme == "tekun" { (61, 90) } else { (25, 75) };
+    let (lo, hi) = if programme == "tekun" {
+        (61, 90)
+    } else {
+        (25, 75)
+    };
     let applicant = h.new_person(lo, hi, None, None)?;
     let surname = people::surname(&applicant.name).to_string();
     let app_age = age_on(applicant.birth, ctx.as_of);
     let app_male = applicant.id.is_male();
-    h.members.push(Member { p: applicant, relation: "head", status: Status::Counted });
+    h.members.push(Member {
+        p: applicant,
+        relation: "head",
+        status: Status::Counted,
+    });
     let mut has_spouse = false;
     while h.members.len() < size {
         let (rel, p) = if !has_spouse && app_age >= 22 && h.rng.random_bool(0.7) {
@@ -595,13 +893,31 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let (a, b) = ((app_age - 6).max(19), (app_age + 6).min(90));
             ("spouse", h.new_person(a, b, Some(!app_male), None)?)
         } else if app_age < 50 && h.rng.random_bool(0.3) {
-            ("parent", h.new_person((app_age + 22).max(61), (app_age + 35).clamp(61, 95), None, None)?)
+            (
+                "parent",
+                h.new_person(
+                    (app_age + 22).max(61),
+                    (app_age + 35).clamp(61, 95),
+                    None,
+                    None,
+                )?,
+            )
         } else if app_age < 58 && h.rng.random_bool(0.7) {
-            ("child", h.new_person(1, (app_age - 20).clamp(1, 17), None, Some(&surname))?)
+            (
+                "child",
+                h.new_person(1, (app_age - 20).clamp(1, 17), None, Some(&surname))?,
+            )
         } else {
-            ("child", h.new_person(19, (app_age - 19).clamp(19, 30), None, Some(&surname))?)
+            (
+                "child",
+                h.new_person(19, (app_age - 19).clamp(19, 30), None, Some(&surname))?,
+            )
         };
-        h.members.push(Member { p, relation: rel, status: Status::Counted });
+        h.members.push(Member {
+            p,
+            relation: rel,
+            status: Status::Counted,
+        });
     }
 
     // ---- exclusions: death, incarceration -------------------------------------------------
@@ -615,19 +931,35 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         None
     };
     if let Some(i) = dead_pick {
-        h.planted.push(if no_counted { "no_counted_member" } else { "dead_member" });
+        h.planted.push(if no_counted {
+            "no_counted_member"
+        } else {
+            "dead_member"
+        });
         let date = h.days_before(1, 300);
         let p = h.members[i].p.clone();
         let way = h.rng.random_range(0..3);
         if way != 1 {
             h.out.push(src::DEATH, recs::death(&p, date));
-            dead_evidence.push(Hh::<R>::ev(p.id, "death", p.id.to_string(), None, date.to_string()));
+            dead_evidence.push(Hh::<R>::ev(
+                p.id,
+                "death",
+                p.id.to_string(),
+                None,
+                date.to_string(),
+            ));
         }
         if way != 0 {
             let cdate = date + Duration::days(h.rng.random_range(1..=7));
             let cdate = cdate.min(ctx.as_of);
             h.out.push(src::CREMATION, recs::cremation(&p, cdate));
-            dead_evidence.push(Hh::<R>::ev(p.id, "cremation", p.id.to_string(), None, cdate.to_string()));
+            dead_evidence.push(Hh::<R>::ev(
+                p.id,
+                "cremation",
+                p.id.to_string(),
+                None,
+                cdate.to_string(),
+            ));
         }
         h.members[i].status = Status::Dead;
         dead_members.push(p.id);
@@ -644,19 +976,23 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         let date = h.days_after(1, 20);
         h.out.push(src::DEATH, recs::death(&p, date));
     }
-    let adults_not_head: Vec<usize> = (1..h.members.len()).filter(|i| h.members[*i].status == Status::Counted && h.age(*i) >= 18).collect();
+    let adults_not_head: Vec<usize> = (1..h.members.len())
+        .filter(|i| h.members[*i].status == Status::Counted && h.age(*i) >= 18)
+        .collect();
     if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated) {
         let i = adults_not_head[h.rng.random_range(0..adults_not_head.len())];
         let p = h.members[i].p.clone();
         let from = h.days_before(100, 1500);
         let to = h.rng.random_bool(0.5).then(|| h.days_after(30, 900));
-        h.out.push(src::INCARCERATION, recs::incarceration(&p, from, to));
+        h.out
+            .push(src::INCARCERATION, recs::incarceration(&p, from, to));
         h.members[i].status = Status::Incarcerated;
         h.planted.push("incarcerated_member");
         // Trap: rent income of an excluded member must not count.
         for m in ctx.window.clone() {
             let rent = yuan(h.rng, 1500, 3000);
-            h.out.push(src::TAX, recs::tax(p.id, m, "property", rent, 0, None));
+            h.out
+                .push(src::TAX, recs::tax(p.id, m, "property", rent, 0, None));
         }
     } else if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated / 2.0) {
         // Trap: released before the as-of date; the member counts.
@@ -664,59 +1000,92 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         let p = h.members[i].p.clone();
         let from = h.days_before(800, 2000);
         let to = h.days_before(1, 300);
-        h.out.push(src::INCARCERATION, recs::incarceration(&p, from, Some(to)));
+        h.out
+            .push(src::INCARCERATION, recs::incarceration(&p, from, Some(to)));
         h.planted.push("released_member");
     }
 
     // ---- registration, marriage, applications ---------------------------------------------
     for m in &h.members {
-        let rel = match m.relation {
-            "head" => "head",
-            r => r,
-        };
+        let rel = m.relation;
         let date = ctx.as_of - Duration::days(400 + (m.p.id.body() % 4000) as i64);
-        let status = if m.status == Status::Dead && h.rng.random_bool(0.5) { "deregistered" } else { "active" };
+        let status = if m.status == Status::Dead && h.rng.random_bool(0.5) {
+            "deregistered"
+        } else {
+            "active"
+        };
         let cells = recs::hukou(&m.p, &hukou_no, rel, region, status, date);
         h.out.push(src::HUKOU, cells);
     }
     for m in &h.members {
-        h.out.push(src::APPLICATIONS, recs::application(&id, programme, region, app_date, kind, &m.p, m.relation));
+        h.out.push(
+            src::APPLICATIONS,
+            recs::application(&id, programme, region, app_date, kind, &m.p, m.relation),
+        );
     }
     let head = h.members[0].p.clone();
     let pair = |a: ResidentId, b: ResidentId| if a.is_male() { (a, b) } else { (b, a) };
-    if let Some(s) = h.members.iter().find(|m| m.relation == "spouse").map(|m| m.p.id) {
+    if let Some(s) = h
+        .members
+        .iter()
+        .find(|m| m.relation == "spouse")
+        .map(|m| m.p.id)
+    {
         let (man, woman) = pair(head.id, s);
         let date = h.days_before(1000, 12000);
-        h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+        h.out
+            .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
     }
     if !has_spouse && app_age >= 24 {
         if h.rng.random_bool(plant.undeclared_spouse) {
-            let other = h.new_person((app_age - 5).max(19), (app_age + 5).min(90), Some(!app_male), None)?;
+            let other = h.new_person(
+                (app_age - 5).max(19),
+                (app_age + 5).min(90),
+                Some(!app_male),
+                None,
+            )?;
             let (man, woman) = pair(head.id, other.id);
             let date = h.days_before(300, 8000);
-            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+            h.out
+                .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
             // Trap: the undeclared spouse's wages are not counted (they are not added).
             let w = yuan(h.rng, 4000, 9000);
             h.wages(&other, w, false, false);
-            let e = Hh::<R>::ev(other.id, "marriage", format!("{man}+{woman}"), None, date.to_string());
+            let e = Hh::<R>::ev(
+                other.id,
+                "marriage",
+                format!("{man}+{woman}"),
+                None,
+                date.to_string(),
+            );
             h.find(Rule::UndeclaredSpouse, vec![other.id], 1, 0, vec![e]);
             h.planted.push("undeclared_spouse");
         } else if h.rng.random_bool(plant.undeclared_spouse) {
             // Trap: a divorced former spouse.
-            let other = h.new_person((app_age - 5).max(19), (app_age + 5).min(90), Some(!app_male), None)?;
+            let other = h.new_person(
+                (app_age - 5).max(19),
+                (app_age + 5).min(90),
+                Some(!app_male),
+                None,
+            )?;
             let (man, woman) = pair(head.id, other.id);
             let wed = h.days_before(3000, 9000);
             let split = h.days_before(30, 2500);
-            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "marriage", wed));
-            h.out.push(src::MARRIAGE, recs::marriage(man, woman, "divorce", split));
+            h.out
+                .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", wed));
+            h.out
+                .push(src::MARRIAGE, recs::marriage(man, woman, "divorce", split));
             h.planted.push("divorced_spouse");
         }
     }
-    if app_age >= 22 && app_age < 60 {
+    if (22..60).contains(&app_age) {
         if h.rng.random_bool(plant.undeclared_minor_child) {
             let c = h.new_person(1, 16, None, Some(&surname))?;
             let date = c.birth + Duration::days(20);
-            h.out.push(src::HUKOU, recs::hukou(&c, &hukou_no, "child", region, "active", date));
+            h.out.push(
+                src::HUKOU,
+                recs::hukou(&c, &hukou_no, "child", region, "active", date),
+            );
             let e = Hh::<R>::ev(c.id, "hukou", hukou_no.clone(), None, date.to_string());
             h.find(Rule::UndeclaredMinorChild, vec![c.id], 1, 0, vec![e]);
             h.planted.push("undeclared_minor_child");
@@ -724,7 +1093,10 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             // Trap: an undeclared adult child in the same registration.
             let c = h.new_person(19, 22, None, Some(&surname))?;
             let date = c.birth + Duration::days(30);
-            h.out.push(src::HUKOU, recs::hukou(&c, &hukou_no, "child", region, "active", date));
+            h.out.push(
+                src::HUKOU,
+                recs::hukou(&c, &hukou_no, "child", region, "active", date),
+            );
             h.planted.push("undeclared_adult_child");
         }
     }
@@ -734,12 +1106,22 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     let c = counted.len() as i64;
     let in_force = ctx.policy.in_force(region, programme, ctx.as_of)?;
     let months = ctx.window.len() as i64;
-    let income_limit = if c > 0 { in_force.income_limit_fen(c, months) } else { 0 };
-    let asset_limit = i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
+    let income_limit = if c > 0 {
+        in_force.income_limit_fen(c, months)
+    } else {
+        0
+    };
+    let asset_limit =
+        i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
 
     // ---- income ---------------------------------------------------------------------------
-    let adults: Vec<usize> = counted.iter().copied().filter(|i| h.age(*i) >= 18).collect();
-    let payroll_member = (!adults.is_empty() && h.rng.random_bool(plant.payroll)).then(|| adults[h.rng.random_range(0..adults.len())]);
+    let adults: Vec<usize> = counted
+        .iter()
+        .copied()
+        .filter(|i| h.age(*i) >= 18)
+        .collect();
+    let payroll_member = (!adults.is_empty() && h.rng.random_bool(plant.payroll))
+        .then(|| adults[h.rng.random_range(0..adults.len())]);
     let mut income = 0;
     if c > 0 {
         let r = h.rng.random::<f64>();
@@ -750,7 +1132,10 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             if h.rng.random_bool(0.5) {
                 (income_limit + 1, "income_line_plus_1_fen")
             } else {
-                (income_limit * h.rng.random_range(110..=250) / 100, "income_over_line")
+                (
+                    income_limit * h.rng.random_range(110..=250) / 100,
+                    "income_over_line",
+                )
             }
         } else if r < plant.income_over + plant.income_at_line {
             (income_limit, "income_at_line")
@@ -759,7 +1144,10 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         } else if h.rng.random_bool(0.2) {
             (0, "no_income")
         } else {
-            (income_limit * h.rng.random_range(0..=60) / 100, "normal_income")
+            (
+                income_limit * h.rng.random_range(0..=60) / 100,
+                "normal_income",
+            )
         };
         h.planted.push(tag);
         income = h.income(target, payroll_member);
@@ -771,45 +1159,68 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     }
     if let Some(i) = payroll_member {
         let p = h.members[i].p.id;
-        let ev = ctx.window.iter().map(|m| Hh::<R>::ev(p, "public_payroll", m.to_string(), None, m.to_string())).collect();
+        let ev = ctx
+            .window
+            .iter()
+            .map(|m| Hh::<R>::ev(p, "public_payroll", m.to_string(), None, m.to_string()))
+            .collect();
         h.find(Rule::PublicPayroll, vec![p], ctx.window.len() as i64, 0, ev);
         h.planted.push("public_payroll");
     }
     // Excluded income of counted members: special care, resident pension, assistance.
     for i in counted.clone() {
         let p = h.members[i].p.clone();
-        if h.age(i) >= 60 && h.rng.random_bool(0.4) && !h.income_evidence.iter().any(|e| e.person == p.id && e.source == "pension") {
+        if h.age(i) >= 60
+            && h.rng.random_bool(0.4)
+            && !h
+                .income_evidence
+                .iter()
+                .any(|e| e.person == p.id && e.source == "pension")
+        {
             let amount = yuan(h.rng, 180, 320);
             h.pension(&p, amount, "resident_basic", true);
         }
         if h.rng.random_bool(0.02) {
             for m in ctx.window.clone() {
                 let amount = yuan(h.rng, 800, 2500);
-                h.out.push(src::SPECIAL_CARE, recs::special_care(&p, m, amount));
+                h.out
+                    .push(src::SPECIAL_CARE, recs::special_care(&p, m, amount));
             }
         }
         if h.age(i) >= 60 && h.rng.random_bool(0.3) {
             for m in ctx.window.clone() {
                 let amount = h.rng.random_range(5_000..=200_000);
-                h.out.push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, m, amount));
+                h.out
+                    .push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, m, amount));
             }
         }
         if (18..60).contains(&h.age(i)) && h.rng.random_bool(0.15) {
             let d = h.days_before(30, 900);
-            h.out.push(src::EMPLOYMENT, recs::employment(p.id, "unemployed", d, None));
+            h.out.push(
+                src::EMPLOYMENT,
+                recs::employment(p.id, "unemployed", d, None),
+            );
         }
         if h.rng.random_bool(0.08) {
-            let cat = ["visual", "hearing", "physical", "intellectual", "mental"][h.rng.random_range(0..5)];
+            let cat = ["visual", "hearing", "physical", "intellectual", "mental"]
+                [h.rng.random_range(0..5)];
             let grade = h.rng.random_range(1..=4);
             let d = h.days_before(100, 5000);
-            h.out.push(src::DISABILITY, recs::disability(&p, cat, grade, d));
+            h.out
+                .push(src::DISABILITY, recs::disability(&p, cat, grade, d));
         }
     }
     if kind == "recheck" && c > 0 {
         // The household's own current benefit: same household and region, never a duplicate.
-        let from = add_months(hedui_schemas::values::month_of(ctx.as_of), -h.rng.random_range(7..60));
+        let from = add_months(
+            hedui_schemas::values::month_of(ctx.as_of),
+            -h.rng.random_range(7..60),
+        );
         let amount = in_force.standard.dibao_fen * c / 2;
-        h.out.push(src::ASSISTANCE, recs::assistance(head.id, &id, programme, region, from, None, amount));
+        h.out.push(
+            src::ASSISTANCE,
+            recs::assistance(head.id, &id, programme, region, from, None, amount),
+        );
     }
 
     // ---- assets ---------------------------------------------------------------------------
@@ -820,14 +1231,20 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             if h.rng.random_bool(0.5) {
                 (asset_limit + 1, "assets_limit_plus_1_fen")
             } else {
-                (asset_limit * h.rng.random_range(110..=400) / 100, "assets_over_limit")
+                (
+                    asset_limit * h.rng.random_range(110..=400) / 100,
+                    "assets_over_limit",
+                )
             }
         } else if r < plant.assets_over + plant.assets_at_limit {
             (asset_limit, "assets_at_limit")
         } else if r < plant.assets_over + plant.assets_at_limit + plant.assets_below_limit {
             (asset_limit - 1, "assets_limit_minus_1_fen")
         } else {
-            (asset_limit * h.rng.random_range(0..=50) / 100, "normal_assets")
+            (
+                asset_limit * h.rng.random_range(0..=50) / 100,
+                "normal_assets",
+            )
         };
         h.planted.push(tag);
         let ev = h.assets(target);
@@ -838,7 +1255,13 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         }
     }
     // Trap: accounts of excluded members do not count.
-    for m in h.members.iter().filter(|m| m.status != Status::Counted).map(|m| m.p.clone()).collect::<Vec<_>>() {
+    for m in h
+        .members
+        .iter()
+        .filter(|m| m.status != Status::Counted)
+        .map(|m| m.p.clone())
+        .collect::<Vec<_>>()
+    {
         let amount = asset_limit.max(1_000_000) * 2;
         h.account(&m, amount);
     }
@@ -847,7 +1270,11 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     let counted_people: Vec<Person> = counted.iter().map(|i| h.members[*i].p.clone()).collect();
     let mut units = Vec::new();
     if !counted_people.is_empty() {
-        let spouse = h.members.iter().find(|m| m.relation == "spouse" && m.status == Status::Counted).map(|m| m.p.clone());
+        let spouse = h
+            .members
+            .iter()
+            .find(|m| m.relation == "spouse" && m.status == Status::Counted)
+            .map(|m| m.p.clone());
         let owners_home = match (&spouse, h.rng.random_bool(0.5)) {
             (Some(s), true) => vec![head.clone(), s.clone()],
             _ => vec![counted_people[0].clone()],
@@ -858,14 +1285,26 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let reg = h.days_before(400, 6000);
             let u = h.unit(&owners_home, "residential", reg, None);
             for o in &owners_home {
-                units.push(Hh::<R>::ev(o.id, "real_estate", u.0.clone(), None, u.1.to_string()));
+                units.push(Hh::<R>::ev(
+                    o.id,
+                    "real_estate",
+                    u.0.clone(),
+                    None,
+                    u.1.to_string(),
+                ));
             }
         }
         if second {
             let owner = counted_people[h.rng.random_range(0..counted_people.len())].clone();
             let reg = h.days_before(30, 3000);
             let u = h.unit(std::slice::from_ref(&owner), "residential", reg, None);
-            units.push(Hh::<R>::ev(owner.id, "real_estate", u.0, None, u.1.to_string()));
+            units.push(Hh::<R>::ev(
+                owner.id,
+                "real_estate",
+                u.0,
+                None,
+                u.1.to_string(),
+            ));
             h.planted.push("second_home");
         }
         if forbidden {
@@ -873,14 +1312,32 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let use_ = ["shop", "office", "garage", "parking"][h.rng.random_range(0..4)];
             let reg = h.days_before(30, 3000);
             let u = h.unit(std::slice::from_ref(&owner), use_, reg, None);
-            units.push(Hh::<R>::ev(owner.id, "real_estate", u.0, None, u.1.to_string()));
+            units.push(Hh::<R>::ev(
+                owner.id,
+                "real_estate",
+                u.0,
+                None,
+                u.1.to_string(),
+            ));
             h.planted.push("forbidden_property");
         }
         if second || forbidden {
-            let distinct: std::collections::BTreeSet<&str> = units.iter().map(|e| e.key.as_str()).collect();
+            let distinct: std::collections::BTreeSet<&str> =
+                units.iter().map(|e| e.key.as_str()).collect();
             let n = distinct.len() as i64;
-            let ids = units.iter().map(|e| e.person).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-            h.find(Rule::PropertyExcess, ids, n, i64::from(ctx.policy.max_residential_units), units.clone());
+            let ids = units
+                .iter()
+                .map(|e| e.person)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            h.find(
+                Rule::PropertyExcess,
+                ids,
+                n,
+                i64::from(ctx.policy.max_residential_units),
+                units.clone(),
+            );
         } else if h.rng.random_bool(0.06) {
             // Traps: a home sold before the as-of date, and one bought after it.
             let owner = counted_people[0].clone();
@@ -895,24 +1352,30 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         }
     }
     // Trap: a shop owned by an excluded member.
-    if let Some(m) = h.members.iter().find(|m| m.status != Status::Counted).map(|m| m.p.clone()) {
-        if h.rng.random_bool(0.3) {
-            let reg = h.days_before(400, 4000);
-            h.unit(std::slice::from_ref(&m), "shop", reg, None);
-        }
+    if let Some(m) = h
+        .members
+        .iter()
+        .find(|m| m.status != Status::Counted)
+        .map(|m| m.p.clone())
+        && h.rng.random_bool(0.3)
+    {
+        let reg = h.days_before(400, 4000);
+        h.unit(std::slice::from_ref(&m), "shop", reg, None);
     }
 
     // ---- vehicles and vessels ---------------------------------------------------------------
     if !counted_people.is_empty() {
         let owner = counted_people[h.rng.random_range(0..counted_people.len())].id;
         if h.rng.random_bool(plant.vehicle) {
-            let ty = ["small_car", "small_car", "truck", "passenger_coach"][h.rng.random_range(0..4)];
+            let ty =
+                ["small_car", "small_car", "truck", "passenger_coach"][h.rng.random_range(0..4)];
             let reg = h.days_before(30, 4000);
             let e = h.vehicle(owner, ty, reg, None);
             h.find(Rule::VehicleOwned, vec![owner], 1, 0, vec![e]);
             h.planted.push("vehicle");
         } else if h.rng.random_bool(0.12) {
-            let ty = ["motorcycle", "electric_bicycle", "disability_scooter"][h.rng.random_range(0..3)];
+            let ty =
+                ["motorcycle", "electric_bicycle", "disability_scooter"][h.rng.random_range(0..3)];
             let reg = h.days_before(30, 3000);
             h.vehicle(owner, ty, reg, None);
             h.planted.push("exempt_vehicle");
@@ -931,8 +1394,15 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let no = format!("CN{:014}", key);
             let value = h.rng.random_range(5..=300) * 1_000_000;
             let reg = h.days_before(100, 3000);
-            let name = format!("{}渔{:05}", h.region_city().trim_end_matches('市'), key % 100_000);
-            h.out.push(src::VESSEL, recs::vessel(owner, &no, &name, value, reg, None));
+            let name = format!(
+                "{}渔{:05}",
+                h.region_city().trim_end_matches('市'),
+                key % 100_000
+            );
+            h.out.push(
+                src::VESSEL,
+                recs::vessel(owner, &no, &name, value, reg, None),
+            );
             let e = Hh::<R>::ev(owner, "vessel", no, Some(value), reg.to_string());
             h.find(Rule::VesselOwned, vec![owner], 1, 0, vec![e]);
             h.planted.push("vessel");
@@ -940,12 +1410,20 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     }
 
     // ---- businesses -----------------------------------------------------------------------
-    let adult_ids: Vec<ResidentId> = counted.iter().filter(|i| h.age(**i) >= 18).map(|i| h.members[*i].p.id).collect();
+    let adult_ids: Vec<ResidentId> = counted
+        .iter()
+        .filter(|i| h.age(**i) >= 18)
+        .map(|i| h.members[*i].p.id)
+        .collect();
     if !adult_ids.is_empty() {
         let who = adult_ids[h.rng.random_range(0..adult_ids.len())];
         let since = h.days_before(100, 3000);
         if h.rng.random_bool(plant.company) {
-            let role = if h.rng.random_bool(0.5) { "legal_representative" } else { "shareholder" };
+            let role = if h.rng.random_bool(0.5) {
+                "legal_representative"
+            } else {
+                "shareholder"
+            };
             let staff = h.rng.random_range(0..=30);
             let e = h.business(who, "company", role, staff, "active", since);
             h.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
@@ -957,12 +1435,25 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             h.planted.push("sole_trader_with_staff");
         } else if h.rng.random_bool(plant.sole_trader_no_staff) {
             let e = h.business(who, "sole_trader", "operator", 0, "active", since);
-            h.find(Rule::SoleTraderReview, vec![who], 0, i64::from(ctx.policy.sole_trader_review_max_staff), vec![e]);
+            h.find(
+                Rule::SoleTraderReview,
+                vec![who],
+                0,
+                i64::from(ctx.policy.sole_trader_review_max_staff),
+                vec![e],
+            );
             h.planted.push("sole_trader_no_staff");
         } else if h.rng.random_bool(0.01) {
             // Trap: a business deregistered before the as-of date.
             let closed = h.days_before(1, 90);
-            h.business(who, "company", "legal_representative", 3, "deregistered", closed);
+            h.business(
+                who,
+                "company",
+                "legal_representative",
+                3,
+                "deregistered",
+                closed,
+            );
             h.planted.push("deregistered_business");
         }
     }
@@ -975,9 +1466,15 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let other_region = REGIONS[h.rng.random_range(0..REGIONS.len())].0;
             let other_hh = format!("H{other_region}9{:08}", idx % 100_000_000);
             let from = add_months(cur, -h.rng.random_range(1..30));
-            let to = h.rng.random_bool(0.5).then(|| add_months(cur, h.rng.random_range(0..6)));
+            let to = h
+                .rng
+                .random_bool(0.5)
+                .then(|| add_months(cur, h.rng.random_range(0..6)));
             let amount = in_force.standard.dibao_fen;
-            h.out.push(src::ASSISTANCE, recs::assistance(who, &other_hh, programme, other_region, from, to, amount));
+            h.out.push(
+                src::ASSISTANCE,
+                recs::assistance(who, &other_hh, programme, other_region, from, to, amount),
+            );
             let e = Hh::<R>::ev(who, "assistance", other_hh, Some(amount), from.to_string());
             h.find(Rule::DuplicateBenefit, vec![who], 1, 0, vec![e]);
             h.planted.push("duplicate_benefit");
@@ -989,18 +1486,34 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             let (prog, to) = if ended {
                 (programme, Some(add_months(cur, -h.rng.random_range(1..12))))
             } else {
-                (if programme == "dibao" { "tekun" } else { "dibao" }, None)
+                (
+                    if programme == "dibao" {
+                        "tekun"
+                    } else {
+                        "dibao"
+                    },
+                    None,
+                )
             };
             let from = add_months(cur, -40);
             let amount = in_force.standard.dibao_fen / 2;
-            h.out.push(src::ASSISTANCE, recs::assistance(who, &other_hh, prog, region, from, to, amount));
+            h.out.push(
+                src::ASSISTANCE,
+                recs::assistance(who, &other_hh, prog, region, from, to, amount),
+            );
             h.planted.push("other_or_ended_benefit");
         }
     }
 
     // ---- data integrity -------------------------------------------------------------------------
     if !dead_members.is_empty() {
-        h.find(Rule::DeclaredMemberDead, dead_members.clone(), dead_members.len() as i64, 0, dead_evidence);
+        h.find(
+            Rule::DeclaredMemberDead,
+            dead_members.clone(),
+            dead_members.len() as i64,
+            0,
+            dead_evidence,
+        );
     }
     if c == 0 {
         h.find(Rule::NoCountedMember, Vec::new(), 0, 1, Vec::new());

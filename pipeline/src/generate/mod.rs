@@ -91,7 +91,8 @@ impl Summary {
 
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
     // SplitMix64 finaliser over the three inputs: independent streams per (seed, a, b).
-    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -100,7 +101,10 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
 /// The income window for a batch date: the N full months before the month of `as_of`.
 pub fn income_window(as_of: NaiveDate, months: u32) -> Vec<i32> {
     let cur = hedui_schemas::values::month_of(as_of);
-    (1..=months as i32).rev().map(|k| hedui_schemas::values::add_months(cur, -k)).collect()
+    (1..=months as i32)
+        .rev()
+        .map(|k| hedui_schemas::values::add_months(cur, -k))
+        .collect()
 }
 
 fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64) -> Result<Out> {
@@ -127,13 +131,21 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         return Err(Error::Invalid("--households must be at least 1".into()));
     }
     if cfg.households * 12 >= people::MAX_SERIAL {
-        return Err(Error::Invalid(format!("at most {} households", people::MAX_SERIAL / 12)));
+        return Err(Error::Invalid(format!(
+            "at most {} households",
+            people::MAX_SERIAL / 12
+        )));
     }
     let window = income_window(cfg.as_of, cfg.policy.income_window_months);
     for r in household::REGIONS {
         cfg.policy.standard_at(r.0, cfg.as_of)?;
     }
-    let ctx = Ctx { policy: &cfg.policy, as_of: cfg.as_of, window, plant: &cfg.plant };
+    let ctx = Ctx {
+        policy: &cfg.policy,
+        as_of: cfg.as_of,
+        window,
+        plant: &cfg.plant,
+    };
     let exports = cfg.out.join("exports");
     let truth_dir = cfg.out.join("truth");
     for d in [&exports, &truth_dir] {
@@ -148,7 +160,10 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
     let mut c = 0;
     while c < chunks {
         let upto = (c + window_size).min(chunks);
-        let outs: Vec<Out> = (c..upto).into_par_iter().map(|k| chunk(&ctx, cfg, k)).collect::<Result<_>>()?;
+        let outs: Vec<Out> = (c..upto)
+            .into_par_iter()
+            .map(|k| chunk(&ctx, cfg, k))
+            .collect::<Result<_>>()?;
         for out in outs {
             for (i, recs) in out.recs.iter().enumerate() {
                 writers.write(i, recs)?;
@@ -177,7 +192,10 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         findings,
         sources,
     };
-    truth::write_json(&cfg.out.join("generation.json"), &GenerationFile::from(&summary))?;
+    truth::write_json(
+        &cfg.out.join("generation.json"),
+        &GenerationFile::from(&summary),
+    )?;
     Ok(summary)
 }
 

@@ -107,7 +107,9 @@ impl DirtyKind {
             DirtyKind::Duplicate => Some(ReasonCode::DuplicateRow),
             DirtyKind::UnknownCode => Some(ReasonCode::UnknownCode),
             DirtyKind::WrongColumnCount => Some(ReasonCode::WrongColumnCount),
-            DirtyKind::Id15 | DirtyKind::FullWidth | DirtyKind::LowercaseX | DirtyKind::Spaces => None,
+            DirtyKind::Id15 | DirtyKind::FullWidth | DirtyKind::LowercaseX | DirtyKind::Spaces => {
+                None
+            }
         }
     }
 
@@ -278,7 +280,11 @@ pub struct TruthHousehold {
 impl TruthHousehold {
     /// PASS, FLAG or REVIEW (a batch with every source present never gives UNVERIFIED here).
     pub fn outcome(&self) -> &'static str {
-        if self.findings.iter().any(|f| f.rule.severity() == Severity::Flag) {
+        if self
+            .findings
+            .iter()
+            .any(|f| f.rule.severity() == Severity::Flag)
+        {
             "FLAG"
         } else if self.findings.is_empty() {
             "PASS"

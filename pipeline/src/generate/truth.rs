@@ -40,17 +40,42 @@ impl TruthWriter {
             households: writer(
                 &dir.join("households.csv"),
                 &[
-                    "household_id", "region", "programme", "kind", "declared", "counted", "outcome",
-                    "income_fen", "income_limit_fen", "assets_fen", "asset_limit_fen", "planted",
+                    "household_id",
+                    "region",
+                    "programme",
+                    "kind",
+                    "declared",
+                    "counted",
+                    "outcome",
+                    "income_fen",
+                    "income_limit_fen",
+                    "assets_fen",
+                    "asset_limit_fen",
+                    "planted",
                 ],
             )?,
             findings: writer(
                 &dir.join("findings.csv"),
-                &["household_id", "rule", "severity", "members", "measured", "threshold"],
+                &[
+                    "household_id",
+                    "rule",
+                    "severity",
+                    "members",
+                    "measured",
+                    "threshold",
+                ],
             )?,
             evidence: writer(
                 &dir.join("evidence.csv"),
-                &["household_id", "rule", "person_id", "source", "record_key", "amount_fen", "date"],
+                &[
+                    "household_id",
+                    "rule",
+                    "person_id",
+                    "source",
+                    "record_key",
+                    "amount_fen",
+                    "date",
+                ],
             )?,
         })
     }
@@ -108,7 +133,10 @@ impl TruthWriter {
     pub fn finish(self) -> Result<()> {
         for w in [self.households, self.findings, self.evidence] {
             let mut inner = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            inner.flush().map_err(|err| Error::Io { path: "truth".into(), err })?;
+            inner.flush().map_err(|err| Error::Io {
+                path: "truth".into(),
+                err,
+            })?;
         }
         Ok(())
     }
@@ -116,7 +144,8 @@ impl TruthWriter {
 
 /// Writes pretty JSON with a trailing newline.
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
     text.push('\n');
     std::fs::write(path, text).map_err(io(path))
 }

@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use hedui_schemas::{values, Encoding, FieldDef, FieldType, Format, ReasonCode, SourceDef};
+use hedui_schemas::{Encoding, FieldDef, FieldType, Format, ReasonCode, SourceDef, values};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
-use super::household::{banks, BANK_FILES};
+use super::household::{BANK_FILES, banks};
 use super::model::{Cell, Rec};
 use crate::error::io;
 use crate::{Error, Result};
@@ -44,9 +44,17 @@ pub fn cell_text(f: &FieldDef, c: &Cell) -> Option<String> {
 }
 
 enum Sink {
-    Csv { out: BufWriter<File>, encoding: Encoding },
-    Jsonl { out: BufWriter<File> },
-    Parquet { writer: ArrowWriter<File>, schema: SchemaRef },
+    Csv {
+        out: BufWriter<File>,
+        encoding: Encoding,
+    },
+    Jsonl {
+        out: BufWriter<File>,
+    },
+    Parquet {
+        writer: Box<ArrowWriter<File>>,
+        schema: SchemaRef,
+    },
 }
 
 struct OutFile {
@@ -101,24 +109,53 @@ fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             let header: Vec<&str> = def.fields.iter().map(|f| f.raw.header).collect();
             let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-            w.write_record(&header).map_err(|e| Error::Invalid(e.to_string()))?;
+            w.write_record(&header)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            out.write_all(&encode(def.export.encoding, &bytes, &path)?).map_err(io(&path))?;
-            (Sink::Csv { out, encoding: def.export.encoding }, 1)
+            out.write_all(&encode(def.export.encoding, &bytes, &path)?)
+                .map_err(io(&path))?;
+            (
+                Sink::Csv {
+                    out,
+                    encoding: def.export.encoding,
+                },
+                1,
+            )
         }
-        Format::Jsonl => (Sink::Jsonl { out: BufWriter::with_capacity(1 << 20, file) }, 0),
+        Format::Jsonl => (
+            Sink::Jsonl {
+                out: BufWriter::with_capacity(1 << 20, file),
+            },
+            0,
+        ),
         Format::Parquet => {
             let schema = parquet_schema(def);
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .set_max_row_group_row_count(Some(256 * 1024))
                 .build();
-            let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-                .map_err(|err| Error::Parquet { path: path.display().to_string(), err })?;
-            (Sink::Parquet { writer, schema }, 0)
+            let writer =
+                ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|err| {
+                    Error::Parquet {
+                        path: path.display().to_string(),
+                        err,
+                    }
+                })?;
+            (
+                Sink::Parquet {
+                    writer: Box::new(writer),
+                    schema,
+                },
+                0,
+            )
         }
     };
-    Ok(OutFile { rel, path, sink, lines })
+    Ok(OutFile {
+        rel,
+        path,
+        sink,
+        lines,
+    })
 }
 
 fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
@@ -130,7 +167,11 @@ fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
     };
     let (bytes, _, unmappable) = enc.encode(text);
     if unmappable {
-        return Err(Error::Invalid(format!("{}: text not representable in {}", path.display(), enc.name())));
+        return Err(Error::Invalid(format!(
+            "{}: text not representable in {}",
+            path.display(),
+            enc.name()
+        )));
     }
     Ok(bytes.into_owned())
 }
@@ -150,13 +191,20 @@ impl Writers {
             } else {
                 vec![open(def, exports, def.export.path.to_string())?]
             };
-            sources.push(SourceOut { def, files, counts: SourceCounts::default() });
+            sources.push(SourceOut {
+                def,
+                files,
+                counts: SourceCounts::default(),
+            });
         }
         let f = File::create(dirty_log).map_err(io(dirty_log))?;
         let mut log = csv::Writer::from_writer(BufWriter::new(f));
         log.write_record(["source", "file", "line", "kind", "field", "expected"])
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        Ok(Writers { sources, dirty_log: log })
+        Ok(Writers {
+            sources,
+            dirty_log: log,
+        })
     }
 
     /// Writes one source's records of a chunk, in order.
@@ -190,15 +238,28 @@ impl Writers {
                 match r.dirty.and_then(|(k, _)| k.expected_reason()) {
                     Some(reason) => {
                         so.counts.quarantined += 1;
-                        *so.counts.by_reason.entry(reason.as_str().to_string()).or_default() += 1;
+                        *so.counts
+                            .by_reason
+                            .entry(reason.as_str().to_string())
+                            .or_default() += 1;
                     }
                     None => so.counts.accepted += 1,
                 }
                 if let Some((kind, field)) = r.dirty {
-                    let expected = kind.expected_reason().map(ReasonCode::as_str).unwrap_or("accepted");
+                    let expected = kind
+                        .expected_reason()
+                        .map(ReasonCode::as_str)
+                        .unwrap_or("accepted");
                     let line = file.lines.to_string();
                     self.dirty_log
-                        .write_record([def.id, file.rel.as_str(), line.as_str(), kind.as_str(), field, expected])
+                        .write_record([
+                            def.id,
+                            file.rel.as_str(),
+                            line.as_str(),
+                            kind.as_str(),
+                            field,
+                            expected,
+                        ])
                         .map_err(|e| Error::Invalid(e.to_string()))?;
                 }
             }
@@ -213,16 +274,27 @@ impl Writers {
         for so in self.sources {
             for f in so.files {
                 match f.sink {
-                    Sink::Csv { mut out, .. } | Sink::Jsonl { mut out } => out.flush().map_err(io(&f.path))?,
+                    Sink::Csv { mut out, .. } | Sink::Jsonl { mut out } => {
+                        out.flush().map_err(io(&f.path))?
+                    }
                     Sink::Parquet { writer, .. } => {
-                        writer.close().map_err(|err| Error::Parquet { path: f.path.display().to_string(), err })?;
+                        writer.close().map_err(|err| Error::Parquet {
+                            path: f.path.display().to_string(),
+                            err,
+                        })?;
                     }
                 }
             }
             counts.insert(so.def.id.to_string(), so.counts);
         }
-        let mut log = self.dirty_log.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-        log.flush().map_err(|err| Error::Io { path: "dirty_rows.csv".into(), err })?;
+        let mut log = self
+            .dirty_log
+            .into_inner()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        log.flush().map_err(|err| Error::Io {
+            path: "dirty_rows.csv".into(),
+            err,
+        })?;
         Ok(counts)
     }
 }
@@ -230,18 +302,27 @@ impl Writers {
 fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
     match &mut file.sink {
         Sink::Csv { out, encoding } => {
-            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::with_capacity(rs.len() * 120));
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(Vec::with_capacity(rs.len() * 120));
             for r in rs {
                 let fields: Vec<String> = r
                     .cells
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| def.fields.get(i).and_then(|f| cell_text(f, c)).unwrap_or_default())
+                    .map(|(i, c)| {
+                        def.fields
+                            .get(i)
+                            .and_then(|f| cell_text(f, c))
+                            .unwrap_or_default()
+                    })
                     .collect();
-                w.write_record(&fields).map_err(|e| Error::Invalid(e.to_string()))?;
+                w.write_record(&fields)
+                    .map_err(|e| Error::Invalid(e.to_string()))?;
             }
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            out.write_all(&encode(*encoding, &bytes, &file.path)?).map_err(io(&file.path))?;
+            out.write_all(&encode(*encoding, &bytes, &file.path)?)
+                .map_err(io(&file.path))?;
         }
         Sink::Jsonl { out } => {
             let mut buf = String::with_capacity(rs.len() * 160);
@@ -257,7 +338,9 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                         (_, None) => buf.push_str("null"),
                         // Amounts and counts are JSON numbers, written from exact text.
                         (Cell::Money(_) | Cell::Count(_), Some(t)) => buf.push_str(&t),
-                        (_, Some(t)) => buf.push_str(&serde_json::to_string(&t).unwrap_or_default()),
+                        (_, Some(t)) => {
+                            buf.push_str(&serde_json::to_string(&t).unwrap_or_default())
+                        }
                     }
                 }
                 buf.push_str("}\n");
@@ -267,7 +350,12 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
         Sink::Parquet { writer, schema } => {
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(def.fields.len());
             for (i, f) in def.fields.iter().enumerate() {
-                let bad = |c: &Cell| Error::Invalid(format!("{}.{}: cannot write {c:?} to Parquet", def.id, f.name));
+                let bad = |c: &Cell| {
+                    Error::Invalid(format!(
+                        "{}.{}: cannot write {c:?} to Parquet",
+                        def.id, f.name
+                    ))
+                };
                 match f.raw_parquet_type() {
                     DataType::Int64 => {
                         let mut b = Int64Builder::with_capacity(rs.len());
@@ -285,7 +373,9 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                         for r in rs {
                             match &r.cells[i] {
                                 Cell::Null => b.append_null(),
-                                Cell::Date(d) => b.append_value(arrow::datatypes::Date32Type::from_naive_date(*d)),
+                                Cell::Date(d) => b.append_value(
+                                    arrow::datatypes::Date32Type::from_naive_date(*d),
+                                ),
                                 c => return Err(bad(c)),
                             }
                         }
@@ -301,7 +391,10 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                 }
             }
             let batch = RecordBatch::try_new(schema.clone(), cols)?;
-            writer.write(&batch).map_err(|err| Error::Parquet { path: file.path.display().to_string(), err })?;
+            writer.write(&batch).map_err(|err| Error::Parquet {
+                path: file.path.display().to_string(),
+                err,
+            })?;
         }
     }
     Ok(())

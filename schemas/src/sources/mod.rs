@@ -86,15 +86,25 @@ mod tests {
         files.sort();
         let mut ids: Vec<String> = SOURCE_IDS.iter().map(|s| s.to_string()).collect();
         ids.sort();
-        assert_eq!(files, ids, "every file under sources/ must be in registry! and back");
+        assert_eq!(
+            files, ids,
+            "every file under sources/ must be in registry! and back"
+        );
     }
 
     #[test]
     fn definitions_match_the_registry() {
-        assert_eq!(all_sources().len(), 25, "applications + 24 department sources");
+        assert_eq!(
+            all_sources().len(),
+            25,
+            "applications + 24 department sources"
+        );
         for (i, (def, id)) in all_sources().iter().zip(SOURCE_IDS).enumerate() {
             assert_eq!(def.id, *id, "the definition in {id}.rs must carry id {id}");
-            assert_eq!(def.number as usize, i, "{id} is listed out of its number's order");
+            assert_eq!(
+                def.number as usize, i,
+                "{id} is listed out of its number's order"
+            );
         }
     }
 
@@ -109,18 +119,40 @@ mod tests {
             let mut headers = HashSet::new();
             for f in s.fields {
                 assert!(names.insert(f.name), "{}: field {} twice", s.id, f.name);
-                assert!(headers.insert(f.raw.header), "{}: header {} twice", s.id, f.raw.header);
+                assert!(
+                    headers.insert(f.raw.header),
+                    "{}: header {} twice",
+                    s.id,
+                    f.raw.header
+                );
                 if matches!(f.ty, FieldType::Money) && s.export.format == Format::Parquet {
-                    assert_eq!(f.raw.unit, MoneyUnit::Fen, "{}.{}: Parquet money is fen", s.id, f.name);
+                    assert_eq!(
+                        f.raw.unit,
+                        MoneyUnit::Fen,
+                        "{}.{}: Parquet money is fen",
+                        s.id,
+                        f.name
+                    );
                 }
                 if matches!(f.ty, FieldType::Money) {
-                    assert!(f.name.ends_with("_fen"), "{}.{}: money fields end in _fen", s.id, f.name);
+                    assert!(
+                        f.name.ends_with("_fen"),
+                        "{}.{}: money fields end in _fen",
+                        s.id,
+                        f.name
+                    );
                 }
             }
             assert!(paths.insert(s.export.path), "{}: export path reused", s.id);
             let schema = s.staged_schema();
-            assert!(schema.field_with_name("_file").is_ok() && schema.field_with_name("_line").is_ok());
-            assert!(schema.field_with_name(&format!("{}_key", s.subject().name)).is_ok());
+            assert!(
+                schema.field_with_name("_file").is_ok() && schema.field_with_name("_line").is_ok()
+            );
+            assert!(
+                schema
+                    .field_with_name(&format!("{}_key", s.subject().name))
+                    .is_ok()
+            );
         }
     }
 
@@ -128,7 +160,9 @@ mod tests {
     fn every_format_and_encoding_is_exercised() {
         use crate::catalog::Encoding;
         let has = |f: Format, e: Encoding| {
-            all_sources().iter().any(|s| s.export.format == f && (f != Format::Csv || s.export.encoding == e))
+            all_sources()
+                .iter()
+                .any(|s| s.export.format == f && (f != Format::Csv || s.export.encoding == e))
         };
         assert!(has(Format::Csv, Encoding::Utf8));
         assert!(has(Format::Csv, Encoding::Gbk));
