@@ -43,6 +43,59 @@ enum Command {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// The main job on an embedded default: generate a province and summarise it.
+    Demo {
+        /// Number of applicant households.
+        #[arg(long, default_value_t = 100_000)]
+        households: u64,
+        /// Where the province is written.
+        #[arg(long, default_value = "province")]
+        out: PathBuf,
+    },
+}
+
+/// Generates with a progress bar and prints what was written.
+fn generate_and_report(cfg: &GenerateConfig) -> Result<generate::Summary> {
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(cfg.households).with_style(
+        indicatif::ProgressStyle::with_template(
+            "generating {bar:40} {pos}/{len} households ({eta})",
+        )
+        .context("progress template")?,
+    );
+    let summary = generate::generate(cfg, &|done| bar.set_position(done))
+        .with_context(|| format!("generating into {}", cfg.out.display()))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "generated {} households ({} department rows) into {} in {:.1} s",
+        summary.households,
+        summary.total_rows(),
+        cfg.out.display(),
+        secs
+    );
+    println!(
+        "\n{:<22} {:>10} {:>10} {:>12}",
+        "source", "rows", "accepted", "quarantined"
+    );
+    for (id, c) in &summary.sources {
+        println!(
+            "{id:<22} {:>10} {:>10} {:>12}",
+            c.read, c.accepted, c.quarantined
+        );
+    }
+    println!(
+        "\nplanted outcomes (what a batch at {} must find):",
+        summary.as_of
+    );
+    for (o, n) in &summary.outcomes {
+        println!("  {o:<10} {n:>8}");
+    }
+    println!("planted findings:");
+    for (r, n) in &summary.findings {
+        println!("  {r:<24} {n:>8}");
+    }
+    Ok(summary)
 }
 
 fn main() -> Result<()> {
@@ -73,42 +126,24 @@ fn main() -> Result<()> {
                 plant: PlantRates::default(),
                 policy,
             };
-            let started = Instant::now();
-            let bar = indicatif::ProgressBar::new(households).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "generating {bar:40} {pos}/{len} households ({eta})",
-                )
-                .context("progress template")?,
-            );
-            let summary = generate::generate(&cfg, &|done| bar.set_position(done))
-                .with_context(|| format!("generating into {}", out.display()))?;
-            bar.finish_and_clear();
-            let secs = started.elapsed().as_secs_f64();
+            generate_and_report(&cfg)?;
+        }
+        Command::Demo { households, out } => {
+            let cfg = GenerateConfig {
+                households,
+                seed: 1,
+                as_of: generate::DEFAULT_AS_OF.parse()?,
+                out,
+                dirty: DirtyRates::default(),
+                plant: PlantRates::default(),
+                policy: Policy::default_policy(),
+            };
+            generate_and_report(&cfg)?;
             println!(
-                "generated {} households ({} department rows) into {} in {:.1} s",
-                summary.households,
-                summary.total_rows(),
-                out.display(),
-                secs
+                "\nThe verification engine is not built yet (issue #4): once it is, demo runs a batch on\n\
+                 this province with policy/guangdong.toml and checks its findings against {}.",
+                cfg.out.join("truth").display()
             );
-            println!(
-                "\n{:<22} {:>10} {:>10} {:>12}",
-                "source", "rows", "accepted", "quarantined"
-            );
-            for (id, c) in &summary.sources {
-                println!(
-                    "{id:<22} {:>10} {:>10} {:>12}",
-                    c.read, c.accepted, c.quarantined
-                );
-            }
-            println!("\nplanted outcomes:");
-            for (o, n) in &summary.outcomes {
-                println!("  {o:<10} {n:>8}");
-            }
-            println!("planted findings:");
-            for (r, n) in &summary.findings {
-                println!("  {r:<24} {n:>8}");
-            }
         }
     }
     Ok(())

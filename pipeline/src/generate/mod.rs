@@ -160,16 +160,18 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
     let mut c = 0;
     while c < chunks {
         let upto = (c + window_size).min(chunks);
-        let outs: Vec<Out> = (c..upto)
+        // Generation and formatting run in parallel; only appending to the files is serial.
+        let outs: Vec<(write::EncodedChunk, Vec<model::TruthHousehold>)> = (c..upto)
             .into_par_iter()
-            .map(|k| chunk(&ctx, cfg, k))
+            .map(|k| {
+                let out = chunk(&ctx, cfg, k)?;
+                Ok((write::encode_chunk(&out.recs)?, out.truth))
+            })
             .collect::<Result<_>>()?;
-        for out in outs {
-            for (i, recs) in out.recs.iter().enumerate() {
-                writers.write(i, recs)?;
-            }
-            truth.write(&out.truth)?;
-            for h in &out.truth {
+        for (encoded, households) in outs {
+            writers.write(encoded)?;
+            truth.write(&households)?;
+            for h in &households {
                 *outcomes.entry(h.outcome().to_string()).or_default() += 1;
                 for f in &h.findings {
                     *findings.entry(f.rule.id().to_string()).or_default() += 1;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use hedui_schemas::{Encoding, FieldDef, FieldType, Format, ReasonCode, SourceDef, values};
+use hedui_schemas::{Encoding, FieldDef, FieldType, Format, SourceDef, values};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -44,17 +44,9 @@ pub fn cell_text(f: &FieldDef, c: &Cell) -> Option<String> {
 }
 
 enum Sink {
-    Csv {
-        out: BufWriter<File>,
-        encoding: Encoding,
-    },
-    Jsonl {
-        out: BufWriter<File>,
-    },
-    Parquet {
-        writer: Box<ArrowWriter<File>>,
-        schema: SchemaRef,
-    },
+    Csv { out: BufWriter<File> },
+    Jsonl { out: BufWriter<File> },
+    Parquet { writer: Box<ArrowWriter<File>> },
 }
 
 struct OutFile {
@@ -114,13 +106,7 @@ fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
             out.write_all(&encode(def.export.encoding, &bytes, &path)?)
                 .map_err(io(&path))?;
-            (
-                Sink::Csv {
-                    out,
-                    encoding: def.export.encoding,
-                },
-                1,
-            )
+            (Sink::Csv { out }, 1)
         }
         Format::Jsonl => (
             Sink::Jsonl {
@@ -135,16 +121,13 @@ fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
                 .set_max_row_group_row_count(Some(256 * 1024))
                 .build();
             let writer =
-                ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|err| {
-                    Error::Parquet {
-                        path: path.display().to_string(),
-                        err,
-                    }
+                ArrowWriter::try_new(file, schema, Some(props)).map_err(|err| Error::Parquet {
+                    path: path.display().to_string(),
+                    err,
                 })?;
             (
                 Sink::Parquet {
                     writer: Box::new(writer),
-                    schema,
                 },
                 0,
             )
@@ -207,53 +190,34 @@ impl Writers {
         })
     }
 
-    /// Writes one source's records of a chunk, in order.
-    pub fn write(&mut self, source: usize, recs: &[Rec]) -> Result<()> {
-        let so = &mut self.sources[source];
-        let def = so.def;
-        let nfiles = so.files.len();
-        let route = |r: &Rec| -> usize {
-            if nfiles == 1 {
-                return 0;
-            }
-            // One file per bank: the bank field picks it.
-            match r.cells.get(2) {
-                Some(Cell::Str(b)) => banks().iter().position(|x| x == b).unwrap_or(0),
-                _ => 0,
-            }
-        };
-        let mut per_file: Vec<Vec<&Rec>> = vec![Vec::new(); nfiles];
-        for r in recs {
-            per_file[route(r)].push(r);
-        }
-        for (fi, rs) in per_file.into_iter().enumerate() {
-            if rs.is_empty() {
-                continue;
-            }
-            let file = &mut so.files[fi];
-            for r in &rs {
-                file.lines += 1;
-                so.counts.read += 1;
-                *so.counts.files.entry(file.rel.clone()).or_default() += 1;
-                match r.dirty.and_then(|(k, _)| k.expected_reason()) {
-                    Some(reason) => {
-                        so.counts.quarantined += 1;
-                        *so.counts
-                            .by_reason
-                            .entry(reason.as_str().to_string())
-                            .or_default() += 1;
-                    }
-                    None => so.counts.accepted += 1,
+    /// Writes one encoded chunk: every source's files, in order; offsets the chunk's dirty
+    /// rows to file line numbers and counts what a batch must read, accept and quarantine.
+    pub fn write(&mut self, chunk: EncodedChunk) -> Result<()> {
+        for (so, enc) in self.sources.iter_mut().zip(chunk.sources) {
+            for (file, part) in so.files.iter_mut().zip(enc.files) {
+                if part.rows == 0 {
+                    continue;
                 }
-                if let Some((kind, field)) = r.dirty {
-                    let expected = kind
-                        .expected_reason()
-                        .map(ReasonCode::as_str)
-                        .unwrap_or("accepted");
-                    let line = file.lines.to_string();
+                let first = file.lines;
+                file.lines += part.rows;
+                so.counts.read += part.rows;
+                *so.counts.files.entry(file.rel.clone()).or_default() += part.rows;
+                for (offset, kind, field) in part.dirty {
+                    let expected = match kind.expected_reason() {
+                        Some(reason) => {
+                            so.counts.quarantined += 1;
+                            *so.counts
+                                .by_reason
+                                .entry(reason.as_str().to_string())
+                                .or_default() += 1;
+                            reason.as_str()
+                        }
+                        None => "accepted",
+                    };
+                    let line = (first + offset).to_string();
                     self.dirty_log
                         .write_record([
-                            def.id,
+                            so.def.id,
                             file.rel.as_str(),
                             line.as_str(),
                             kind.as_str(),
@@ -262,8 +226,25 @@ impl Writers {
                         ])
                         .map_err(|e| Error::Invalid(e.to_string()))?;
                 }
+                match (&mut file.sink, part.body) {
+                    (Sink::Csv { out, .. } | Sink::Jsonl { out }, Body::Bytes(bytes)) => {
+                        out.write_all(&bytes).map_err(io(&file.path))?;
+                    }
+                    (Sink::Parquet { writer, .. }, Body::Batch(batch)) => {
+                        writer.write(&batch).map_err(|err| Error::Parquet {
+                            path: file.path.display().to_string(),
+                            err,
+                        })?;
+                    }
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "{}: encoded body does not match the file",
+                            so.def.id
+                        )));
+                    }
+                }
             }
-            write_file(def, file, &rs)?;
+            so.counts.accepted = so.counts.read - so.counts.quarantined;
         }
         Ok(())
     }
@@ -299,9 +280,78 @@ impl Writers {
     }
 }
 
-fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
-    match &mut file.sink {
-        Sink::Csv { out, encoding } => {
+/// One file's share of an encoded chunk.
+pub struct EncodedPart {
+    rows: u64,
+    /// Dirty rows: 1-based offset within this part, kind, field.
+    dirty: Vec<(u64, super::model::DirtyKind, &'static str)>,
+    body: Body,
+}
+
+enum Body {
+    Bytes(Vec<u8>),
+    Batch(RecordBatch),
+}
+
+/// One source's share of an encoded chunk, per file.
+pub struct EncodedSource {
+    files: Vec<EncodedPart>,
+}
+
+/// A chunk of records formatted and encoded as the departments export them, ready to be
+/// appended to the files in order. Made in parallel; written serially.
+pub struct EncodedChunk {
+    sources: Vec<EncodedSource>,
+}
+
+/// The export file (index within the source) a record goes to: one file per bank.
+fn route(def: &SourceDef, r: &Rec) -> usize {
+    if !def.export.path.ends_with('/') {
+        return 0;
+    }
+    match r.cells.get(2) {
+        Some(Cell::Str(b)) => banks().iter().position(|x| x == b).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Encodes every source's records of one chunk.
+pub fn encode_chunk(recs: &[Vec<Rec>]) -> Result<EncodedChunk> {
+    let mut sources = Vec::with_capacity(recs.len());
+    for (def, rs) in hedui_schemas::all_sources().iter().zip(recs) {
+        let nfiles = if def.export.path.ends_with('/') {
+            BANK_FILES.len()
+        } else {
+            1
+        };
+        let mut per_file: Vec<Vec<&Rec>> = vec![Vec::new(); nfiles];
+        for r in rs {
+            per_file[route(def, r)].push(r);
+        }
+        let files = per_file
+            .into_iter()
+            .map(|rs| {
+                let dirty = rs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| r.dirty.map(|(k, f)| (i as u64 + 1, k, f)))
+                    .collect();
+                Ok(EncodedPart {
+                    rows: rs.len() as u64,
+                    dirty,
+                    body: encode_records(def, &rs)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sources.push(EncodedSource { files });
+    }
+    Ok(EncodedChunk { sources })
+}
+
+fn encode_records(def: &SourceDef, rs: &[&Rec]) -> Result<Body> {
+    let path = Path::new(def.export.path);
+    Ok(match def.export.format {
+        Format::Csv => {
             let mut w = csv::WriterBuilder::new()
                 .flexible(true)
                 .from_writer(Vec::with_capacity(rs.len() * 120));
@@ -321,10 +371,9 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                     .map_err(|e| Error::Invalid(e.to_string()))?;
             }
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            out.write_all(&encode(*encoding, &bytes, &file.path)?)
-                .map_err(io(&file.path))?;
+            Body::Bytes(encode(def.export.encoding, &bytes, path)?)
         }
-        Sink::Jsonl { out } => {
+        Format::Jsonl => {
             let mut buf = String::with_capacity(rs.len() * 160);
             for r in rs {
                 buf.push('{');
@@ -345,9 +394,9 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                 }
                 buf.push_str("}\n");
             }
-            out.write_all(buf.as_bytes()).map_err(io(&file.path))?;
+            Body::Bytes(buf.into_bytes())
         }
-        Sink::Parquet { writer, schema } => {
+        Format::Parquet => {
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(def.fields.len());
             for (i, f) in def.fields.iter().enumerate() {
                 let bad = |c: &Cell| {
@@ -390,12 +439,7 @@ fn write_file(def: &SourceDef, file: &mut OutFile, rs: &[&Rec]) -> Result<()> {
                     }
                 }
             }
-            let batch = RecordBatch::try_new(schema.clone(), cols)?;
-            writer.write(&batch).map_err(|err| Error::Parquet {
-                path: file.path.display().to_string(),
-                err,
-            })?;
+            Body::Batch(RecordBatch::try_new(parquet_schema(def), cols)?)
         }
-    }
-    Ok(())
+    })
 }
