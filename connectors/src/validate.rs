@@ -7,7 +7,9 @@
 
 use chrono::NaiveDate;
 use hedui_schemas::codes::trim_code;
-use hedui_schemas::{FieldDef, FieldType, ReasonCode, ResidentId, SourceDef, values};
+use hedui_schemas::{FieldDef, FieldType, ReasonCode, ResidentId, values};
+
+use crate::config::{FieldPlan, SourcePlan};
 
 /// A normalised field value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,8 +52,12 @@ fn is_blank(s: &str) -> bool {
     trim_code(s).is_empty()
 }
 
-/// Validates one field.
-pub fn validate_field(f: &FieldDef, raw: Option<&str>) -> Result<Value, ReasonCode> {
+/// Validates one field as configured by `plan`.
+pub fn validate_field(
+    f: &FieldDef,
+    plan: &FieldPlan,
+    raw: Option<&str>,
+) -> Result<Value, ReasonCode> {
     let raw = match raw {
         Some(r) if !is_blank(r) => r,
         _ if f.required => return Err(ReasonCode::MissingRequired),
@@ -66,10 +72,29 @@ pub fn validate_field(f: &FieldDef, raw: Option<&str>) -> Result<Value, ReasonCo
             }
         }
         FieldType::Text => Value::Text(trim_code(raw).to_string()),
-        FieldType::Money => Value::Int(values::parse_money(raw, f.raw.unit)?),
-        FieldType::Date => Value::Date(values::parse_date(raw)?),
-        FieldType::Month => Value::Month(values::parse_month(raw)?),
-        FieldType::Code(table) => Value::Code(table.map_raw(raw).ok_or(ReasonCode::UnknownCode)?),
+        FieldType::Money => Value::Int(values::parse_money(raw, plan.unit)?),
+        FieldType::Date => {
+            if let Some(style) = plan.date_style
+                && !values::date_in_style(raw, style)
+            {
+                return Err(ReasonCode::BadDate);
+            }
+            Value::Date(values::parse_date(raw)?)
+        }
+        FieldType::Month => {
+            if let Some(style) = plan.month_style
+                && !values::month_in_style(raw, style)
+            {
+                return Err(ReasonCode::BadMonth);
+            }
+            Value::Month(values::parse_month(raw)?)
+        }
+        FieldType::Code(table) => Value::Code(
+            table
+                .map_raw(raw)
+                .or_else(|| plan.extra_codes.get(trim_code(raw)).copied())
+                .ok_or(ReasonCode::UnknownCode)?,
+        ),
         FieldType::Count => Value::Int(values::parse_count(raw)?),
         FieldType::Area => Value::Int(values::parse_scaled(raw, 2)?),
         FieldType::RegionCode => Value::Region(values::parse_region(raw)?),
@@ -80,7 +105,8 @@ pub fn validate_field(f: &FieldDef, raw: Option<&str>) -> Result<Value, ReasonCo
 }
 
 /// Validates a row given as one raw string per catalog field (in catalog order).
-pub fn validate_row(src: &SourceDef, raw: &[Option<&str>]) -> Result<Vec<Value>, Rejection> {
+pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Vec<Value>, Rejection> {
+    let src = plan.def;
     if raw.len() != src.fields.len() {
         return Err(Rejection {
             reason: ReasonCode::WrongColumnCount,
@@ -90,9 +116,10 @@ pub fn validate_row(src: &SourceDef, raw: &[Option<&str>]) -> Result<Vec<Value>,
     }
     src.fields
         .iter()
+        .zip(&plan.fields)
         .zip(raw)
-        .map(|(f, r)| {
-            validate_field(f, *r).map_err(|reason| Rejection {
+        .map(|((f, fp), r)| {
+            validate_field(f, fp, *r).map_err(|reason| Rejection {
                 reason,
                 field: Some(f.name),
                 raw: r.unwrap_or_default().to_string(),
@@ -104,11 +131,25 @@ pub fn validate_row(src: &SourceDef, raw: &[Option<&str>]) -> Result<Vec<Value>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SourceConfig;
     use hedui_schemas::source;
+
+    fn plan(id: &str, cfg: &str) -> SourcePlan {
+        let def = source(id).unwrap();
+        let mut c = SourceConfig::default_for(def, "exports");
+        if !cfg.is_empty() {
+            let extra: SourceConfig = toml::from_str(cfg).unwrap();
+            c.units = extra.units;
+            c.codes = extra.codes;
+            c.dates = extra.dates;
+        }
+        c.build(def, std::path::Path::new("."), &Default::default())
+            .unwrap()
+    }
 
     #[test]
     fn accepts_a_clean_vehicle_row_and_names_the_bad_field() {
-        let src = source("vehicle").unwrap();
+        let p = plan("vehicle", "");
         let row = [
             Some("11010519491231002x"),
             Some("粤A12345"),
@@ -118,7 +159,7 @@ mod tests {
             None,
             Some("12.5"),
         ];
-        let v = validate_row(src, &row).unwrap();
+        let v = validate_row(&p, &row).unwrap();
         assert_eq!(v[3], Value::Code("small_car"));
         assert_eq!(v[5], Value::Null);
         // 12.5 万元 = 125,000 元 = 12,500,000 fen.
@@ -126,7 +167,7 @@ mod tests {
 
         let mut bad = row;
         bad[3] = Some("Z99");
-        let r = validate_row(src, &bad).unwrap_err();
+        let r = validate_row(&p, &bad).unwrap_err();
         assert_eq!(
             (r.reason, r.field),
             (ReasonCode::UnknownCode, Some("vehicle_type"))
@@ -134,18 +175,76 @@ mod tests {
         bad = row;
         bad[4] = Some("20201301");
         assert_eq!(
-            validate_row(src, &bad).unwrap_err().reason,
+            validate_row(&p, &bad).unwrap_err().reason,
             ReasonCode::BadDate
         );
         bad = row;
         bad[6] = Some("-1.0");
         assert_eq!(
-            validate_row(src, &bad).unwrap_err().reason,
+            validate_row(&p, &bad).unwrap_err().reason,
             ReasonCode::NegativeAmount
         );
         assert_eq!(
-            validate_row(src, &row[..6]).unwrap_err().reason,
+            validate_row(&p, &row[..6]).unwrap_err().reason,
             ReasonCode::WrongColumnCount
         );
+    }
+
+    #[test]
+    fn config_overrides_units_codes_and_date_styles() {
+        let p = plan(
+            "vehicle",
+            "connector = { kind = \"csv\", path = \"x\" }\nunits = { value_fen = \"yuan\" }\ndates = { registered_on = \"iso\" }\n[codes.vehicle_type]\n\"K35\" = \"small_car\"\n",
+        );
+        let row = [
+            Some("11010519491231002X"),
+            Some("粤A1"),
+            Some("V"),
+            Some("K35"),
+            Some("2020-01-15"),
+            None,
+            Some("12.50"),
+        ];
+        let v = validate_row(&p, &row).unwrap();
+        assert_eq!(v[3], Value::Code("small_car"));
+        assert_eq!(v[6], Value::Int(1250));
+        let mut bad = row;
+        bad[4] = Some("20200115");
+        let r = validate_row(&p, &bad).unwrap_err();
+        assert_eq!(
+            (r.reason, r.field),
+            (ReasonCode::BadDate, Some("registered_on"))
+        );
+    }
+
+    #[test]
+    fn config_mistakes_are_refused_before_any_work() {
+        let def = source("vehicle").unwrap();
+        for (cfg, needle) in [
+            ("units = { plate = \"yuan\" }", "not a money field"),
+            ("columns = { colour = \"颜色\" }", "no field \"colour\""),
+            (
+                "[codes.vehicle_type]\n\"K35\" = \"spaceship\"",
+                "not a vehicle_type code",
+            ),
+            (
+                "[gates]\nmax_quarantine_share = 2.0",
+                "max_quarantine_share",
+            ),
+        ] {
+            let text = format!("connector = {{ kind = \"csv\", path = \"x\" }}\n{cfg}\n");
+            let c: SourceConfig = toml::from_str(&text).unwrap();
+            let e = c
+                .build(def, std::path::Path::new("."), &Default::default())
+                .unwrap_err();
+            assert!(
+                e.to_string().contains(needle) && e.to_string().contains("vehicle"),
+                "{e}"
+            );
+        }
+        let unknown = toml::from_str::<SourceConfig>(
+            "connector = { kind = \"csv\", path = \"x\", colour = 1 }",
+        );
+        assert!(unknown.is_err());
     }
 }

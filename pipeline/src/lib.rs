@@ -3,11 +3,14 @@
 //! The library behind the `hedui` binary. [`policy`] loads the policy file (standards per
 //! region and date, programme lines, the income and asset rules); [`generate`] writes a
 //! synthetic Guangdong province as the departments would export it, with the planted truth a
-//! batch must find. Ingestion, the engine, audit and review build on these.
+//! batch must find; [`config`] reads `hedui.toml` and [`ingest`] stages every configured
+//! source concurrently. The engine, audit and review build on these.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod error;
 pub mod generate;
+pub mod ingest;
 pub mod policy;
 pub mod sources_cmd;
 

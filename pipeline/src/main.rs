@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
+use hedui::config::BatchConfig;
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
 use hedui::policy::Policy;
 
@@ -42,6 +43,17 @@ enum Command {
         /// Policy file (default: the shipped policy/guangdong.toml).
         #[arg(long)]
         policy: Option<PathBuf>,
+    },
+    /// Ingest every source of a batch config into a staged snapshot (validate, quarantine,
+    /// stage, gate), without running the rules: checks a department's new export.
+    Ingest {
+        /// The batch config.
+        #[arg(long, default_value = "hedui.toml")]
+        config: PathBuf,
+        /// The ingest folder (default: `ingest/` beside the config). A previous snapshot there
+        /// is what the relative quality gates compare against.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// The main job on an embedded default: generate a province and summarise it.
     Demo {
@@ -127,6 +139,40 @@ fn main() -> Result<()> {
                 policy,
             };
             generate_and_report(&cfg)?;
+        }
+        Command::Ingest { config, out } => {
+            let (cfg, base) = BatchConfig::load(&config)?;
+            let plan = cfg.build(&base)?;
+            let out = out.unwrap_or_else(|| hedui::ingest::default_out(&config));
+            let started = Instant::now();
+            let bar = indicatif::ProgressBar::new(plan.sources.len() as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "ingesting {bar:40} {pos}/{len} sources {msg}",
+                )
+                .context("progress template")?,
+            );
+            let b = bar.clone();
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let report = rt.block_on(hedui::ingest::ingest_all(
+                &plan,
+                &out,
+                std::sync::Arc::new(move |r: &hedui_connectors::ingest::SourceReport| {
+                    b.set_message(r.source.clone());
+                    b.inc(1);
+                }),
+            ))?;
+            bar.finish_and_clear();
+            print!("{}", report.table());
+            println!(
+                "\ningested {} sources into {} in {:.1} s (report: {})",
+                report.sources.len(),
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                out.join("ingest.json").display()
+            );
+            if !report.failed.is_empty() {
+                std::process::exit(2);
+            }
         }
         Command::Demo { households, out } => {
             let cfg = GenerateConfig {

@@ -138,6 +138,27 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, ReasonCode> {
     }
 }
 
+/// Whether raw date text is written in `style` (checked when a source enforces its style).
+pub fn date_in_style(raw: &str, style: DateStyle) -> bool {
+    let s = fold_ascii(raw);
+    match style {
+        DateStyle::Iso => s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-',
+        DateStyle::Slash => s.matches('/').count() == 2,
+        DateStyle::Compact => s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()),
+        DateStyle::Chinese => s.contains('年') && s.ends_with('日'),
+    }
+}
+
+/// Whether raw month text is written in `style`.
+pub fn month_in_style(raw: &str, style: MonthStyle) -> bool {
+    let s = fold_ascii(raw);
+    match style {
+        MonthStyle::Iso => s.len() == 7 && s.as_bytes()[4] == b'-',
+        MonthStyle::Compact => s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()),
+        MonthStyle::Dot => s.len() == 7 && s.as_bytes()[4] == b'.',
+    }
+}
+
 /// Writes a date in a department's style.
 pub fn format_date(d: NaiveDate, style: DateStyle) -> String {
     match style {

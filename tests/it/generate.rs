@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use hedui_connectors::raw::read_file;
+use hedui_connectors::config::{Gates, SourceConfig};
+use hedui_connectors::raw::{RawRecord, read_files};
 use hedui_connectors::validate::{Value, validate_row};
 use hedui_schemas::{ReasonCode, ResidentId, SourceDef, all_sources};
 
@@ -16,61 +17,40 @@ enum Verdict {
     Quarantined(ReasonCode),
 }
 
-/// Every export file of a source, relative to `exports/`.
-fn files_of(exports: &Path, s: &SourceDef) -> Vec<String> {
-    if s.export.path.ends_with('/') {
-        let mut v: Vec<String> = std::fs::read_dir(exports.join(s.export.path))
-            .unwrap()
-            .map(|e| {
-                format!(
-                    "{}{}",
-                    s.export.path,
-                    e.unwrap().file_name().to_string_lossy()
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![s.export.path.to_string()]
-    }
-}
-
-/// Reads every row of every source, judging each one; calls `each(source, file, line,
-/// verdict, values)`.
+/// Reads every row of every source with the connectors' own reader and validator (the
+/// catalog's default layouts), judging each one; calls `each(source, file, line, verdict,
+/// values)` with the file relative to `exports/`.
 fn judge_all(dir: &Path, mut each: impl FnMut(&SourceDef, &str, u64, &Verdict, Option<&[Value]>)) {
-    let exports = dir.join("exports");
     for s in all_sources() {
+        let plan = SourceConfig::default_for(s, "exports")
+            .build(s, dir, &Gates::default())
+            .unwrap();
         let mut seen: HashSet<Vec<Option<String>>> = HashSet::new();
-        for rel in files_of(&exports, s) {
-            read_file(
-                s,
-                &exports.join(&rel),
-                s.export.format,
-                s.export.encoding,
-                |rec| {
-                    let (verdict, values) = match &rec.fields {
-                        Err(reason) => (Verdict::Quarantined(*reason), None),
-                        Ok(fields) => {
-                            let refs: Vec<Option<&str>> =
-                                fields.iter().map(|f| f.as_deref()).collect();
-                            match validate_row(s, &refs) {
-                                Err(rej) => (Verdict::Quarantined(rej.reason), None),
-                                Ok(values) => {
-                                    if seen.insert(fields.clone()) {
-                                        (Verdict::Accepted, Some(values))
-                                    } else {
-                                        (Verdict::Quarantined(ReasonCode::DuplicateRow), None)
-                                    }
+        read_files(&plan, 4096, &mut |label: &str, records: Vec<RawRecord>| {
+            let rel = label.strip_prefix("exports/").unwrap_or(label);
+            for rec in records {
+                let (verdict, values) = match rec.problem {
+                    Some(reason) => (Verdict::Quarantined(reason), None),
+                    None => {
+                        let refs: Vec<Option<&str>> =
+                            rec.fields.iter().map(|f| f.as_deref()).collect();
+                        match validate_row(&plan, &refs) {
+                            Err(rej) => (Verdict::Quarantined(rej.reason), None),
+                            Ok(values) => {
+                                if seen.insert(rec.fields.clone()) {
+                                    (Verdict::Accepted, Some(values))
+                                } else {
+                                    (Verdict::Quarantined(ReasonCode::DuplicateRow), None)
                                 }
                             }
                         }
-                    };
-                    each(s, &rel, rec.line, &verdict, values.as_deref());
-                },
-            )
-            .unwrap();
-        }
+                    }
+                };
+                each(s, rel, rec.line, &verdict, values.as_deref());
+            }
+            Ok(())
+        })
+        .unwrap();
     }
 }
 

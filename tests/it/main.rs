@@ -3,7 +3,9 @@
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
+//! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
 
 mod cli;
 mod common;
 mod generate;
+mod ingest;

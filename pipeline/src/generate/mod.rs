@@ -10,7 +10,8 @@
 //! - `exports/`: the 24 department exports plus `applications.csv`, in the formats and
 //!   encodings of the catalog's default layouts (`bank_deposit/` holds one file per bank);
 //! - `truth/`: what a batch must find (see [`truth`]);
-//! - `generation.json`: the parameters and row counts.
+//! - `generation.json`: the parameters and row counts;
+//! - `hedui.toml`: a batch config that ingests the exports.
 
 pub mod background;
 pub mod dirty;
@@ -198,6 +199,14 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         &cfg.out.join("generation.json"),
         &GenerationFile::from(&summary),
     )?;
+    let header = format!(
+        "# hedui batch config for the province generated here ({} households, seed {}).\n\
+         # Every source in its department's default layout; see `hedui sources`.\n\n",
+        cfg.households, cfg.seed
+    );
+    let toml = crate::config::BatchConfig::for_generated().to_toml(&header)?;
+    let path = cfg.out.join("hedui.toml");
+    std::fs::write(&path, toml).map_err(io(&path))?;
     Ok(summary)
 }
 

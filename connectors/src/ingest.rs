@@ -1,0 +1,340 @@
+//! One source, end to end: read, validate in parallel, deduplicate, stage, count, gate.
+//!
+//! [`ingest_source`] never panics on input and never returns half a result: it returns a
+//! [`SourceReport`] that is either `ok` (the staged snapshot and quarantine are complete, the
+//! counts reconcile, every gate passed) or `failed` with the reason (the export is missing or
+//! unreadable, the database is down, or a gate tripped). A failed source leaves no staged
+//! snapshot behind, so nothing downstream can mistake it for a complete one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::config::{Connector, SourcePlan};
+use crate::raw::RawRecord;
+use crate::stage::{QuarantineBuilder, StagedBuilder, quarantine_schema};
+use crate::validate::{Rejection, validate_row};
+use crate::{Error, Result};
+
+/// Status of a source in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Staged completely and every gate passed.
+    Ok,
+    /// Missing, unreadable, unreachable, or over a gate.
+    Failed,
+}
+
+/// What ingesting one source did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// Catalog source id.
+    pub source: String,
+    /// Ok or failed.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Rows read per file (or per query), in reading order.
+    pub files: Vec<(String, u64)>,
+    /// Rows read.
+    pub read: u64,
+    /// Rows accepted and staged.
+    pub accepted: u64,
+    /// Rows quarantined.
+    pub quarantined: u64,
+    /// Quarantined rows by reason code.
+    pub by_reason: BTreeMap<String, u64>,
+    /// The staged snapshot, relative to the ingest folder (absent when failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<String>,
+    /// The quarantine file, relative to the ingest folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
+    /// Accepted rows of the previous snapshot the relative gate compared against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_accepted: Option<u64>,
+}
+
+impl SourceReport {
+    fn failed(source: &str, error: String) -> Self {
+        SourceReport {
+            source: source.into(),
+            status: Status::Failed,
+            error: Some(error),
+            files: Vec::new(),
+            read: 0,
+            accepted: 0,
+            quarantined: 0,
+            by_reason: BTreeMap::new(),
+            staged: None,
+            quarantine: None,
+            previous_accepted: None,
+        }
+    }
+}
+
+/// Where and how to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The ingest folder: `staged/<source>.parquet` and `quarantine/<source>.parquet` go here.
+    pub out: PathBuf,
+    /// Rows per batch read, validated and written (bounds memory).
+    pub batch_rows: usize,
+}
+
+fn parquet_writer(
+    path: &Path,
+    schema: arrow::datatypes::SchemaRef,
+    source: &str,
+) -> Result<ArrowWriter<File>> {
+    let stage_err = |msg: String| Error::Stage {
+        source_id: source.into(),
+        path: path.display().to_string(),
+        msg,
+    };
+    let file = File::create(path).map_err(|e| stage_err(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(512 * 1024))
+        .set_created_by(concat!("hedui ", env!("CARGO_PKG_VERSION")).to_string())
+        .build();
+    ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| stage_err(e.to_string()))
+}
+
+/// Hash of a raw record's fields (exact duplicates share it). 128 bits: a collision between
+/// two different rows is not a practical possibility.
+fn row_hash(fields: &[Option<String>]) -> u128 {
+    let mut h = Xxh3::new();
+    for f in fields {
+        match f {
+            None => h.update(&[0xff]),
+            Some(s) => {
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    h.digest128()
+}
+
+/// The record as delivered, as a JSON array, for the quarantine.
+fn record_json(r: &RawRecord) -> String {
+    if r.problem.is_some() {
+        serde_json::to_string(&r.original).unwrap_or_default()
+    } else {
+        serde_json::to_string(&r.fields).unwrap_or_default()
+    }
+}
+
+/// Ingests one source; `previous_accepted` is the accepted count of the last good snapshot.
+pub fn ingest_source(
+    plan: &SourcePlan,
+    opts: &IngestOptions,
+    previous_accepted: Option<u64>,
+) -> SourceReport {
+    let id = plan.def.id;
+    let staged_rel = format!("staged/{id}.parquet");
+    let quarantine_rel = format!("quarantine/{id}.parquet");
+    let staged_path = opts.out.join(&staged_rel);
+    let quarantine_path = opts.out.join(&quarantine_rel);
+    let partial = |p: &Path| p.with_extension("parquet.partial");
+    let result = run(
+        plan,
+        opts,
+        &partial(&staged_path),
+        &partial(&quarantine_path),
+    );
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(partial(&staged_path));
+            let _ = std::fs::remove_file(partial(&quarantine_path));
+            let _ = std::fs::remove_file(&staged_path);
+            return SourceReport::failed(id, e.to_string());
+        }
+    };
+    report.previous_accepted = previous_accepted;
+    if let Some(reason) = gate_failure(plan, &report, previous_accepted) {
+        report.status = Status::Failed;
+        report.error = Some(format!("{id}: quality gate: {reason}"));
+    }
+    // Quarantine is kept either way (it explains a failure); the staged snapshot only when ok.
+    let moved = std::fs::rename(partial(&quarantine_path), &quarantine_path);
+    if report.status == Status::Ok {
+        if let Err(e) = moved.and_then(|_| std::fs::rename(partial(&staged_path), &staged_path)) {
+            return SourceReport::failed(id, format!("{id}: publishing the staged snapshot: {e}"));
+        }
+        report.staged = Some(staged_rel);
+    } else {
+        let _ = std::fs::remove_file(partial(&staged_path));
+        let _ = std::fs::remove_file(&staged_path);
+    }
+    report.quarantine = Some(quarantine_rel);
+    report
+}
+
+fn gate_failure(plan: &SourcePlan, r: &SourceReport, previous: Option<u64>) -> Option<String> {
+    let g = &plan.gates;
+    if let Some(max) = g.max_quarantine_share
+        && r.read > 0
+        && r.read >= g.share_min_rows.unwrap_or(0)
+        && (r.quarantined as f64) > max * r.read as f64
+    {
+        return Some(format!(
+            "{} of {} rows quarantined ({:.1}%), more than the limit of {:.1}%",
+            r.quarantined,
+            r.read,
+            100.0 * r.quarantined as f64 / r.read as f64,
+            100.0 * max
+        ));
+    }
+    if let Some(min) = g.min_accepted
+        && r.accepted < min
+    {
+        return Some(format!(
+            "{} rows accepted, fewer than the minimum of {min}",
+            r.accepted
+        ));
+    }
+    if let (Some(ratio), Some(prev)) = (g.min_accepted_vs_previous, previous)
+        && (r.accepted as f64) < ratio * prev as f64
+    {
+        return Some(format!(
+            "{} rows accepted, {:.1}% of the previous snapshot's {prev}, below the limit of {:.0}%",
+            r.accepted,
+            100.0 * r.accepted as f64 / prev.max(1) as f64,
+            100.0 * ratio
+        ));
+    }
+    None
+}
+
+fn run(
+    plan: &SourcePlan,
+    opts: &IngestOptions,
+    staged_path: &Path,
+    quarantine_path: &Path,
+) -> Result<SourceReport> {
+    let def = plan.def;
+    for p in [staged_path, quarantine_path] {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Stage {
+                source_id: def.id.into(),
+                path: dir.display().to_string(),
+                msg: e.to_string(),
+            })?;
+        }
+    }
+    let mut staged = StagedBuilder::new(def);
+    let mut staged_w = parquet_writer(staged_path, staged.schema(), def.id)?;
+    let mut quarantine = QuarantineBuilder::default();
+    let mut quarantine_w = parquet_writer(quarantine_path, quarantine_schema(), def.id)?;
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut report = SourceReport::failed(def.id, String::new());
+    report.status = Status::Ok;
+    report.error = None;
+    let write_err = |path: &Path, e: parquet::errors::ParquetError| Error::Stage {
+        source_id: def.id.into(),
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    };
+    let mut sink = |label: &str, records: Vec<RawRecord>| -> Result<()> {
+        // Validate and hash in parallel; decide duplicates and append in order.
+        let judged: Vec<(
+            std::result::Result<Vec<crate::validate::Value>, Rejection>,
+            u128,
+        )> = records
+            .par_iter()
+            .map(|r| match r.problem {
+                Some(reason) => (
+                    Err(Rejection {
+                        reason,
+                        field: None,
+                        raw: String::new(),
+                    }),
+                    0,
+                ),
+                None => {
+                    let refs: Vec<Option<&str>> = r.fields.iter().map(|f| f.as_deref()).collect();
+                    let v = validate_row(plan, &refs);
+                    let h = if v.is_ok() { row_hash(&r.fields) } else { 0 };
+                    (v, h)
+                }
+            })
+            .collect();
+        match report.files.last_mut() {
+            Some((l, n)) if l == label => *n += records.len() as u64,
+            _ => report.files.push((label.to_string(), records.len() as u64)),
+        }
+        for (r, (verdict, hash)) in records.iter().zip(judged) {
+            report.read += 1;
+            let rejection = match verdict {
+                Ok(values) if seen.insert(hash) => {
+                    staged.append(&values, label, r.line);
+                    report.accepted += 1;
+                    continue;
+                }
+                Ok(_) => Rejection {
+                    reason: hedui_schemas::ReasonCode::DuplicateRow,
+                    field: None,
+                    raw: String::new(),
+                },
+                Err(rej) => rej,
+            };
+            report.quarantined += 1;
+            *report
+                .by_reason
+                .entry(rejection.reason.as_str().to_string())
+                .or_default() += 1;
+            quarantine.append(
+                def.id,
+                label,
+                r.line,
+                rejection.reason,
+                rejection.field,
+                (!rejection.raw.is_empty()).then_some(rejection.raw.as_str()),
+                &record_json(r),
+            );
+        }
+        if staged.len() >= opts.batch_rows {
+            staged_w
+                .write(&staged.finish()?)
+                .map_err(|e| write_err(staged_path, e))?;
+        }
+        if quarantine.len() >= opts.batch_rows {
+            quarantine_w
+                .write(&quarantine.finish()?)
+                .map_err(|e| write_err(quarantine_path, e))?;
+        }
+        Ok(())
+    };
+    match &plan.connector {
+        Connector::Postgres { .. } => crate::pg::read_postgres(plan, opts.batch_rows, &mut sink)?,
+        _ => crate::raw::read_files(plan, opts.batch_rows, &mut sink)?,
+    }
+    if !staged.is_empty() {
+        staged_w
+            .write(&staged.finish()?)
+            .map_err(|e| write_err(staged_path, e))?;
+    }
+    if !quarantine.is_empty() {
+        quarantine_w
+            .write(&quarantine.finish()?)
+            .map_err(|e| write_err(quarantine_path, e))?;
+    }
+    staged_w.close().map_err(|e| write_err(staged_path, e))?;
+    quarantine_w
+        .close()
+        .map_err(|e| write_err(quarantine_path, e))?;
+    debug_assert_eq!(report.read, report.accepted + report.quarantined);
+    Ok(report)
+}

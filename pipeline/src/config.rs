@@ -1,0 +1,212 @@
+//! `hedui.toml`: the batch config. Plain data, parsed with unknown keys rejected and checked
+//! in one [`BatchConfig::build`] step before any work starts.
+//!
+//! ```toml
+//! [ingest]
+//! batch_rows = 65536        # rows per batch read, validated and written
+//! max_concurrent_sources = 4
+//!
+//! [gates]                   # defaults for every source
+//! max_quarantine_share = 0.05
+//! share_min_rows = 100      # the share gate ignores smaller deliveries
+//! min_accepted = 1
+//! min_accepted_vs_previous = 0.8
+//!
+//! [sources.hukou]
+//! connector = { kind = "csv", path = "exports/hukou.csv", encoding = "gbk" }
+//! columns = { person = "公民身份号码" }   # raw header per catalog field, where it differs
+//!
+//! [sources.tax]
+//! connector = { kind = "postgres", dsn = "host=10.0.0.5 user=hedui dbname=tax", query = "SELECT * FROM pit_export" }
+//! gates = { max_quarantine_share = 0.01 }
+//! ```
+//!
+//! Relative paths are resolved against the folder of the config file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hedui_connectors::config::{Gates, SourceConfig, SourcePlan};
+use serde::{Deserialize, Serialize};
+
+use crate::error::io;
+use crate::{Error, Result};
+
+/// The `[ingest]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    /// Rows per batch read, validated and written; memory follows it (default 65,536).
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Sources ingested at once (default 4).
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_sources: usize,
+}
+
+fn default_batch_rows() -> usize {
+    65_536
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            batch_rows: default_batch_rows(),
+            max_concurrent_sources: default_concurrency(),
+        }
+    }
+}
+
+/// The whole `hedui.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Ingestion settings.
+    #[serde(default)]
+    pub ingest: IngestSection,
+    /// Default quality gates.
+    #[serde(default)]
+    pub gates: Gates,
+    /// The policy file (default: the shipped policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
+    /// Sources by catalog id.
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// A checked config: a plan per configured source, and the catalog sources it lacks.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    /// Plans for configured sources, in catalog order.
+    pub sources: Vec<SourcePlan>,
+    /// Catalog sources the config does not mention (they count as failed).
+    pub absent: Vec<&'static str>,
+    /// Ingestion settings.
+    pub ingest: IngestSection,
+    /// The config file's folder.
+    pub base: PathBuf,
+    /// The policy file, resolved.
+    pub policy: Option<PathBuf>,
+}
+
+/// The default gates written by `hedui generate`.
+pub fn default_gates() -> Gates {
+    Gates {
+        max_quarantine_share: Some(0.05),
+        share_min_rows: Some(100),
+        min_accepted: Some(1),
+        min_accepted_vs_previous: Some(0.8),
+    }
+}
+
+impl BatchConfig {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let cfg: BatchConfig = toml::from_str(&text)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok((cfg, base))
+    }
+
+    /// The config `hedui generate` writes: every source in its default layout under
+    /// `exports/`, and the default gates.
+    pub fn for_generated() -> Self {
+        BatchConfig {
+            ingest: IngestSection::default(),
+            gates: default_gates(),
+            policy: None,
+            sources: hedui_schemas::all_sources()
+                .iter()
+                .map(|s| (s.id.to_string(), SourceConfig::default_for(s, "exports")))
+                .collect(),
+        }
+    }
+
+    /// Checks everything against the catalog; `base` resolves relative paths.
+    pub fn build(&self, base: &Path) -> Result<BatchPlan> {
+        for id in self.sources.keys() {
+            if hedui_schemas::source(id).is_none() {
+                return Err(Error::Invalid(format!(
+                    "hedui.toml: [sources.{id}] is not a catalog source (see `hedui sources`)"
+                )));
+            }
+        }
+        if !self.sources.contains_key("applications") {
+            return Err(Error::Invalid(
+                "hedui.toml: [sources.applications] is required".into(),
+            ));
+        }
+        if self.ingest.batch_rows == 0 || self.ingest.max_concurrent_sources == 0 {
+            return Err(Error::Invalid(
+                "hedui.toml: [ingest] values must be at least 1".into(),
+            ));
+        }
+        let mut sources = Vec::new();
+        let mut absent = Vec::new();
+        for def in hedui_schemas::all_sources() {
+            match self.sources.get(def.id) {
+                Some(c) => sources.push(c.build(def, base, &self.gates)?),
+                None => absent.push(def.id),
+            }
+        }
+        Ok(BatchPlan {
+            sources,
+            absent,
+            ingest: self.ingest.clone(),
+            base: base.to_path_buf(),
+            policy: self.policy.as_ref().map(|p| base.join(p)),
+        })
+    }
+
+    /// The config as TOML, with a header comment.
+    pub fn to_toml(&self, header: &str) -> Result<String> {
+        let body = toml::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(format!("{header}{body}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_config_round_trips_and_builds() {
+        let cfg = BatchConfig::for_generated();
+        let text = cfg.to_toml("# test\n").unwrap();
+        let back: BatchConfig = toml::from_str(&text).unwrap();
+        let plan = back.build(Path::new("/tmp/x")).unwrap();
+        assert_eq!(plan.sources.len(), 25);
+        assert!(plan.absent.is_empty());
+        assert!(
+            text.contains("kind = \"csv\"") && text.contains("encoding = \"gbk\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let mut cfg = BatchConfig::for_generated();
+        cfg.sources
+            .insert("horoscope".into(), cfg.sources["hukou"].clone());
+        let e = cfg.build(Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("[sources.horoscope]"), "{e}");
+        let mut cfg = BatchConfig::for_generated();
+        cfg.sources.remove("applications");
+        assert!(
+            cfg.build(Path::new("."))
+                .unwrap_err()
+                .to_string()
+                .contains("applications")
+        );
+        let mut cfg = BatchConfig::for_generated();
+        cfg.sources.remove("vessel");
+        assert_eq!(cfg.build(Path::new(".")).unwrap().absent, vec!["vessel"]);
+        let err =
+            toml::from_str::<BatchConfig>("[sources]\n[ingest]\nbatch_size = 3\n").unwrap_err();
+        assert!(err.to_string().contains("batch_size"), "{err}");
+    }
+}

@@ -1,0 +1,190 @@
+//! `hedui ingest`: every configured source, concurrently, into a staged snapshot.
+//!
+//! Each source runs as a blocking task on tokio (the CPU work inside is rayon's), at most
+//! `max_concurrent_sources` at a time. A source that is missing, unreadable, unreachable or
+//! over a gate is reported failed with its error while the others complete; sources the
+//! config does not mention are reported failed as not configured. The report (`ingest.json`)
+//! holds counts only, no wall-clock values, so two ingests of the same inputs write the same
+//! bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hedui_connectors::ingest::{IngestOptions, SourceReport, Status, ingest_source};
+use serde::{Deserialize, Serialize};
+
+use crate::config::BatchPlan;
+use crate::error::io;
+use crate::{Error, Result};
+
+/// `ingest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Per source id (every catalog source appears).
+    pub sources: BTreeMap<String, SourceReport>,
+    /// The ids of failed sources.
+    pub failed: Vec<String>,
+}
+
+impl IngestReport {
+    /// Reads a previous report, if there is one.
+    pub fn read(path: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes the report as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        text.push('\n');
+        let tmp = path.with_extension("json.partial");
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    }
+
+    /// A terminal table of the report.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<22} {:<7} {:>10} {:>10} {:>11}  {}\n",
+            "source", "status", "read", "accepted", "quarantined", "quarantine reasons / error"
+        );
+        for (id, r) in &self.sources {
+            let status = match r.status {
+                Status::Ok => "ok",
+                Status::Failed => "FAILED",
+            };
+            let detail = match &r.error {
+                Some(e) => e.clone(),
+                None => r
+                    .by_reason
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            out.push_str(&format!(
+                "{id:<22} {status:<7} {:>10} {:>10} {:>11}  {detail}\n",
+                r.read, r.accepted, r.quarantined
+            ));
+        }
+        let (read, acc, q) = self.sources.values().fold((0, 0, 0), |a, r| {
+            (a.0 + r.read, a.1 + r.accepted, a.2 + r.quarantined)
+        });
+        out.push_str(&format!(
+            "{:<22} {:<7} {read:>10} {acc:>10} {q:>11}\n",
+            "total", ""
+        ));
+        if !self.failed.is_empty() {
+            out.push_str(&format!("failed sources: {}\n", self.failed.join(", ")));
+        }
+        out
+    }
+}
+
+/// Ingests every source of `plan` into `out`; `progress` is told each source as it finishes.
+pub async fn ingest_all(
+    plan: &BatchPlan,
+    out: &Path,
+    progress: Arc<dyn Fn(&SourceReport) + Send + Sync>,
+) -> Result<IngestReport> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let report_path = out.join("ingest.json");
+    // The previous snapshot in this folder (if any) is what the relative gates compare to.
+    let previous: BTreeMap<String, u64> = IngestReport::read(&report_path)
+        .map(|r| {
+            r.sources
+                .into_iter()
+                .filter(|(_, s)| s.status == Status::Ok)
+                .map(|(id, s)| (id, s.accepted))
+                .collect()
+        })
+        .unwrap_or_default();
+    let opts = IngestOptions {
+        out: out.to_path_buf(),
+        batch_rows: plan.ingest.batch_rows,
+    };
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        plan.ingest.max_concurrent_sources,
+    ));
+    let mut tasks = Vec::new();
+    for sp in plan.sources.clone() {
+        let opts = opts.clone();
+        let prev = previous.get(sp.def.id).copied();
+        let limit = limit.clone();
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let id = sp.def.id;
+            let r = tokio::task::spawn_blocking(move || ingest_source(&sp, &opts, prev))
+                .await
+                .unwrap_or_else(|e| SourceReport {
+                    source: id.to_string(),
+                    status: Status::Failed,
+                    error: Some(format!("{id}: ingestion stopped: {e}")),
+                    files: Vec::new(),
+                    read: 0,
+                    accepted: 0,
+                    quarantined: 0,
+                    by_reason: BTreeMap::new(),
+                    staged: None,
+                    quarantine: None,
+                    previous_accepted: None,
+                });
+            progress(&r);
+            r
+        }));
+    }
+    let mut sources = BTreeMap::new();
+    for t in tasks {
+        let r = t
+            .await
+            .map_err(|e| Error::Invalid(format!("ingest task: {e}")))?;
+        sources.insert(r.source.clone(), r);
+    }
+    for id in &plan.absent {
+        let _ = std::fs::remove_file(out.join(format!("staged/{id}.parquet")));
+        sources.insert(
+            id.to_string(),
+            SourceReport {
+                source: id.to_string(),
+                status: Status::Failed,
+                error: Some(format!("{id}: not configured in hedui.toml")),
+                files: Vec::new(),
+                read: 0,
+                accepted: 0,
+                quarantined: 0,
+                by_reason: BTreeMap::new(),
+                staged: None,
+                quarantine: None,
+                previous_accepted: None,
+            },
+        );
+    }
+    let failed = sources
+        .values()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.source.clone())
+        .collect();
+    let report = IngestReport { sources, failed };
+    report.write(&report_path)?;
+    Ok(report)
+}
+
+/// Runs [`ingest_all`] on a fresh tokio runtime (for the command line and tests).
+pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("starting the runtime: {e}")))?;
+    rt.block_on(ingest_all(plan, out, Arc::new(|_| {})))
+}
+
+/// The default ingest folder for a config.
+pub fn default_out(config: &Path) -> PathBuf {
+    config
+        .parent()
+        .map(|p| p.join("ingest"))
+        .unwrap_or_else(|| PathBuf::from("ingest"))
+}
