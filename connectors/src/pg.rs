@@ -64,7 +64,11 @@ pub fn connect(plan: &SourcePlan) -> Result<(postgres::Client, String)> {
                 return Err(Error::Postgres {
                     source_id: plan.def.id.into(),
                     host,
-                    msg: format!("cannot connect after {} attempts: {e}", attempt + 1),
+                    msg: format!(
+                        "cannot connect after {} attempts: {}",
+                        attempt + 1,
+                        pg_message(&e)
+                    ),
                 });
             }
         }
@@ -89,10 +93,32 @@ pub fn read_postgres(plan: &SourcePlan, batch_rows: usize, sink: &mut Sink) -> R
     let copy = format!("COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)");
     let reader = client
         .copy_out(copy.as_str())
-        .map_err(|e| fail(format!("query failed: {e}")))?;
+        .map_err(|e| fail(format!("query failed: {}", pg_message(&e))))?;
     let label = format!("postgres://{host}");
-    read_csv(plan, reader, &label, b',', b'"', batch_rows, sink).map_err(|e| match e {
+    // CSV line 1 is the header: row N of the result is line N + 1.
+    let mut rows = |label: &str, mut recs: Vec<crate::raw::RawRecord>| {
+        for r in &mut recs {
+            r.line -= 1;
+        }
+        sink(label, recs)
+    };
+    read_csv(plan, reader, &label, b',', b'"', batch_rows, &mut rows).map_err(|e| match e {
         Error::Format { .. } | Error::Config { .. } => e,
         other => fail(format!("reading the result failed: {other}")),
     })
+}
+
+/// A PostgreSQL error with the server's message or the underlying cause, not just "db error".
+pub fn pg_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({}): {}", db.severity(), db.code().code(), db.message());
+    }
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
 }

@@ -4,8 +4,10 @@
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
 //! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
+//! - `postgres`: PostgreSQL sources against a real server started by `.ci/run`.
 
 mod cli;
 mod common;
 mod generate;
 mod ingest;
+mod postgres;
