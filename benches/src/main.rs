@@ -1,7 +1,8 @@
 //! `hedui-benches`: whole-pipeline benchmarks that print a table.
 //!
 //! `generate` times `hedui generate` at a given size and reports rows, rows per second and
-//! bytes on disk; later issues add ingest, the engine and the peer comparison.
+//! bytes on disk; `ingest` times ingestion per format on one core and on two. Later issues
+//! add the engine and the peer comparison.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,6 +33,57 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         runs: u32,
     },
+    /// Time ingestion per source format: rows per second on one core and on all cores.
+    Ingest {
+        /// A generated province to ingest (made with `hedui generate`).
+        #[arg(long)]
+        province: PathBuf,
+        /// Sources to time (default: one per format and encoding).
+        #[arg(long, value_delimiter = ',', default_value = "pension,hukou,provident_fund,tax,commercial_insurance")]
+        sources: Vec<String>,
+        /// Rows per batch.
+        #[arg(long, default_value_t = 65_536)]
+        batch_rows: usize,
+    },
+}
+
+fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Result<()> {
+    use hedui::config::BatchConfig;
+    use hedui_connectors::ingest::{IngestOptions, ingest_source};
+    let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
+    let plan = cfg.build(&base)?;
+    let out = std::env::temp_dir().join("hedui-bench-ingest");
+    println!("| source | format | file size | rows | threads | seconds | rows/s | rows/s per core |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for id in sources {
+        let sp = plan
+            .sources
+            .iter()
+            .find(|s| s.def.id == id)
+            .ok_or_else(|| anyhow::anyhow!("no source {id} in the config"))?;
+        let size: u64 = sp.files()?.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+        let format = match (sp.def.export.format, sp.def.export.encoding) {
+            (hedui_schemas::Format::Csv, e) => format!("CSV {e:?}"),
+            (f, _) => format!("{f:?}"),
+        };
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+            let opts = IngestOptions { out: out.clone(), batch_rows };
+            let t = Instant::now();
+            let r = pool.install(|| ingest_source(sp, &opts, None));
+            let secs = t.elapsed().as_secs_f64();
+            anyhow::ensure!(r.error.is_none(), "{id}: {:?}", r.error);
+            println!(
+                "| {id} | {format} | {:.0} MiB | {} | {threads} | {secs:.2} | {:.0} | {:.0} |",
+                size as f64 / 1048576.0,
+                r.read,
+                r.read as f64 / secs,
+                r.read as f64 / secs / threads as f64
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -51,6 +103,7 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Ingest { province, sources, batch_rows } => ingest_bench(&province, &sources, batch_rows)?,
         Command::Generate {
             households,
             out,
