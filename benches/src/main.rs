@@ -39,7 +39,11 @@ enum Command {
         #[arg(long)]
         province: PathBuf,
         /// Sources to time (default: one per format and encoding).
-        #[arg(long, value_delimiter = ',', default_value = "pension,hukou,provident_fund,tax,commercial_insurance")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "pension,hukou,provident_fund,tax,commercial_insurance"
+        )]
         sources: Vec<String>,
         /// Rows per batch.
         #[arg(long, default_value_t = 65_536)]
@@ -53,7 +57,9 @@ fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Resul
     let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
     let plan = cfg.build(&base)?;
     let out = std::env::temp_dir().join("hedui-bench-ingest");
-    println!("| source | format | file size | rows | threads | seconds | rows/s | rows/s per core |");
+    println!(
+        "| source | format | file size | rows | threads | seconds | rows/s | rows/s per core |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for id in sources {
         let sp = plan
@@ -61,14 +67,23 @@ fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Resul
             .iter()
             .find(|s| s.def.id == id)
             .ok_or_else(|| anyhow::anyhow!("no source {id} in the config"))?;
-        let size: u64 = sp.files()?.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+        let size: u64 = sp
+            .files()?
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum();
         let format = match (sp.def.export.format, sp.def.export.encoding) {
             (hedui_schemas::Format::Csv, e) => format!("CSV {e:?}"),
             (f, _) => format!("{f:?}"),
         };
         for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-            let opts = IngestOptions { out: out.clone(), batch_rows };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            let opts = IngestOptions {
+                out: out.clone(),
+                batch_rows,
+            };
             let t = Instant::now();
             let r = pool.install(|| ingest_source(sp, &opts, None));
             let secs = t.elapsed().as_secs_f64();
@@ -103,7 +118,11 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Ingest { province, sources, batch_rows } => ingest_bench(&province, &sources, batch_rows)?,
+        Command::Ingest {
+            province,
+            sources,
+            batch_rows,
+        } => ingest_bench(&province, &sources, batch_rows)?,
         Command::Generate {
             households,
             out,
