@@ -329,9 +329,14 @@ mod tests {
             ResidentId::parse("4.40106E+17"),
             Err(IdError::ScientificNotation(_))
         ));
+        // Full-width forms of a spreadsheet number fold too.
         assert!(matches!(
-            ResidentId::parse("11010519491231002Ｅ+17"),
-            Err(IdError::BadCharacter { .. }) | Err(IdError::BadLength { .. })
+            ResidentId::parse("４.４０１０６Ｅ＋１７"),
+            Err(IdError::ScientificNotation(_))
+        ));
+        assert!(matches!(
+            ResidentId::parse("11010519491231002Y"),
+            Err(IdError::BadCharacter { ch: 'Y', .. })
         ));
         assert!(matches!(
             ResidentId::parse("110105194912310021"),

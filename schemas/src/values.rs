@@ -119,7 +119,7 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, ReasonCode> {
         rest.split(['年', '月']).collect()
     } else if s.contains(['-', '/', '.']) {
         s.split(['-', '/', '.']).collect()
-    } else if s.len() == 8 {
+    } else if s.len() == 8 && s.is_ascii() {
         vec![&s[..4], &s[4..6], &s[6..]]
     } else {
         return Err(ReasonCode::BadDate);
@@ -182,7 +182,7 @@ pub fn parse_month(raw: &str) -> Result<i32, ReasonCode> {
         }
     } else if let Some(p) = s.split_once(['-', '.', '/']) {
         p
-    } else if s.len() == 6 {
+    } else if s.len() == 6 && s.is_ascii() {
         s.split_at(4)
     } else {
         return Err(ReasonCode::BadMonth);
@@ -335,7 +335,7 @@ mod tests {
         for s in ["2024-01", "202401", "2024.01", "2024/1", "2024年1月"] {
             assert_eq!(parse_month(s), Ok(202401), "{s}");
         }
-        for s in ["2024-13", "202400", "24-01", "2024"] {
+        for s in ["2024-13", "202400", "24-01", "2024", "00𖄀", "20240𖄀"] {
             assert_eq!(parse_month(s), Err(ReasonCode::BadMonth), "{s}");
         }
         assert_eq!(add_months(202601, -1), 202512);
