@@ -6,7 +6,7 @@
 //! unreadable, the database is down, or a gate tripped). A failed source leaves no staged
 //! snapshot behind, so nothing downstream can mistake it for a complete one.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -238,7 +238,13 @@ fn run(
     let mut staged_w = parquet_writer(staged_path, staged.schema(), def.id)?;
     let mut quarantine = QuarantineBuilder::default();
     let mut quarantine_w = parquet_writer(quarantine_path, quarantine_schema(), def.id)?;
-    let mut seen: HashSet<u128> = HashSet::new();
+    let spill = staged_path.with_extension("dedup");
+    let mut dedup = crate::dedup::Dedup::new(&spill).map_err(|e| Error::Stage {
+        source_id: def.id.into(),
+        path: spill.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    let mut labels: Vec<String> = Vec::new();
     let mut report = SourceReport::failed(def.id, String::new());
     report.status = Status::Ok;
     report.error = None;
@@ -275,19 +281,27 @@ fn run(
             Some((l, n)) if l == label => *n += records.len() as u64,
             _ => report.files.push((label.to_string(), records.len() as u64)),
         }
+        if labels.last().map(String::as_str) != Some(label) {
+            labels.push(label.to_string());
+        }
+        let file_idx = labels.len() as u32 - 1;
         for (r, (verdict, hash)) in records.iter().zip(judged) {
             report.read += 1;
             let rejection = match verdict {
-                Ok(values) if seen.insert(hash) => {
+                Ok(values) => {
+                    // Accepted for now; exact duplicates are found and moved to the
+                    // quarantine once the whole source is read (see `dedup`).
                     staged.append(&values, label, r.line);
+                    dedup
+                        .push(hash, file_idx, r.line)
+                        .map_err(|e| Error::Stage {
+                            source_id: def.id.into(),
+                            path: spill.display().to_string(),
+                            msg: e.to_string(),
+                        })?;
                     report.accepted += 1;
                     continue;
                 }
-                Ok(_) => Rejection {
-                    reason: hedui_schemas::ReasonCode::DuplicateRow,
-                    field: None,
-                    raw: String::new(),
-                },
                 Err(rej) => rej,
             };
             report.quarantined += 1;
@@ -326,15 +340,123 @@ fn run(
             .write(&staged.finish()?)
             .map_err(|e| write_err(staged_path, e))?;
     }
+    staged_w.close().map_err(|e| write_err(staged_path, e))?;
+    let dups = dedup.finish().map_err(|e| Error::Stage {
+        source_id: def.id.into(),
+        path: spill.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    if !dups.is_empty() {
+        remove_duplicates(
+            def.id,
+            staged_path,
+            &dups,
+            &labels,
+            opts.batch_rows,
+            &mut quarantine,
+            &mut quarantine_w,
+        )?;
+        let n = dups.len() as u64;
+        report.accepted -= n;
+        report.quarantined += n;
+        *report
+            .by_reason
+            .entry(hedui_schemas::ReasonCode::DuplicateRow.as_str().to_string())
+            .or_default() += n;
+    }
     if !quarantine.is_empty() {
         quarantine_w
             .write(&quarantine.finish()?)
             .map_err(|e| write_err(quarantine_path, e))?;
     }
-    staged_w.close().map_err(|e| write_err(staged_path, e))?;
     quarantine_w
         .close()
         .map_err(|e| write_err(quarantine_path, e))?;
     debug_assert_eq!(report.read, report.accepted + report.quarantined);
     Ok(report)
+}
+
+/// Rewrites the staged file without the duplicate rows and quarantines them, each pointing at
+/// its first occurrence. Streams batch by batch.
+fn remove_duplicates(
+    source: &str,
+    staged_path: &Path,
+    dups: &[crate::dedup::Duplicate],
+    labels: &[String],
+    batch_rows: usize,
+    quarantine: &mut QuarantineBuilder,
+    quarantine_w: &mut ArrowWriter<File>,
+) -> Result<()> {
+    use arrow::array::{AsArray, BooleanArray};
+    use arrow::datatypes::{DataType, Int64Type};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let err = |path: &Path, msg: String| Error::Stage {
+        source_id: source.into(),
+        path: path.display().to_string(),
+        msg,
+    };
+    let rewritten = staged_path.with_extension("rewrite");
+    let file = File::open(staged_path).map_err(|e| err(staged_path, e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| err(staged_path, e.to_string()))?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| err(staged_path, e.to_string()))?;
+    let mut out: Option<ArrowWriter<File>> = None;
+    let mut ordinal = 0u64;
+    let mut next = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| err(staged_path, e.to_string()))?;
+        let files = arrow::compute::cast(
+            batch
+                .column_by_name(hedui_schemas::catalog::FILE_COLUMN)
+                .ok_or_else(|| err(staged_path, "no _file".into()))?,
+            &DataType::Utf8,
+        )?;
+        let files = files.as_string::<i32>();
+        let lines = batch
+            .column_by_name(hedui_schemas::catalog::LINE_COLUMN)
+            .ok_or_else(|| err(staged_path, "no _line".into()))?
+            .as_primitive::<Int64Type>()
+            .clone();
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let is_dup = next < dups.len() && dups[next].ordinal == ordinal;
+            if is_dup {
+                let d = &dups[next];
+                let first = labels
+                    .get(d.first_file as usize)
+                    .map(String::as_str)
+                    .unwrap_or("?");
+                quarantine.append(
+                    source,
+                    files.value(i),
+                    lines.value(i) as u64,
+                    hedui_schemas::ReasonCode::DuplicateRow,
+                    None,
+                    None,
+                    &format!("duplicate of {first}:{}", d.first_line),
+                );
+                next += 1;
+            }
+            keep.push(!is_dup);
+            ordinal += 1;
+        }
+        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep))?;
+        let w = match &mut out {
+            Some(w) => w,
+            None => out.insert(parquet_writer(&rewritten, batch.schema(), source)?),
+        };
+        w.write(&kept).map_err(|e| err(&rewritten, e.to_string()))?;
+        if quarantine.len() >= batch_rows {
+            quarantine_w
+                .write(&quarantine.finish()?)
+                .map_err(|e| err(staged_path, e.to_string()))?;
+        }
+    }
+    if let Some(w) = out {
+        w.close().map_err(|e| err(&rewritten, e.to_string()))?;
+        std::fs::rename(&rewritten, staged_path).map_err(|e| err(staged_path, e.to_string()))?;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod dedup;
 pub mod ingest;
 pub mod pg;
 pub mod raw;
