@@ -12,6 +12,10 @@ use clap::{Parser, Subcommand};
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
 use hedui::policy::Policy;
 
+// The same allocator as the hedui binary, so figures match what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "hedui benchmarks")]
 struct Cli {

@@ -8,6 +8,12 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use hedui::config::BatchConfig;
+
+// mimalloc returns memory freed across threads (rayon workers allocate, the ingest thread
+// frees) far more promptly than the system allocator: measured peak RSS of `hedui ingest`
+// halves (benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
 use hedui::policy::Policy;
 

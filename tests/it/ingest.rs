@@ -39,6 +39,15 @@ fn counts_reconcile_and_equal_the_planted_quarantine() {
     let out = tempfile::tempdir().unwrap();
     let report = ingest(province(), out.path(), |_| {});
     assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let leftovers: Vec<_> = std::fs::read_dir(out.path().join("staged"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| !n.to_string_lossy().ends_with(".parquet"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no partial or spill files are left: {leftovers:?}"
+    );
     let truth: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(province().join("truth/quarantine.json")).unwrap(),
     )
@@ -99,16 +108,23 @@ fn counts_reconcile_and_equal_the_planted_quarantine() {
             .column_by_name("line")
             .unwrap()
             .as_primitive::<Int64Type>();
+        let record = b.column_by_name("record").unwrap().as_string::<i32>();
         for i in 0..b.num_rows() {
             let key = (
                 file.as_string::<i32>().value(i).to_string(),
                 line.value(i) as u64,
             );
-            assert_eq!(
-                dirty.get(&key).map(String::as_str),
-                Some(reason.as_string::<i32>().value(i)),
-                "{key:?}"
-            );
+            let reason = reason.as_string::<i32>().value(i);
+            assert_eq!(dirty.get(&key).map(String::as_str), Some(reason), "{key:?}");
+            if reason == "duplicate_row" {
+                // A duplicate points at its first occurrence, the line before it here.
+                assert_eq!(
+                    record.value(i),
+                    format!("duplicate of exports/hukou.csv:{}", key.1 - 1)
+                );
+            } else {
+                assert!(record.value(i).starts_with('['), "the record as delivered");
+            }
         }
     }
 }
