@@ -308,3 +308,71 @@ fn ingesting_twice_writes_the_same_bytes() {
         "one file per bank"
     );
 }
+
+#[test]
+fn ids_that_normalise_come_out_as_the_real_person() {
+    // 15-digit IDs, full-width digits, lowercase x and stray spaces: accepted, and packed to
+    // the key of the person the generator meant.
+    let out = tempfile::tempdir().unwrap();
+    let keep = ["applications", "hukou", "tax", "business", "provident_fund"];
+    ingest(province(), out.path(), |cfg| {
+        cfg.sources.retain(|k, _| keep.contains(&k.as_str()))
+    });
+    let want: HashMap<(String, String, u64), i64> =
+        crate::common::read_csv(&province().join("truth/dirty_rows.csv"))
+            .into_iter()
+            .filter(|r| r["expected"] == "accepted" && keep.contains(&r["source"].as_str()))
+            .map(|r| {
+                let key = hedui_schemas::ResidentId::parse(&r["person_id"])
+                    .unwrap()
+                    .pack();
+                (
+                    (
+                        r["source"].clone(),
+                        format!("exports/{}", r["file"]),
+                        r["line"].parse().unwrap(),
+                    ),
+                    key,
+                )
+            })
+            .collect();
+    assert!(want.len() > 100, "{}", want.len());
+    let mut found = 0;
+    for src in keep {
+        let def = hedui_schemas::source(src).unwrap();
+        let key_col = format!("{}_key", def.subject().name);
+        for b in parquet_rows(&out.path().join(format!("staged/{src}.parquet"))) {
+            let file = arrow::compute::cast(
+                b.column_by_name("_file").unwrap(),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            let file = file.as_string::<i32>();
+            let line = b
+                .column_by_name("_line")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let key = b
+                .column_by_name(&key_col)
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                if let Some(k) = want.get(&(
+                    src.to_string(),
+                    file.value(i).to_string(),
+                    line.value(i) as u64,
+                )) {
+                    assert_eq!(
+                        key.value(i),
+                        *k,
+                        "{src} {}:{}",
+                        file.value(i),
+                        line.value(i)
+                    );
+                    found += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(found, want.len(), "every normalised row is staged");
+}

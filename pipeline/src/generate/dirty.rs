@@ -148,12 +148,12 @@ fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>>
         }
         DirtyKind::Id15 => {
             rec.cells[subject] = Cell::Raw(id.to_15()?);
-            rec.dirty = Some((kind, subject_name));
+            rec.dirty = Some((kind, subject_name, id));
             return Some(None);
         }
         DirtyKind::FullWidth => {
             rec.cells[subject] = Cell::Raw(full_width(&id_text));
-            rec.dirty = Some((kind, subject_name));
+            rec.dirty = Some((kind, subject_name, id));
             return Some(None);
         }
         DirtyKind::LowercaseX => {
@@ -161,16 +161,16 @@ fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>>
                 return None;
             }
             rec.cells[subject] = Cell::Raw(id_text.to_lowercase());
-            rec.dirty = Some((kind, subject_name));
+            rec.dirty = Some((kind, subject_name, id));
             return Some(None);
         }
         DirtyKind::Spaces => {
             rec.cells[subject] = Cell::Raw(format!(" {} {}\u{3000}", &id_text[..6], &id_text[6..]));
-            rec.dirty = Some((kind, subject_name));
+            rec.dirty = Some((kind, subject_name, id));
             return Some(None);
         }
     };
-    copy.dirty = Some((kind, field));
+    copy.dirty = Some((kind, field, id));
     Some(Some(copy))
 }
 

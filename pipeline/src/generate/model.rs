@@ -124,8 +124,9 @@ impl DirtyKind {
 pub struct Rec {
     /// Values in catalog field order (one more for a wrong column count).
     pub cells: Vec<Cell>,
-    /// How it was made dirty, and the catalog field concerned.
-    pub dirty: Option<(DirtyKind, &'static str)>,
+    /// How it was made dirty, the catalog field concerned, and the real ID of the record's
+    /// subject (what a normalised ID must come out as).
+    pub dirty: Option<(DirtyKind, &'static str, ResidentId)>,
 }
 
 impl Rec {

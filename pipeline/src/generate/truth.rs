@@ -4,7 +4,8 @@
 //!   with their limits, and the scenarios planted (traps included);
 //! - `findings.csv`: per household and rule, the finding a batch must produce;
 //! - `evidence.csv`: the records behind each finding;
-//! - `dirty_rows.csv`: every dirty row (source, file, line, kind, field, expected reason);
+//! - `dirty_rows.csv`: every dirty row (source, file, line, kind, field, expected reason, and
+//!   the real ID of the row's subject: what a normalised ID must come out as);
 //! - `quarantine.json`: per source, rows read, accepted and quarantined by reason.
 
 use std::fs::File;

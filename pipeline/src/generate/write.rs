@@ -182,8 +182,16 @@ impl Writers {
         }
         let f = File::create(dirty_log).map_err(io(dirty_log))?;
         let mut log = csv::Writer::from_writer(BufWriter::new(f));
-        log.write_record(["source", "file", "line", "kind", "field", "expected"])
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        log.write_record([
+            "source",
+            "file",
+            "line",
+            "kind",
+            "field",
+            "expected",
+            "person_id",
+        ])
+        .map_err(|e| Error::Invalid(e.to_string()))?;
         Ok(Writers {
             sources,
             dirty_log: log,
@@ -202,7 +210,7 @@ impl Writers {
                 file.lines += part.rows;
                 so.counts.read += part.rows;
                 *so.counts.files.entry(file.rel.clone()).or_default() += part.rows;
-                for (offset, kind, field) in part.dirty {
+                for (offset, kind, field, id) in part.dirty {
                     let expected = match kind.expected_reason() {
                         Some(reason) => {
                             so.counts.quarantined += 1;
@@ -223,6 +231,7 @@ impl Writers {
                             kind.as_str(),
                             field,
                             expected,
+                            id.to_string().as_str(),
                         ])
                         .map_err(|e| Error::Invalid(e.to_string()))?;
                 }
@@ -284,7 +293,12 @@ impl Writers {
 pub struct EncodedPart {
     rows: u64,
     /// Dirty rows: 1-based offset within this part, kind, field.
-    dirty: Vec<(u64, super::model::DirtyKind, &'static str)>,
+    dirty: Vec<(
+        u64,
+        super::model::DirtyKind,
+        &'static str,
+        hedui_schemas::ResidentId,
+    )>,
     body: Body,
 }
 
@@ -334,7 +348,7 @@ pub fn encode_chunk(recs: &[Vec<Rec>]) -> Result<EncodedChunk> {
                 let dirty = rs
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, r)| r.dirty.map(|(k, f)| (i as u64 + 1, k, f)))
+                    .filter_map(|(i, r)| r.dirty.map(|(k, f, id)| (i as u64 + 1, k, f, id)))
                     .collect();
                 Ok(EncodedPart {
                     rows: rs.len() as u64,
