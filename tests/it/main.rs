@@ -1,5 +1,6 @@
 //! hedui integration tests: one binary, one module per area.
 //!
+//! - `engine`: the verification engine against the planted truth.
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
@@ -8,6 +9,7 @@
 
 mod cli;
 mod common;
+mod engine;
 mod generate;
 mod ingest;
 mod postgres;

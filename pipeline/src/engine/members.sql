@@ -1,0 +1,54 @@
+-- Household resolution: every declared member of every household under check, and whether
+-- they count at the batch date {as_of}.
+--
+-- A member is excluded when dead on or before the batch date (a death or a cremation record)
+-- or held on the batch date (an incarceration record whose period covers it). Department
+-- tables are semi-joined to the declared members first: most of their rows are about other
+-- residents.
+WITH declared AS (
+    SELECT household_id,
+           MIN(programme) AS programme,
+           MIN(region) AS region,
+           person_key,
+           MIN(person_id_raw) AS person_id_raw,
+           MIN(relation) AS relation
+    FROM applications
+    GROUP BY household_id, person_key
+),
+people AS (
+    SELECT DISTINCT person_key FROM declared
+),
+dead AS (
+    SELECT person_key, MIN(died_on) AS died_on
+    FROM (
+        SELECT person_key, death_date AS died_on FROM death
+        WHERE death_date <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM people)
+        UNION ALL
+        SELECT person_key, cremation_date AS died_on FROM cremation
+        WHERE cremation_date <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM people)
+    ) d
+    GROUP BY person_key
+),
+held AS (
+    SELECT person_key, MIN(from_date) AS held_from
+    FROM incarceration
+    WHERE from_date <= DATE '{as_of}'
+      AND (to_date IS NULL OR to_date >= DATE '{as_of}')
+      AND person_key IN (SELECT person_key FROM people)
+    GROUP BY person_key
+)
+SELECT m.household_id,
+       m.programme,
+       m.region,
+       m.person_key,
+       m.person_id_raw,
+       m.relation,
+       CASE WHEN dead.person_key IS NOT NULL THEN 'dead'
+            WHEN held.person_key IS NOT NULL THEN 'incarcerated'
+       END AS excluded,
+       dead.died_on,
+       held.held_from
+FROM declared m
+LEFT JOIN dead ON dead.person_key = m.person_key
+LEFT JOIN held ON held.person_key = m.person_key
+ORDER BY m.household_id, m.person_key

@@ -1,0 +1,67 @@
+//! The verification engine against the planted truth.
+
+use std::collections::HashMap;
+
+use arrow::array::AsArray;
+use hedui::engine::Engine;
+
+use crate::common::{province, read_csv};
+use crate::ingest::ingest;
+
+#[test]
+fn household_resolution_counts_the_members_the_truth_counts() {
+    let out = tempfile::tempdir().unwrap();
+    ingest(province(), out.path(), |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let batches = rt.block_on(async {
+        let engine = Engine::open(out.path(), 2).await.unwrap();
+        engine.members(as_of).await.unwrap()
+    });
+    let mut declared: HashMap<String, usize> = HashMap::new();
+    let mut counted: HashMap<String, usize> = HashMap::new();
+    let mut excluded: HashMap<String, usize> = HashMap::new();
+    for b in &batches {
+        let hh = arrow::compute::cast(
+            b.column_by_name("household_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let hh = hh.as_string::<i32>();
+        let ex = arrow::compute::cast(
+            b.column_by_name("excluded").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let ex = ex.as_string::<i32>();
+        for i in 0..b.num_rows() {
+            let h = hh.value(i).to_string();
+            *declared.entry(h.clone()).or_default() += 1;
+            if arrow::array::Array::is_null(ex, i) {
+                *counted.entry(h).or_default() += 1;
+            } else {
+                *excluded.entry(ex.value(i).to_string()).or_default() += 1;
+            }
+        }
+    }
+    let truth = read_csv(&province().join("truth/households.csv"));
+    assert_eq!(declared.len(), truth.len(), "every household is resolved");
+    for h in &truth {
+        let id = &h["household_id"];
+        assert_eq!(
+            declared.get(id).copied().unwrap_or(0),
+            h["declared"].parse::<usize>().unwrap(),
+            "{id} declared"
+        );
+        assert_eq!(
+            counted.get(id).copied().unwrap_or(0),
+            h["counted"].parse::<usize>().unwrap(),
+            "{id} counted"
+        );
+    }
+    assert!(
+        excluded.get("dead").copied().unwrap_or(0) > 50
+            && excluded.get("incarcerated").copied().unwrap_or(0) > 20,
+        "{excluded:?}"
+    );
+}
