@@ -65,3 +65,56 @@ fn household_resolution_counts_the_members_the_truth_counts() {
         "{excluded:?}"
     );
 }
+
+#[test]
+fn net_income_over_the_window_equals_the_truth_to_the_fen() {
+    let out = tempfile::tempdir().unwrap();
+    ingest(province(), out.path(), |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let batches = rt.block_on(async {
+        let engine = Engine::open(out.path(), 2).await.unwrap();
+        engine.income(&policy, as_of).await.unwrap()
+    });
+    let mut income: HashMap<String, (i64, i64)> = HashMap::new();
+    for b in &batches {
+        let hh = arrow::compute::cast(
+            b.column_by_name("household_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let hh = hh.as_string::<i32>();
+        let counted = b
+            .column_by_name("counted")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let fen = b
+            .column_by_name("income_fen")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            income.insert(hh.value(i).to_string(), (counted.value(i), fen.value(i)));
+        }
+    }
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for h in read_csv(&province().join("truth/households.csv")) {
+        let counted: i64 = h["counted"].parse().unwrap();
+        if counted == 0 {
+            assert!(!income.contains_key(&h["household_id"]));
+            continue;
+        }
+        let want: i64 = h["income_fen"].parse().unwrap();
+        let got = income.get(&h["household_id"]).copied();
+        if got != Some((counted, want)) && wrong.len() < 10 {
+            wrong.push(format!(
+                "{}: want ({counted}, {want}) got {got:?} planted {}",
+                h["household_id"], h["planted"]
+            ));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(checked > 9_000);
+}

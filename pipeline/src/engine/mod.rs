@@ -6,7 +6,8 @@
 //! integer fen throughout.
 //!
 //! Built so far (issue #4 in progress): household resolution ([`Engine::members`]): who is
-//! declared, who counts at the batch date, and who is excluded and why.
+//! declared, who counts at the batch date, and who is excluded and why; and net income over
+//! the window per household ([`Engine::income`]).
 
 use std::path::Path;
 
@@ -18,6 +19,8 @@ use crate::{Error, Result};
 
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
+/// The income aggregation, over the `members` view.
+const INCOME_SQL: &str = include_str!("income.sql");
 
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
@@ -65,6 +68,79 @@ impl Engine {
             .collect()
             .await
             .map_err(df_err)
+    }
+
+    /// Net income over the policy's window per household with at least one counted member:
+    /// `household_id`, `counted`, `income_fen`. Defines the `members` view for `as_of`.
+    pub async fn income(
+        &self,
+        policy: &crate::policy::Policy,
+        as_of: NaiveDate,
+    ) -> Result<Vec<RecordBatch>> {
+        for t in [
+            "tax",
+            "public_payroll",
+            "social_insurance",
+            "provident_fund",
+            "pension",
+            "unemployment_benefit",
+            "medical_expense",
+        ] {
+            if !self.tables.contains(&t) {
+                return Err(Error::Invalid(format!(
+                    "engine: income needs the {t} source"
+                )));
+            }
+        }
+        self.define_members(as_of).await?;
+        let window = crate::generate::income_window(as_of, policy.income_window_months);
+        // Codes come from the checked policy (catalog codes: [a-z_] only), so quoting is safe.
+        let list = |codes: &[String]| -> String {
+            let v: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
+            if v.is_empty() {
+                "NULL".into()
+            } else {
+                v.join(", ")
+            }
+        };
+        let others: Vec<String> = policy
+            .counted_tax_income_types
+            .iter()
+            .filter(|t| *t != "wage")
+            .cloned()
+            .collect();
+        let sql = INCOME_SQL
+            .replace("{ws}", &window[0].to_string())
+            .replace("{we}", &window[window.len() - 1].to_string())
+            .replace(
+                "{count_tax_wage}",
+                &policy
+                    .counted_tax_income_types
+                    .iter()
+                    .any(|t| t == "wage")
+                    .to_string(),
+            )
+            .replace("{other_tax_types}", &list(&others))
+            .replace("{pension_schemes}", &list(&policy.counted_pension_schemes))
+            .replace(
+                "{count_unemployment}",
+                &policy.count_unemployment_benefit.to_string(),
+            )
+            .replace(
+                "{deduct_medical}",
+                &policy.deduct_medical_expense.to_string(),
+            );
+        self.query(&sql).await
+    }
+
+    /// (Re)defines the `members` view for `as_of`.
+    async fn define_members(&self, as_of: NaiveDate) -> Result<()> {
+        let body = MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string());
+        let body = &body[..body.rfind("ORDER BY").unwrap_or(body.len())];
+        let _ = self.ctx.deregister_table("members").map_err(df_err)?;
+        self.query(&format!("CREATE VIEW members AS {body}"))
+            .await?;
+        Ok(())
     }
 
     /// Every declared member with `excluded` (`dead`, `incarcerated` or null) at `as_of`.
