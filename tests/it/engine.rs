@@ -118,3 +118,81 @@ fn net_income_over_the_window_equals_the_truth_to_the_fen() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(checked > 9_000);
 }
+
+#[test]
+fn the_income_test_flags_exactly_the_planted_households() {
+    let out = tempfile::tempdir().unwrap();
+    ingest(province(), out.path(), |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let batches = rt.block_on(async {
+        let engine = Engine::open(out.path(), 2).await.unwrap();
+        engine.income_line(&policy, as_of).await.unwrap()
+    });
+    let mut got: HashMap<String, (i64, i64, bool)> = HashMap::new();
+    for b in &batches {
+        let hh = arrow::compute::cast(
+            b.column_by_name("household_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let hh = hh.as_string::<i32>();
+        let fen = b
+            .column_by_name("income_fen")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let limit = b
+            .column_by_name("limit_fen")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let over = b.column_by_name("over_line").unwrap().as_boolean();
+        for i in 0..b.num_rows() {
+            got.insert(
+                hh.value(i).to_string(),
+                (fen.value(i), limit.value(i), over.value(i)),
+            );
+        }
+    }
+    let flagged: HashMap<String, (i64, i64)> = read_csv(&province().join("truth/findings.csv"))
+        .into_iter()
+        .filter(|f| f["rule"] == "income_over_line")
+        .map(|f| {
+            (
+                f["household_id"].clone(),
+                (
+                    f["measured"].parse().unwrap(),
+                    f["threshold"].parse().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let mut edge = 0;
+    for h in read_csv(&province().join("truth/households.csv")) {
+        if h["counted"] == "0" {
+            continue;
+        }
+        let id = &h["household_id"];
+        let (fen, limit, over) = got[id];
+        assert_eq!(
+            limit,
+            h["income_limit_fen"].parse::<i64>().unwrap(),
+            "{id} limit"
+        );
+        assert_eq!(
+            over,
+            flagged.contains_key(id),
+            "{id}: income {fen}, limit {limit}"
+        );
+        if let Some((m, t)) = flagged.get(id) {
+            assert_eq!((fen, limit), (*m, *t), "{id} measured and threshold");
+        }
+        if (fen - limit).abs() <= 1 {
+            edge += 1;
+        }
+    }
+    assert!(
+        edge >= 15,
+        "the 1-fen cases on both sides are covered: {edge}"
+    );
+}

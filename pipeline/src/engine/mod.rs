@@ -21,6 +21,8 @@ use crate::{Error, Result};
 const MEMBERS_SQL: &str = include_str!("members.sql");
 /// The income aggregation, over the `members` view.
 const INCOME_SQL: &str = include_str!("income.sql");
+/// The income test, over the income aggregation.
+const INCOME_LINE_SQL: &str = include_str!("income_line.sql");
 
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
@@ -77,6 +79,12 @@ impl Engine {
         policy: &crate::policy::Policy,
         as_of: NaiveDate,
     ) -> Result<Vec<RecordBatch>> {
+        let sql = self.income_sql(policy, as_of).await?;
+        self.query(&sql).await
+    }
+
+    /// The income query for `as_of`, after defining the `members` view.
+    async fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> Result<String> {
         for t in [
             "tax",
             "public_payroll",
@@ -130,6 +138,46 @@ impl Engine {
                 "{deduct_medical}",
                 &policy.deduct_medical_expense.to_string(),
             );
+        Ok(sql)
+    }
+
+    /// The income test per household with counted members: income, the line's values in
+    /// force (multiple, standard, its date and legal reference), `limit_fen` (the largest
+    /// income that passes) and `over_line`.
+    pub async fn income_line(
+        &self,
+        policy: &crate::policy::Policy,
+        as_of: NaiveDate,
+    ) -> Result<Vec<RecordBatch>> {
+        let income = self.income_sql(policy, as_of).await?;
+        let income = &income[..income.rfind("ORDER BY").unwrap_or(income.len())];
+        let mut lines = Vec::new();
+        for region in policy.regions.values() {
+            let Ok(standard) = policy.standard_at(region.code, as_of) else {
+                continue;
+            };
+            for (programme, multiple) in &region.programmes {
+                lines.push(format!(
+                    "({}, '{}', {}, {}, DATE '{}', '{}')",
+                    region.code,
+                    programme,
+                    multiple.0,
+                    standard.dibao_fen,
+                    standard.from.format("%Y-%m-%d"),
+                    standard.reference.replace('\'', "''")
+                ));
+            }
+        }
+        if lines.is_empty() {
+            return Err(Error::Invalid(format!(
+                "policy {}: no standard in force on {as_of}",
+                policy.name
+            )));
+        }
+        let sql = INCOME_LINE_SQL
+            .replace("{lines}", &lines.join(",\n    "))
+            .replace("{income}", income)
+            .replace("{months}", &policy.income_window_months.to_string());
         self.query(&sql).await
     }
 
