@@ -8,14 +8,27 @@ use hedui::engine::Engine;
 use crate::common::{province, read_csv};
 use crate::ingest::ingest;
 
+/// The shared province ingested once for every engine test.
+fn staged() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hedui-it-staged")
+            .tempdir()
+            .unwrap()
+            .keep();
+        ingest(province(), &dir, |_| {});
+        dir
+    })
+}
+
 #[test]
 fn household_resolution_counts_the_members_the_truth_counts() {
-    let out = tempfile::tempdir().unwrap();
-    ingest(province(), out.path(), |_| {});
+    let out = staged();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
     let batches = rt.block_on(async {
-        let engine = Engine::open(out.path(), 2).await.unwrap();
+        let engine = Engine::open(out, 2).await.unwrap();
         engine.members(as_of).await.unwrap()
     });
     let mut declared: HashMap<String, usize> = HashMap::new();
@@ -68,13 +81,12 @@ fn household_resolution_counts_the_members_the_truth_counts() {
 
 #[test]
 fn net_income_over_the_window_equals_the_truth_to_the_fen() {
-    let out = tempfile::tempdir().unwrap();
-    ingest(province(), out.path(), |_| {});
+    let out = staged();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
     let policy = hedui::policy::Policy::default_policy();
     let batches = rt.block_on(async {
-        let engine = Engine::open(out.path(), 2).await.unwrap();
+        let engine = Engine::open(out, 2).await.unwrap();
         engine.income(&policy, as_of).await.unwrap()
     });
     let mut income: HashMap<String, (i64, i64)> = HashMap::new();
@@ -121,13 +133,12 @@ fn net_income_over_the_window_equals_the_truth_to_the_fen() {
 
 #[test]
 fn the_income_test_flags_exactly_the_planted_households() {
-    let out = tempfile::tempdir().unwrap();
-    ingest(province(), out.path(), |_| {});
+    let out = staged();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
     let policy = hedui::policy::Policy::default_policy();
     let batches = rt.block_on(async {
-        let engine = Engine::open(out.path(), 2).await.unwrap();
+        let engine = Engine::open(out, 2).await.unwrap();
         engine.income_line(&policy, as_of).await.unwrap()
     });
     let mut got: HashMap<String, (i64, i64, bool)> = HashMap::new();
@@ -195,4 +206,66 @@ fn the_income_test_flags_exactly_the_planted_households() {
         edge >= 15,
         "the 1-fen cases on both sides are covered: {edge}"
     );
+}
+
+#[test]
+fn the_asset_test_uses_the_latest_value_per_account_and_flags_the_planted_households() {
+    let out = staged();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let batches = rt.block_on(async {
+        let engine = Engine::open(out, 2).await.unwrap();
+        engine.assets(&policy, as_of).await.unwrap()
+    });
+    let mut got: HashMap<String, (i64, i64, bool)> = HashMap::new();
+    for b in &batches {
+        let hh = arrow::compute::cast(
+            b.column_by_name("household_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let hh = hh.as_string::<i32>();
+        let fen = b
+            .column_by_name("assets_fen")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let limit = b
+            .column_by_name("limit_fen")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let over = b.column_by_name("over_limit").unwrap().as_boolean();
+        for i in 0..b.num_rows() {
+            got.insert(
+                hh.value(i).to_string(),
+                (fen.value(i), limit.value(i), over.value(i)),
+            );
+        }
+    }
+    let flagged: std::collections::HashSet<String> =
+        read_csv(&province().join("truth/findings.csv"))
+            .into_iter()
+            .filter(|f| f["rule"] == "assets_over_limit")
+            .map(|f| f["household_id"].clone())
+            .collect();
+    let mut wrong = Vec::new();
+    for h in read_csv(&province().join("truth/households.csv")) {
+        if h["counted"] == "0" {
+            continue;
+        }
+        let id = &h["household_id"];
+        let want = (
+            h["assets_fen"].parse::<i64>().unwrap(),
+            h["asset_limit_fen"].parse::<i64>().unwrap(),
+            flagged.contains(id),
+        );
+        if got.get(id) != Some(&want) && wrong.len() < 10 {
+            wrong.push(format!(
+                "{id}: want {want:?} got {:?} planted {}",
+                got.get(id),
+                h["planted"]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

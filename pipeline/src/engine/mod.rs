@@ -7,7 +7,8 @@
 //!
 //! Built so far (issue #4 in progress): household resolution ([`Engine::members`]): who is
 //! declared, who counts at the batch date, and who is excluded and why; and net income over
-//! the window per household ([`Engine::income`]).
+//! the window per household ([`Engine::income`]) and the income test ([`Engine::income_line`]);
+//! the financial-asset test ([`Engine::assets`]).
 
 use std::path::Path;
 
@@ -23,6 +24,8 @@ const MEMBERS_SQL: &str = include_str!("members.sql");
 const INCOME_SQL: &str = include_str!("income.sql");
 /// The income test, over the income aggregation.
 const INCOME_LINE_SQL: &str = include_str!("income_line.sql");
+/// The financial-asset test, over the `members` view.
+const ASSETS_SQL: &str = include_str!("assets.sql");
 
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
@@ -178,6 +181,49 @@ impl Engine {
             .replace("{lines}", &lines.join(",\n    "))
             .replace("{income}", income)
             .replace("{months}", &policy.income_window_months.to_string());
+        self.query(&sql).await
+    }
+
+    /// The financial-asset test per household with counted members: `assets_fen` (latest
+    /// value per account on or before `as_of`), `limit_fen` and `over_limit`.
+    pub async fn assets(
+        &self,
+        policy: &crate::policy::Policy,
+        as_of: NaiveDate,
+    ) -> Result<Vec<RecordBatch>> {
+        for t in [
+            "bank_deposit",
+            "securities",
+            "commercial_insurance",
+            "internet_finance",
+        ] {
+            if !self.tables.contains(&t) {
+                return Err(Error::Invalid(format!(
+                    "engine: the asset test needs the {t} source"
+                )));
+            }
+        }
+        self.define_members(as_of).await?;
+        let lines: Vec<String> = policy
+            .regions
+            .values()
+            .filter_map(|r| {
+                policy
+                    .standard_at(r.code, as_of)
+                    .ok()
+                    .map(|s| format!("({}, {})", r.code, s.dibao_fen))
+            })
+            .collect();
+        if lines.is_empty() {
+            return Err(Error::Invalid(format!(
+                "policy {}: no standard in force on {as_of}",
+                policy.name
+            )));
+        }
+        let sql = ASSETS_SQL
+            .replace("{lines}", &lines.join(", "))
+            .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
+            .replace("{asset_months}", &policy.financial_asset_months.to_string());
         self.query(&sql).await
     }
 

@@ -1,0 +1,51 @@
+-- The financial-asset test: per account (bank deposit, securities, insurance policy, internet
+-- platform) the latest value on or before the batch date {as_of}, summed over each
+-- household's counted members; FLAG when above {asset_months} x standard x counted members.
+-- Equal passes. Values dated after the batch date are ignored.
+WITH lines (region, standard_fen) AS (
+    VALUES {lines}
+),
+counted AS (
+    SELECT household_id, person_key FROM members WHERE excluded IS NULL
+),
+keys AS (
+    SELECT DISTINCT person_key FROM counted
+),
+households AS (
+    SELECT household_id, CAST(MIN(region) AS BIGINT) AS region FROM members GROUP BY household_id
+),
+snapshots AS (
+    SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
+    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
+    UNION ALL
+    SELECT person_key, 'securities', account, market_value_fen, as_of FROM securities
+    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
+    UNION ALL
+    SELECT person_key, 'commercial_insurance', policy_no, cash_value_fen, as_of FROM commercial_insurance
+    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
+    UNION ALL
+    SELECT person_key, 'internet_finance', account, balance_fen, as_of FROM internet_finance
+    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
+),
+ranked AS (
+    SELECT person_key, fen,
+           ROW_NUMBER() OVER (PARTITION BY person_key, src, acct ORDER BY as_of DESC, fen DESC) AS rn
+    FROM snapshots
+),
+per_person AS (
+    SELECT person_key, SUM(fen) AS fen FROM ranked WHERE rn = 1 GROUP BY person_key
+),
+per_household AS (
+    SELECT c.household_id, COUNT(*) AS counted, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
+    FROM counted c LEFT JOIN per_person p ON p.person_key = c.person_key
+    GROUP BY c.household_id
+)
+SELECT a.household_id,
+       a.counted,
+       a.assets_fen,
+       {asset_months} * l.standard_fen * a.counted AS limit_fen,
+       a.assets_fen > {asset_months} * l.standard_fen * a.counted AS over_limit
+FROM per_household a
+JOIN households h ON h.household_id = a.household_id
+LEFT JOIN lines l ON l.region = h.region
+ORDER BY a.household_id
