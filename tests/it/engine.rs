@@ -269,3 +269,47 @@ fn the_asset_test_uses_the_latest_value_per_account_and_flags_the_planted_househ
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[test]
+fn every_other_test_finds_exactly_the_planted_findings() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let dir = staged();
+    let batches = rt.block_on(async {
+        let engine = Engine::open(dir, 2).await.unwrap();
+        engine.findings(&policy, as_of).await.unwrap()
+    });
+    let mut got: std::collections::BTreeSet<(String, String)> = Default::default();
+    for b in &batches {
+        let hh = arrow::compute::cast(
+            b.column_by_name("household_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let rule = arrow::compute::cast(
+            b.column_by_name("rule").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        for i in 0..b.num_rows() {
+            got.insert((
+                hh.as_string::<i32>().value(i).to_string(),
+                rule.as_string::<i32>().value(i).to_string(),
+            ));
+        }
+    }
+    let want: std::collections::BTreeSet<(String, String)> =
+        read_csv(&province().join("truth/findings.csv"))
+            .into_iter()
+            .filter(|f| !["income_over_line", "assets_over_limit"].contains(&f["rule"].as_str()))
+            .map(|f| (f["household_id"].clone(), f["rule"].clone()))
+            .collect();
+    let missing: Vec<_> = want.difference(&got).take(10).collect();
+    let unexpected: Vec<_> = got.difference(&want).take(10).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "missing {missing:#?}\nunexpected {unexpected:#?}"
+    );
+    assert!(want.len() > 300, "{}", want.len());
+}

@@ -8,7 +8,7 @@
 //! Built so far (issue #4 in progress): household resolution ([`Engine::members`]): who is
 //! declared, who counts at the batch date, and who is excluded and why; and net income over
 //! the window per household ([`Engine::income`]) and the income test ([`Engine::income_line`]);
-//! the financial-asset test ([`Engine::assets`]).
+//! the financial-asset test ([`Engine::assets`]); and the other tests ([`Engine::findings`]).
 
 use std::path::Path;
 
@@ -26,6 +26,8 @@ const INCOME_SQL: &str = include_str!("income.sql");
 const INCOME_LINE_SQL: &str = include_str!("income_line.sql");
 /// The financial-asset test, over the `members` view.
 const ASSETS_SQL: &str = include_str!("assets.sql");
+/// The tests that are not sums, over the `members` view.
+const FINDINGS_SQL: &str = include_str!("findings.sql");
 
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
@@ -224,6 +226,67 @@ impl Engine {
             .replace("{lines}", &lines.join(", "))
             .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
             .replace("{asset_months}", &policy.financial_asset_months.to_string());
+        self.query(&sql).await
+    }
+
+    /// The findings of the tests that are not sums (property, vehicles, vessels, businesses,
+    /// public payroll, duplicate benefits, dead and undeclared members, no counted member):
+    /// one row per finding and record behind it: `household_id`, `rule`, `person_key`,
+    /// `source`, `record_key`.
+    pub async fn findings(
+        &self,
+        policy: &crate::policy::Policy,
+        as_of: NaiveDate,
+    ) -> Result<Vec<RecordBatch>> {
+        use chrono::Datelike;
+        for t in [
+            "real_estate",
+            "vehicle",
+            "vessel",
+            "business",
+            "public_payroll",
+            "assistance",
+            "marriage",
+            "hukou",
+        ] {
+            if !self.tables.contains(&t) {
+                return Err(Error::Invalid(format!(
+                    "engine: the findings need the {t} source"
+                )));
+            }
+        }
+        self.define_members(as_of).await?;
+        let window = crate::generate::income_window(as_of, policy.income_window_months);
+        let list = |codes: &[String]| -> String {
+            let v: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
+            if v.is_empty() {
+                "NULL".into()
+            } else {
+                v.join(", ")
+            }
+        };
+        // A minor at the batch date was born after the same day 18 years earlier.
+        let minor_born_after =
+            (as_of.year() - 18) * 10_000 + as_of.month() as i32 * 100 + as_of.day() as i32;
+        let sql = FINDINGS_SQL
+            .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
+            .replace("{ws}", &window[0].to_string())
+            .replace("{we}", &window[window.len() - 1].to_string())
+            .replace(
+                "{current_month}",
+                &hedui_schemas::values::month_of(as_of).to_string(),
+            )
+            .replace(
+                "{max_residential}",
+                &policy.max_residential_units.to_string(),
+            )
+            .replace("{forbidden_uses}", &list(&policy.forbidden_property_uses))
+            .replace("{exempt_vehicles}", &list(&policy.exempt_vehicle_types))
+            .replace(
+                "{sole_trader_max_staff}",
+                &policy.sole_trader_review_max_staff.to_string(),
+            )
+            .replace("{minor_born_after}", &minor_born_after.to_string());
         self.query(&sql).await
     }
 
