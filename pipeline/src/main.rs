@@ -192,8 +192,10 @@ fn main() -> Result<()> {
             };
             generate_and_report(&cfg)?;
             println!(
-                "\nThe verification engine is not built yet (issue #4): once it is, demo runs a batch on\n\
-                 this province with policy/guangdong.toml and checks its findings against {}.",
+                "\nNext: `hedui ingest --config {}` stages these exports. The batch itself (`hedui run`) is\n\
+                 being built (issue #4); once it lands, demo runs it here and checks its findings\n\
+                 against {}.",
+                cfg.out.join("hedui.toml").display(),
                 cfg.out.join("truth").display()
             );
         }
