@@ -313,3 +313,84 @@ fn every_other_test_finds_exactly_the_planted_findings() {
     );
     assert!(want.len() > 300, "{}", want.len());
 }
+
+fn outcomes_of(
+    dir: &std::path::Path,
+) -> (
+    std::collections::BTreeMap<String, hedui::engine::outcome::HouseholdOutcome>,
+    Vec<&'static str>,
+) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    rt.block_on(async {
+        let engine = Engine::open(dir, 2).await.unwrap();
+        (
+            engine.outcomes(&policy, as_of).await.unwrap(),
+            engine.missing.clone(),
+        )
+    })
+}
+
+#[test]
+fn every_household_gets_the_planted_outcome() {
+    let (got, missing) = outcomes_of(staged());
+    assert!(missing.is_empty());
+    let truth = read_csv(&province().join("truth/households.csv"));
+    assert_eq!(got.len(), truth.len());
+    let mut wrong = Vec::new();
+    for h in &truth {
+        let o = &got[&h["household_id"]];
+        if o.outcome != h["outcome"] && wrong.len() < 10 {
+            wrong.push(format!(
+                "{}: want {} got {o:?}",
+                h["household_id"], h["outcome"]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn a_deleted_source_turns_households_unverified_never_pass() {
+    // The vehicle registry's snapshot is gone: no household may PASS; a household whose only
+    // FLAG was a vehicle cannot be FLAGged either, and says which source is missing.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("staged")).unwrap();
+    for e in std::fs::read_dir(staged().join("staged")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "vehicle.parquet" {
+            std::fs::copy(&p, dir.path().join("staged").join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let (got, missing) = outcomes_of(dir.path());
+    assert_eq!(missing, vec!["vehicle"]);
+    let findings = read_csv(&province().join("truth/findings.csv"));
+    let mut flag_rules: HashMap<String, Vec<String>> = HashMap::new();
+    for f in &findings {
+        if f["severity"] == "FLAG" {
+            flag_rules
+                .entry(f["household_id"].clone())
+                .or_default()
+                .push(f["rule"].clone());
+        }
+    }
+    let mut unverified = 0;
+    for h in read_csv(&province().join("truth/households.csv")) {
+        let id = &h["household_id"];
+        let o = &got[id];
+        assert_ne!(o.outcome, "PASS", "{id}");
+        let other_flags = flag_rules
+            .get(id)
+            .map(|v| v.iter().any(|r| r != "vehicle_owned"))
+            .unwrap_or(false);
+        if other_flags {
+            assert_eq!(o.outcome, "FLAG", "{id}");
+        } else {
+            assert_eq!(o.outcome, "UNVERIFIED", "{id}");
+            assert_eq!(o.unverified, vec!["vehicle"], "{id}");
+            unverified += 1;
+        }
+    }
+    assert!(unverified > 8_000, "{unverified}");
+}

@@ -18,6 +18,8 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::{Error, Result};
 
+pub mod outcome;
+
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
 /// The income aggregation, over the `members` view.
@@ -32,38 +34,91 @@ const FINDINGS_SQL: &str = include_str!("findings.sql");
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
     ctx: SessionContext,
-    /// Source ids registered (present and staged).
+    /// Source ids registered (staged, or stood in for by an empty table when missing).
     pub tables: Vec<&'static str>,
+    /// Sources with no staged snapshot (failed or absent): the rules that need them cannot
+    /// clear a household, which becomes UNVERIFIED instead of PASS.
+    pub missing: Vec<&'static str>,
+    scratch: Option<std::path::PathBuf>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::Invalid(format!("engine: {e}"))
 }
 
+/// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
+/// so the same plans run; the outcome logic knows the source is missing).
+fn write_empty(path: &Path, def: &hedui_schemas::SourceDef) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(crate::error::io(path))?;
+    let w =
+        parquet::arrow::ArrowWriter::try_new(file, def.staged_schema(), None).map_err(|err| {
+            Error::Parquet {
+                path: path.display().to_string(),
+                err,
+            }
+        })?;
+    w.close().map_err(|err| Error::Parquet {
+        path: path.display().to_string(),
+        err,
+    })?;
+    Ok(())
+}
+
 impl Engine {
-    /// Registers every staged source found under `ingest_dir/staged/`.
+    /// Registers every staged source found under `ingest_dir/staged/`; a source without a
+    /// staged snapshot is registered as an empty table and listed in [`Engine::missing`].
+    /// The applications are required.
     pub async fn open(ingest_dir: &Path, target_partitions: usize) -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let config = SessionConfig::new()
             .with_target_partitions(target_partitions.max(1))
             .with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
-        let mut tables = Vec::new();
+        let mut engine = Engine {
+            ctx,
+            tables: Vec::new(),
+            missing: Vec::new(),
+            scratch: None,
+        };
         for def in hedui_schemas::all_sources() {
-            let path = ingest_dir
+            let mut path = ingest_dir
                 .join("staged")
                 .join(format!("{}.parquet", def.id));
             if !path.is_file() {
-                continue;
+                if def.id == "applications" {
+                    return Err(Error::Invalid(format!(
+                        "engine: no staged applications under {}",
+                        ingest_dir.display()
+                    )));
+                }
+                let dir = engine.scratch.get_or_insert_with(|| {
+                    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::env::temp_dir().join(format!("hedui-engine-{}-{n}", std::process::id()))
+                });
+                std::fs::create_dir_all(&*dir).map_err(crate::error::io(dir))?;
+                path = dir.join(format!("{}.parquet", def.id));
+                write_empty(&path, def)?;
+                engine.missing.push(def.id);
             }
             let path = path
                 .to_str()
                 .ok_or_else(|| Error::Invalid(format!("{}: path is not UTF-8", path.display())))?;
-            ctx.register_parquet(def.id, path, ParquetReadOptions::default())
+            engine
+                .ctx
+                .register_parquet(def.id, path, ParquetReadOptions::default())
                 .await
                 .map_err(df_err)?;
-            tables.push(def.id);
+            engine.tables.push(def.id);
         }
-        Ok(Engine { ctx, tables })
+        Ok(engine)
     }
 
     /// Runs SQL and collects the result.
