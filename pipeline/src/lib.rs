@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod policy;
+pub mod run;
 pub mod sources_cmd;
 
 pub use error::{Error, Result};

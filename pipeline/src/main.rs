@@ -61,6 +61,22 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a batch: ingest every configured source, apply the policy at the batch date, and
+    /// write outcomes and a summary under the batch root.
+    Run {
+        /// The batch config.
+        #[arg(long, default_value = "hedui.toml")]
+        config: PathBuf,
+        /// The batch date.
+        #[arg(long)]
+        as_of: NaiveDate,
+        /// The batch root; the batch gets its own folder in it.
+        #[arg(long, default_value = "batches")]
+        out: PathBuf,
+        /// Policy file (default: the config's, else the shipped policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
     /// The main job on an embedded default: generate a province and summarise it.
     Demo {
         /// Number of applicant households.
@@ -180,6 +196,22 @@ fn main() -> Result<()> {
                 std::process::exit(2);
             }
         }
+        Command::Run {
+            config,
+            as_of,
+            out,
+            policy,
+        } => {
+            let (cfg, base) = BatchConfig::load(&config)?;
+            let plan = cfg.build(&base)?;
+            let policy = match policy.or(plan.policy.clone()) {
+                Some(p) => Policy::load(&p)?,
+                None => Policy::default_policy(),
+            };
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let batch = rt.block_on(hedui::run::run(&plan, &policy, as_of, &out))?;
+            print!("{}", hedui::run::render(&batch));
+        }
         Command::Demo { households, out } => {
             let cfg = GenerateConfig {
                 households,
@@ -191,13 +223,22 @@ fn main() -> Result<()> {
                 policy: Policy::default_policy(),
             };
             generate_and_report(&cfg)?;
-            println!(
-                "\nNext: `hedui ingest --config {}` stages these exports. The batch itself (`hedui run`) is\n\
-                 being built (issue #4); once it lands, demo runs it here and checks its findings\n\
-                 against {}.",
-                cfg.out.join("hedui.toml").display(),
-                cfg.out.join("truth").display()
-            );
+            let (bc, base) = BatchConfig::load(&cfg.out.join("hedui.toml"))?;
+            let plan = bc.build(&base)?;
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let batch = rt.block_on(hedui::run::run(
+                &plan,
+                &cfg.policy,
+                cfg.as_of,
+                &cfg.out.join("batches"),
+            ))?;
+            println!();
+            print!("{}", hedui::run::render(&batch));
+            let (text, ok) = hedui::run::check_against_truth(&batch, &cfg.out.join("truth"))?;
+            println!("\n{text}");
+            if !ok {
+                std::process::exit(1);
+            }
         }
     }
     Ok(())

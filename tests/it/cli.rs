@@ -87,3 +87,71 @@ fn generate_refuses_bad_arguments_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn demo_runs_end_to_end_and_checks_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hedui()
+        .args(["demo", "--households", "1500", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("OK: the batch found exactly what was planted"),
+        "{text}"
+    );
+    assert!(text.contains("missing 0, unexpected 0"), "{text}");
+}
+
+#[test]
+fn run_publishes_outcomes_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::generate_into(dir.path(), 800, 3);
+    let root = dir.path().join("batches");
+    let run = |root: &std::path::Path| {
+        hedui()
+            .args(["run", "--as-of", "2026-11-15", "--config"])
+            .arg(dir.path().join("hedui.toml"))
+            .arg("--out")
+            .arg(root)
+            .output()
+            .unwrap()
+    };
+    let out = run(&root);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("outcomes:") && text.contains("findings by rule:"),
+        "{text}"
+    );
+    let batch = root.join("20261115-001");
+    let csv = std::fs::read(batch.join("outcomes.csv")).unwrap();
+    assert!(
+        csv.starts_with("\u{feff}household_id,".as_bytes()),
+        "CSV for spreadsheets starts with a BOM"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(batch.join("summary.json")).unwrap())
+            .unwrap();
+    let total: u64 = summary["outcomes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 800);
+    assert!(batch.join("outcomes.parquet").is_file() && batch.join("ingest/ingest.json").is_file());
+    // A second run of the same date never reuses the folder.
+    assert!(run(&root).status.success());
+    assert!(root.join("20261115-002/summary.json").is_file());
+}

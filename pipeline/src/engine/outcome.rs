@@ -121,6 +121,10 @@ pub const RULES: &[RuleDef] = &[
 /// The outcome of one household.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HouseholdOutcome {
+    /// Region code.
+    pub region: i64,
+    /// Programme code.
+    pub programme: String,
     /// PASS, FLAG, REVIEW or UNVERIFIED.
     pub outcome: &'static str,
     /// Rules with findings, in [`RULES`] order.
@@ -158,10 +162,23 @@ impl Engine {
         as_of: NaiveDate,
     ) -> Result<BTreeMap<String, HouseholdOutcome>> {
         let mut found: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+        let mut info: BTreeMap<String, (i64, String)> = BTreeMap::new();
         let mut no_line: BTreeSet<String> = BTreeSet::new();
         for b in self.members(as_of).await? {
-            for h in strings(&b, "household_id")?.into_iter().flatten() {
-                found.entry(h).or_default();
+            let regions = datafusion::arrow::compute::cast(
+                b.column_by_name("region")
+                    .ok_or_else(|| crate::Error::Invalid("engine: no region".into()))?,
+                &DataType::Int64,
+            )?;
+            let regions = regions.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let ids = strings(&b, "household_id")?;
+            let programmes = strings(&b, "programme")?;
+            for (i, (h, p)) in ids.into_iter().zip(programmes).enumerate() {
+                if let Some(h) = h {
+                    info.entry(h.clone())
+                        .or_insert((regions.value(i), p.unwrap_or_default()));
+                    found.entry(h).or_default();
+                }
             }
         }
         let rule = |id: &str| RULES.iter().find(|r| r.id == id).map(|r| r.id);
@@ -239,9 +256,12 @@ impl Engine {
                 } else {
                     "PASS"
                 };
+                let (region, programme) = info.get(&h).cloned().unwrap_or_default();
                 (
                     h,
                     HouseholdOutcome {
+                        region,
+                        programme,
                         outcome,
                         rules,
                         unverified: unv,
