@@ -65,7 +65,8 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
-    fn failed(source: &str, error: String) -> Self {
+    /// A failed source with nothing read.
+    pub fn failed(source: &str, error: String) -> Self {
         SourceReport {
             source: source.into(),
             status: Status::Failed,

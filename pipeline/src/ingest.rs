@@ -119,18 +119,8 @@ pub async fn ingest_all(
             let id = sp.def.id;
             let r = tokio::task::spawn_blocking(move || ingest_source(&sp, &opts, prev))
                 .await
-                .unwrap_or_else(|e| SourceReport {
-                    source: id.to_string(),
-                    status: Status::Failed,
-                    error: Some(format!("{id}: ingestion stopped: {e}")),
-                    files: Vec::new(),
-                    read: 0,
-                    accepted: 0,
-                    quarantined: 0,
-                    by_reason: BTreeMap::new(),
-                    staged: None,
-                    quarantine: None,
-                    previous_accepted: None,
+                .unwrap_or_else(|e| {
+                    SourceReport::failed(id, format!("{id}: ingestion stopped: {e}"))
                 });
             progress(&r);
             r
@@ -147,19 +137,7 @@ pub async fn ingest_all(
         let _ = std::fs::remove_file(out.join(format!("staged/{id}.parquet")));
         sources.insert(
             id.to_string(),
-            SourceReport {
-                source: id.to_string(),
-                status: Status::Failed,
-                error: Some(format!("{id}: not configured in hedui.toml")),
-                files: Vec::new(),
-                read: 0,
-                accepted: 0,
-                quarantined: 0,
-                by_reason: BTreeMap::new(),
-                staged: None,
-                quarantine: None,
-                previous_accepted: None,
-            },
+            SourceReport::failed(id, format!("{id}: not configured in hedui.toml")),
         );
     }
     let failed = sources

@@ -54,6 +54,19 @@ fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::Invalid(format!("engine: {e}"))
 }
 
+/// A SQL list of quoted catalog codes (`NULL` when empty). The codes come from the checked
+/// policy (catalog codes: `[a-z_]` only), so quoting them is safe.
+fn sql_list(codes: &[String]) -> String {
+    if codes.is_empty() {
+        return "NULL".into();
+    }
+    codes
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
 /// so the same plans run; the outcome logic knows the source is missing).
 fn write_empty(path: &Path, def: &hedui_schemas::SourceDef) -> Result<()> {
@@ -145,32 +158,8 @@ impl Engine {
 
     /// The income query for `as_of`, after defining the `members` view.
     async fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> Result<String> {
-        for t in [
-            "tax",
-            "public_payroll",
-            "social_insurance",
-            "provident_fund",
-            "pension",
-            "unemployment_benefit",
-            "medical_expense",
-        ] {
-            if !self.tables.contains(&t) {
-                return Err(Error::Invalid(format!(
-                    "engine: income needs the {t} source"
-                )));
-            }
-        }
         self.define_members(as_of).await?;
         let window = crate::generate::income_window(as_of, policy.income_window_months);
-        // Codes come from the checked policy (catalog codes: [a-z_] only), so quoting is safe.
-        let list = |codes: &[String]| -> String {
-            let v: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
-            if v.is_empty() {
-                "NULL".into()
-            } else {
-                v.join(", ")
-            }
-        };
         let others: Vec<String> = policy
             .counted_tax_income_types
             .iter()
@@ -188,8 +177,11 @@ impl Engine {
                     .any(|t| t == "wage")
                     .to_string(),
             )
-            .replace("{other_tax_types}", &list(&others))
-            .replace("{pension_schemes}", &list(&policy.counted_pension_schemes))
+            .replace("{other_tax_types}", &sql_list(&others))
+            .replace(
+                "{pension_schemes}",
+                &sql_list(&policy.counted_pension_schemes),
+            )
             .replace(
                 "{count_unemployment}",
                 &policy.count_unemployment_benefit.to_string(),
@@ -248,18 +240,6 @@ impl Engine {
         policy: &crate::policy::Policy,
         as_of: NaiveDate,
     ) -> Result<Vec<RecordBatch>> {
-        for t in [
-            "bank_deposit",
-            "securities",
-            "commercial_insurance",
-            "internet_finance",
-        ] {
-            if !self.tables.contains(&t) {
-                return Err(Error::Invalid(format!(
-                    "engine: the asset test needs the {t} source"
-                )));
-            }
-        }
         self.define_members(as_of).await?;
         let lines: Vec<String> = policy
             .regions
@@ -294,32 +274,8 @@ impl Engine {
         as_of: NaiveDate,
     ) -> Result<Vec<RecordBatch>> {
         use chrono::Datelike;
-        for t in [
-            "real_estate",
-            "vehicle",
-            "vessel",
-            "business",
-            "public_payroll",
-            "assistance",
-            "marriage",
-            "hukou",
-        ] {
-            if !self.tables.contains(&t) {
-                return Err(Error::Invalid(format!(
-                    "engine: the findings need the {t} source"
-                )));
-            }
-        }
         self.define_members(as_of).await?;
         let window = crate::generate::income_window(as_of, policy.income_window_months);
-        let list = |codes: &[String]| -> String {
-            let v: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
-            if v.is_empty() {
-                "NULL".into()
-            } else {
-                v.join(", ")
-            }
-        };
         // A minor at the batch date was born after the same day 18 years earlier.
         let minor_born_after =
             (as_of.year() - 18) * 10_000 + as_of.month() as i32 * 100 + as_of.day() as i32;
@@ -335,8 +291,11 @@ impl Engine {
                 "{max_residential}",
                 &policy.max_residential_units.to_string(),
             )
-            .replace("{forbidden_uses}", &list(&policy.forbidden_property_uses))
-            .replace("{exempt_vehicles}", &list(&policy.exempt_vehicle_types))
+            .replace(
+                "{forbidden_uses}",
+                &sql_list(&policy.forbidden_property_uses),
+            )
+            .replace("{exempt_vehicles}", &sql_list(&policy.exempt_vehicle_types))
             .replace(
                 "{sole_trader_max_staff}",
                 &policy.sole_trader_review_max_staff.to_string(),
@@ -356,15 +315,7 @@ impl Engine {
     }
 
     /// Every declared member with `excluded` (`dead`, `incarcerated` or null) at `as_of`.
-    /// Needs the `applications`, `death`, `cremation` and `incarceration` tables.
     pub async fn members(&self, as_of: NaiveDate) -> Result<Vec<RecordBatch>> {
-        for t in ["applications", "death", "cremation", "incarceration"] {
-            if !self.tables.contains(&t) {
-                return Err(Error::Invalid(format!(
-                    "engine: household resolution needs the {t} source"
-                )));
-            }
-        }
         self.query(&MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string()))
             .await
     }
