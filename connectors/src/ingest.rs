@@ -11,8 +11,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -103,12 +101,8 @@ fn parquet_writer(
         msg,
     };
     let file = File::create(path).map_err(|e| stage_err(e.to_string()))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(512 * 1024))
-        .set_created_by(concat!("hedui ", env!("CARGO_PKG_VERSION")).to_string())
-        .build();
-    ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| stage_err(e.to_string()))
+    ArrowWriter::try_new(file, schema, Some(crate::stage::writer_properties()))
+        .map_err(|e| stage_err(e.to_string()))
 }
 
 /// Hash of a raw record's fields (exact duplicates share it). 128 bits: a collision between

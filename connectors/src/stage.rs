@@ -241,3 +241,13 @@ impl QuarantineBuilder {
         )
     }
 }
+
+/// The Parquet writer settings of every file hedui writes (staged snapshots, quarantine and
+/// batch outputs): fixed, so the same rows give the same bytes.
+pub fn writer_properties() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(512 * 1024))
+        .set_created_by(concat!("hedui ", env!("CARGO_PKG_VERSION")).to_string())
+        .build()
+}

@@ -7,11 +7,13 @@
 //! source concurrently. The engine, audit and review build on these.
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod output;
 pub mod policy;
 pub mod run;
 pub mod sources_cmd;

@@ -77,7 +77,18 @@ enum Command {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
-    /// The main job on an embedded default: generate a province and summarise it.
+    /// Compares a published batch with a generated province's planted truth (findings,
+    /// evidence, outcomes); exits 1 on any difference.
+    Check {
+        /// The batch folder (`ROOT/<batch-id>`).
+        #[arg(long)]
+        batch: PathBuf,
+        /// The province's `truth/` folder.
+        #[arg(long)]
+        truth: PathBuf,
+    },
+    /// The main job on an embedded default: generate a province, run a batch on it and
+    /// check the batch against the planted truth.
     Demo {
         /// Number of applicant households.
         #[arg(long, default_value_t = 100_000)]
@@ -132,7 +143,65 @@ fn generate_and_report(cfg: &GenerateConfig) -> Result<generate::Summary> {
     Ok(summary)
 }
 
+/// Runs a batch with a progress bar per source and a spinner per engine stage.
+fn run_batch(
+    plan: &hedui::config::BatchPlan,
+    policy: &Policy,
+    as_of: NaiveDate,
+    root: &std::path::Path,
+) -> Result<hedui::run::Batch> {
+    let bars = indicatif::MultiProgress::new();
+    let ingest = bars.add(
+        indicatif::ProgressBar::new(plan.sources.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template("ingesting {bar:40} {pos}/{len} sources {msg}")
+                .context("progress template")?,
+        ),
+    );
+    let engine = bars.add(indicatif::ProgressBar::hidden());
+    engine.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} engine: {msg} ({elapsed})")
+            .context("progress template")?,
+    );
+    let (i, e) = (ingest.clone(), engine.clone());
+    let progress = hedui::run::Progress {
+        source: std::sync::Arc::new(move |r: &hedui_connectors::ingest::SourceReport| {
+            i.set_message(r.source.clone());
+            i.inc(1);
+        }),
+        stage: std::sync::Arc::new(move |s: hedui::engine::finding::Stage| {
+            if e.is_hidden() {
+                e.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                e.enable_steady_tick(std::time::Duration::from_millis(120));
+            }
+            e.set_message(s.label());
+        }),
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    let batch = rt.block_on(hedui::run::run(plan, policy, as_of, root, &progress));
+    ingest.finish_and_clear();
+    engine.finish_and_clear();
+    Ok(batch?)
+}
+
+/// Structured logs on stderr: `HEDUI_LOG` sets the filter (default `warn`; `info` shows each
+/// stage and source), `HEDUI_LOG_FORMAT=json` writes one JSON object per line. Logs never
+/// carry resident IDs.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if std::env::var("HEDUI_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
 fn main() -> Result<()> {
+    init_logs();
     let cli = Cli::parse();
     match cli.command {
         Command::Sources => print!("{}", hedui::sources_cmd::render()),
@@ -208,9 +277,11 @@ fn main() -> Result<()> {
                 Some(p) => Policy::load(&p)?,
                 None => Policy::default_policy(),
             };
-            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let batch = rt.block_on(hedui::run::run(&plan, &policy, as_of, &out))?;
+            let batch = run_batch(&plan, &policy, as_of, &out)?;
             print!("{}", hedui::run::render(&batch));
+            if !batch.summary.failed_sources.is_empty() {
+                std::process::exit(2);
+            }
         }
         Command::Demo { households, out } => {
             let cfg = GenerateConfig {
@@ -225,18 +296,20 @@ fn main() -> Result<()> {
             generate_and_report(&cfg)?;
             let (bc, base) = BatchConfig::load(&cfg.out.join("hedui.toml"))?;
             let plan = bc.build(&base)?;
-            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let batch = rt.block_on(hedui::run::run(
-                &plan,
-                &cfg.policy,
-                cfg.as_of,
-                &cfg.out.join("batches"),
-            ))?;
+            let batch = run_batch(&plan, &cfg.policy, cfg.as_of, &cfg.out.join("batches"))?;
             println!();
             print!("{}", hedui::run::render(&batch));
-            let (text, ok) = hedui::run::check_against_truth(&batch, &cfg.out.join("truth"))?;
-            println!("\n{text}");
-            if !ok {
+            let truth = cfg.out.join("truth");
+            let check = hedui::check::check_against_truth(&batch.dir, &truth)?;
+            println!("\n{}", check.render(&truth));
+            if !check.ok() {
+                std::process::exit(1);
+            }
+        }
+        Command::Check { batch, truth } => {
+            let check = hedui::check::check_against_truth(&batch, &truth)?;
+            print!("{}", check.render(&truth));
+            if !check.ok() {
                 std::process::exit(1);
             }
         }

@@ -106,7 +106,62 @@ fn demo_runs_end_to_end_and_checks_the_truth() {
         text.contains("OK: the batch found exactly what was planted"),
         "{text}"
     );
-    assert!(text.contains("missing 0, unexpected 0"), "{text}");
+    assert!(
+        text.contains("missing 0, unexpected 0, figures differ 0"),
+        "{text}"
+    );
+    // The summary and check name no full resident ID.
+    let id = regex_free_id(&text);
+    assert!(id.is_none(), "full resident ID on the terminal: {id:?}");
+    // `hedui check` on the published batch says the same.
+    let batch = std::fs::read_dir(dir.path().join("batches"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let check = hedui()
+        .args(["check", "--batch"])
+        .arg(&batch)
+        .arg("--truth")
+        .arg(dir.path().join("truth"))
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    // A tampered truth makes the check (and so the demo) fail.
+    let findings = dir.path().join("truth/findings.csv");
+    let text = std::fs::read_to_string(&findings).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(1);
+    std::fs::write(&findings, lines.join("\n") + "\n").unwrap();
+    let check = hedui()
+        .args(["check", "--batch"])
+        .arg(&batch)
+        .arg("--truth")
+        .arg(dir.path().join("truth"))
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("unexpected 1") && text.contains("MISMATCH"),
+        "{text}"
+    );
+}
+
+/// The first 18-character run of digits (with a final X) that passes the resident-ID check.
+fn regex_free_id(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    for start in 0..chars.len().saturating_sub(17) {
+        let cand: String = chars[start..start + 18].iter().collect();
+        let digits_ok = cand[..17].chars().all(|c| c.is_ascii_digit())
+            && (cand.ends_with('X') || cand.ends_with(|c: char| c.is_ascii_digit()));
+        let bounded = start == 0 || !chars[start - 1].is_ascii_digit();
+        if digits_ok && bounded && hedui_schemas::ResidentId::parse(&cand).is_ok() {
+            return Some(cand);
+        }
+    }
+    None
 }
 
 #[test]
@@ -150,7 +205,18 @@ fn run_publishes_outcomes_and_a_summary() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(total, 800);
-    assert!(batch.join("outcomes.parquet").is_file() && batch.join("ingest/ingest.json").is_file());
+    for f in [
+        "outcomes.parquet",
+        "outcomes.csv",
+        "findings.parquet",
+        "findings.csv",
+        "evidence.parquet",
+        "households.parquet",
+        "ingest/ingest.json",
+    ] {
+        assert!(batch.join(f).is_file(), "{f}");
+    }
+    assert!(text.contains("time by stage:"), "{text}");
     // A second run of the same date never reuses the folder.
     assert!(run(&root).status.success());
     assert!(root.join("20261115-002/summary.json").is_file());

@@ -1,18 +1,12 @@
--- The financial-asset test: per account (bank deposit, securities, insurance policy, internet
--- platform) the latest value on or before the batch date {as_of}, summed over each
--- household's counted members; FLAG when above {asset_months} x standard x counted members.
--- Equal passes. Values dated after the batch date are ignored.
-WITH lines (region, standard_fen) AS (
-    VALUES {lines}
-),
-counted AS (
+-- Financial assets per household: per account (bank deposit, securities, insurance policy,
+-- internet platform) the latest value on or before the batch date {as_of}, summed over each
+-- household's counted members. Values dated after the batch date are ignored. The limit and
+-- the test are in metrics.sql.
+WITH counted AS (
     SELECT household_id, person_key FROM members WHERE excluded IS NULL
 ),
 keys AS (
     SELECT DISTINCT person_key FROM counted
-),
-households AS (
-    SELECT household_id, CAST(MIN(region) AS BIGINT) AS region FROM members GROUP BY household_id
 ),
 snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
@@ -34,18 +28,7 @@ ranked AS (
 ),
 per_person AS (
     SELECT person_key, SUM(fen) AS fen FROM ranked WHERE rn = 1 GROUP BY person_key
-),
-per_household AS (
-    SELECT c.household_id, COUNT(*) AS counted, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
-    FROM counted c LEFT JOIN per_person p ON p.person_key = c.person_key
-    GROUP BY c.household_id
 )
-SELECT a.household_id,
-       a.counted,
-       a.assets_fen,
-       {asset_months} * l.standard_fen * a.counted AS limit_fen,
-       a.assets_fen > {asset_months} * l.standard_fen * a.counted AS over_limit
-FROM per_household a
-JOIN households h ON h.household_id = a.household_id
-LEFT JOIN lines l ON l.region = h.region
-ORDER BY a.household_id
+SELECT c.household_id, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
+FROM counted c LEFT JOIN per_person p ON p.person_key = c.person_key
+GROUP BY c.household_id

@@ -64,4 +64,4 @@ SELECT c.household_id,
 FROM counted c
 LEFT JOIN per_person p ON p.person_key = c.person_key
 GROUP BY c.household_id
-ORDER BY c.household_id
+

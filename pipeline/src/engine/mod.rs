@@ -5,10 +5,12 @@
 //! built-in functions only, so the same plans can run on a distributed engine. Money stays
 //! integer fen throughout.
 //!
-//! Built so far (issue #4 in progress): household resolution ([`Engine::members`]): who is
-//! declared, who counts at the batch date, and who is excluded and why; and net income over
-//! the window per household ([`Engine::income`]) and the income test ([`Engine::income_line`]);
-//! the financial-asset test ([`Engine::assets`]); and the other tests ([`Engine::findings`]).
+//! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
+//! date, who is excluded and why), `income.sql` and `assets.sql` (sums per household),
+//! `metrics.sql` (one row per household with the policy values in force and the sum tests)
+//! and `evidence.sql` (every record behind every finding). [`Engine::verify`] runs them in
+//! that order and writes the batch's files ([`finding`]); [`outcome`] declares the rules and
+//! the sources each needs; [`sentence`] explains each finding in Chinese and English.
 
 use std::path::Path;
 
@@ -18,18 +20,27 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::{Error, Result};
 
+pub mod finding;
 pub mod outcome;
+pub mod sentence;
 
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
-/// The income aggregation, over the `members` view.
+/// Net income per household over the window, over the `members` view.
 const INCOME_SQL: &str = include_str!("income.sql");
-/// The income test, over the income aggregation.
-const INCOME_LINE_SQL: &str = include_str!("income_line.sql");
-/// The financial-asset test, over the `members` view.
+/// Financial assets per household, over the `members` view.
 const ASSETS_SQL: &str = include_str!("assets.sql");
-/// The tests that are not sums, over the `members` view.
-const FINDINGS_SQL: &str = include_str!("findings.sql");
+/// Household metrics and the sum tests, over the income and asset queries.
+const METRICS_SQL: &str = include_str!("metrics.sql");
+/// The evidence behind every finding, over the `members` view and the `metrics` table.
+const EVIDENCE_SQL: &str = include_str!("evidence.sql");
+
+/// Target partitions for the engine: one per core.
+pub fn default_partitions() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
 
 /// A DataFusion session over one staged snapshot.
 pub struct Engine {
@@ -145,64 +156,14 @@ impl Engine {
             .map_err(df_err)
     }
 
-    /// Net income over the policy's window per household with at least one counted member:
-    /// `household_id`, `counted`, `income_fen`. Defines the `members` view for `as_of`.
-    pub async fn income(
+    /// The metrics query for `as_of` (household resolution, income and assets with their
+    /// limits), after defining the `members` view.
+    async fn metrics_sql(
         &self,
         policy: &crate::policy::Policy,
         as_of: NaiveDate,
-    ) -> Result<Vec<RecordBatch>> {
-        let sql = self.income_sql(policy, as_of).await?;
-        self.query(&sql).await
-    }
-
-    /// The income query for `as_of`, after defining the `members` view.
-    async fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> Result<String> {
+    ) -> Result<String> {
         self.define_members(as_of).await?;
-        let window = crate::generate::income_window(as_of, policy.income_window_months);
-        let others: Vec<String> = policy
-            .counted_tax_income_types
-            .iter()
-            .filter(|t| *t != "wage")
-            .cloned()
-            .collect();
-        let sql = INCOME_SQL
-            .replace("{ws}", &window[0].to_string())
-            .replace("{we}", &window[window.len() - 1].to_string())
-            .replace(
-                "{count_tax_wage}",
-                &policy
-                    .counted_tax_income_types
-                    .iter()
-                    .any(|t| t == "wage")
-                    .to_string(),
-            )
-            .replace("{other_tax_types}", &sql_list(&others))
-            .replace(
-                "{pension_schemes}",
-                &sql_list(&policy.counted_pension_schemes),
-            )
-            .replace(
-                "{count_unemployment}",
-                &policy.count_unemployment_benefit.to_string(),
-            )
-            .replace(
-                "{deduct_medical}",
-                &policy.deduct_medical_expense.to_string(),
-            );
-        Ok(sql)
-    }
-
-    /// The income test per household with counted members: income, the line's values in
-    /// force (multiple, standard, its date and legal reference), `limit_fen` (the largest
-    /// income that passes) and `over_line`.
-    pub async fn income_line(
-        &self,
-        policy: &crate::policy::Policy,
-        as_of: NaiveDate,
-    ) -> Result<Vec<RecordBatch>> {
-        let income = self.income_sql(policy, as_of).await?;
-        let income = &income[..income.rfind("ORDER BY").unwrap_or(income.len())];
         let mut lines = Vec::new();
         for region in policy.regions.values() {
             let Ok(standard) = policy.standard_at(region.code, as_of) else {
@@ -226,82 +187,75 @@ impl Engine {
                 policy.name
             )));
         }
-        let sql = INCOME_LINE_SQL
+        let income = self.fill(INCOME_SQL, policy, as_of);
+        let assets = self.fill(ASSETS_SQL, policy, as_of);
+        Ok(self
+            .fill(METRICS_SQL, policy, as_of)
             .replace("{lines}", &lines.join(",\n    "))
-            .replace("{income}", income)
-            .replace("{months}", &policy.income_window_months.to_string());
-        self.query(&sql).await
+            .replace("{income}", &income)
+            .replace("{assets}", &assets))
     }
 
-    /// The financial-asset test per household with counted members: `assets_fen` (latest
-    /// value per account on or before `as_of`), `limit_fen` and `over_limit`.
-    pub async fn assets(
-        &self,
-        policy: &crate::policy::Policy,
-        as_of: NaiveDate,
-    ) -> Result<Vec<RecordBatch>> {
-        self.define_members(as_of).await?;
-        let lines: Vec<String> = policy
-            .regions
-            .values()
-            .filter_map(|r| {
-                policy
-                    .standard_at(r.code, as_of)
-                    .ok()
-                    .map(|s| format!("({}, {})", r.code, s.dibao_fen))
-            })
-            .collect();
-        if lines.is_empty() {
-            return Err(Error::Invalid(format!(
-                "policy {}: no standard in force on {as_of}",
-                policy.name
-            )));
-        }
-        let sql = ASSETS_SQL
-            .replace("{lines}", &lines.join(", "))
-            .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
-            .replace("{asset_months}", &policy.financial_asset_months.to_string());
-        self.query(&sql).await
+    /// The evidence query for `as_of` (needs the `members` view and the `metrics` table).
+    fn evidence_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+        self.fill(EVIDENCE_SQL, policy, as_of)
     }
 
-    /// The findings of the tests that are not sums (property, vehicles, vessels, businesses,
-    /// public payroll, duplicate benefits, dead and undeclared members, no counted member):
-    /// one row per finding and record behind it: `household_id`, `rule`, `person_key`,
-    /// `source`, `record_key`.
-    pub async fn findings(
-        &self,
-        policy: &crate::policy::Policy,
-        as_of: NaiveDate,
-    ) -> Result<Vec<RecordBatch>> {
+    /// Fills a query's placeholders from the policy and the batch date.
+    fn fill(&self, sql: &str, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
         use chrono::Datelike;
-        self.define_members(as_of).await?;
         let window = crate::generate::income_window(as_of, policy.income_window_months);
+        let others: Vec<String> = policy
+            .counted_tax_income_types
+            .iter()
+            .filter(|t| *t != "wage")
+            .cloned()
+            .collect();
         // A minor at the batch date was born after the same day 18 years earlier.
         let minor_born_after =
             (as_of.year() - 18) * 10_000 + as_of.month() as i32 * 100 + as_of.day() as i32;
-        let sql = FINDINGS_SQL
-            .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
-            .replace("{ws}", &window[0].to_string())
-            .replace("{we}", &window[window.len() - 1].to_string())
-            .replace(
+        let count_tax_wage = policy.counted_tax_income_types.iter().any(|t| t == "wage");
+        [
+            ("{as_of}", as_of.format("%Y-%m-%d").to_string()),
+            ("{ws}", window[0].to_string()),
+            ("{we}", window[window.len() - 1].to_string()),
+            ("{months}", policy.income_window_months.to_string()),
+            ("{asset_months}", policy.financial_asset_months.to_string()),
+            ("{count_tax_wage}", count_tax_wage.to_string()),
+            ("{other_tax_types}", sql_list(&others)),
+            (
+                "{pension_schemes}",
+                sql_list(&policy.counted_pension_schemes),
+            ),
+            (
+                "{count_unemployment}",
+                policy.count_unemployment_benefit.to_string(),
+            ),
+            (
+                "{deduct_medical}",
+                policy.deduct_medical_expense.to_string(),
+            ),
+            (
                 "{current_month}",
-                &hedui_schemas::values::month_of(as_of).to_string(),
-            )
-            .replace(
+                hedui_schemas::values::month_of(as_of).to_string(),
+            ),
+            (
                 "{max_residential}",
-                &policy.max_residential_units.to_string(),
-            )
-            .replace(
+                policy.max_residential_units.to_string(),
+            ),
+            (
                 "{forbidden_uses}",
-                &sql_list(&policy.forbidden_property_uses),
-            )
-            .replace("{exempt_vehicles}", &sql_list(&policy.exempt_vehicle_types))
-            .replace(
+                sql_list(&policy.forbidden_property_uses),
+            ),
+            ("{exempt_vehicles}", sql_list(&policy.exempt_vehicle_types)),
+            (
                 "{sole_trader_max_staff}",
-                &policy.sole_trader_review_max_staff.to_string(),
-            )
-            .replace("{minor_born_after}", &minor_born_after.to_string());
-        self.query(&sql).await
+                policy.sole_trader_review_max_staff.to_string(),
+            ),
+            ("{minor_born_after}", minor_born_after.to_string()),
+        ]
+        .into_iter()
+        .fold(sql.to_string(), |s, (k, v)| s.replace(k, &v))
     }
 
     /// (Re)defines the `members` view for `as_of`.

@@ -1,0 +1,293 @@
+//! Compares a published batch with a generated province's planted truth: what `hedui demo`
+//! prints and what its exit code says, and what `hedui check` runs at any size.
+//!
+//! Findings are matched by (household, rule) and then compared on severity, members,
+//! measured value and threshold; evidence records are compared as whole rows (household,
+//! rule, member, source, record key, amount, date); outcomes per household. Rows are
+//! compared as 128-bit hashes in sorted vectors, so a million-household check stays small.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::output::{for_each_batch, int_column, text_column};
+use crate::{Error, Result};
+
+/// The result of a check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    /// Planted findings.
+    pub findings_expected: u64,
+    /// Planted findings the batch found.
+    pub findings_found: u64,
+    /// Planted findings the batch missed.
+    pub findings_missing: u64,
+    /// Findings the batch made that were not planted.
+    pub findings_unexpected: u64,
+    /// Findings found whose severity, members, measured value or threshold differ.
+    pub findings_differ: u64,
+    /// Planted evidence records.
+    pub evidence_expected: u64,
+    /// Planted evidence records the batch lists.
+    pub evidence_found: u64,
+    /// Planted evidence records the batch does not list.
+    pub evidence_missing: u64,
+    /// Evidence records the batch lists that were not planted.
+    pub evidence_unexpected: u64,
+    /// Households in the truth.
+    pub households: u64,
+    /// Households in the batch.
+    pub households_in_batch: u64,
+    /// Households whose outcome differs.
+    pub outcome_differs: u64,
+    /// Up to ten examples of what differs.
+    pub examples: Vec<String>,
+}
+
+impl Check {
+    /// True when the batch found exactly what was planted.
+    pub fn ok(&self) -> bool {
+        self.findings_missing == 0
+            && self.findings_unexpected == 0
+            && self.findings_differ == 0
+            && self.evidence_missing == 0
+            && self.evidence_unexpected == 0
+            && self.outcome_differs == 0
+            && self.households == self.households_in_batch
+    }
+
+    /// The check as text for the terminal.
+    pub fn render(&self, truth_dir: &Path) -> String {
+        let mut s = format!(
+            "check against the planted truth ({}):\n  findings  expected {}, found {}, missing {}, unexpected {}, figures differ {}\n  evidence  expected {}, found {}, missing {}, unexpected {}\n  households {} (batch {}), outcome differs for {}\n",
+            truth_dir.display(),
+            self.findings_expected,
+            self.findings_found,
+            self.findings_missing,
+            self.findings_unexpected,
+            self.findings_differ,
+            self.evidence_expected,
+            self.evidence_found,
+            self.evidence_missing,
+            self.evidence_unexpected,
+            self.households,
+            self.households_in_batch,
+            self.outcome_differs
+        );
+        for e in &self.examples {
+            s.push_str(&format!("  e.g. {e}\n"));
+        }
+        s.push_str(if self.ok() {
+            "  OK: the batch found exactly what was planted, with the right evidence\n"
+        } else {
+            "  MISMATCH\n"
+        });
+        s
+    }
+}
+
+fn hash(fields: &[&str]) -> u128 {
+    xxh3_128(fields.join("\u{1f}").as_bytes())
+}
+
+/// Rows of a truth CSV file, as header-keyed fields, one at a time.
+fn each_csv(path: &Path, mut f: impl FnMut(&csv::StringRecord, &csv::StringRecord)) -> Result<()> {
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let headers = r
+        .headers()
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
+        .clone();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        f(&headers, &rec);
+    }
+    Ok(())
+}
+
+fn field<'a>(headers: &csv::StringRecord, rec: &'a csv::StringRecord, name: &str) -> &'a str {
+    headers
+        .iter()
+        .position(|h| h == name)
+        .and_then(|i| rec.get(i))
+        .unwrap_or("")
+}
+
+fn sorted_members(s: &str) -> String {
+    let mut v: Vec<&str> = s.split(';').filter(|m| !m.is_empty()).collect();
+    v.sort_unstable();
+    v.join(";")
+}
+
+/// Counts the values of `want` missing from `got` and the other way round (both sorted).
+fn differences(want: &[u128], got: &[u128]) -> (u64, u64) {
+    let (mut i, mut j, mut missing, mut unexpected) = (0, 0, 0, 0);
+    while i < want.len() || j < got.len() {
+        match (want.get(i), got.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                missing += 1;
+                i += 1;
+            }
+            (Some(_), Some(_)) | (None, Some(_)) => {
+                unexpected += 1;
+                j += 1;
+            }
+            (Some(_), None) => {
+                missing += 1;
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (missing, unexpected)
+}
+
+/// Checks the batch in `batch_dir` against the truth in `truth_dir`.
+pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> {
+    let mut c = Check::default();
+    // Findings.
+    let mut want: BTreeMap<(String, String), String> = BTreeMap::new();
+    each_csv(&truth_dir.join("findings.csv"), |h, r| {
+        want.insert(
+            (
+                field(h, r, "household_id").to_string(),
+                field(h, r, "rule").to_string(),
+            ),
+            format!(
+                "{} members {} measured {} threshold {}",
+                field(h, r, "severity"),
+                sorted_members(field(h, r, "members")),
+                field(h, r, "measured"),
+                field(h, r, "threshold")
+            ),
+        );
+    })?;
+    let mut got: BTreeMap<(String, String), String> = BTreeMap::new();
+    for_each_batch(&batch_dir.join("findings.parquet"), |b| {
+        let hh = text_column(&b, "household_id")?;
+        let rule = text_column(&b, "rule")?;
+        let sev = text_column(&b, "severity")?;
+        let members = text_column(&b, "members")?;
+        let measured = int_column(&b, "measured")?;
+        let threshold = int_column(&b, "threshold")?;
+        for i in 0..b.num_rows() {
+            got.insert(
+                (
+                    hh[i].clone().unwrap_or_default(),
+                    rule[i].clone().unwrap_or_default(),
+                ),
+                format!(
+                    "{} members {} measured {} threshold {}",
+                    sev[i].as_deref().unwrap_or(""),
+                    sorted_members(members[i].as_deref().unwrap_or("")),
+                    measured[i].unwrap_or_default(),
+                    threshold[i].unwrap_or_default()
+                ),
+            );
+        }
+        Ok(())
+    })?;
+    c.findings_expected = want.len() as u64;
+    for (k, w) in &want {
+        match got.get(k) {
+            None => {
+                c.findings_missing += 1;
+                if c.examples.len() < 10 {
+                    c.examples.push(format!("missing finding {} {}", k.0, k.1));
+                }
+            }
+            Some(g) => {
+                c.findings_found += 1;
+                if g != w {
+                    c.findings_differ += 1;
+                    if c.examples.len() < 10 {
+                        c.examples
+                            .push(format!("finding {} {}: planted {w}, found {g}", k.0, k.1));
+                    }
+                }
+            }
+        }
+    }
+    for k in got.keys().filter(|k| !want.contains_key(*k)) {
+        c.findings_unexpected += 1;
+        if c.examples.len() < 10 {
+            c.examples
+                .push(format!("unexpected finding {} {}", k.0, k.1));
+        }
+    }
+    // Evidence.
+    let cols = [
+        "household_id",
+        "rule",
+        "person_id",
+        "source",
+        "record_key",
+        "amount_fen",
+        "date",
+    ];
+    let mut want_ev: Vec<u128> = Vec::new();
+    each_csv(&truth_dir.join("evidence.csv"), |h, r| {
+        let v: Vec<&str> = cols.iter().map(|n| field(h, r, n)).collect();
+        want_ev.push(hash(&v));
+    })?;
+    let mut got_ev: Vec<u128> = Vec::new();
+    for_each_batch(&batch_dir.join("evidence.parquet"), |b| {
+        let v: Vec<Vec<Option<String>>> = cols
+            .iter()
+            .map(|n| text_column(&b, n))
+            .collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            let row: Vec<&str> = v.iter().map(|c| c[i].as_deref().unwrap_or("")).collect();
+            got_ev.push(hash(&row));
+        }
+        Ok(())
+    })?;
+    want_ev.sort_unstable();
+    got_ev.sort_unstable();
+    let (missing, unexpected) = differences(&want_ev, &got_ev);
+    c.evidence_expected = want_ev.len() as u64;
+    c.evidence_missing = missing;
+    c.evidence_unexpected = unexpected;
+    c.evidence_found = c.evidence_expected - missing;
+    // Outcomes.
+    let mut want_o: Vec<u128> = Vec::new();
+    each_csv(&truth_dir.join("households.csv"), |h, r| {
+        want_o.push(hash(&[field(h, r, "household_id"), field(h, r, "outcome")]));
+    })?;
+    let mut got_o: Vec<u128> = Vec::new();
+    for_each_batch(&batch_dir.join("outcomes.parquet"), |b| {
+        let hh = text_column(&b, "household_id")?;
+        let o = text_column(&b, "outcome")?;
+        for i in 0..b.num_rows() {
+            got_o.push(hash(&[
+                hh[i].as_deref().unwrap_or(""),
+                o[i].as_deref().unwrap_or(""),
+            ]));
+        }
+        Ok(())
+    })?;
+    c.households = want_o.len() as u64;
+    c.households_in_batch = got_o.len() as u64;
+    want_o.sort_unstable();
+    got_o.sort_unstable();
+    c.outcome_differs = differences(&want_o, &got_o).0;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differences;
+
+    #[test]
+    fn differences_count_both_ways() {
+        assert_eq!(differences(&[1, 2, 3], &[1, 2, 3]), (0, 0));
+        assert_eq!(differences(&[1, 2, 3], &[2, 4]), (2, 1));
+        assert_eq!(differences(&[], &[5]), (0, 1));
+        assert_eq!(differences(&[1, 1], &[1]), (1, 0));
+    }
+}

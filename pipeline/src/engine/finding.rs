@@ -1,0 +1,742 @@
+//! One batch's verification, written as files: household metrics, evidence, findings and
+//! outcomes.
+//!
+//! 1. `households.parquet`: the metrics query ([`super::METRICS_SQL`]) streamed to disk, one
+//!    row per household (counted members, income and assets with their limits and the policy
+//!    values in force).
+//! 2. `evidence.parquet`: every record behind a finding ([`super::EVIDENCE_SQL`], which reads
+//!    the metrics file back as a listing table), with the member's full resident ID, the
+//!    record's key in its source and its file and line in the delivery.
+//! 3. `findings.parquet` / `findings.csv` and `outcomes.parquet` / `outcomes.csv`: one pass
+//!    over the sorted metrics file merges in the findings gathered from the evidence, decides
+//!    each household's outcome and writes both, with a sentence for every finding.
+//!
+//! Every file is sorted, so the same snapshot, policy and code give the same bytes. Memory
+//! holds the findings (one entry per household and rule), never the department data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use datafusion::prelude::ParquetReadOptions;
+use futures::StreamExt;
+use hedui_schemas::ResidentId;
+
+use super::outcome::{RULES, RuleDef, Severity};
+use super::{Engine, df_err};
+use crate::output::{CsvOut, ParquetOut, bool_column, int_column, text_column};
+use crate::policy::Policy;
+use crate::{Error, Result};
+
+/// A finding: a rule that a household fails (FLAG) or that needs a caseworker (REVIEW).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Household id.
+    pub household_id: String,
+    /// The rule.
+    pub rule: &'static RuleDef,
+    /// Region code.
+    pub region: i64,
+    /// Programme code.
+    pub programme: String,
+    /// Members concerned (packed keys, sorted): every counted member for the sum tests,
+    /// else the members the evidence is about.
+    pub members: Vec<i64>,
+    /// Distinct record keys of the evidence, sorted.
+    pub records: Vec<String>,
+    /// Evidence rows.
+    pub evidence_rows: u64,
+    /// The measured value (fen for income and assets, else a count or staff).
+    pub measured: i64,
+    /// The threshold it is compared with.
+    pub threshold: i64,
+    /// Counted members.
+    pub counted: i64,
+    /// Months of the income window.
+    pub months: i64,
+    /// Dibao standard in force (fen per person per month).
+    pub standard_fen: Option<i64>,
+    /// Programme multiple in basis points.
+    pub multiple_bp: Option<i64>,
+    /// Date the standard took effect.
+    pub standard_from: Option<NaiveDate>,
+    /// Legal reference of the standard.
+    pub reference: Option<String>,
+}
+
+impl Finding {
+    /// The unit of `measured` and `threshold`.
+    pub fn unit(&self) -> &'static str {
+        match self.rule.id {
+            "income_over_line" | "assets_over_limit" => "fen",
+            "sole_trader_review" => "staff",
+            "public_payroll" => "months",
+            "no_counted_member" => "members",
+            _ => "records",
+        }
+    }
+}
+
+/// What a verification wrote, counted.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    /// Households under check.
+    pub households: u64,
+    /// Households by outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Households by region, programme and outcome.
+    pub by_region_programme: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Findings by rule.
+    pub findings: BTreeMap<String, u64>,
+    /// Evidence rows written.
+    pub evidence_rows: u64,
+    /// Sources whose absence leaves every household unverifiable (unless FLAGged).
+    pub unverified_sources: Vec<String>,
+}
+
+/// A stage of [`Engine::verify`], for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Household resolution, income and asset sums.
+    Metrics,
+    /// The evidence behind every finding.
+    Evidence,
+    /// Findings and outcomes per household.
+    Outcomes,
+}
+
+impl Stage {
+    /// A short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Metrics => "households, income and assets",
+            Stage::Evidence => "rules and evidence",
+            Stage::Outcomes => "findings and outcomes",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    persons: BTreeSet<i64>,
+    records: BTreeSet<String>,
+    measure: Option<i64>,
+    rows: u64,
+}
+
+fn evidence_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("household_id", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("person_id", DataType::Utf8, true),
+        Field::new("person_key", DataType::Int64, true),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_key", DataType::Utf8, true),
+        Field::new("amount_fen", DataType::Int64, true),
+        Field::new("date", DataType::Utf8, true),
+        Field::new("file", DataType::Utf8, true),
+        Field::new("line", DataType::Int64, true),
+    ]))
+}
+
+fn findings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("household_id", DataType::Utf8, false),
+        Field::new("region", DataType::Int64, false),
+        Field::new("programme", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("members", DataType::Utf8, false),
+        Field::new("measured", DataType::Int64, false),
+        Field::new("threshold", DataType::Int64, false),
+        Field::new("unit", DataType::Utf8, false),
+        Field::new("standard_from", DataType::Utf8, true),
+        Field::new("reference", DataType::Utf8, true),
+        Field::new("evidence_rows", DataType::Int64, false),
+        Field::new("sentence_zh", DataType::Utf8, false),
+        Field::new("sentence_en", DataType::Utf8, false),
+    ]))
+}
+
+fn outcomes_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("household_id", DataType::Utf8, false),
+        Field::new("region", DataType::Int64, false),
+        Field::new("programme", DataType::Utf8, false),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("rules", DataType::Utf8, false),
+        Field::new("unverified_sources", DataType::Utf8, false),
+        Field::new("declared", DataType::Int64, false),
+        Field::new("counted", DataType::Int64, false),
+    ]))
+}
+
+const FINDINGS_CSV: &[&str] = &[
+    "household_id",
+    "region",
+    "programme",
+    "rule",
+    "severity",
+    "members",
+    "measured",
+    "threshold",
+    "unit",
+    "standard_from",
+    "reference",
+    "evidence_rows",
+    "sentence_zh",
+    "sentence_en",
+];
+
+const OUTCOMES_CSV: &[&str] = &[
+    "household_id",
+    "region",
+    "programme",
+    "outcome",
+    "rules",
+    "unverified_sources",
+    "declared",
+    "counted",
+];
+
+fn id_text(key: i64) -> String {
+    ResidentId::unpack(key)
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| format!("#{key}"))
+}
+
+fn id_masked(key: i64) -> String {
+    ResidentId::unpack(key)
+        .map(|id| id.masked())
+        .unwrap_or_else(|| "#invalid".into())
+}
+
+impl Engine {
+    /// Verifies every household at `as_of` and writes `households.parquet`,
+    /// `evidence.parquet`, `findings.parquet`, `findings.csv`, `outcomes.parquet` and
+    /// `outcomes.csv` into `out`.
+    pub async fn verify(
+        &self,
+        policy: &Policy,
+        as_of: NaiveDate,
+        out: &Path,
+        progress: &(dyn Fn(Stage) + Sync),
+    ) -> Result<Verified> {
+        progress(Stage::Metrics);
+        let metrics_path = out.join("households.parquet");
+        let sql = self.metrics_sql(policy, as_of).await?;
+        self.stream_to(&sql, &metrics_path, |b| Ok(b.clone()))
+            .await?;
+        let _ = self.ctx.deregister_table("metrics").map_err(df_err)?;
+        self.ctx
+            .register_parquet(
+                "metrics",
+                metrics_path
+                    .to_str()
+                    .ok_or_else(|| Error::Invalid("batch path is not UTF-8".into()))?,
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(df_err)?;
+
+        progress(Stage::Evidence);
+        let rule_index: BTreeMap<&str, usize> =
+            RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let mut acc: BTreeMap<(String, usize), Acc> = BTreeMap::new();
+        let sql = self.evidence_sql(policy, as_of);
+        let schema = evidence_schema();
+        let evidence_rows = self
+            .stream_to(&sql, &out.join("evidence.parquet"), |b| {
+                evidence_batch(b, &schema, &rule_index, &mut acc)
+            })
+            .await?;
+
+        progress(Stage::Outcomes);
+        // Counted members of the households that fail a sum test: the members of those
+        // findings.
+        let mut counted_of: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for b in self
+            .query(
+                "SELECT m.household_id, m.person_key FROM members m \
+                 JOIN metrics x ON x.household_id = m.household_id \
+                 WHERE m.excluded IS NULL AND (x.over_line OR x.over_limit) \
+                 ORDER BY m.household_id, m.person_key",
+            )
+            .await?
+        {
+            for (h, k) in text_column(&b, "household_id")?
+                .into_iter()
+                .zip(int_column(&b, "person_key")?)
+            {
+                if let (Some(h), Some(k)) = (h, k) {
+                    counted_of.entry(h).or_default().push(k);
+                }
+            }
+        }
+        let unverified = self.unverified_sources(policy);
+        let mut v = Verified {
+            evidence_rows,
+            unverified_sources: unverified.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut w = OutcomeWriter::create(out)?;
+        crate::output::for_each_batch(&metrics_path, |b| {
+            let ids = text_column(&b, "household_id")?;
+            let regions = int_column(&b, "region")?;
+            let programmes = text_column(&b, "programme")?;
+            let declared = int_column(&b, "declared")?;
+            let counted = int_column(&b, "counted")?;
+            let standard = int_column(&b, "standard_fen")?;
+            let from = text_column(&b, "standard_from")?;
+            let reference = text_column(&b, "reference")?;
+            let multiple = int_column(&b, "multiple_bp")?;
+            let months = int_column(&b, "months")?;
+            let income = int_column(&b, "income_fen")?;
+            let income_limit = int_column(&b, "income_limit_fen")?;
+            let over_line = bool_column(&b, "over_line")?;
+            let assets = int_column(&b, "assets_fen")?;
+            let asset_limit = int_column(&b, "asset_limit_fen")?;
+            for i in 0..b.num_rows() {
+                let Some(h) = ids[i].clone() else { continue };
+                let region = regions[i].unwrap_or_default();
+                let programme = programmes[i].clone().unwrap_or_default();
+                let counted = counted[i].unwrap_or_default();
+                let mut found: Vec<(usize, Acc)> = Vec::new();
+                while let Some(entry) = acc.first_entry() {
+                    if entry.key().0 != h {
+                        break;
+                    }
+                    let ((_, r), a) = entry.remove_entry();
+                    found.push((r, a));
+                }
+                if counted == 0 {
+                    found.push((rule_index["no_counted_member"], Acc::default()));
+                    found.sort_by_key(|f| f.0);
+                }
+                let mut findings = Vec::with_capacity(found.len());
+                for (r, a) in found {
+                    let rule = &RULES[r];
+                    let (measured, threshold, members) = match rule.id {
+                        "income_over_line" => (
+                            income[i].unwrap_or_default(),
+                            income_limit[i].unwrap_or_default(),
+                            counted_of.get(&h).cloned().unwrap_or_default(),
+                        ),
+                        "assets_over_limit" => (
+                            assets[i].unwrap_or_default(),
+                            asset_limit[i].unwrap_or_default(),
+                            counted_of.get(&h).cloned().unwrap_or_default(),
+                        ),
+                        "property_excess" => (
+                            a.records.len() as i64,
+                            i64::from(policy.max_residential_units),
+                            a.persons.iter().copied().collect(),
+                        ),
+                        "sole_trader_review" => (
+                            a.measure.unwrap_or_default(),
+                            i64::from(policy.sole_trader_review_max_staff),
+                            a.persons.iter().copied().collect(),
+                        ),
+                        "no_counted_member" => (0, 1, Vec::new()),
+                        "declared_member_dead" | "undeclared_spouse" | "undeclared_minor_child" => {
+                            (
+                                a.persons.len() as i64,
+                                0,
+                                a.persons.iter().copied().collect(),
+                            )
+                        }
+                        _ => (
+                            a.records.len() as i64,
+                            0,
+                            a.persons.iter().copied().collect(),
+                        ),
+                    };
+                    findings.push(Finding {
+                        household_id: h.clone(),
+                        rule,
+                        region,
+                        programme: programme.clone(),
+                        members,
+                        records: a.records.into_iter().collect(),
+                        evidence_rows: a.rows,
+                        measured,
+                        threshold,
+                        counted,
+                        months: months[i].unwrap_or_default(),
+                        standard_fen: standard[i],
+                        multiple_bp: multiple[i],
+                        standard_from: from[i].as_deref().and_then(|d| d.parse().ok()),
+                        reference: reference[i].clone(),
+                    });
+                }
+                let no_policy =
+                    standard[i].is_none() || multiple[i].is_none() || over_line[i].is_none();
+                let mut unv: Vec<&str> = unverified.clone();
+                if no_policy {
+                    unv.push("policy");
+                }
+                let outcome = decide(&findings, &unv);
+                *v.outcomes.entry(outcome.into()).or_default() += 1;
+                *v.by_region_programme
+                    .entry(format!("{region} {programme}"))
+                    .or_default()
+                    .entry(outcome.into())
+                    .or_default() += 1;
+                for f in &findings {
+                    *v.findings.entry(f.rule.id.into()).or_default() += 1;
+                    w.finding(f, policy)?;
+                }
+                v.households += 1;
+                w.outcome(
+                    &h,
+                    region,
+                    &programme,
+                    outcome,
+                    &findings,
+                    &unv,
+                    declared[i].unwrap_or_default(),
+                    counted,
+                )?;
+            }
+            Ok(())
+        })?;
+        w.finish()?;
+        if let Some(((h, r), _)) = acc.first_key_value() {
+            return Err(Error::Invalid(format!(
+                "engine: evidence for {h} ({}) but no such household in the metrics",
+                RULES[*r].id
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Sources that a rule needs and that have no staged snapshot.
+    pub fn unverified_sources(&self, policy: &Policy) -> Vec<&'static str> {
+        let mut needed: BTreeSet<&'static str> =
+            super::outcome::MEMBER_SOURCES.iter().copied().collect();
+        needed.extend(RULES.iter().flat_map(|r| r.sources.iter().copied()));
+        if policy.deduct_medical_expense {
+            needed.insert("medical_expense");
+        }
+        self.missing
+            .iter()
+            .copied()
+            .filter(|s| needed.contains(s))
+            .collect()
+    }
+
+    /// Runs `sql` and writes every batch, mapped by `f`, to a Parquet file; returns the rows.
+    async fn stream_to(
+        &self,
+        sql: &str,
+        path: &Path,
+        mut f: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
+    ) -> Result<u64> {
+        let df = self.ctx.sql(sql).await.map_err(df_err)?;
+        let schema = df.schema().inner().clone();
+        let mut stream = df.execute_stream().await.map_err(df_err)?;
+        let mut out = ParquetOut::create(path, f(&RecordBatch::new_empty(schema))?.schema())?;
+        while let Some(b) = stream.next().await {
+            out.write(&f(&b.map_err(df_err)?)?)?;
+        }
+        out.finish()
+    }
+}
+
+/// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
+/// any finding; else PASS.
+fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
+    if findings.iter().any(|f| f.rule.severity == Severity::Flag) {
+        "FLAG"
+    } else if !unverified.is_empty() {
+        "UNVERIFIED"
+    } else if !findings.is_empty() {
+        "REVIEW"
+    } else {
+        "PASS"
+    }
+}
+
+/// Maps one batch of the evidence query to the output schema (full IDs, record keys made of
+/// IDs spelled out) and gathers the findings.
+fn evidence_batch(
+    b: &RecordBatch,
+    schema: &SchemaRef,
+    rule_index: &BTreeMap<&str, usize>,
+    acc: &mut BTreeMap<(String, usize), Acc>,
+) -> Result<RecordBatch> {
+    let hh = text_column(b, "household_id")?;
+    let rule = text_column(b, "rule")?;
+    let person = int_column(b, "person_key")?;
+    let source = text_column(b, "source")?;
+    let key = text_column(b, "record_key")?;
+    let key_a = int_column(b, "key_a")?;
+    let key_b = int_column(b, "key_b")?;
+    let amount = int_column(b, "amount_fen")?;
+    let date = text_column(b, "date")?;
+    let measure = int_column(b, "measure")?;
+    let file = text_column(b, "file")?;
+    let line = int_column(b, "line")?;
+    let n = b.num_rows();
+    let (mut c_h, mut c_r, mut c_id, mut c_k, mut c_s, mut c_rk) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Int64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let (mut c_a, mut c_d, mut c_f, mut c_l) = (
+        Int64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Int64Builder::new(),
+    );
+    for i in 0..n {
+        let (Some(h), Some(r), Some(s)) = (&hh[i], &rule[i], &source[i]) else {
+            return Err(Error::Invalid(
+                "engine: evidence row without household, rule or source".into(),
+            ));
+        };
+        let record_key = match (&key[i], key_a[i], key_b[i]) {
+            (Some(k), _, _) => Some(k.clone()),
+            (None, Some(a), Some(b)) => Some(format!("{}+{}", id_text(a), id_text(b))),
+            (None, Some(a), None) => Some(id_text(a)),
+            (None, None, _) => None,
+        };
+        let ri = *rule_index
+            .get(r.as_str())
+            .ok_or_else(|| Error::Invalid(format!("engine: unknown rule {r}")))?;
+        let a = acc.entry((h.clone(), ri)).or_default();
+        if let Some(p) = person[i] {
+            a.persons.insert(p);
+        }
+        if let Some(k) = &record_key {
+            a.records.insert(k.clone());
+        }
+        if let Some(m) = measure[i] {
+            a.measure = Some(a.measure.map_or(m, |x: i64| x.max(m)));
+        }
+        a.rows += 1;
+        c_h.append_value(h);
+        c_r.append_value(r);
+        c_id.append_option(person[i].map(id_text));
+        c_k.append_option(person[i]);
+        c_s.append_value(s);
+        c_rk.append_option(record_key);
+        c_a.append_option(amount[i]);
+        c_d.append_option(date[i].as_deref());
+        c_f.append_option(file[i].as_deref());
+        c_l.append_option(line[i]);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(c_h.finish()),
+        Arc::new(c_r.finish()),
+        Arc::new(c_id.finish()),
+        Arc::new(c_k.finish()),
+        Arc::new(c_s.finish()),
+        Arc::new(c_rk.finish()),
+        Arc::new(c_a.finish()),
+        Arc::new(c_d.finish()),
+        Arc::new(c_f.finish()),
+        Arc::new(c_l.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
+}
+
+/// Writes findings and outcomes in household order, Parquet and CSV side by side; the
+/// Parquet rows are gathered in columns and written every [`ROWS`] rows.
+struct OutcomeWriter {
+    findings: ParquetOut,
+    findings_csv: CsvOut,
+    outcomes: ParquetOut,
+    outcomes_csv: CsvOut,
+    f_text: Vec<Vec<Option<String>>>,
+    f_num: Vec<Vec<i64>>,
+    o_text: Vec<Vec<String>>,
+    o_num: Vec<Vec<i64>>,
+}
+
+const ROWS: usize = 8192;
+
+fn text_array(v: &mut Vec<Option<String>>) -> ArrayRef {
+    Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
+}
+
+fn int_array(v: &mut Vec<i64>) -> ArrayRef {
+    Arc::new(arrow::array::Int64Array::from(std::mem::take(v)))
+}
+
+impl OutcomeWriter {
+    fn create(out: &Path) -> Result<Self> {
+        Ok(OutcomeWriter {
+            findings: ParquetOut::create(&out.join("findings.parquet"), findings_schema())?,
+            findings_csv: CsvOut::create(&out.join("findings.csv"), FINDINGS_CSV)?,
+            outcomes: ParquetOut::create(&out.join("outcomes.parquet"), outcomes_schema())?,
+            outcomes_csv: CsvOut::create(&out.join("outcomes.csv"), OUTCOMES_CSV)?,
+            f_text: vec![Vec::new(); 10],
+            f_num: vec![Vec::new(); 4],
+            o_text: vec![Vec::new(); 5],
+            o_num: vec![Vec::new(); 3],
+        })
+    }
+
+    fn finding(&mut self, f: &Finding, policy: &Policy) -> Result<()> {
+        let (zh, en) = super::sentence::sentences(f, policy);
+        let masked: Vec<String> = f.members.iter().map(|k| id_masked(*k)).collect();
+        let full: Vec<String> = f.members.iter().map(|k| id_text(*k)).collect();
+        let from = f.standard_from.map(|d| d.to_string());
+        self.findings_csv.write([
+            f.household_id.as_str(),
+            &f.region.to_string(),
+            &f.programme,
+            f.rule.id,
+            f.rule.severity.as_str(),
+            &masked.join(";"),
+            &f.measured.to_string(),
+            &f.threshold.to_string(),
+            f.unit(),
+            from.as_deref().unwrap_or(""),
+            f.reference.as_deref().unwrap_or(""),
+            &f.evidence_rows.to_string(),
+            &zh,
+            &en,
+        ])?;
+        // Text columns in schema order: household_id, programme, rule, severity, members,
+        // unit, standard_from, reference, sentence_zh, sentence_en.
+        for (col, v) in [
+            Some(f.household_id.clone()),
+            Some(f.programme.clone()),
+            Some(f.rule.id.to_string()),
+            Some(f.rule.severity.as_str().to_string()),
+            Some(full.join(";")),
+            Some(f.unit().to_string()),
+            from,
+            f.reference.clone(),
+            Some(zh),
+            Some(en),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            self.f_text[col].push(v);
+        }
+        for (col, v) in [f.region, f.measured, f.threshold, f.evidence_rows as i64]
+            .into_iter()
+            .enumerate()
+        {
+            self.f_num[col].push(v);
+        }
+        if self.f_num[0].len() >= ROWS {
+            self.flush_findings()?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &mut self,
+        h: &str,
+        region: i64,
+        programme: &str,
+        outcome: &'static str,
+        findings: &[Finding],
+        unverified: &[&str],
+        declared: i64,
+        counted: i64,
+    ) -> Result<()> {
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule.id).collect();
+        let rules = rules.join(";");
+        let unv = unverified.join(";");
+        self.outcomes_csv.write([
+            h,
+            &region.to_string(),
+            programme,
+            outcome,
+            &rules,
+            &unv,
+            &declared.to_string(),
+            &counted.to_string(),
+        ])?;
+        for (col, v) in [
+            h.to_string(),
+            programme.to_string(),
+            outcome.to_string(),
+            rules,
+            unv,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            self.o_text[col].push(v);
+        }
+        for (col, v) in [region, declared, counted].into_iter().enumerate() {
+            self.o_num[col].push(v);
+        }
+        if self.o_num[0].len() >= ROWS {
+            self.flush_outcomes()?;
+        }
+        Ok(())
+    }
+
+    fn flush_findings(&mut self) -> Result<()> {
+        if self.f_num[0].is_empty() {
+            return Ok(());
+        }
+        let t = &mut self.f_text;
+        let n = &mut self.f_num;
+        let cols: Vec<ArrayRef> = vec![
+            text_array(&mut t[0]),
+            int_array(&mut n[0]),
+            text_array(&mut t[1]),
+            text_array(&mut t[2]),
+            text_array(&mut t[3]),
+            text_array(&mut t[4]),
+            int_array(&mut n[1]),
+            int_array(&mut n[2]),
+            text_array(&mut t[5]),
+            text_array(&mut t[6]),
+            text_array(&mut t[7]),
+            int_array(&mut n[3]),
+            text_array(&mut t[8]),
+            text_array(&mut t[9]),
+        ];
+        self.findings
+            .write(&RecordBatch::try_new(findings_schema(), cols)?)
+    }
+
+    fn flush_outcomes(&mut self) -> Result<()> {
+        if self.o_num[0].is_empty() {
+            return Ok(());
+        }
+        let text = |v: &mut Vec<String>| -> ArrayRef {
+            Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
+        };
+        let t = &mut self.o_text;
+        let n = &mut self.o_num;
+        let cols: Vec<ArrayRef> = vec![
+            text(&mut t[0]),
+            int_array(&mut n[0]),
+            text(&mut t[1]),
+            text(&mut t[2]),
+            text(&mut t[3]),
+            text(&mut t[4]),
+            int_array(&mut n[1]),
+            int_array(&mut n[2]),
+        ];
+        self.outcomes
+            .write(&RecordBatch::try_new(outcomes_schema(), cols)?)
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush_findings()?;
+        self.flush_outcomes()?;
+        self.findings.finish()?;
+        self.findings_csv.finish()?;
+        self.outcomes.finish()?;
+        self.outcomes_csv.finish()
+    }
+}

@@ -1,0 +1,53 @@
+-- Household metrics: one row per household under check, with everything the sum tests
+-- measure and the policy values they are measured against.
+--
+-- The income test FLAGs when net household income over the window exceeds
+-- multiple x standard x counted members x months, compared without dividing:
+-- income_fen x 10,000 > multiple_bp x standard_fen x counted x months (multiple in basis
+-- points). The asset test FLAGs when financial assets exceed
+-- {asset_months} x standard x counted members. Equal passes both. `lines` holds, per region and
+-- programme, the values the policy has in force at the batch date; a household whose region
+-- or programme has none gets NULLs there (and can never PASS).
+WITH lines (region, programme, multiple_bp, standard_fen, standard_from, reference) AS (
+    VALUES {lines}
+),
+households AS (
+    SELECT household_id,
+           CAST(MIN(region) AS BIGINT) AS region,
+           MIN(CAST(programme AS VARCHAR)) AS programme,
+           COUNT(*) AS declared,
+           CAST(SUM(CASE WHEN excluded IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS counted,
+           CAST(SUM(CASE WHEN excluded = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead,
+           CAST(SUM(CASE WHEN excluded = 'incarcerated' THEN 1 ELSE 0 END) AS BIGINT) AS incarcerated
+    FROM members
+    GROUP BY household_id
+),
+income AS (
+{income}
+),
+assets AS (
+{assets}
+)
+SELECT h.household_id,
+       h.region,
+       h.programme,
+       h.declared,
+       h.counted,
+       h.dead,
+       h.incarcerated,
+       l.standard_fen,
+       l.standard_from,
+       l.reference,
+       l.multiple_bp,
+       CAST({months} AS BIGINT) AS months,
+       COALESCE(i.income_fen, CAST(0 AS BIGINT)) AS income_fen,
+       l.multiple_bp * l.standard_fen * h.counted * {months} / 10000 AS income_limit_fen,
+       COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line,
+       COALESCE(a.assets_fen, CAST(0 AS BIGINT)) AS assets_fen,
+       {asset_months} * l.standard_fen * h.counted AS asset_limit_fen,
+       COALESCE(a.assets_fen, 0) > {asset_months} * l.standard_fen * h.counted AS over_limit
+FROM households h
+LEFT JOIN income i ON i.household_id = h.household_id
+LEFT JOIN assets a ON a.household_id = h.household_id
+LEFT JOIN lines l ON l.region = h.region AND l.programme = h.programme
+ORDER BY h.household_id

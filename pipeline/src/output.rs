@@ -1,0 +1,201 @@
+//! The files a batch publishes: Parquet with fixed writer settings and fixed-size row chunks
+//! (so the same rows give the same bytes whatever batch sizes the engine produced them in),
+//! and CSV with a UTF-8 byte-order mark for spreadsheets. Readers for the same files.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::io;
+use crate::{Error, Result};
+
+/// Rows handed to the Parquet writer at a time, whatever sizes the batches came in.
+const CHUNK: usize = 8192;
+
+fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error + '_ {
+    move |err| Error::Parquet {
+        path: path.display().to_string(),
+        err,
+    }
+}
+
+/// A Parquet output written in fixed-size chunks.
+pub struct ParquetOut {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    rows: u64,
+}
+
+impl ParquetOut {
+    /// Creates `path` with `schema`.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
+        let file = File::create(path).map_err(io(path))?;
+        let writer = ArrowWriter::try_new(
+            file,
+            schema.clone(),
+            Some(hedui_connectors::stage::writer_properties()),
+        )
+        .map_err(pq(path))?;
+        Ok(ParquetOut {
+            path: path.to_path_buf(),
+            schema,
+            writer,
+            pending: Vec::new(),
+            pending_rows: 0,
+            rows: 0,
+        })
+    }
+
+    /// Appends rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows() as u64;
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch.clone());
+        if self.pending_rows >= CHUNK {
+            self.flush_chunks(false)?;
+        }
+        Ok(())
+    }
+
+    fn flush_chunks(&mut self, all: bool) -> Result<()> {
+        let joined = arrow::compute::concat_batches(&self.schema, &self.pending)?;
+        self.pending.clear();
+        let mut at = 0;
+        while joined.num_rows() - at >= CHUNK || (all && at < joined.num_rows()) {
+            let n = CHUNK.min(joined.num_rows() - at);
+            self.writer
+                .write(&joined.slice(at, n))
+                .map_err(pq(&self.path))?;
+            at += n;
+        }
+        self.pending_rows = joined.num_rows() - at;
+        if self.pending_rows > 0 {
+            self.pending.push(joined.slice(at, self.pending_rows));
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and closes the file; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        if self.pending_rows > 0 {
+            self.flush_chunks(true)?;
+        }
+        self.writer.close().map_err(pq(&self.path))?;
+        Ok(self.rows)
+    }
+}
+
+/// A CSV output with a UTF-8 byte-order mark (spreadsheets then read Chinese text right).
+pub struct CsvOut {
+    path: PathBuf,
+    writer: csv::Writer<BufWriter<File>>,
+}
+
+impl CsvOut {
+    /// Creates `path` and writes the BOM and the header.
+    pub fn create(path: &Path, header: &[&str]) -> Result<Self> {
+        let mut file = BufWriter::new(File::create(path).map_err(io(path))?);
+        file.write_all("\u{feff}".as_bytes()).map_err(io(path))?;
+        let mut writer = csv::Writer::from_writer(file);
+        writer
+            .write_record(header)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        Ok(CsvOut {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    /// Appends a record.
+    pub fn write<I, T>(&mut self, record: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.writer
+            .write_record(record)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        let mut inner = self
+            .writer
+            .into_inner()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        inner.flush().map_err(io(&path))
+    }
+}
+
+/// Reads a whole Parquet file (outputs are read back by checks and tests; the large ones are
+/// read in [`for_each_batch`] instead).
+pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for_each_batch(path, |b| {
+        out.push(b);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Streams a Parquet file batch by batch.
+pub fn for_each_batch(path: &Path, mut f: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+    let file = File::open(path).map_err(io(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq(path))?
+        .with_batch_size(CHUNK)
+        .build()
+        .map_err(pq(path))?;
+    for b in reader {
+        f(b?)?;
+    }
+    Ok(())
+}
+
+/// A column as text (any type arrow can cast to text), nulls as `None`.
+pub fn text_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<String>>> {
+    let c = b
+        .column_by_name(col)
+        .ok_or_else(|| Error::Invalid(format!("no column {col}")))?;
+    let c = arrow::compute::cast(c, &DataType::Utf8)?;
+    let c = c.as_string::<i32>();
+    Ok((0..c.len())
+        .map(|i| (!c.is_null(i)).then(|| c.value(i).to_string()))
+        .collect())
+}
+
+/// An integer column (any integer type), nulls as `None`.
+pub fn int_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<i64>>> {
+    let c = b
+        .column_by_name(col)
+        .ok_or_else(|| Error::Invalid(format!("no column {col}")))?;
+    let c = arrow::compute::cast(c, &DataType::Int64)?;
+    let c = c.as_primitive::<arrow::datatypes::Int64Type>();
+    Ok((0..c.len())
+        .map(|i| (!c.is_null(i)).then(|| c.value(i)))
+        .collect())
+}
+
+/// A boolean column, nulls as `None`.
+pub fn bool_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<bool>>> {
+    let c = b
+        .column_by_name(col)
+        .ok_or_else(|| Error::Invalid(format!("no column {col}")))?;
+    let c = arrow::compute::cast(c, &DataType::Boolean)?;
+    let c = c.as_boolean();
+    Ok((0..c.len())
+        .map(|i| (!c.is_null(i)).then(|| c.value(i)))
+        .collect())
+}
