@@ -90,6 +90,8 @@ pub struct BatchPlan {
     pub base: PathBuf,
     /// The policy file, resolved.
     pub policy: Option<PathBuf>,
+    /// The config as used, serialised (a batch keeps a copy).
+    pub config_text: String,
 }
 
 /// The default gates written by `hedui generate`.
@@ -159,6 +161,8 @@ impl BatchConfig {
             ingest: self.ingest.clone(),
             base: base.to_path_buf(),
             policy: self.policy.as_ref().map(|p| base.join(p)),
+            config_text: toml::to_string_pretty(self)
+                .map_err(|e| Error::Invalid(format!("hedui.toml: {e}")))?,
         })
     }
 

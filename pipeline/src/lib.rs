@@ -7,14 +7,17 @@
 //! source concurrently. The engine, audit and review build on these.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod manifest;
 pub mod output;
 pub mod policy;
+pub mod publish;
 pub mod run;
 pub mod sources_cmd;
 

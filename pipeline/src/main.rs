@@ -77,6 +77,37 @@ enum Command {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Re-runs a published batch from its own staged snapshot and policy copy into a scratch
+    /// folder and compares every output byte for byte; exits 1 naming the first file and row
+    /// that differ.
+    Replay {
+        /// The batch folder (`ROOT/<batch-id>`).
+        batch: PathBuf,
+        /// Scratch folder (default: a fresh folder under the system's temporary folder).
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+    },
+    /// Recomputes every hash a batch's manifest lists and checks its link to the previous
+    /// batch; with --all, every batch under the root and the chain between them. Exits 1 on
+    /// any difference, naming it.
+    Verify {
+        /// The batch folder (`ROOT/<batch-id>`).
+        batch: Option<PathBuf>,
+        /// Verify every batch under the batch root.
+        #[arg(long)]
+        all: bool,
+        /// The batch root, for --all.
+        #[arg(long, default_value = "batches")]
+        root: PathBuf,
+    },
+    /// The households newly flagged, cleared, or with changed findings between two batches,
+    /// and why (records and policy values that changed).
+    Diff {
+        /// The earlier batch folder.
+        a: PathBuf,
+        /// The later batch folder.
+        b: PathBuf,
+    },
     /// Compares a published batch with a generated province's planted truth (findings,
     /// evidence, outcomes); exits 1 on any difference.
     Check {
@@ -305,6 +336,61 @@ fn main() -> Result<()> {
             if !check.ok() {
                 std::process::exit(1);
             }
+        }
+        Command::Replay { batch, scratch } => {
+            let scratch = scratch.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("hedui-replay-{}", std::process::id()))
+            });
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let r = rt.block_on(hedui::audit::replay(&batch, &scratch))?;
+            for f in &r.identical {
+                println!("identical  {f}");
+            }
+            if let Some((file, what)) = r.first_difference {
+                println!(
+                    "DIFFERS    {file}: {what}\nreplay of {} does not reproduce it (replayed files kept in {})",
+                    batch.display(),
+                    scratch.display()
+                );
+                std::process::exit(1);
+            }
+            println!(
+                "replay of {}: every output is byte-identical",
+                batch.display()
+            );
+        }
+        Command::Verify { batch, all, root } => {
+            let problems = if all {
+                let (ids, problems) = hedui::audit::verify_all(&root)?;
+                println!("{} batches under {}", ids.len(), root.display());
+                problems
+            } else {
+                let batch = batch.context("give a batch folder, or --all")?;
+                let root = batch.parent().map(PathBuf::from).unwrap_or_default();
+                let id = batch
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                hedui::audit::verify(&root, &id)?
+            };
+            for p in &problems {
+                println!("FAILED  {p}");
+            }
+            if !problems.is_empty() {
+                std::process::exit(1);
+            }
+            println!("verified: every hash matches and the chain is whole");
+        }
+        Command::Diff { a, b } => {
+            let changes = hedui::audit::diff(&a, &b)?;
+            print!(
+                "{}",
+                hedui::audit::render_diff(
+                    &a.display().to_string(),
+                    &b.display().to_string(),
+                    &changes
+                )
+            );
         }
         Command::Check { batch, truth } => {
             let check = hedui::check::check_against_truth(&batch, &truth)?;

@@ -176,6 +176,8 @@ pub struct Policy {
     pub sole_trader_review_max_staff: u32,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
+    /// The policy file's text as loaded: a batch keeps a copy, and replays with it.
+    pub text: String,
 }
 
 /// The values that apply to one household on one date.
@@ -366,6 +368,7 @@ impl Policy {
             }
         }
         Ok(Policy {
+            text: text.to_string(),
             name: f.name,
             income_window_months: f.income_window_months,
             financial_asset_months: f.financial_asset_months,

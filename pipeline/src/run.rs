@@ -4,10 +4,11 @@
 //! the batch date and writes, under `ROOT/<batch-id>/`: `ingest/` (staged snapshot,
 //! quarantine, `ingest.json`), the engine's files (`households.parquet` metrics,
 //! `evidence.parquet`, `findings.parquet`/`.csv`, `outcomes.parquet`/`.csv`; see
-//! [`crate::engine::finding`]) and `summary.json`. Parquet files carry full resident IDs and
-//! are restricted; the CSV files and the terminal show masked IDs only. A batch folder is
-//! never reused: a second batch for the same date gets the next sequence number. (Issue #5
-//! makes publication atomic and adds the manifest.)
+//! [`crate::engine::finding`]), `summary.json`, copies of the policy and config it ran with,
+//! and `manifest.json` ([`crate::manifest`]). Parquet files carry full resident IDs and are
+//! restricted; the CSV files and the terminal show masked IDs only. The batch is written
+//! aside and published atomically ([`crate::publish`]); a second batch for the same date gets
+//! the next sequence number.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,12 @@ use crate::engine::Engine;
 use crate::engine::finding::{Stage, Verified};
 use crate::error::io;
 use crate::ingest::{IngestReport, ingest_all};
+use crate::manifest::{
+    CONFIG_COPY, Manifest, POLICY_COPY, SOURCE_COMMIT, SourceInputs, hash_bytes, hash_inputs,
+    hash_tree, previous_link,
+};
 use crate::policy::Policy;
+use crate::publish::RootLock;
 use crate::{Error, Result};
 
 /// `summary.json`.
@@ -84,23 +90,9 @@ impl Progress {
     }
 }
 
-/// The next free batch folder for `as_of` under `root`.
-fn batch_dir(root: &Path, as_of: NaiveDate) -> Result<(String, PathBuf)> {
-    std::fs::create_dir_all(root).map_err(io(root))?;
-    for seq in 1..10_000 {
-        let id = format!("{}-{seq:03}", as_of.format("%Y%m%d"));
-        let dir = root.join(&id);
-        if std::fs::create_dir(&dir).is_ok() {
-            return Ok((id, dir));
-        }
-    }
-    Err(Error::Invalid(format!(
-        "{}: no free batch id for {as_of}",
-        root.display()
-    )))
-}
-
-/// Runs a batch.
+/// Runs a batch and publishes it under `root` (see [`crate::publish`]): the lock on the
+/// root is held throughout, the batch is written aside with its manifest and appears as
+/// `root/<batch-id>/` only when complete.
 pub async fn run(
     plan: &BatchPlan,
     policy: &Policy,
@@ -108,8 +100,19 @@ pub async fn run(
     root: &Path,
     progress: &Progress,
 ) -> Result<Batch> {
-    let (batch_id, dir) = batch_dir(root, as_of)?;
-    tracing::info!(batch = %batch_id, %as_of, policy = %policy.name, dir = %dir.display(), "batch started");
+    let lock = RootLock::acquire(root, &format!("hedui run --as-of {as_of}"))?;
+    for name in lock.clear_partial()? {
+        tracing::warn!(batch = %name, "removed the unfinished batch a stopped run left");
+    }
+    let (batch_id, dir) = lock.begin(as_of)?;
+    tracing::info!(batch = %batch_id, %as_of, policy = %policy.name, root = %root.display(), "batch started");
+    for (name, text) in [
+        (POLICY_COPY, policy.text.as_str()),
+        (CONFIG_COPY, plan.config_text.as_str()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(&path))?;
+    }
     let mut timings = Vec::new();
     let started = Instant::now();
     let ingest_dir = dir.join("ingest");
@@ -121,9 +124,66 @@ pub async fn run(
         tracing::warn!(batch = %batch_id, source = %id, "source failed: its households cannot PASS");
     }
     timings.push(("ingest", started.elapsed().as_secs_f64()));
-    let engine = Engine::open(&ingest_dir, crate::engine::default_partitions()).await?;
-    let mut stage_started = Instant::now();
-    let mut last: Option<Stage> = None;
+    let verified = verify_stages(&dir, policy, as_of, &batch_id, progress, &mut timings).await?;
+    let summary = summary_of(&batch_id, as_of, policy, verified, &ingest);
+    write_summary(&dir, &summary)?;
+
+    let hashing = Instant::now();
+    let mut sources = BTreeMap::new();
+    for (id, r) in &ingest.sources {
+        sources.insert(
+            id.clone(),
+            SourceInputs {
+                status: if ingest.failed.contains(id) {
+                    "failed"
+                } else {
+                    "ok"
+                }
+                .into(),
+                read: r.read,
+                accepted: r.accepted,
+                quarantined: r.quarantined,
+                files: hash_inputs(&plan.base, r.files.clone()),
+            },
+        );
+    }
+    let files = hash_tree(&dir)?;
+    timings.push(("hashing", hashing.elapsed().as_secs_f64()));
+    let manifest = Manifest {
+        format: 1,
+        batch_id: batch_id.clone(),
+        as_of,
+        hedui_version: env!("CARGO_PKG_VERSION").into(),
+        source_commit: SOURCE_COMMIT.into(),
+        policy_name: policy.name.clone(),
+        policy_sha256: hash_bytes(policy.text.as_bytes()),
+        config_sha256: hash_bytes(plan.config_text.as_bytes()),
+        sources,
+        files,
+        timings: timings.iter().map(|(s, t)| (s.to_string(), *t)).collect(),
+        previous: previous_link(root)?,
+    };
+    manifest.write(&dir)?;
+    let published = lock.publish(&dir, &batch_id)?;
+    tracing::info!(batch = %batch_id, households = summary.households, evidence = summary.evidence_rows, seconds = started.elapsed().as_secs_f64(), dir = %published.display(), "batch published");
+    Ok(Batch {
+        dir: published,
+        summary,
+        ingest,
+        timings,
+    })
+}
+
+/// Runs the engine over `dir/ingest` into `dir`, recording each stage's time.
+pub(crate) async fn verify_stages(
+    dir: &Path,
+    policy: &Policy,
+    as_of: NaiveDate,
+    batch_id: &str,
+    progress: &Progress,
+    timings: &mut Vec<(&'static str, f64)>,
+) -> Result<Verified> {
+    let engine = Engine::open(&dir.join("ingest"), crate::engine::default_partitions()).await?;
     let stage_cb = progress.stage.clone();
     let stage_times = std::sync::Mutex::new(Vec::new());
     let on_stage = |s: Stage| {
@@ -133,20 +193,26 @@ pub async fn run(
         tracing::info!(batch = %batch_id, stage = s.label(), "engine stage");
         stage_cb(s);
     };
-    let verified: Verified = engine.verify(policy, as_of, &dir, &on_stage).await?;
+    let verified = engine.verify(policy, as_of, dir, &on_stage).await?;
     let ended = Instant::now();
-    for (s, t) in stage_times.into_inner().unwrap_or_default() {
-        if let Some(prev) = last {
-            timings.push((prev.label(), (t - stage_started).as_secs_f64()));
-        }
-        last = Some(s);
-        stage_started = t;
+    let marks = stage_times.into_inner().unwrap_or_default();
+    for (i, (s, t)) in marks.iter().enumerate() {
+        let next = marks.get(i + 1).map(|m| m.1).unwrap_or(ended);
+        timings.push((s.label(), (next - *t).as_secs_f64()));
     }
-    if let Some(prev) = last {
-        timings.push((prev.label(), (ended - stage_started).as_secs_f64()));
-    }
-    let summary = Summary {
-        batch_id: batch_id.clone(),
+    Ok(verified)
+}
+
+/// The summary of a verified batch.
+pub(crate) fn summary_of(
+    batch_id: &str,
+    as_of: NaiveDate,
+    policy: &Policy,
+    verified: Verified,
+    ingest: &IngestReport,
+) -> Summary {
+    Summary {
+        batch_id: batch_id.to_string(),
         as_of,
         policy: policy.name.clone(),
         households: verified.households,
@@ -161,19 +227,16 @@ pub async fn run(
             .collect(),
         failed_sources: ingest.failed.clone(),
         unverified_sources: verified.unverified_sources,
-    };
+    }
+}
+
+/// Writes `summary.json`.
+pub(crate) fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
     let mut text =
-        serde_json::to_string_pretty(&summary).map_err(|e| Error::Invalid(e.to_string()))?;
+        serde_json::to_string_pretty(summary).map_err(|e| Error::Invalid(e.to_string()))?;
     text.push('\n');
     let path = dir.join("summary.json");
-    std::fs::write(&path, text).map_err(io(&path))?;
-    tracing::info!(batch = %batch_id, households = summary.households, evidence = summary.evidence_rows, seconds = started.elapsed().as_secs_f64(), "batch written");
-    Ok(Batch {
-        dir,
-        summary,
-        ingest,
-        timings,
-    })
+    std::fs::write(&path, text).map_err(io(&path))
 }
 
 /// The terminal summary of a batch.

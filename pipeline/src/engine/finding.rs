@@ -31,6 +31,16 @@ use crate::output::{CsvOut, ParquetOut, bool_column, int_column, text_column};
 use crate::policy::Policy;
 use crate::{Error, Result};
 
+/// The files [`Engine::verify`] writes, in the order it writes them.
+pub const ENGINE_OUTPUTS: &[&str] = &[
+    "households.parquet",
+    "evidence.parquet",
+    "findings.parquet",
+    "findings.csv",
+    "outcomes.parquet",
+    "outcomes.csv",
+];
+
 /// A finding: a rule that a household fails (FLAG) or that needs a caseworker (REVIEW).
 #[derive(Debug, Clone)]
 pub struct Finding {

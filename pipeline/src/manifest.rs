@@ -1,0 +1,214 @@
+//! `manifest.json`: what a batch was made from and what it holds, hashed, and chained to the
+//! batch published before it.
+//!
+//! It records the batch id and date, the hedui version and source commit, the SHA-256 of the
+//! config and policy (both copied into the batch as `config.toml` and `policy.toml`), per
+//! source the delivered files with their hashes and row counts (read, accepted,
+//! quarantined), the SHA-256 and size of every file in the batch (staged snapshot,
+//! quarantine, `ingest.json`, outputs, the copies), the time each stage took, and the hash of
+//! the previous batch's manifest. The manifest is the one file of a batch with clock values
+//! in it; the data files never have any.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::io;
+use crate::{Error, Result};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "manifest.json";
+/// The copy of the policy a batch ran with.
+pub const POLICY_COPY: &str = "policy.toml";
+/// The copy of the batch config a batch ran with.
+pub const CONFIG_COPY: &str = "config.toml";
+
+/// The commit hedui was built from (`unknown` outside a git checkout).
+pub const SOURCE_COMMIT: &str = env!("HEDUI_COMMIT");
+
+/// A hashed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHash {
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One delivered file of a source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// As named in the staged data's `_file` (relative to the config's folder), or the
+    /// connector's label (a PostgreSQL query).
+    pub name: String,
+    /// Rows read from it.
+    pub rows: u64,
+    /// Its hash, when it is a file.
+    pub hash: Option<FileHash>,
+}
+
+/// What one source delivered and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInputs {
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Rows read.
+    pub read: u64,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// Rows quarantined.
+    pub quarantined: u64,
+    /// The delivered files.
+    pub files: Vec<InputFile>,
+}
+
+/// The link to the batch published before this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Previous {
+    /// Its id.
+    pub batch_id: String,
+    /// SHA-256 of its `manifest.json`.
+    pub manifest_sha256: String,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub format: u32,
+    /// The batch id.
+    pub batch_id: String,
+    /// The batch date.
+    pub as_of: NaiveDate,
+    /// hedui's version.
+    pub hedui_version: String,
+    /// The commit hedui was built from.
+    pub source_commit: String,
+    /// The policy's name.
+    pub policy_name: String,
+    /// SHA-256 of the policy the batch ran with (`policy.toml` in the batch).
+    pub policy_sha256: String,
+    /// SHA-256 of the batch config (`config.toml` in the batch).
+    pub config_sha256: String,
+    /// Per source: delivered files and counts.
+    pub sources: BTreeMap<String, SourceInputs>,
+    /// Every file of the batch but the manifest, by path relative to the batch folder.
+    pub files: BTreeMap<String, FileHash>,
+    /// Seconds per stage.
+    pub timings: Vec<(String, f64)>,
+    /// The batch published before this one on the same root.
+    pub previous: Option<Previous>,
+}
+
+/// SHA-256 of a file, streamed.
+pub fn hash_file(path: &Path) -> Result<FileHash> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok(FileHash {
+        sha256: hex::encode(h.finalize()),
+        bytes,
+    })
+}
+
+/// SHA-256 of bytes, hex.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Every file under `dir` (relative paths with `/`, sorted), except the manifest.
+pub fn list_files(dir: &Path) -> Result<Vec<String>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        for e in std::fs::read_dir(dir).map_err(io(dir))? {
+            let p = e.map_err(io(dir))?.path();
+            if p.is_dir() {
+                walk(base, &p, out)?;
+            } else {
+                let rel = p
+                    .strip_prefix(base)
+                    .unwrap_or(&p)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if rel != MANIFEST {
+                    out.push(rel);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Hashes every file under `dir` but the manifest, in parallel.
+pub fn hash_tree(dir: &Path) -> Result<BTreeMap<String, FileHash>> {
+    list_files(dir)?
+        .into_par_iter()
+        .map(|rel| hash_file(&dir.join(&rel)).map(|h| (rel, h)))
+        .collect()
+}
+
+/// Hashes delivered files in parallel (`base` is the config's folder).
+pub fn hash_inputs(base: &Path, names: Vec<(String, u64)>) -> Vec<InputFile> {
+    names
+        .into_par_iter()
+        .map(|(name, rows)| {
+            let path: PathBuf = base.join(&name);
+            let hash = if path.is_file() {
+                hash_file(&path).ok()
+            } else {
+                None
+            };
+            InputFile { name, rows, hash }
+        })
+        .collect()
+}
+
+impl Manifest {
+    /// Reads a batch's manifest.
+    pub fn read(batch: &Path) -> Result<Self> {
+        let path = batch.join(MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+    }
+
+    /// Writes it as pretty JSON into `batch`.
+    pub fn write(&self, batch: &Path) -> Result<()> {
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        text.push('\n');
+        let path = batch.join(MANIFEST);
+        std::fs::write(&path, text).map_err(io(&path))
+    }
+}
+
+/// The link to the last batch published under `root`, if any.
+pub fn previous_link(root: &Path) -> Result<Option<Previous>> {
+    let Some(last) = crate::publish::published(root)?.pop() else {
+        return Ok(None);
+    };
+    let path = root.join(&last).join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    Ok(Some(Previous {
+        batch_id: last,
+        manifest_sha256: hash_bytes(&bytes),
+    }))
+}
