@@ -1,5 +1,7 @@
 //! hedui integration tests: one binary, one module per area.
 //!
+//! - `audit`: identical bytes across runs, replay, tamper detection, kills mid-batch, the
+//!   batch-root lock, and the diff between two nights.
 //! - `engine`: the verification engine against the planted truth.
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
@@ -7,6 +9,7 @@
 //! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
 //! - `postgres`: PostgreSQL sources against a real server started by `.ci/run`.
 
+mod audit;
 mod cli;
 mod common;
 mod engine;

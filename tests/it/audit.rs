@@ -1,0 +1,508 @@
+//! Audit: identical bytes across runs, replay, tamper detection, kills mid-batch, the lock,
+//! and the diff between two nights.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use hedui::config::BatchConfig;
+use hedui::policy::Policy;
+
+use crate::common::{generate_into, read_csv};
+
+/// A small province for the audit tests (1,500 households, seed 7).
+fn small_province() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hedui-it-audit")
+            .tempdir()
+            .unwrap()
+            .keep();
+        generate_into(&dir, 1_500, 7);
+        dir
+    })
+}
+
+fn as_of() -> chrono::NaiveDate {
+    hedui::generate::DEFAULT_AS_OF.parse().unwrap()
+}
+
+/// Runs a batch of `province` into `root` with `policy`.
+fn run_batch(province: &Path, root: &Path, policy: &Policy) -> hedui::run::Batch {
+    let (cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
+    let plan = cfg.build(&base).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hedui::run::run(
+        &plan,
+        policy,
+        as_of(),
+        root,
+        &hedui::run::Progress::none(),
+    ))
+    .unwrap()
+}
+
+fn replay(batch: &Path) -> hedui::audit::Replay {
+    let scratch = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hedui::audit::replay(batch, &scratch.path().join("r")))
+        .unwrap()
+}
+
+fn hedui() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hedui"))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let t = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &t);
+        } else {
+            std::fs::copy(&p, &t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn two_runs_give_identical_bytes_and_replay_reproduces_a_batch() {
+    let root = tempfile::tempdir().unwrap();
+    let policy = Policy::default_policy();
+    let a = run_batch(small_province(), root.path(), &policy);
+    let b = run_batch(small_province(), root.path(), &policy);
+    assert_ne!(a.dir, b.dir);
+    let ma = hedui::manifest::Manifest::read(&a.dir).unwrap();
+    let mb = hedui::manifest::Manifest::read(&b.dir).unwrap();
+    // Every file of the batch (staged snapshot, quarantine, ingest.json, outputs, copies)
+    // has the same bytes; the summary differs only in the batch id, the manifest in id,
+    // timings and chain link.
+    let (mut fa, mut fb) = (ma.files.clone(), mb.files.clone());
+    fa.remove("summary.json");
+    fb.remove("summary.json");
+    assert_eq!(fa, fb);
+    let summary = |d: &Path| {
+        std::fs::read_to_string(d.join("summary.json"))
+            .unwrap()
+            .replace(&d.file_name().unwrap().to_string_lossy().to_string(), "ID")
+    };
+    assert_eq!(summary(&a.dir), summary(&b.dir));
+    assert!(ma.files.len() > 50, "{}", ma.files.len());
+    assert_eq!(ma.sources, mb.sources);
+    assert_eq!(
+        mb.previous.as_ref().unwrap().batch_id,
+        ma.batch_id,
+        "batches form a chain"
+    );
+    let r = replay(&a.dir);
+    assert!(r.first_difference.is_none(), "{:?}", r.first_difference);
+    assert_eq!(r.identical.len(), hedui::audit::replayed_files().len());
+}
+
+#[test]
+fn a_batch_replays_with_its_own_standards_after_the_policy_file_changes() {
+    // A batch run when Guangzhou's policy only had its 2022 standard (1,196 yuan) still
+    // replays with it after the file gains the 2025 standard (1,309 yuan).
+    let dir = tempfile::tempdir().unwrap();
+    let full = hedui::policy::DEFAULT_POLICY;
+    let cut = full.replace(
+        "[[regions.standards]]\nfrom = \"2025-01-01\"\ndibao_yuan = \"1309.00\"",
+        "[[regions.standards]]\nfrom = \"2099-01-01\"\ndibao_yuan = \"1309.00\"",
+    );
+    assert_ne!(
+        cut, full,
+        "the 2025 Guangzhou standard is in the shipped policy"
+    );
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, &cut).unwrap();
+    let old = Policy::load(&path).unwrap();
+    let root = dir.path().join("batches");
+    let batch = run_batch(small_province(), &root, &old);
+    // The policy file gains the 2025 values.
+    std::fs::write(&path, full).unwrap();
+    let new = Policy::load(&path).unwrap();
+    let r = replay(&batch.dir);
+    assert!(r.first_difference.is_none(), "{:?}", r.first_difference);
+    // And the change matters: a fresh run with the new file decides differently.
+    let fresh = run_batch(small_province(), &root, &new);
+    assert_ne!(
+        std::fs::read(batch.dir.join("households.parquet")).unwrap(),
+        std::fs::read(fresh.dir.join("households.parquet")).unwrap()
+    );
+    let text = std::fs::read_to_string(batch.dir.join("policy.toml")).unwrap();
+    assert!(
+        text.contains("2099-01-01"),
+        "the batch keeps the policy it ran with"
+    );
+}
+
+/// Rewrites a staged Parquet file with one more fen in the first row of an amount column.
+fn change_one_staged_row(path: &Path, column: &str) {
+    let batches = hedui::output::read_parquet(path).unwrap();
+    let schema = batches[0].schema();
+    let mut out = hedui::output::ParquetOut::create(path, schema.clone()).unwrap();
+    for (n, b) in batches.iter().enumerate() {
+        if n > 0 {
+            out.write(b).unwrap();
+            continue;
+        }
+        let idx = schema.index_of(column).unwrap();
+        let col: Vec<Option<i64>> = hedui::output::int_column(b, column).unwrap();
+        let changed: Vec<Option<i64>> = col
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if i == 0 { v.map(|x| x + 1) } else { *v })
+            .collect();
+        let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+        cols[idx] = Arc::new(Int64Array::from(changed));
+        out.write(&RecordBatch::try_new(schema.clone(), cols).unwrap())
+            .unwrap();
+    }
+    out.finish().unwrap();
+}
+
+#[test]
+fn verify_detects_and_names_each_kind_of_tampering() {
+    let clean = tempfile::tempdir().unwrap();
+    let policy = Policy::default_policy();
+    for _ in 0..3 {
+        run_batch(small_province(), clean.path(), &policy);
+    }
+    let ids = hedui::publish::published(clean.path()).unwrap();
+    assert_eq!(ids.len(), 3);
+    let (_, problems) = hedui::audit::verify_all(clean.path()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    let tampered = |edit: &dyn Fn(&Path), expect: &str| {
+        let root = tempfile::tempdir().unwrap();
+        copy_tree(clean.path(), root.path());
+        edit(root.path());
+        let (_, problems) = hedui::audit::verify_all(root.path()).unwrap();
+        assert!(
+            problems.iter().any(|p| p.contains(expect)),
+            "expected {expect:?} in {problems:#?}"
+        );
+        let out = hedui()
+            .args(["verify", "--all", "--root"])
+            .arg(root.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "verify exits 1");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expect));
+    };
+    let first = ids[0].clone();
+    let second = ids[1].clone();
+    let f = first.clone();
+    tampered(
+        &move |r: &Path| {
+            change_one_staged_row(&r.join(&f).join("ingest/staged/tax.parquet"), "income_fen")
+        },
+        &format!("{first}: ingest/staged/tax.parquet changed (a staged snapshot)"),
+    );
+    let f = first.clone();
+    tampered(
+        &move |r: &Path| {
+            let p = r.join(&f).join("findings.csv");
+            let mut text = std::fs::read_to_string(&p).unwrap();
+            text.push_str("forged,row\n");
+            std::fs::write(p, text).unwrap();
+        },
+        &format!("{first}: findings.csv changed (an output)"),
+    );
+    let f = second.clone();
+    tampered(
+        &move |r: &Path| {
+            let p = r.join(&f).join("policy.toml");
+            let text = std::fs::read_to_string(&p)
+                .unwrap()
+                .replace("1309.00", "1409.00");
+            std::fs::write(p, text).unwrap();
+        },
+        &format!("{second}: policy.toml changed (the policy copy)"),
+    );
+    let f = first.clone();
+    tampered(
+        &move |r: &Path| {
+            let p = r.join(&f).join("manifest.json");
+            let text = std::fs::read_to_string(&p)
+                .unwrap()
+                .replace("\"guangdong-default\"", "\"guangdong-edited\"");
+            std::fs::write(p, text).unwrap();
+        },
+        &format!("{second}: chain broken: the manifest of {first} changed"),
+    );
+    let f = second.clone();
+    tampered(
+        &move |r: &Path| std::fs::remove_dir_all(r.join(&f)).unwrap(),
+        &format!("chain broken: it follows {second}, which is not here"),
+    );
+    let f = first.clone();
+    tampered(
+        &move |r: &Path| std::fs::write(r.join(&f).join("extra.csv"), "x").unwrap(),
+        &format!("{first}: extra.csv was added after publication"),
+    );
+}
+
+#[test]
+fn replay_names_the_first_file_and_row_that_differ() {
+    let root = tempfile::tempdir().unwrap();
+    let batch = run_batch(small_province(), root.path(), &Policy::default_policy());
+    // The published outcomes lose their first household.
+    let p = batch.dir.join("outcomes.parquet");
+    let rows = hedui::output::read_parquet(&p).unwrap();
+    let first = hedui::output::text_column(&rows[0], "household_id").unwrap()[0]
+        .clone()
+        .unwrap();
+    let mut w = hedui::output::ParquetOut::create(&p, rows[0].schema()).unwrap();
+    for (n, b) in rows.iter().enumerate() {
+        w.write(&if n == 0 {
+            b.slice(1, b.num_rows() - 1)
+        } else {
+            b.clone()
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let out = hedui().arg("replay").arg(&batch.dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("identical  findings.parquet")
+            && text.contains("DIFFERS    outcomes.parquet: row 1 (household_id ")
+            && text.contains(&format!("replayed \"{first}\""))
+            && !text.contains("identical  outcomes.parquet"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_second_run_on_a_locked_root_is_refused_naming_the_holder() {
+    let root = tempfile::tempdir().unwrap();
+    let _held = hedui::publish::RootLock::acquire(root.path(), "a nightly batch").unwrap();
+    let out = hedui()
+        .args(["run", "--as-of", "2026-11-15", "--config"])
+        .arg(small_province().join("hedui.toml"))
+        .arg("--out")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is locked by another run")
+            && err.contains(&format!("pid {}", std::process::id()))
+            && err.contains("a nightly batch"),
+        "{err}"
+    );
+    assert!(hedui::publish::published(root.path()).unwrap().is_empty());
+}
+
+#[test]
+fn a_run_killed_at_any_point_leaves_nothing_or_a_complete_batch() {
+    let root = tempfile::tempdir().unwrap();
+    let start = || {
+        hedui()
+            .args(["run", "--as-of", "2026-11-15", "--config"])
+            .arg(small_province().join("hedui.toml"))
+            .arg("--out")
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // A full run, to know how long one takes here.
+    let t = std::time::Instant::now();
+    assert!(start().wait().unwrap().success());
+    let full = t.elapsed();
+    let mut finished = 1;
+    for frac in [0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.1] {
+        let mut child = start();
+        std::thread::sleep(full.mul_f64(frac));
+        let done = child.try_wait().unwrap().is_some();
+        if !done {
+            child.kill().unwrap(); // SIGKILL: no cleanup runs
+        }
+        let status = child.wait().unwrap();
+        if done && status.success() {
+            finished += 1;
+        }
+        // Whatever was published is complete and verifies; nothing half-written is visible.
+        let (ids, problems) = hedui::audit::verify_all(root.path()).unwrap();
+        assert!(problems.is_empty(), "after a kill at {frac}: {problems:#?}");
+        for id in &ids {
+            assert!(root.path().join(id).join("manifest.json").is_file());
+        }
+        assert!(ids.len() >= finished, "{ids:?} {finished}");
+    }
+    // The next run completes despite the stale lock and partial folders left behind.
+    let before = hedui::publish::published(root.path()).unwrap().len();
+    assert!(start().wait().unwrap().success());
+    let (ids, problems) = hedui::audit::verify_all(root.path()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(ids.len(), before + 1);
+    assert_eq!(
+        std::fs::read_dir(root.path().join(".partial"))
+            .unwrap()
+            .count(),
+        0,
+        "the unfinished batches were cleared"
+    );
+    // Every published batch is whole: the same outputs as the first.
+    let outputs = |id: &String| {
+        let mut f = hedui::manifest::Manifest::read(&root.path().join(id))
+            .unwrap()
+            .files;
+        f.remove("summary.json");
+        f
+    };
+    for id in &ids[1..] {
+        assert_eq!(outputs(id), outputs(&ids[0]), "{id}");
+    }
+}
+
+/// Rewrites a GBK CSV export through `edit` (lines without their terminators).
+fn edit_gbk(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
+    let bytes = std::fs::read(path).unwrap();
+    let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+    assert!(!bad);
+    let mut lines: Vec<String> = text.lines().map(|l| l.to_string()).collect();
+    edit(&mut lines);
+    let mut text = lines.join("\r\n");
+    text.push_str("\r\n");
+    let (out, _, bad) = encoding_rs::GBK.encode(&text);
+    assert!(!bad);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn diff_between_two_nights_reports_the_planted_changes_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(small_province(), dir.path());
+    let root = dir.path().join("batches");
+    let policy = Policy::default_policy();
+    let night1 = run_batch(dir.path(), &root, &policy);
+
+    // Night 2: the registry of vessels lost the vessels of the flagged households, and one
+    // PASS household's member now owns a car (a copy of a flagged household's car row with
+    // a new owner and plate).
+    let evidence = read_csv(&dir.path().join("truth/evidence.csv"));
+    let vessel_households: std::collections::BTreeSet<String> = evidence
+        .iter()
+        .filter(|e| e["rule"] == "vessel_owned")
+        .map(|e| e["household_id"].clone())
+        .collect();
+    let vessel_ids: Vec<String> = evidence
+        .iter()
+        .filter(|e| e["rule"] == "vessel_owned")
+        .map(|e| e["record_key"].clone())
+        .collect();
+    assert!(!vessel_ids.is_empty());
+    edit_gbk(&dir.path().join("exports/vessel.csv"), |lines| {
+        lines.retain(|l| !vessel_ids.iter().any(|v| l.contains(v.as_str())))
+    });
+    let car = evidence
+        .iter()
+        .find(|e| e["rule"] == "vehicle_owned")
+        .unwrap()
+        .clone();
+    // A PASS household whose members all count: take its first member from the staged
+    // applications of night 1.
+    let households = read_csv(&dir.path().join("truth/households.csv"));
+    let pass = households
+        .iter()
+        .find(|h| h["outcome"] == "PASS" && h["declared"] == h["counted"] && h["kind"] == "new")
+        .or_else(|| {
+            households
+                .iter()
+                .find(|h| h["outcome"] == "PASS" && h["declared"] == h["counted"])
+        })
+        .unwrap()
+        .clone();
+    let apps = hedui::output::read_parquet(&night1.dir.join("ingest/staged/applications.parquet"))
+        .unwrap();
+    let mut member = None;
+    for b in &apps {
+        let h = hedui::output::text_column(b, "household_id").unwrap();
+        let k = hedui::output::int_column(b, "person_key").unwrap();
+        for i in 0..b.num_rows() {
+            if h[i].as_deref() == Some(pass["household_id"].as_str()) && member.is_none() {
+                member = Some(
+                    hedui_schemas::ResidentId::unpack(k[i].unwrap())
+                        .unwrap()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    let member = member.unwrap();
+    edit_gbk(&dir.path().join("exports/vehicle.csv"), |lines| {
+        let row = lines
+            .iter()
+            .find(|l| l.contains(car["record_key"].as_str()))
+            .unwrap()
+            .clone();
+        let owner = row.split(',').next().unwrap().to_string();
+        lines.push(
+            row.replacen(&owner, &member, 1)
+                .replace(car["record_key"].as_str(), "粤Z99999"),
+        );
+    });
+    let night2 = run_batch(dir.path(), &root, &policy);
+
+    let changes = hedui::audit::diff(&night1.dir, &night2.dir).unwrap();
+    let changed: std::collections::BTreeSet<String> =
+        changes.iter().map(|c| c.household_id.clone()).collect();
+    let mut want = vessel_households.clone();
+    want.insert(pass["household_id"].clone());
+    assert_eq!(changed, want, "{changes:#?}");
+    for c in &changes {
+        if c.household_id == pass["household_id"] {
+            assert_eq!(
+                (c.kind, c.before.as_str(), c.after.as_str()),
+                ("newly flagged", "PASS", "FLAG")
+            );
+            assert!(
+                c.why
+                    .iter()
+                    .any(|w| w.starts_with("new finding vehicle_owned"))
+                    && c.why
+                        .iter()
+                        .any(|w| w.contains("record added: vehicle_owned vehicle 粤Z99999")),
+                "{c:?}"
+            );
+        } else {
+            assert!(
+                c.why
+                    .iter()
+                    .any(|w| w.starts_with("finding vessel_owned gone"))
+                    && c.why
+                        .iter()
+                        .any(|w| w.starts_with("record gone: vessel_owned vessel")),
+                "{c:?}"
+            );
+            assert!(
+                matches!(c.kind, "cleared" | "findings changed" | "outcome changed"),
+                "{c:?}"
+            );
+        }
+    }
+    // The command prints the same.
+    let out = hedui()
+        .arg("diff")
+        .arg(&night1.dir)
+        .arg(&night2.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains(&format!("{} households changed", want.len()))
+            && text.contains("newly flagged"),
+        "{text}"
+    );
+}
