@@ -53,6 +53,89 @@ enum Command {
         #[arg(long, default_value_t = 65_536)]
         batch_rows: usize,
     },
+    /// Time the verification core (staged snapshot to outcomes and findings) of a published
+    /// batch, stage by stage, and print the physical plans with --explain.
+    Engine {
+        /// A published batch folder (its `ingest/staged` snapshot and `policy.toml` are used).
+        #[arg(long)]
+        batch: PathBuf,
+        /// Target partitions (default: one per core).
+        #[arg(long)]
+        partitions: Option<usize>,
+        /// Print the physical plans of the engine's queries.
+        #[arg(long)]
+        explain: bool,
+        /// Print the plans with each operator's measured rows, time and memory.
+        #[arg(long)]
+        analyze: bool,
+    },
+}
+
+/// This process's peak resident set so far (VmHWM), in MiB.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}
+
+fn engine_bench(
+    batch: &Path,
+    partitions: Option<usize>,
+    explain: bool,
+    analyze: bool,
+) -> Result<()> {
+    let manifest = hedui::manifest::Manifest::read(batch)?;
+    let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
+    let out = std::env::temp_dir().join(format!("hedui-bench-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&out)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let parts = partitions.unwrap_or_else(hedui::engine::default_partitions);
+    rt.block_on(async {
+        let engine = hedui::engine::Engine::open(&batch.join("ingest"), parts).await?;
+        let t = Instant::now();
+        let marks = std::sync::Mutex::new(Vec::new());
+        let v = engine
+            .verify(&policy, manifest.as_of, &out, &|s| {
+                if let Ok(mut m) = marks.lock() {
+                    m.push((s, Instant::now(), peak_rss_mib()));
+                }
+            })
+            .await?;
+        let end = Instant::now();
+        let marks = marks.into_inner().unwrap_or_default();
+        println!("| stage | seconds | peak RSS at its end (MiB) |\n|---|---|---|");
+        for (i, (s, at, _)) in marks.iter().enumerate() {
+            let next = marks.get(i + 1).map(|m| m.1).unwrap_or(end);
+            let rss = marks.get(i + 1).map(|m| m.2).unwrap_or_else(peak_rss_mib);
+            println!(
+                "| {} | {:.2} | {rss} |",
+                s.label(),
+                (next - *at).as_secs_f64()
+            );
+        }
+        println!(
+            "| total ({} households, {} findings, {} partitions) | {:.2} |",
+            v.households,
+            v.findings.values().sum::<u64>(),
+            parts,
+            t.elapsed().as_secs_f64()
+        );
+        if explain || analyze {
+            for (name, plan) in engine.explain(&policy, manifest.as_of, analyze).await? {
+                println!("\n## {name}\n\n{plan}");
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
 }
 
 fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Result<()> {
@@ -122,6 +205,12 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Engine {
+            batch,
+            partitions,
+            explain,
+            analyze,
+        } => engine_bench(&batch, partitions, explain, analyze)?,
         Command::Ingest {
             province,
             sources,

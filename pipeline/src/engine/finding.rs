@@ -21,7 +21,6 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
-use datafusion::prelude::ParquetReadOptions;
 use futures::StreamExt;
 use hedui_schemas::ResidentId;
 
@@ -33,6 +32,7 @@ use crate::{Error, Result};
 
 /// The files [`Engine::verify`] writes, in the order it writes them.
 pub const ENGINE_OUTPUTS: &[&str] = &[
+    "members.parquet",
     "households.parquet",
     "evidence.parquet",
     "findings.parquet",
@@ -236,21 +236,16 @@ impl Engine {
         progress: &(dyn Fn(Stage) + Sync),
     ) -> Result<Verified> {
         progress(Stage::Metrics);
+        // Household resolution once, to a file every later query reads as a table.
+        let members_path = out.join("members.parquet");
+        self.stream_to(&self.members_sql(as_of), &members_path, with_person_id)
+            .await?;
+        self.register_output("members", &members_path).await?;
         let metrics_path = out.join("households.parquet");
-        let sql = self.metrics_sql(policy, as_of).await?;
+        let sql = self.metrics_sql(policy, as_of)?;
         self.stream_to(&sql, &metrics_path, |b| Ok(b.clone()))
             .await?;
-        let _ = self.ctx.deregister_table("metrics").map_err(df_err)?;
-        self.ctx
-            .register_parquet(
-                "metrics",
-                metrics_path
-                    .to_str()
-                    .ok_or_else(|| Error::Invalid("batch path is not UTF-8".into()))?,
-                ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(df_err)?;
+        self.register_output("metrics", &metrics_path).await?;
 
         progress(Stage::Evidence);
         let rule_index: BTreeMap<&str, usize> =
@@ -423,6 +418,41 @@ impl Engine {
         Ok(v)
     }
 
+    /// The physical plans of the metrics and evidence queries (after a [`Engine::verify`],
+    /// which registers the tables they read); with `analyze`, run again with each
+    /// operator's metrics (rows, time, memory).
+    pub async fn explain(
+        &self,
+        policy: &Policy,
+        as_of: NaiveDate,
+        analyze: bool,
+    ) -> Result<Vec<(&'static str, String)>> {
+        let mut out = Vec::new();
+        for (name, sql) in [
+            ("metrics", self.metrics_sql(policy, as_of)?),
+            ("evidence", self.evidence_sql(policy, as_of)),
+        ] {
+            let prefix = if analyze {
+                "EXPLAIN ANALYZE "
+            } else {
+                "EXPLAIN "
+            };
+            let mut text = String::new();
+            for b in self.query(&format!("{prefix}{sql}")).await? {
+                let kinds = text_column(&b, "plan_type")?;
+                let plans = text_column(&b, "plan")?;
+                for (k, p) in kinds.into_iter().zip(plans) {
+                    if k.as_deref() != Some("logical_plan") {
+                        text.push_str(p.as_deref().unwrap_or(""));
+                        text.push('\n');
+                    }
+                }
+            }
+            out.push((name, text));
+        }
+        Ok(out)
+    }
+
     /// Sources that a rule needs and that have no staged snapshot.
     pub fn unverified_sources(&self, policy: &Policy) -> Vec<&'static str> {
         let mut needed: BTreeSet<&'static str> =
@@ -454,6 +484,19 @@ impl Engine {
         }
         out.finish()
     }
+}
+
+/// Adds `person_id` (the full resident ID, from the packed key) after `person_key`.
+fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
+    let keys = int_column(b, "person_key")?;
+    let ids: arrow::array::StringArray = keys.iter().map(|k| k.map(id_text)).collect();
+    let schema = b.schema();
+    let at = schema.index_of("person_key")? + 1;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.insert(at, Field::new("person_id", DataType::Utf8, true));
+    let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+    cols.insert(at, Arc::new(ids));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when

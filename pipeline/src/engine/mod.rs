@@ -104,7 +104,13 @@ impl Engine {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let config = SessionConfig::new()
             .with_target_partitions(target_partitions.max(1))
-            .with_information_schema(false);
+            .with_information_schema(false)
+            // The engine's filters are date and code filters that keep most of a department's
+            // rows; DataFusion's default guess (20 %) made department tables look smaller
+            // than the household members and become the build side of hash joins, holding
+            // every resident's rows in memory. Estimating that filters keep everything makes
+            // the members the build side (measured: benches/README.md).
+            .set_u64("datafusion.optimizer.default_filter_selectivity", 100);
         let ctx = SessionContext::new_with_config(config);
         let mut engine = Engine {
             ctx,
@@ -156,14 +162,13 @@ impl Engine {
             .map_err(df_err)
     }
 
-    /// The metrics query for `as_of` (household resolution, income and assets with their
-    /// limits), after defining the `members` view.
-    async fn metrics_sql(
+    /// The metrics query for `as_of` (income and assets with their limits per household;
+    /// reads the `members` table).
+    pub(crate) fn metrics_sql(
         &self,
         policy: &crate::policy::Policy,
         as_of: NaiveDate,
     ) -> Result<String> {
-        self.define_members(as_of).await?;
         let mut lines = Vec::new();
         for region in policy.regions.values() {
             let Ok(standard) = policy.standard_at(region.code, as_of) else {
@@ -197,7 +202,7 @@ impl Engine {
     }
 
     /// The evidence query for `as_of` (needs the `members` view and the `metrics` table).
-    fn evidence_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+    pub(crate) fn evidence_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
         self.fill(EVIDENCE_SQL, policy, as_of)
     }
 
@@ -258,19 +263,28 @@ impl Engine {
         .fold(sql.to_string(), |s, (k, v)| s.replace(k, &v))
     }
 
-    /// (Re)defines the `members` view for `as_of`.
-    async fn define_members(&self, as_of: NaiveDate) -> Result<()> {
-        let body = MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string());
-        let body = &body[..body.rfind("ORDER BY").unwrap_or(body.len())];
-        let _ = self.ctx.deregister_table("members").map_err(df_err)?;
-        self.query(&format!("CREATE VIEW members AS {body}"))
-            .await?;
-        Ok(())
+    /// The household-resolution query for `as_of`.
+    fn members_sql(&self, as_of: NaiveDate) -> String {
+        MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
+    }
+
+    /// Registers a Parquet file the engine wrote as table `name` (replacing any before).
+    async fn register_output(&self, name: &str, path: &Path) -> Result<()> {
+        let _ = self.ctx.deregister_table(name).map_err(df_err)?;
+        self.ctx
+            .register_parquet(
+                name,
+                path.to_str().ok_or_else(|| {
+                    Error::Invalid(format!("{}: path is not UTF-8", path.display()))
+                })?,
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(df_err)
     }
 
     /// Every declared member with `excluded` (`dead`, `incarcerated` or null) at `as_of`.
     pub async fn members(&self, as_of: NaiveDate) -> Result<Vec<RecordBatch>> {
-        self.query(&MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string()))
-            .await
+        self.query(&self.members_sql(as_of)).await
     }
 }
