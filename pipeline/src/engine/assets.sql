@@ -6,7 +6,8 @@ WITH counted AS (
     SELECT household_id, person_key FROM members WHERE excluded IS NULL
 ),
 keys AS (
-    SELECT DISTINCT person_key FROM counted
+    -- Semi-joins need no DISTINCT: a person in two households is looked up once anyway.
+    SELECT person_key FROM counted
 ),
 snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
@@ -21,13 +22,15 @@ snapshots AS (
     SELECT person_key, 'internet_finance', account, balance_fen, as_of FROM internet_finance
     WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
 ),
-ranked AS (
-    SELECT person_key, fen,
-           ROW_NUMBER() OVER (PARTITION BY person_key, src, acct ORDER BY as_of DESC, fen DESC) AS rn
+-- The latest snapshot per account (the larger value when two share a date): an ordered
+-- aggregate, not a window (ROW_NUMBER over 3.9 M snapshots took 5 s at 1M households).
+latest AS (
+    SELECT person_key, first_value(fen ORDER BY as_of DESC, fen DESC) AS fen
     FROM snapshots
+    GROUP BY person_key, src, acct
 ),
 per_person AS (
-    SELECT person_key, SUM(fen) AS fen FROM ranked WHERE rn = 1 GROUP BY person_key
+    SELECT person_key, SUM(fen) AS fen FROM latest GROUP BY person_key
 )
 SELECT c.household_id, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
 FROM counted c LEFT JOIN per_person p ON p.person_key = c.person_key

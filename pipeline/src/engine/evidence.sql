@@ -16,7 +16,7 @@ counted AS (
     SELECT household_id, person_key FROM m WHERE excluded IS NULL
 ),
 keys AS (
-    SELECT DISTINCT person_key FROM m
+    SELECT person_key FROM m
 ),
 income_members AS (
     SELECT c.household_id, c.person_key

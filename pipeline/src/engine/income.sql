@@ -11,7 +11,8 @@ WITH counted AS (
     SELECT household_id, person_key FROM members WHERE excluded IS NULL
 ),
 keys AS (
-    SELECT DISTINCT person_key FROM counted
+    -- Semi-joins need no DISTINCT: a person in two households is looked up once anyway.
+    SELECT person_key FROM counted
 ),
 wage_figures AS (
     SELECT person_key, month, income_fen AS fen FROM tax
