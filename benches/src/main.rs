@@ -68,6 +68,9 @@ enum Command {
         /// Print the plans with each operator's measured rows, time and memory.
         #[arg(long)]
         analyze: bool,
+        /// Engine memory limit in MiB (spilling beyond it).
+        #[arg(long)]
+        memory_limit: Option<u64>,
     },
 }
 
@@ -90,6 +93,7 @@ fn engine_bench(
     partitions: Option<usize>,
     explain: bool,
     analyze: bool,
+    memory_limit: Option<u64>,
 ) -> Result<()> {
     let manifest = hedui::manifest::Manifest::read(batch)?;
     let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
@@ -98,7 +102,12 @@ fn engine_bench(
     let rt = tokio::runtime::Runtime::new()?;
     let parts = partitions.unwrap_or_else(hedui::engine::default_partitions);
     rt.block_on(async {
-        let engine = hedui::engine::Engine::open(&batch.join("ingest"), parts).await?;
+        let settings = hedui::config::EngineSection {
+            memory_limit_mib: memory_limit,
+            spill_dir: None,
+            target_partitions: Some(parts),
+        };
+        let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
         let t = Instant::now();
         let marks = std::sync::Mutex::new(Vec::new());
         let v = engine
@@ -210,7 +219,8 @@ fn main() -> Result<()> {
             partitions,
             explain,
             analyze,
-        } => engine_bench(&batch, partitions, explain, analyze)?,
+            memory_limit,
+        } => engine_bench(&batch, partitions, explain, analyze, memory_limit)?,
         Command::Ingest {
             province,
             sources,

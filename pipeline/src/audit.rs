@@ -140,6 +140,7 @@ pub async fn replay(batch: &Path, scratch: &Path) -> Result<Replay> {
         &policy,
         manifest.as_of,
         &manifest.batch_id,
+        &crate::config::EngineSection::default(),
         &Progress::none(),
         &mut timings,
     )

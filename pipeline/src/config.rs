@@ -60,6 +60,22 @@ impl Default for IngestSection {
     }
 }
 
+/// The `[engine]` section: how the verification core runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Memory the engine's operators may hold, in MiB; beyond it sorts and aggregations
+    /// spill (compressed) to `spill_dir`. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mib: Option<u64>,
+    /// Where spills go (default: the system's temporary folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill_dir: Option<PathBuf>,
+    /// DataFusion target partitions (default: one per core). Outputs do not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_partitions: Option<usize>,
+}
+
 /// The whole `hedui.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,11 +86,18 @@ pub struct BatchConfig {
     /// Default quality gates.
     #[serde(default)]
     pub gates: Gates,
+    /// Engine settings.
+    #[serde(default, skip_serializing_if = "is_default_engine")]
+    pub engine: EngineSection,
     /// The policy file (default: the shipped policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PathBuf>,
     /// Sources by catalog id.
     pub sources: BTreeMap<String, SourceConfig>,
+}
+
+fn is_default_engine(e: &EngineSection) -> bool {
+    *e == EngineSection::default()
 }
 
 /// A checked config: a plan per configured source, and the catalog sources it lacks.
@@ -92,6 +115,8 @@ pub struct BatchPlan {
     pub policy: Option<PathBuf>,
     /// The config as used, serialised (a batch keeps a copy).
     pub config_text: String,
+    /// Engine settings.
+    pub engine: EngineSection,
 }
 
 /// The default gates written by `hedui generate`.
@@ -120,6 +145,7 @@ impl BatchConfig {
         BatchConfig {
             ingest: IngestSection::default(),
             gates: default_gates(),
+            engine: EngineSection::default(),
             policy: None,
             sources: hedui_schemas::all_sources()
                 .iter()
@@ -161,6 +187,7 @@ impl BatchConfig {
             ingest: self.ingest.clone(),
             base: base.to_path_buf(),
             policy: self.policy.as_ref().map(|p| base.join(p)),
+            engine: self.engine.clone(),
             config_text: toml::to_string_pretty(self)
                 .map_err(|e| Error::Invalid(format!("hedui.toml: {e}")))?,
         })

@@ -76,6 +76,10 @@ enum Command {
         /// Policy file (default: the config's, else the shipped policy).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Memory the engine may hold, in MiB (beyond it, it spills to disk); overrides
+        /// `[engine] memory_limit_mib`.
+        #[arg(long)]
+        memory_limit: Option<u64>,
     },
     /// Re-runs a published batch from its own staged snapshot and policy copy into a scratch
     /// folder and compares every output byte for byte; exits 1 naming the first file and row
@@ -301,8 +305,12 @@ fn main() -> Result<()> {
             as_of,
             out,
             policy,
+            memory_limit,
         } => {
-            let (cfg, base) = BatchConfig::load(&config)?;
+            let (mut cfg, base) = BatchConfig::load(&config)?;
+            if memory_limit.is_some() {
+                cfg.engine.memory_limit_mib = memory_limit;
+            }
             let plan = cfg.build(&base)?;
             let policy = match policy.or(plan.policy.clone()) {
                 Some(p) => Policy::load(&p)?,

@@ -124,7 +124,16 @@ pub async fn run(
         tracing::warn!(batch = %batch_id, source = %id, "source failed: its households cannot PASS");
     }
     timings.push(("ingest", started.elapsed().as_secs_f64()));
-    let verified = verify_stages(&dir, policy, as_of, &batch_id, progress, &mut timings).await?;
+    let verified = verify_stages(
+        &dir,
+        policy,
+        as_of,
+        &batch_id,
+        &plan.engine,
+        progress,
+        &mut timings,
+    )
+    .await?;
     let summary = summary_of(&batch_id, as_of, policy, verified, &ingest);
     write_summary(&dir, &summary)?;
 
@@ -180,10 +189,11 @@ pub(crate) async fn verify_stages(
     policy: &Policy,
     as_of: NaiveDate,
     batch_id: &str,
+    settings: &crate::config::EngineSection,
     progress: &Progress,
     timings: &mut Vec<(&'static str, f64)>,
 ) -> Result<Verified> {
-    let engine = Engine::open(&dir.join("ingest"), crate::engine::default_partitions()).await?;
+    let engine = Engine::open_with(&dir.join("ingest"), settings).await?;
     let stage_cb = progress.stage.clone();
     let stage_times = std::sync::Mutex::new(Vec::new());
     let on_stage = |s: Stage| {

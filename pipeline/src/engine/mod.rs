@@ -101,7 +101,44 @@ impl Engine {
     /// staged snapshot is registered as an empty table and listed in [`Engine::missing`].
     /// The applications are required.
     pub async fn open(ingest_dir: &Path, target_partitions: usize) -> Result<Self> {
+        let settings = crate::config::EngineSection {
+            target_partitions: Some(target_partitions),
+            ..Default::default()
+        };
+        Self::open_with(ingest_dir, &settings).await
+    }
+
+    /// [`Engine::open`] with the `[engine]` settings: target partitions, and a memory limit
+    /// (a fair spill pool: sorts and aggregations spill, zstd-compressed, to the spill
+    /// folder once the operators together hold the limit).
+    pub async fn open_with(
+        ingest_dir: &Path,
+        settings: &crate::config::EngineSection,
+    ) -> Result<Self> {
+        use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+        use datafusion::execution::memory_pool::FairSpillPool;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let target_partitions = settings
+            .target_partitions
+            .unwrap_or_else(default_partitions);
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(mib) = settings.memory_limit_mib {
+            runtime = runtime.with_memory_pool(std::sync::Arc::new(FairSpillPool::new(
+                (mib as usize).saturating_mul(1 << 20),
+            )));
+        }
+        let mode = match &settings.spill_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
+                DiskManagerMode::Directories(vec![dir.clone()])
+            }
+            None => DiskManagerMode::OsTmpDirectory,
+        };
+        let runtime = runtime
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
+            .build_arc()
+            .map_err(df_err)?;
         let config = SessionConfig::new()
             .with_target_partitions(target_partitions.max(1))
             .with_information_schema(false)
@@ -110,8 +147,9 @@ impl Engine {
             // than the household members and become the build side of hash joins, holding
             // every resident's rows in memory. Estimating that filters keep everything makes
             // the members the build side (measured: benches/README.md).
-            .set_u64("datafusion.optimizer.default_filter_selectivity", 100);
-        let ctx = SessionContext::new_with_config(config);
+            .set_u64("datafusion.optimizer.default_filter_selectivity", 100)
+            .set_str("datafusion.execution.spill_compression", "zstd");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut engine = Engine {
             ctx,
             tables: Vec::new(),
