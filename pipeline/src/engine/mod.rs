@@ -148,7 +148,11 @@ impl Engine {
             // every resident's rows in memory. Estimating that filters keep everything makes
             // the members the build side (measured: benches/README.md).
             .set_u64("datafusion.optimizer.default_filter_selectivity", 100)
-            .set_str("datafusion.execution.spill_compression", "zstd");
+            .set_str("datafusion.execution.spill_compression", "zstd")
+            // Every sort reserves this much for merging its spills, before it sorts; the
+            // evidence query has a sort per rule and partition, so the default (10 MiB each)
+            // alone outgrew a small limit.
+            .set_usize("datafusion.execution.sort_spill_reservation_bytes", 1 << 20);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut engine = Engine {
             ctx,
