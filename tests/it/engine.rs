@@ -392,6 +392,8 @@ fn a_memory_limit_gives_the_same_outputs() {
     // The engine under a 256 MiB pool (sorts and aggregations spill beyond it) writes the
     // same bytes as without a limit. (Much smaller pools fail in DataFusion's external sort
     // when many sorts run at once: issue #6.)
+    // Both fixtures first: they start runtimes of their own.
+    let (staged, baseline) = (staged(), verified());
     let out = tempfile::tempdir().unwrap();
     let spill = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -401,7 +403,7 @@ fn a_memory_limit_gives_the_same_outputs() {
         target_partitions: Some(2),
     };
     rt.block_on(async {
-        let engine = Engine::open_with(staged(), &settings).await.unwrap();
+        let engine = Engine::open_with(staged, &settings).await.unwrap();
         engine
             .verify(
                 &hedui::policy::Policy::default_policy(),
@@ -415,7 +417,7 @@ fn a_memory_limit_gives_the_same_outputs() {
     for name in hedui::engine::finding::ENGINE_OUTPUTS {
         assert!(
             std::fs::read(out.path().join(name)).unwrap()
-                == std::fs::read(verified().join(name)).unwrap(),
+                == std::fs::read(baseline.join(name)).unwrap(),
             "{name} differs under the memory limit"
         );
     }
