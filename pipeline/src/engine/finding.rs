@@ -251,13 +251,29 @@ impl Engine {
         let rule_index: BTreeMap<&str, usize> =
             RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         let mut acc: BTreeMap<(String, usize), Acc> = BTreeMap::new();
+        // The rules' records first, unsorted, to a scratch file; then one sort over all of
+        // them. (Sorting the union directly runs a sort per rule and partition at once, which
+        // a memory limit splits into shares too small to make progress.)
         let sql = self.evidence_sql(policy, as_of);
+        let (body, order) = sql
+            .rsplit_once("ORDER BY")
+            .ok_or_else(|| Error::Invalid("engine: evidence query without ORDER BY".into()))?;
+        let unsorted = out.join("evidence.unsorted.parquet");
+        self.stream_to(body, &unsorted, |b| Ok(b.clone())).await?;
+        self.register_output("evidence_unsorted", &unsorted).await?;
         let schema = evidence_schema();
         let evidence_rows = self
-            .stream_to(&sql, &out.join("evidence.parquet"), |b| {
-                evidence_batch(b, &schema, &rule_index, &mut acc)
-            })
+            .stream_to(
+                &format!("SELECT * FROM evidence_unsorted ORDER BY {order}"),
+                &out.join("evidence.parquet"),
+                |b| evidence_batch(b, &schema, &rule_index, &mut acc),
+            )
             .await?;
+        let _ = self
+            .ctx
+            .deregister_table("evidence_unsorted")
+            .map_err(df_err)?;
+        std::fs::remove_file(&unsorted).map_err(crate::error::io(&unsorted))?;
 
         progress(Stage::Outcomes);
         // Counted members of the households that fail a sum test: the members of those
