@@ -87,6 +87,18 @@ impl Check {
     }
 }
 
+/// The columns an evidence record is compared on, in the truth's `evidence.csv` and the
+/// batch's `evidence.parquet` alike.
+pub const EVIDENCE_KEY: &[&str] = &[
+    "household_id",
+    "rule",
+    "person_id",
+    "source",
+    "record_key",
+    "amount_fen",
+    "date",
+];
+
 fn hash(fields: &[&str]) -> u128 {
     xxh3_128(fields.join("\u{1f}").as_bytes())
 }
@@ -221,15 +233,7 @@ pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> 
         }
     }
     // Evidence.
-    let cols = [
-        "household_id",
-        "rule",
-        "person_id",
-        "source",
-        "record_key",
-        "amount_fen",
-        "date",
-    ];
+    let cols = EVIDENCE_KEY;
     let mut want_ev: Vec<u128> = Vec::new();
     each_csv(&truth_dir.join("evidence.csv"), |h, r| {
         let v: Vec<&str> = cols.iter().map(|n| field(h, r, n)).collect();

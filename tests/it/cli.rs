@@ -120,13 +120,16 @@ fn demo_runs_end_to_end_and_checks_the_truth() {
         .unwrap()
         .unwrap()
         .path();
-    let check = hedui()
-        .args(["check", "--batch"])
-        .arg(&batch)
-        .arg("--truth")
-        .arg(dir.path().join("truth"))
-        .output()
-        .unwrap();
+    let run_check = || {
+        hedui()
+            .args(["check", "--batch"])
+            .arg(&batch)
+            .arg("--truth")
+            .arg(dir.path().join("truth"))
+            .output()
+            .unwrap()
+    };
+    let check = run_check();
     assert!(check.status.success());
     // A tampered truth makes the check (and so the demo) fail.
     let findings = dir.path().join("truth/findings.csv");
@@ -134,13 +137,7 @@ fn demo_runs_end_to_end_and_checks_the_truth() {
     let mut lines: Vec<&str> = text.lines().collect();
     lines.remove(1);
     std::fs::write(&findings, lines.join("\n") + "\n").unwrap();
-    let check = hedui()
-        .args(["check", "--batch"])
-        .arg(&batch)
-        .arg("--truth")
-        .arg(dir.path().join("truth"))
-        .output()
-        .unwrap();
+    let check = run_check();
     assert_eq!(check.status.code(), Some(1));
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(

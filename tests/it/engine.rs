@@ -250,19 +250,11 @@ fn the_asset_test_uses_the_latest_value_per_account_and_flags_the_planted_househ
 fn findings_and_their_evidence_equal_the_planted_truth() {
     // Row by row first, so a failure names what differs.
     let key = |r: &HashMap<String, String>| {
-        [
-            "household_id",
-            "rule",
-            "person_id",
-            "source",
-            "record_key",
-            "amount_fen",
-            "date",
-        ]
-        .iter()
-        .map(|c| r[*c].clone())
-        .collect::<Vec<_>>()
-        .join(" | ")
+        hedui::check::EVIDENCE_KEY
+            .iter()
+            .map(|c| r[*c].clone())
+            .collect::<Vec<_>>()
+            .join(" | ")
     };
     let want: std::collections::BTreeSet<String> = read_csv(&province().join("truth/evidence.csv"))
         .iter()

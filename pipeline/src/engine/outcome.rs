@@ -6,7 +6,7 @@
 //! declared once here, in [`RULES`].
 
 /// FLAG (a test failed) or REVIEW (a caseworker must look).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     /// A test failed.
     Flag,

@@ -136,24 +136,8 @@ impl Rec {
     }
 }
 
-/// Severity of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// A test failed.
-    Flag,
-    /// A caseworker must look.
-    Review,
-}
-
-impl Severity {
-    /// `FLAG` or `REVIEW`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Flag => "FLAG",
-            Severity::Review => "REVIEW",
-        }
-    }
-}
+/// Severity of a finding: the engine's.
+pub use crate::engine::outcome::Severity;
 
 /// A rule of the default policy, by its stable id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -66,18 +66,7 @@ impl TruthWriter {
                     "threshold",
                 ],
             )?,
-            evidence: writer(
-                &dir.join("evidence.csv"),
-                &[
-                    "household_id",
-                    "rule",
-                    "person_id",
-                    "source",
-                    "record_key",
-                    "amount_fen",
-                    "date",
-                ],
-            )?,
+            evidence: writer(&dir.join("evidence.csv"), crate::check::EVIDENCE_KEY)?,
         })
     }
 
