@@ -1,16 +1,21 @@
 //! `hedui-benches`: whole-pipeline benchmarks that print a table.
 //!
 //! `generate` times `hedui generate` at a given size and reports rows, rows per second and
-//! bytes on disk; `ingest` times ingestion per format on one core and on two. Later issues
-//! add the engine and the peer comparison.
+//! bytes on disk; `ingest` times ingestion per format on one core and on two; `engine` times
+//! the verification core stage by stage; `compare` runs it against the same computation in
+//! DuckDB and Polars ([`compare`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command as Process;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
 use hedui::policy::Policy;
+
+mod compare;
 
 // The same allocator as the hedui binary, so figures match what users run.
 #[global_allocator]
@@ -71,6 +76,60 @@ enum Command {
         /// Engine memory limit in MiB (spilling beyond it).
         #[arg(long)]
         memory_limit: Option<u64>,
+    },
+    /// hedui's verification core against the same computation by hand in DuckDB and Polars
+    /// (benches/peers/), on the same staged data: agreement, time, CPU, memory, scaling.
+    Compare {
+        /// Sizes in households.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        households: Vec<u64>,
+        /// Timed rounds per size (after one warm-up round whose outputs are compared).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Folder for the provinces, batches and outputs (reused between invocations).
+        #[arg(long, default_value = "/tmp/hedui-compare")]
+        work: PathBuf,
+        /// Threads (DataFusion partitions, DuckDB threads, Polars threads).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Run the full pipeline again even when a published batch exists.
+        #[arg(long)]
+        pipeline: bool,
+        /// Engines to run.
+        #[arg(long, value_delimiter = ',', default_value = "hedui,duckdb,polars")]
+        engines: Vec<String>,
+    },
+    /// The verification core alone over a published batch, writing its outputs (what
+    /// `compare` runs and measures as hedui).
+    Core {
+        /// A published batch folder.
+        #[arg(long)]
+        batch: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Target partitions.
+        #[arg(long, default_value_t = 2)]
+        partitions: usize,
+        /// Engine memory limit in MiB.
+        #[arg(long)]
+        memory_limit: Option<u64>,
+    },
+    /// Runs a command and writes its wall time, CPU time and peak RSS as JSON (used by
+    /// `compare` to measure each engine the same way).
+    Measured {
+        /// Where to write the figures.
+        #[arg(long)]
+        report: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// The full pipeline: a generated province's exports to a published batch (`hedui run`).
+    Pipeline {
+        /// A generated province (with its hedui.toml).
+        #[arg(long)]
+        province: PathBuf,
     },
 }
 
@@ -147,6 +206,307 @@ fn engine_bench(
     Ok(())
 }
 
+fn core(batch: &Path, out: &Path, partitions: usize, memory_limit: Option<u64>) -> Result<()> {
+    let manifest = hedui::manifest::Manifest::read(batch)?;
+    let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
+    std::fs::create_dir_all(out)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let settings = hedui::config::EngineSection {
+            memory_limit_mib: memory_limit,
+            spill_dir: None,
+            target_partitions: Some(partitions),
+        };
+        let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
+        let v = engine.verify(&policy, manifest.as_of, out, &|_| {}).await?;
+        println!(
+            "{} households, {} findings, {} evidence rows",
+            v.households,
+            v.findings.values().sum::<u64>(),
+            v.evidence_rows
+        );
+        anyhow::Ok(())
+    })
+}
+
+fn pipeline(province: &Path) -> Result<()> {
+    use hedui::config::BatchConfig;
+    let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
+    let plan = cfg.build(&base)?;
+    let as_of: chrono::NaiveDate = generate::DEFAULT_AS_OF.parse()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let batch = rt.block_on(hedui::run::run(
+        &plan,
+        &Policy::default_policy(),
+        as_of,
+        &province.join("batches"),
+        &hedui::run::Progress::none(),
+    ))?;
+    println!("{}", batch.dir.display());
+    Ok(())
+}
+
+struct Size {
+    households: u64,
+    batch: PathBuf,
+    dept_rows: u64,
+    /// Seconds per engine per timed round.
+    rounds: Vec<BTreeMap<String, compare::Measured>>,
+}
+
+fn compare_bench(
+    sizes: &[u64],
+    runs: usize,
+    work: &Path,
+    threads: usize,
+    fresh_pipeline: bool,
+    engines: &[String],
+) -> Result<()> {
+    use compare::{Measured, Results, measure, median, scaling_exponent};
+    for e in engines {
+        anyhow::ensure!(compare::ENGINES.contains(&e.as_str()), "unknown engine {e}");
+    }
+    anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
+    let python = if engines.iter().any(|e| e != "hedui") {
+        Some(compare::ensure_venv(&peers)?)
+    } else {
+        None
+    };
+    let me = std::env::current_exe()?;
+    let mut done = Vec::new();
+    for &n in sizes {
+        let dir = work.join(format!("hh-{n}"));
+        // The province: generated once, reused while its generation.json says the same size.
+        let reuse = std::fs::read_to_string(dir.join("generation.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("households").and_then(|h| h.as_u64()))
+            == Some(n);
+        if !reuse {
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("generating {n} households into {} ...", dir.display());
+            let t = Instant::now();
+            generate::generate(
+                &GenerateConfig {
+                    households: n,
+                    seed: 1,
+                    as_of: generate::DEFAULT_AS_OF.parse()?,
+                    out: dir.clone(),
+                    dirty: DirtyRates::default(),
+                    plant: PlantRates::default(),
+                    policy: Policy::default_policy(),
+                },
+                &|_| {},
+            )?;
+            eprintln!("  {:.1} s", t.elapsed().as_secs_f64());
+        }
+        // The full pipeline: exports to a published batch, once (or again with --pipeline).
+        let root = dir.join("batches");
+        let published = hedui::publish::published(&root)?;
+        if fresh_pipeline || published.is_empty() {
+            eprintln!("full pipeline at {n} households ...");
+            let m = measure(
+                Process::new(&me).args(["pipeline", "--province"]).arg(&dir),
+                &dir.join("pipeline.log"),
+            )?;
+            let id = hedui::publish::published(&root)?
+                .pop()
+                .context("the pipeline published no batch")?;
+            let manifest = hedui::manifest::Manifest::read(&root.join(&id))?;
+            println!("\n### Full pipeline, {n} households (exports to published batch {id})\n");
+            println!("| stage | seconds | share |\n|---|---|---|");
+            for (stage, secs) in &manifest.timings {
+                println!("| {stage} | {secs:.1} | {:.0}% |", 100.0 * secs / m.wall);
+            }
+            println!(
+                "| total (wall; CPU {:.1} s, peak RSS {:.0} MiB) | {:.1} | 100% |",
+                m.cpu, m.rss_mib, m.wall
+            );
+        }
+        let id = hedui::publish::published(&root)?
+            .pop()
+            .context("no published batch")?;
+        let batch = root.join(&id);
+        let manifest = hedui::manifest::Manifest::read(&batch)?;
+        let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
+        let staged = batch.join("ingest/staged");
+        // Parameters for the peers: the ones hedui fills its queries with, plus the rules'
+        // severities and the sources that make households UNVERIFIED.
+        let engine_dir = batch.join("ingest");
+        let rt = tokio::runtime::Runtime::new()?;
+        let unverified: Vec<String> = rt.block_on(async {
+            let e = hedui::engine::Engine::open(&engine_dir, threads).await?;
+            anyhow::Ok(
+                e.unverified_sources(&policy)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            )
+        })?;
+        let mut params =
+            serde_json::to_value(hedui::engine::Parameters::new(&policy, manifest.as_of))?;
+        params["flag_rules"] = serde_json::json!(
+            hedui::engine::outcome::RULES
+                .iter()
+                .filter(|r| r.severity == hedui::engine::outcome::Severity::Flag)
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        );
+        params["unverified_sources"] = serde_json::json!(unverified);
+        let params_path = dir.join("params.json");
+        std::fs::write(&params_path, serde_json::to_string_pretty(&params)?)?;
+        let dept_rows: u64 = manifest.sources.values().map(|s| s.accepted).sum();
+
+        let run_engine = |engine: &str, out: &Path| -> Result<Measured> {
+            let _ = std::fs::remove_dir_all(out);
+            std::fs::create_dir_all(out)?;
+            let log = out.with_extension("log");
+            let cmd = match engine {
+                "hedui" => {
+                    let mut c = Process::new(&me);
+                    c.args(["core", "--batch"])
+                        .arg(&batch)
+                        .arg("--out")
+                        .arg(out)
+                        .args(["--partitions", &threads.to_string()]);
+                    c
+                }
+                peer => {
+                    let mut c = Process::new(python.as_ref().context("no python")?);
+                    c.arg(peers.join(format!("{peer}_peer.py")))
+                        .arg(&staged)
+                        .arg(&params_path)
+                        .arg(out)
+                        .args(["--threads", &threads.to_string()])
+                        .env("POLARS_MAX_THREADS", threads.to_string());
+                    c
+                }
+            };
+            measure(&cmd, &log)
+        };
+        // Warm-up round: every engine once, outputs compared.
+        eprintln!("{n} households: warm-up and agreement ...");
+        let outs = dir.join("out");
+        let mut results = BTreeMap::new();
+        for e in engines {
+            run_engine(e, &outs.join(e))?;
+            results.insert(e.clone(), Results::read(&outs.join(e))?);
+        }
+        if let Some(base) = results.get("hedui") {
+            let per_rule = base.per_rule();
+            println!("\n### Agreement, {n} households\n");
+            println!("households flagged per rule (hedui): {per_rule:?}");
+            let mut bad = false;
+            for (e, r) in &results {
+                if e == "hedui" {
+                    continue;
+                }
+                let d = r.differences(base);
+                if d.is_empty() {
+                    println!(
+                        "{e}: agrees exactly ({} households' figures, {} findings, {} outcomes)",
+                        base.figures_len(),
+                        base.findings_len(),
+                        base.outcomes_len()
+                    );
+                } else {
+                    bad = true;
+                    println!("{e}: DISAGREES");
+                    for line in d {
+                        println!("  {line}");
+                    }
+                }
+            }
+            anyhow::ensure!(!bad, "the engines disagree at {n} households");
+        }
+        drop(results);
+        let mut rounds = Vec::new();
+        for round in 1..=runs {
+            eprintln!("{n} households: round {round}/{runs} ...");
+            let mut m = BTreeMap::new();
+            for e in engines {
+                m.insert(e.clone(), run_engine(e, &outs.join(e))?);
+            }
+            rounds.push(m);
+        }
+        done.push(Size {
+            households: n,
+            batch,
+            dept_rows,
+            rounds,
+        });
+    }
+
+    println!(
+        "\n### Verification core: hedui vs DuckDB vs Polars ({threads} threads, median of {runs} runs)\n"
+    );
+    println!(
+        "| households | department rows | engine | wall s | CPU s | peak RSS MiB | rows/s | hedui/engine (median of per-run ratios) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut points: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut last_ratio = None;
+    for s in &done {
+        for e in engines {
+            let col = |f: fn(&Measured) -> f64| -> Vec<f64> {
+                s.rounds.iter().map(|r| f(&r[e])).collect()
+            };
+            let wall = median(&col(|m| m.wall));
+            let ratio = if s.rounds[0].contains_key("hedui") {
+                let r: Vec<f64> = s
+                    .rounds
+                    .iter()
+                    .map(|r| r["hedui"].wall / r[e].wall)
+                    .collect();
+                format!("{:.2}", median(&r))
+            } else {
+                "-".into()
+            };
+            points
+                .entry(e.clone())
+                .or_default()
+                .push((s.households as f64, wall));
+            println!(
+                "| {} | {} | {e} | {wall:.2} | {:.2} | {:.0} | {:.0} | {ratio} |",
+                s.households,
+                s.dept_rows,
+                median(&col(|m| m.cpu)),
+                median(&col(|m| m.rss_mib)),
+                s.dept_rows as f64 / wall
+            );
+        }
+        eprintln!("(batch {})", s.batch.display());
+    }
+    if done.len() > 1 {
+        println!(
+            "\n| engine | scaling exponent of wall time over households (1.0 = linear) |\n|---|---|"
+        );
+        for (e, p) in &points {
+            if let Some(x) = scaling_exponent(p) {
+                println!("| {e} | {x:.2} |");
+            }
+        }
+    }
+    if let Some(s) = done.last()
+        && s.rounds[0].contains_key("hedui")
+        && s.rounds[0].contains_key("duckdb")
+    {
+        let r: Vec<f64> = s
+            .rounds
+            .iter()
+            .map(|r| r["hedui"].wall / r["duckdb"].wall)
+            .collect();
+        last_ratio = Some(median(&r));
+    }
+    println!();
+    match last_ratio {
+        Some(r) => println!("ratio hedui/duckdb: {r:.2}"),
+        None => println!("ratio hedui/duckdb: not measured"),
+    }
+    Ok(())
+}
+
 fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Result<()> {
     use hedui::config::BatchConfig;
     use hedui_connectors::ingest::{IngestOptions, ingest_source};
@@ -214,6 +574,22 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Compare {
+            households,
+            runs,
+            work,
+            threads,
+            pipeline: fresh,
+            engines,
+        } => compare_bench(&households, runs, &work, threads, fresh, &engines)?,
+        Command::Core {
+            batch,
+            out,
+            partitions,
+            memory_limit,
+        } => core(&batch, &out, partitions, memory_limit)?,
+        Command::Pipeline { province } => pipeline(&province)?,
+        Command::Measured { report, cmd } => std::process::exit(compare::measured(&report, &cmd)?),
         Command::Engine {
             batch,
             partitions,

@@ -4,60 +4,45 @@
 -- salary and the social-insurance and provident-fund contribution bases: one salary reported
 -- four ways, never their sum. Other counted income (tax business and property income, counted
 -- pension schemes, unemployment benefit when the policy counts it) is added; income tax paid
--- and personal social-insurance contributions in the window are deducted. Everything is
--- aggregated per person before the one join to the household, and only rows about counted
--- members are read past the first filter.
+-- and personal social-insurance contributions in the window are deducted.
+--
+-- Every department table is read once: each record becomes one row (person, month, its wage
+-- figure if it is one, the amount it adds or deducts), so a tax record gives both its wage
+-- and its tax paid. The rows about counted members are kept by one semi-join over all of
+-- them, aggregated per person and month (largest wage, summed amounts), then per person,
+-- and joined to the households once.
 WITH counted AS (
     SELECT household_id, person_key FROM members WHERE excluded IS NULL
 ),
-keys AS (
-    -- Semi-joins need no DISTINCT: a person in two households is looked up once anyway.
-    SELECT person_key FROM counted
-),
-wage_figures AS (
-    SELECT person_key, month, income_fen AS fen FROM tax
-    WHERE {count_tax_wage} AND income_type = 'wage' AND month BETWEEN {ws} AND {we}
-      AND person_key IN (SELECT person_key FROM keys)
+figures AS (
+    SELECT person_key, month,
+           CASE WHEN {count_tax_wage} AND income_type = 'wage' THEN income_fen END AS wage_fen,
+           CASE WHEN income_type IN ({other_tax_types}) THEN income_fen ELSE 0 END - tax_fen AS amount_fen
+    FROM tax WHERE month BETWEEN {ws} AND {we}
     UNION ALL
-    SELECT person_key, month, salary_fen FROM public_payroll
-    WHERE month BETWEEN {ws} AND {we} AND person_key IN (SELECT person_key FROM keys)
+    SELECT person_key, month, salary_fen, 0 FROM public_payroll WHERE month BETWEEN {ws} AND {we}
     UNION ALL
-    SELECT person_key, month, base_fen FROM social_insurance
-    WHERE month BETWEEN {ws} AND {we} AND person_key IN (SELECT person_key FROM keys)
+    SELECT person_key, month, base_fen, -personal_fen FROM social_insurance WHERE month BETWEEN {ws} AND {we}
     UNION ALL
-    SELECT person_key, month, base_fen FROM provident_fund
-    WHERE month BETWEEN {ws} AND {we} AND person_key IN (SELECT person_key FROM keys)
-),
-wage_months AS (
-    SELECT person_key, month, MAX(fen) AS fen FROM wage_figures GROUP BY person_key, month
-),
-amounts AS (
-    SELECT person_key, fen FROM wage_months
+    SELECT person_key, month, base_fen, 0 FROM provident_fund WHERE month BETWEEN {ws} AND {we}
     UNION ALL
-    SELECT person_key, income_fen FROM tax
-    WHERE income_type IN ({other_tax_types}) AND month BETWEEN {ws} AND {we}
-      AND person_key IN (SELECT person_key FROM keys)
-    UNION ALL
-    SELECT person_key, amount_fen FROM pension
+    SELECT person_key, month, CAST(NULL AS BIGINT), amount_fen FROM pension
     WHERE scheme IN ({pension_schemes}) AND month BETWEEN {ws} AND {we}
-      AND person_key IN (SELECT person_key FROM keys)
     UNION ALL
-    SELECT person_key, amount_fen FROM unemployment_benefit
+    SELECT person_key, month, CAST(NULL AS BIGINT), amount_fen FROM unemployment_benefit
     WHERE {count_unemployment} AND month BETWEEN {ws} AND {we}
-      AND person_key IN (SELECT person_key FROM keys)
     UNION ALL
-    SELECT person_key, -tax_fen FROM tax
-    WHERE month BETWEEN {ws} AND {we} AND person_key IN (SELECT person_key FROM keys)
-    UNION ALL
-    SELECT person_key, -personal_fen FROM social_insurance
-    WHERE month BETWEEN {ws} AND {we} AND person_key IN (SELECT person_key FROM keys)
-    UNION ALL
-    SELECT person_key, -out_of_pocket_fen FROM medical_expense
+    SELECT person_key, month, CAST(NULL AS BIGINT), -out_of_pocket_fen FROM medical_expense
     WHERE {deduct_medical} AND month BETWEEN {ws} AND {we}
-      AND person_key IN (SELECT person_key FROM keys)
+),
+per_month AS (
+    SELECT person_key, COALESCE(MAX(wage_fen), 0) + SUM(amount_fen) AS fen
+    FROM figures
+    WHERE person_key IN (SELECT person_key FROM counted)
+    GROUP BY person_key, month
 ),
 per_person AS (
-    SELECT person_key, SUM(fen) AS fen FROM amounts GROUP BY person_key
+    SELECT person_key, SUM(fen) AS fen FROM per_month GROUP BY person_key
 )
 SELECT c.household_id,
        COUNT(*) AS counted,
@@ -65,4 +50,3 @@ SELECT c.household_id,
 FROM counted c
 LEFT JOIN per_person p ON p.person_key = c.person_key
 GROUP BY c.household_id
-

@@ -4,7 +4,8 @@
 -- The income test FLAGs when net household income over the window exceeds
 -- multiple x standard x counted members x months, compared without dividing:
 -- income_fen x 10,000 > multiple_bp x standard_fen x counted x months (multiple in basis
--- points). The asset test FLAGs when financial assets exceed
+-- points). `income_per_capita_fen` is the monthly figure per counted member a caseworker
+-- reads (truncated to the fen; one member when none counts). The asset test FLAGs when financial assets exceed
 -- {asset_months} x standard x counted members. Equal passes both. `lines` holds, per region and
 -- programme, the values the policy has in force at the batch date; a household whose region
 -- or programme has none gets NULLs there (and can never PASS).
@@ -41,6 +42,7 @@ SELECT h.household_id,
        l.multiple_bp,
        CAST({months} AS BIGINT) AS months,
        COALESCE(i.income_fen, CAST(0 AS BIGINT)) AS income_fen,
+       COALESCE(i.income_fen, CAST(0 AS BIGINT)) / (GREATEST(h.counted, 1) * {months}) AS income_per_capita_fen,
        l.multiple_bp * l.standard_fen * h.counted * {months} / 10000 AS income_limit_fen,
        COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line,
        COALESCE(a.assets_fen, CAST(0 AS BIGINT)) AS assets_fen,

@@ -35,6 +35,139 @@ const METRICS_SQL: &str = include_str!("metrics.sql");
 /// The evidence behind every finding, over the `members` view and the `metrics` table.
 const EVIDENCE_SQL: &str = include_str!("evidence.sql");
 
+/// The values a batch's queries are filled with, from the policy and the batch date: the
+/// one place they are derived (the peer queries in `benches/peers/` read them as JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Parameters {
+    /// Batch date, `yyyy-mm-dd`.
+    pub as_of: String,
+    /// First month of the income window (yyyymm).
+    pub ws: i32,
+    /// Last month of the income window (yyyymm).
+    pub we: i32,
+    /// Months in the income window.
+    pub months: u32,
+    /// Months of the standard allowed as financial assets per counted member.
+    pub asset_months: u32,
+    /// Whether the tax-reported wage counts (as one of the four wage figures).
+    pub count_tax_wage: bool,
+    /// Tax income types counted besides the wage.
+    pub other_tax_types: Vec<String>,
+    /// Pension schemes counted as income.
+    pub pension_schemes: Vec<String>,
+    /// Whether unemployment benefit counts as income.
+    pub count_unemployment: bool,
+    /// Whether out-of-pocket medical expense is deducted.
+    pub deduct_medical: bool,
+    /// The batch date's month (yyyymm).
+    pub current_month: i32,
+    /// Residential units a household may own.
+    pub max_residential: u32,
+    /// Property uses no household may own.
+    pub forbidden_uses: Vec<String>,
+    /// Vehicle types that do not count.
+    pub exempt_vehicles: Vec<String>,
+    /// Staff up to which a sole trader is REVIEW rather than FLAG.
+    pub sole_trader_max_staff: u32,
+    /// A minor at the batch date was born after this day (yyyymmdd).
+    pub minor_born_after: i32,
+    /// The lines in force at the batch date, per region and programme.
+    pub lines: Vec<Line>,
+}
+
+/// One region's and programme's line in force.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Line {
+    /// Region code.
+    pub region: i32,
+    /// Programme code.
+    pub programme: String,
+    /// Multiple of the dibao standard, in basis points.
+    pub multiple_bp: i64,
+    /// Dibao standard in fen per person per month.
+    pub standard_fen: i64,
+    /// Date the standard took effect, `yyyy-mm-dd`.
+    pub standard_from: String,
+    /// Its legal reference.
+    pub reference: String,
+}
+
+impl Parameters {
+    /// The parameters of a batch at `as_of` under `policy`.
+    pub fn new(policy: &crate::policy::Policy, as_of: NaiveDate) -> Parameters {
+        use chrono::Datelike;
+        let window = crate::generate::income_window(as_of, policy.income_window_months);
+        let mut lines = Vec::new();
+        for region in policy.regions.values() {
+            let Ok(standard) = policy.standard_at(region.code, as_of) else {
+                continue;
+            };
+            for (programme, multiple) in &region.programmes {
+                lines.push(Line {
+                    region: region.code,
+                    programme: programme.clone(),
+                    multiple_bp: multiple.0,
+                    standard_fen: standard.dibao_fen,
+                    standard_from: standard.from.format("%Y-%m-%d").to_string(),
+                    reference: standard.reference.clone(),
+                });
+            }
+        }
+        Parameters {
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            ws: window[0],
+            we: window[window.len() - 1],
+            months: policy.income_window_months,
+            asset_months: policy.financial_asset_months,
+            count_tax_wage: policy.counted_tax_income_types.iter().any(|t| t == "wage"),
+            other_tax_types: policy
+                .counted_tax_income_types
+                .iter()
+                .filter(|t| *t != "wage")
+                .cloned()
+                .collect(),
+            pension_schemes: policy.counted_pension_schemes.clone(),
+            count_unemployment: policy.count_unemployment_benefit,
+            deduct_medical: policy.deduct_medical_expense,
+            current_month: hedui_schemas::values::month_of(as_of),
+            max_residential: policy.max_residential_units,
+            forbidden_uses: policy.forbidden_property_uses.clone(),
+            exempt_vehicles: policy.exempt_vehicle_types.clone(),
+            sole_trader_max_staff: policy.sole_trader_review_max_staff,
+            // A minor at the batch date was born after the same day 18 years earlier.
+            minor_born_after: (as_of.year() - 18) * 10_000
+                + as_of.month() as i32 * 100
+                + as_of.day() as i32,
+            lines,
+        }
+    }
+
+    /// The queries' placeholders and their SQL text.
+    fn placeholders(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("{as_of}", self.as_of.clone()),
+            ("{ws}", self.ws.to_string()),
+            ("{we}", self.we.to_string()),
+            ("{months}", self.months.to_string()),
+            ("{asset_months}", self.asset_months.to_string()),
+            ("{count_tax_wage}", self.count_tax_wage.to_string()),
+            ("{other_tax_types}", sql_list(&self.other_tax_types)),
+            ("{pension_schemes}", sql_list(&self.pension_schemes)),
+            ("{count_unemployment}", self.count_unemployment.to_string()),
+            ("{deduct_medical}", self.deduct_medical.to_string()),
+            ("{current_month}", self.current_month.to_string()),
+            ("{max_residential}", self.max_residential.to_string()),
+            ("{forbidden_uses}", sql_list(&self.forbidden_uses)),
+            ("{exempt_vehicles}", sql_list(&self.exempt_vehicles)),
+            (
+                "{sole_trader_max_staff}",
+                self.sole_trader_max_staff.to_string(),
+            ),
+            ("{minor_born_after}", self.minor_born_after.to_string()),
+        ]
+    }
+}
+
 /// Target partitions for the engine: one per core.
 pub fn default_partitions() -> usize {
     std::thread::available_parallelism()
@@ -139,7 +272,10 @@ impl Engine {
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
             .build_arc()
             .map_err(df_err)?;
-        let config = SessionConfig::new()
+        // DataFusion's own settings can be tuned from the environment (`DATAFUSION_*`, e.g.
+        // `DATAFUSION_EXECUTION_BATCH_SIZE=16384`); the ones below are the engine's and win.
+        let config = SessionConfig::from_env()
+            .map_err(df_err)?
             .with_target_partitions(target_partitions.max(1))
             .with_information_schema(false)
             // The engine's filters are date and code filters that keep most of a department's
@@ -211,23 +347,21 @@ impl Engine {
         policy: &crate::policy::Policy,
         as_of: NaiveDate,
     ) -> Result<String> {
-        let mut lines = Vec::new();
-        for region in policy.regions.values() {
-            let Ok(standard) = policy.standard_at(region.code, as_of) else {
-                continue;
-            };
-            for (programme, multiple) in &region.programmes {
-                lines.push(format!(
+        let lines: Vec<String> = Parameters::new(policy, as_of)
+            .lines
+            .iter()
+            .map(|l| {
+                format!(
                     "({}, '{}', {}, {}, DATE '{}', '{}')",
-                    region.code,
-                    programme,
-                    multiple.0,
-                    standard.dibao_fen,
-                    standard.from.format("%Y-%m-%d"),
-                    standard.reference.replace('\'', "''")
-                ));
-            }
-        }
+                    l.region,
+                    l.programme,
+                    l.multiple_bp,
+                    l.standard_fen,
+                    l.standard_from,
+                    l.reference.replace('\'', "''")
+                )
+            })
+            .collect();
         if lines.is_empty() {
             return Err(Error::Invalid(format!(
                 "policy {}: no standard in force on {as_of}",
@@ -250,59 +384,10 @@ impl Engine {
 
     /// Fills a query's placeholders from the policy and the batch date.
     fn fill(&self, sql: &str, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        use chrono::Datelike;
-        let window = crate::generate::income_window(as_of, policy.income_window_months);
-        let others: Vec<String> = policy
-            .counted_tax_income_types
-            .iter()
-            .filter(|t| *t != "wage")
-            .cloned()
-            .collect();
-        // A minor at the batch date was born after the same day 18 years earlier.
-        let minor_born_after =
-            (as_of.year() - 18) * 10_000 + as_of.month() as i32 * 100 + as_of.day() as i32;
-        let count_tax_wage = policy.counted_tax_income_types.iter().any(|t| t == "wage");
-        [
-            ("{as_of}", as_of.format("%Y-%m-%d").to_string()),
-            ("{ws}", window[0].to_string()),
-            ("{we}", window[window.len() - 1].to_string()),
-            ("{months}", policy.income_window_months.to_string()),
-            ("{asset_months}", policy.financial_asset_months.to_string()),
-            ("{count_tax_wage}", count_tax_wage.to_string()),
-            ("{other_tax_types}", sql_list(&others)),
-            (
-                "{pension_schemes}",
-                sql_list(&policy.counted_pension_schemes),
-            ),
-            (
-                "{count_unemployment}",
-                policy.count_unemployment_benefit.to_string(),
-            ),
-            (
-                "{deduct_medical}",
-                policy.deduct_medical_expense.to_string(),
-            ),
-            (
-                "{current_month}",
-                hedui_schemas::values::month_of(as_of).to_string(),
-            ),
-            (
-                "{max_residential}",
-                policy.max_residential_units.to_string(),
-            ),
-            (
-                "{forbidden_uses}",
-                sql_list(&policy.forbidden_property_uses),
-            ),
-            ("{exempt_vehicles}", sql_list(&policy.exempt_vehicle_types)),
-            (
-                "{sole_trader_max_staff}",
-                policy.sole_trader_review_max_staff.to_string(),
-            ),
-            ("{minor_born_after}", minor_born_after.to_string()),
-        ]
-        .into_iter()
-        .fold(sql.to_string(), |s, (k, v)| s.replace(k, &v))
+        Parameters::new(policy, as_of)
+            .placeholders()
+            .into_iter()
+            .fold(sql.to_string(), |s, (k, v)| s.replace(k, &v))
     }
 
     /// The household-resolution query for `as_of`.

@@ -1,0 +1,319 @@
+"""hedui's verification core written by hand as Polars lazy queries: the peer of
+`hedui-benches compare`.
+
+Usage: polars_peer.py STAGED_DIR PARAMS_JSON OUT_DIR [--threads N]
+
+The same members, sums, rules and outcomes as hedui's engine (pipeline/src/engine/*.sql)
+and verify.duckdb.sql, without evidence rows, sentences or manifests. Writes
+households.parquet, findings.parquet and outcomes.parquet to OUT_DIR.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("staged")
+    ap.add_argument("params")
+    ap.add_argument("out")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    # The thread pool is sized when polars is first imported.
+    os.environ["POLARS_MAX_THREADS"] = str(a.threads)
+    import polars as pl
+
+    with open(a.params) as f:
+        p = json.load(f)
+    as_of = datetime.date.fromisoformat(p["as_of"])
+    ws, we, months = p["ws"], p["we"], p["months"]
+
+    def scan(source):
+        path = os.path.join(a.staged, source + ".parquet")
+        if not os.path.exists(path):
+            sys.exit(f"polars peer: no staged {source} at {path}")
+        return pl.scan_parquet(path)
+
+    def text(c):
+        return pl.col(c).cast(pl.String)
+
+    col = pl.col
+    in_window = col("month").is_between(ws, we)
+    owned = (col("registered_on") <= as_of) & (
+        col("deregistered_on").is_null() | (col("deregistered_on") > as_of)
+    )
+
+    # Household resolution: declared members, who counts at the batch date.
+    declared = scan("applications").group_by("household_id", "person_key").agg(
+        text("programme").min().alias("programme"), col("region").min()
+    )
+    dead = pl.concat(
+        [
+            scan("death").filter(col("death_date") <= as_of).select("person_key"),
+            scan("cremation").filter(col("cremation_date") <= as_of).select("person_key"),
+        ]
+    ).unique()
+    held = (
+        scan("incarceration")
+        .filter(
+            (col("from_date") <= as_of) & (col("to_date").is_null() | (col("to_date") >= as_of))
+        )
+        .select("person_key")
+        .unique()
+    )
+    members = (
+        declared.join(dead.with_columns(pl.lit(True).alias("is_dead")), on="person_key", how="left")
+        .join(held.with_columns(pl.lit(True).alias("is_held")), on="person_key", how="left")
+        .with_columns(
+            pl.when(col("is_dead"))
+            .then(pl.lit("dead"))
+            .when(col("is_held"))
+            .then(pl.lit("incarcerated"))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias("excluded")
+        )
+        .drop("is_dead", "is_held")
+        .collect()
+        .lazy()
+    )
+    counted = members.filter(col("excluded").is_null()).select("household_id", "person_key")
+
+    # Net income over the window: per member and month the largest wage figure, plus other
+    # counted income, minus tax and personal contributions.
+    wage = [
+        scan("public_payroll").filter(in_window).select("person_key", "month", col("salary_fen").alias("fen")),
+        scan("social_insurance").filter(in_window).select("person_key", "month", col("base_fen").alias("fen")),
+        scan("provident_fund").filter(in_window).select("person_key", "month", col("base_fen").alias("fen")),
+    ]
+    if p["count_tax_wage"]:
+        wage.append(
+            scan("tax")
+            .filter(in_window & (text("income_type") == "wage"))
+            .select("person_key", "month", col("income_fen").alias("fen"))
+        )
+    wage_months = pl.concat(wage).group_by("person_key", "month").agg(col("fen").max())
+    amounts = [
+        wage_months.select("person_key", "fen"),
+        scan("tax")
+        .filter(in_window & text("income_type").is_in(p["other_tax_types"]))
+        .select("person_key", col("income_fen").alias("fen")),
+        scan("pension")
+        .filter(in_window & text("scheme").is_in(p["pension_schemes"]))
+        .select("person_key", col("amount_fen").alias("fen")),
+        scan("tax").filter(in_window).select("person_key", (-col("tax_fen")).alias("fen")),
+        scan("social_insurance").filter(in_window).select("person_key", (-col("personal_fen")).alias("fen")),
+    ]
+    if p["count_unemployment"]:
+        amounts.append(
+            scan("unemployment_benefit").filter(in_window).select("person_key", col("amount_fen").alias("fen"))
+        )
+    if p["deduct_medical"]:
+        amounts.append(
+            scan("medical_expense").filter(in_window).select("person_key", (-col("out_of_pocket_fen")).alias("fen"))
+        )
+    per_person_income = pl.concat(amounts).group_by("person_key").agg(col("fen").sum())
+    income = (
+        counted.join(per_person_income, on="person_key")
+        .group_by("household_id")
+        .agg(col("fen").sum().alias("income_fen"))
+    )
+
+    # Financial assets: the latest value of every account on or before the batch date.
+    snapshots = pl.concat(
+        [
+            scan(s)
+            .filter(col("as_of") <= as_of)
+            .select("person_key", pl.lit(i).alias("src"), col(acct).alias("acct"), col(v).alias("fen"), "as_of")
+            for i, (s, acct, v) in enumerate(
+                [
+                    ("bank_deposit", "account", "balance_fen"),
+                    ("securities", "account", "market_value_fen"),
+                    ("commercial_insurance", "policy_no", "cash_value_fen"),
+                    ("internet_finance", "account", "balance_fen"),
+                ]
+            )
+        ]
+    )
+    latest = snapshots.group_by("person_key", "src", "acct").agg(
+        col("fen").sort_by(["as_of", "fen"]).last()
+    )
+    per_person_assets = latest.group_by("person_key").agg(col("fen").sum())
+    assets = (
+        counted.join(per_person_assets, on="person_key")
+        .group_by("household_id")
+        .agg(col("fen").sum().alias("assets_fen"))
+    )
+
+    lines = pl.DataFrame(
+        {
+            "region": [l["region"] for l in p["lines"]],
+            "programme": [l["programme"] for l in p["lines"]],
+            "multiple_bp": [l["multiple_bp"] for l in p["lines"]],
+            "standard_fen": [l["standard_fen"] for l in p["lines"]],
+        },
+        schema={"region": pl.Int32, "programme": pl.String, "multiple_bp": pl.Int64, "standard_fen": pl.Int64},
+    ).lazy()
+    per_capita = (pl.max_horizontal(col("counted"), pl.lit(1)) * months).cast(pl.Int64)
+    inc = col("income_fen")
+    line = col("multiple_bp") * col("standard_fen") * col("counted") * months
+    asset_limit = p["asset_months"] * col("standard_fen") * col("counted")
+    households = (
+        members.group_by("household_id")
+        .agg(
+            col("region").min(),
+            col("programme").min(),
+            pl.len().cast(pl.Int64).alias("declared"),
+            col("excluded").is_null().sum().cast(pl.Int64).alias("counted"),
+        )
+        .join(income, on="household_id", how="left")
+        .join(assets, on="household_id", how="left")
+        .join(lines, on=["region", "programme"], how="left")
+        .with_columns(inc.fill_null(0), col("assets_fen").fill_null(0))
+        .with_columns(
+            # integer division truncated toward zero, as hedui does (no floats near money)
+            pl.when(inc >= 0).then(inc // per_capita).otherwise(-((-inc) // per_capita)).alias("income_per_capita_fen"),
+            (line // 10000).alias("income_limit_fen"),
+            (inc * 10000 > line).alias("over_line"),
+            asset_limit.alias("asset_limit_fen"),
+            (col("assets_fen") > asset_limit).alias("over_limit"),
+        )
+        .collect()
+    )
+
+    # The rules on records.
+    hh = households.lazy()
+
+    def rule(frame, name):
+        return frame.select("household_id", pl.lit(name).alias("rule"))
+
+    units = (
+        scan("real_estate")
+        .filter(owned)
+        .join(counted, left_on="owner_key", right_on="person_key")
+        .select("household_id", "unit_no", text("use").alias("use"))
+        .unique()
+        .group_by("household_id")
+        .agg(
+            (col("use") == "residential").sum().alias("residential"),
+            col("use").is_in(p["forbidden_uses"]).sum().alias("forbidden"),
+        )
+        .filter((col("residential") > p["max_residential"]) | (col("forbidden") > 0))
+    )
+    business = (
+        scan("business")
+        .filter(
+            (col("established_on") <= as_of)
+            & ((text("status") == "active") | (col("status_date") > as_of))
+            & (
+                (text("entity_type") == "sole_trader")
+                | text("role").is_in(["legal_representative", "shareholder"])
+            )
+        )
+        .join(counted, on="person_key")
+        .select(
+            "household_id",
+            pl.when((text("entity_type") == "sole_trader") & (col("staff") <= p["sole_trader_max_staff"]))
+            .then(pl.lit("sole_trader_review"))
+            .otherwise(pl.lit("business_registered"))
+            .alias("rule"),
+        )
+    )
+    current = p["current_month"]
+    duplicate = (
+        scan("assistance")
+        .filter(
+            (col("period_from") <= current) & (col("period_to").is_null() | (col("period_to") >= current))
+        )
+        .select("person_key", col("household_id").alias("a_household"), text("programme").alias("programme"), col("region").alias("a_region"))
+        .join(members.filter(col("excluded").is_null()), on=["person_key", "programme"])
+        .filter((col("a_household") != col("household_id")) | (col("a_region") != col("region")))
+    )
+    married = members.select("household_id", "person_key")
+    events = pl.concat(
+        [
+            scan("marriage")
+            .filter(col("event_date") <= as_of)
+            .select(col("person_key").alias("me"), col("spouse_key").alias("other"), text("event").alias("event"), "event_date"),
+            scan("marriage")
+            .filter(col("event_date") <= as_of)
+            .select(col("spouse_key").alias("me"), col("person_key").alias("other"), text("event").alias("event"), "event_date"),
+        ]
+    )
+    spouses = (
+        events.join(married, left_on="me", right_on="person_key")
+        .group_by("household_id", "me", "other")
+        .agg(col("event").sort_by(["event_date", "event"]).last())
+        .filter(col("event") == "marriage")
+        .join(married, left_on=["household_id", "other"], right_on=["household_id", "person_key"], how="anti")
+    )
+    hukou = scan("hukou")
+    member_hukou = hukou.join(married, on="person_key").select("household_id", "hukou_no").unique()
+    children = (
+        hukou.filter(
+            (text("relation_to_head") == "child")
+            & (text("status") == "active")
+            & ((col("person_key") // 11 // 1000) % 100000000 > p["minor_born_after"])
+        )
+        .select("person_key", "hukou_no")
+        .join(member_hukou, on="hukou_no")
+        .join(married, on=["household_id", "person_key"], how="anti")
+    )
+    findings = (
+        pl.concat(
+            [
+                rule(hh.filter(col("over_line")), "income_over_line"),
+                rule(hh.filter(col("over_limit")), "assets_over_limit"),
+                rule(units, "property_excess"),
+                rule(
+                    scan("vehicle")
+                    .filter(owned & ~text("vehicle_type").is_in(p["exempt_vehicles"]))
+                    .join(counted, left_on="owner_key", right_on="person_key"),
+                    "vehicle_owned",
+                ),
+                rule(scan("vessel").filter(owned).join(counted, left_on="owner_key", right_on="person_key"), "vessel_owned"),
+                business,
+                rule(scan("public_payroll").filter(in_window).join(counted, on="person_key"), "public_payroll"),
+                rule(duplicate, "duplicate_benefit"),
+                rule(members.filter(col("excluded") == "dead"), "declared_member_dead"),
+                rule(spouses, "undeclared_spouse"),
+                rule(children, "undeclared_minor_child"),
+                rule(hh.filter(col("counted") == 0), "no_counted_member"),
+            ]
+        )
+        .unique()
+        .collect()
+    )
+
+    flagged = findings.filter(col("rule").is_in(p["flag_rules"])).select("household_id").unique()
+    any_finding = findings.select("household_id").unique()
+    missing = bool(p["unverified_sources"])
+    outcomes = (
+        households.select("household_id", "standard_fen")
+        .join(flagged.with_columns(pl.lit(True).alias("flag")), on="household_id", how="left")
+        .join(any_finding.with_columns(pl.lit(True).alias("found")), on="household_id", how="left")
+        .select(
+            "household_id",
+            pl.when(col("flag"))
+            .then(pl.lit("FLAG"))
+            .when(pl.lit(missing) | col("standard_fen").is_null())
+            .then(pl.lit("UNVERIFIED"))
+            .when(col("found"))
+            .then(pl.lit("REVIEW"))
+            .otherwise(pl.lit("PASS"))
+            .alias("outcome"),
+        )
+    )
+
+    os.makedirs(a.out, exist_ok=True)
+    households.select(
+        "household_id", "counted", "income_fen", "income_per_capita_fen", "income_limit_fen", "assets_fen", "asset_limit_fen"
+    ).write_parquet(os.path.join(a.out, "households.parquet"))
+    findings.write_parquet(os.path.join(a.out, "findings.parquet"))
+    outcomes.write_parquet(os.path.join(a.out, "outcomes.parquet"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+-- The verification core written as one would by hand in DuckDB: the same members, sums,
+-- rules and outcomes as hedui's engine (pipeline/src/engine/*.sql), without the evidence
+-- rows, sentences or manifests. Placeholders ({as_of}, {ws}, ...) are filled from the
+-- parameters hedui derives from the policy (`hedui::engine::Parameters`); every source is a
+-- view over its staged Parquet file.
+
+CREATE TEMP TABLE members AS
+WITH declared AS (
+    SELECT household_id, MIN(CAST(programme AS VARCHAR)) AS programme, MIN(region) AS region, person_key
+    FROM applications GROUP BY household_id, person_key
+),
+dead AS (
+    SELECT person_key FROM death WHERE death_date <= DATE '{as_of}'
+    UNION
+    SELECT person_key FROM cremation WHERE cremation_date <= DATE '{as_of}'
+),
+held AS (
+    SELECT DISTINCT person_key FROM incarceration
+    WHERE from_date <= DATE '{as_of}' AND (to_date IS NULL OR to_date >= DATE '{as_of}')
+)
+SELECT d.*,
+       CASE WHEN d.person_key IN (SELECT person_key FROM dead) THEN 'dead'
+            WHEN d.person_key IN (SELECT person_key FROM held) THEN 'incarcerated' END AS excluded
+FROM declared d;
+
+CREATE TEMP TABLE counted AS SELECT household_id, person_key FROM members WHERE excluded IS NULL;
+
+CREATE TEMP TABLE income AS
+WITH wage_months AS (
+    SELECT person_key, month, MAX(fen) AS fen FROM (
+        SELECT person_key, month, income_fen AS fen FROM tax
+        WHERE {count_tax_wage} AND income_type = 'wage' AND month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, month, salary_fen FROM public_payroll WHERE month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, month, base_fen FROM social_insurance WHERE month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, month, base_fen FROM provident_fund WHERE month BETWEEN {ws} AND {we}
+    ) GROUP BY person_key, month
+),
+per_person AS (
+    SELECT person_key, SUM(fen) AS fen FROM (
+        SELECT person_key, fen FROM wage_months
+        UNION ALL SELECT person_key, income_fen FROM tax
+            WHERE income_type IN ({other_tax_types}) AND month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, amount_fen FROM pension
+            WHERE scheme IN ({pension_schemes}) AND month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, amount_fen FROM unemployment_benefit
+            WHERE {count_unemployment} AND month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, -tax_fen FROM tax WHERE month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, -personal_fen FROM social_insurance WHERE month BETWEEN {ws} AND {we}
+        UNION ALL SELECT person_key, -out_of_pocket_fen FROM medical_expense
+            WHERE {deduct_medical} AND month BETWEEN {ws} AND {we}
+    ) GROUP BY person_key
+)
+SELECT c.household_id, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS income_fen
+FROM counted c JOIN per_person p USING (person_key)
+GROUP BY c.household_id;
+
+CREATE TEMP TABLE assets AS
+WITH latest AS (
+    SELECT person_key, arg_max(fen, (as_of, fen)) AS fen FROM (
+        SELECT person_key, 1 AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit WHERE as_of <= DATE '{as_of}'
+        UNION ALL SELECT person_key, 2, account, market_value_fen, as_of FROM securities WHERE as_of <= DATE '{as_of}'
+        UNION ALL SELECT person_key, 3, policy_no, cash_value_fen, as_of FROM commercial_insurance WHERE as_of <= DATE '{as_of}'
+        UNION ALL SELECT person_key, 4, account, balance_fen, as_of FROM internet_finance WHERE as_of <= DATE '{as_of}'
+    ) GROUP BY person_key, src, acct
+)
+SELECT c.household_id, CAST(SUM(l.fen) AS BIGINT) AS assets_fen
+FROM counted c JOIN latest l USING (person_key)
+GROUP BY c.household_id;
+
+CREATE TEMP TABLE lines (region INTEGER, programme VARCHAR, multiple_bp BIGINT, standard_fen BIGINT);
+INSERT INTO lines VALUES {lines};
+
+CREATE TEMP TABLE households AS
+WITH h AS (
+    SELECT household_id, MIN(region) AS region, MIN(programme) AS programme,
+           COUNT(*) AS declared, COUNT(*) FILTER (WHERE excluded IS NULL) AS counted
+    FROM members GROUP BY household_id
+)
+SELECT h.household_id, h.region, h.programme, h.declared, h.counted,
+       l.standard_fen, l.multiple_bp,
+       COALESCE(i.income_fen, 0) AS income_fen,
+       -- integer division truncated toward zero, as hedui does (no floats near money)
+       CASE WHEN COALESCE(i.income_fen, 0) >= 0
+            THEN COALESCE(i.income_fen, 0) // (GREATEST(h.counted, 1) * {months})
+            ELSE -((-i.income_fen) // (GREATEST(h.counted, 1) * {months})) END AS income_per_capita_fen,
+       l.multiple_bp * l.standard_fen * h.counted * {months} // 10000 AS income_limit_fen,
+       COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line,
+       COALESCE(a.assets_fen, 0) AS assets_fen,
+       {asset_months} * l.standard_fen * h.counted AS asset_limit_fen,
+       COALESCE(a.assets_fen, 0) > {asset_months} * l.standard_fen * h.counted AS over_limit
+FROM h
+LEFT JOIN income i USING (household_id)
+LEFT JOIN assets a USING (household_id)
+LEFT JOIN lines l ON l.region = h.region AND l.programme = h.programme;
+
+CREATE TEMP TABLE findings AS
+WITH owned_units AS (
+    SELECT DISTINCT c.household_id, r.unit_no, CAST(r.use AS VARCHAR) AS use_
+    FROM real_estate r JOIN counted c ON c.person_key = r.owner_key
+    WHERE r.registered_on <= DATE '{as_of}' AND (r.deregistered_on IS NULL OR r.deregistered_on > DATE '{as_of}')
+),
+biz AS (
+    SELECT c.household_id, CAST(b.entity_type AS VARCHAR) AS entity_type, b.staff
+    FROM business b JOIN counted c ON c.person_key = b.person_key
+    WHERE b.established_on <= DATE '{as_of}'
+      AND (CAST(b.status AS VARCHAR) = 'active' OR b.status_date > DATE '{as_of}')
+      AND (CAST(b.entity_type AS VARCHAR) = 'sole_trader' OR CAST(b.role AS VARCHAR) IN ('legal_representative', 'shareholder'))
+),
+marriage_events AS (
+    SELECT person_key AS me, spouse_key AS other, CAST(event AS VARCHAR) AS event, event_date FROM marriage WHERE event_date <= DATE '{as_of}'
+    UNION ALL
+    SELECT spouse_key, person_key, CAST(event AS VARCHAR), event_date FROM marriage WHERE event_date <= DATE '{as_of}'
+),
+latest_marriage AS (
+    SELECT m.household_id, e.other, arg_max(e.event, (e.event_date, e.event)) AS event
+    FROM marriage_events e JOIN members m ON m.person_key = e.me
+    GROUP BY m.household_id, e.me, e.other
+),
+member_hukou AS (
+    SELECT DISTINCT m.household_id, h.hukou_no FROM hukou h JOIN members m USING (person_key)
+)
+SELECT household_id, 'income_over_line' AS rule FROM households WHERE over_line
+UNION SELECT household_id, 'assets_over_limit' FROM households WHERE over_limit
+UNION SELECT household_id, 'property_excess' FROM owned_units GROUP BY household_id
+    HAVING COUNT(*) FILTER (WHERE use_ = 'residential') > {max_residential}
+        OR COUNT(*) FILTER (WHERE use_ IN ({forbidden_uses})) > 0
+UNION SELECT c.household_id, 'vehicle_owned' FROM vehicle v JOIN counted c ON c.person_key = v.owner_key
+    WHERE v.registered_on <= DATE '{as_of}' AND (v.deregistered_on IS NULL OR v.deregistered_on > DATE '{as_of}')
+      AND CAST(v.vehicle_type AS VARCHAR) NOT IN ({exempt_vehicles})
+UNION SELECT c.household_id, 'vessel_owned' FROM vessel v JOIN counted c ON c.person_key = v.owner_key
+    WHERE v.registered_on <= DATE '{as_of}' AND (v.deregistered_on IS NULL OR v.deregistered_on > DATE '{as_of}')
+UNION SELECT household_id, CASE WHEN entity_type = 'sole_trader' AND staff <= {sole_trader_max_staff}
+                                THEN 'sole_trader_review' ELSE 'business_registered' END FROM biz
+UNION SELECT c.household_id, 'public_payroll' FROM public_payroll p JOIN counted c USING (person_key)
+    WHERE p.month BETWEEN {ws} AND {we}
+UNION SELECT m.household_id, 'duplicate_benefit' FROM assistance a
+    JOIN members m ON m.person_key = a.person_key AND m.excluded IS NULL
+    WHERE CAST(a.programme AS VARCHAR) = m.programme
+      AND (a.household_id <> m.household_id OR a.region <> m.region)
+      AND a.period_from <= {current_month} AND (a.period_to IS NULL OR a.period_to >= {current_month})
+UNION SELECT household_id, 'declared_member_dead' FROM members WHERE excluded = 'dead'
+UNION SELECT l.household_id, 'undeclared_spouse' FROM latest_marriage l
+    WHERE l.event = 'marriage'
+      AND NOT EXISTS (SELECT 1 FROM members x WHERE x.household_id = l.household_id AND x.person_key = l.other)
+UNION SELECT d.household_id, 'undeclared_minor_child' FROM hukou h JOIN member_hukou d USING (hukou_no)
+    WHERE CAST(h.relation_to_head AS VARCHAR) = 'child' AND CAST(h.status AS VARCHAR) = 'active'
+      AND (h.person_key // 11 // 1000) % 100000000 > {minor_born_after}
+      AND NOT EXISTS (SELECT 1 FROM members x WHERE x.household_id = d.household_id AND x.person_key = h.person_key)
+UNION SELECT household_id, 'no_counted_member' FROM households WHERE counted = 0;
+
+CREATE TEMP TABLE outcomes AS
+SELECT h.household_id,
+       CASE WHEN bool_or(f.rule IN ({flag_rules})) THEN 'FLAG'
+            WHEN {any_missing} OR h.standard_fen IS NULL THEN 'UNVERIFIED'
+            WHEN COUNT(f.rule) > 0 THEN 'REVIEW'
+            ELSE 'PASS' END AS outcome
+FROM households h LEFT JOIN findings f USING (household_id)
+GROUP BY h.household_id, h.standard_fen;
+
+COPY (SELECT household_id, counted, income_fen, income_per_capita_fen, income_limit_fen, assets_fen, asset_limit_fen
+      FROM households) TO '{out}/households.parquet' (FORMAT parquet);
+COPY findings TO '{out}/findings.parquet' (FORMAT parquet);
+COPY outcomes TO '{out}/outcomes.parquet' (FORMAT parquet);
