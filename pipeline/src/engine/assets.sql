@@ -4,7 +4,7 @@
 -- of the four sources are kept to the counted members by one semi-join over all of them. The limit and
 -- the test are in metrics.sql.
 WITH counted AS (
-    SELECT household_id, person_key FROM members WHERE excluded IS NULL
+    SELECT hh, person_key FROM members WHERE excluded IS NULL
 ),
 snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
@@ -30,6 +30,6 @@ latest AS (
 per_person AS (
     SELECT person_key, SUM(fen) AS fen FROM latest GROUP BY person_key
 )
-SELECT c.household_id, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
+SELECT c.hh, CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS assets_fen
 FROM counted c LEFT JOIN per_person p ON p.person_key = c.person_key
-GROUP BY c.household_id
+GROUP BY c.hh

@@ -10,22 +10,22 @@
 -- first); the others are tests on records. Dates are compared with the batch date {as_of};
 -- "owned at the batch date" means registered on or before it and not deregistered by then.
 WITH m AS (
-    SELECT household_id, person_key, excluded, CAST(programme AS VARCHAR) AS programme, region FROM members
+    SELECT household_id, hh, person_key, excluded, CAST(programme AS VARCHAR) AS programme, region FROM members
 ),
 counted AS (
-    SELECT household_id, person_key FROM m WHERE excluded IS NULL
+    SELECT household_id, hh, person_key FROM m WHERE excluded IS NULL
 ),
 keys AS (
     SELECT person_key FROM m
 ),
 income_members AS (
     SELECT c.household_id, c.person_key
-    FROM counted c JOIN metrics x ON x.household_id = c.household_id
+    FROM counted c JOIN metrics x ON x.hh = c.hh
     WHERE x.over_line
 ),
 asset_members AS (
     SELECT c.household_id, c.person_key
-    FROM counted c JOIN metrics x ON x.household_id = c.household_id
+    FROM counted c JOIN metrics x ON x.hh = c.hh
     WHERE x.over_limit
 ),
 snapshots AS (

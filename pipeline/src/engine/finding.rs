@@ -238,8 +238,11 @@ impl Engine {
         progress(Stage::Metrics);
         // Household resolution once, to a file every later query reads as a table.
         let members_path = out.join("members.parquet");
-        self.stream_to(&self.members_sql(as_of), &members_path, with_person_id)
-            .await?;
+        let mut keys = HouseholdKeys::default();
+        self.stream_to(&self.members_sql(as_of), &members_path, |b| {
+            keys.add_to(&with_person_id(b)?)
+        })
+        .await?;
         self.register_output("members", &members_path).await?;
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
@@ -282,7 +285,7 @@ impl Engine {
         for b in self
             .query(
                 "SELECT m.household_id, m.person_key FROM members m \
-                 JOIN metrics x ON x.household_id = m.household_id \
+                 JOIN metrics x ON x.hh = m.hh \
                  WHERE m.excluded IS NULL AND (x.over_line OR x.over_limit) \
                  ORDER BY m.household_id, m.person_key",
             )
@@ -499,6 +502,37 @@ impl Engine {
             out.write(&f(&b.map_err(df_err)?)?)?;
         }
         out.finish()
+    }
+}
+
+/// Numbers households 0, 1, 2, ... in the order they come (members are sorted by household
+/// id, so the numbers follow it): `hh`, the key the later queries group and join on.
+#[derive(Default)]
+struct HouseholdKeys {
+    last: Option<String>,
+    next: i64,
+}
+
+impl HouseholdKeys {
+    /// Adds `hh` after `household_id`.
+    fn add_to(&mut self, b: &RecordBatch) -> Result<RecordBatch> {
+        let ids = text_column(b, "household_id")?;
+        let mut hh = Int64Builder::with_capacity(ids.len());
+        for id in ids {
+            let id = id.unwrap_or_default();
+            if self.last.as_deref() != Some(id.as_str()) {
+                self.next += 1;
+                self.last = Some(id);
+            }
+            hh.append_value(self.next - 1);
+        }
+        let schema = b.schema();
+        let at = schema.index_of("household_id")? + 1;
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.insert(at, Field::new("hh", DataType::Int64, false));
+        let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+        cols.insert(at, Arc::new(hh.finish()));
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
     }
 }
 

@@ -12,7 +12,7 @@
 -- them, aggregated per person and month (largest wage, summed amounts), then per person,
 -- and joined to the households once.
 WITH counted AS (
-    SELECT household_id, person_key FROM members WHERE excluded IS NULL
+    SELECT hh, person_key FROM members WHERE excluded IS NULL
 ),
 figures AS (
     SELECT person_key, month,
@@ -44,9 +44,9 @@ per_month AS (
 per_person AS (
     SELECT person_key, SUM(fen) AS fen FROM per_month GROUP BY person_key
 )
-SELECT c.household_id,
+SELECT c.hh,
        COUNT(*) AS counted,
        CAST(COALESCE(SUM(p.fen), 0) AS BIGINT) AS income_fen
 FROM counted c
 LEFT JOIN per_person p ON p.person_key = c.person_key
-GROUP BY c.household_id
+GROUP BY c.hh

@@ -12,8 +12,11 @@
 WITH lines (region, programme, multiple_bp, standard_fen, standard_from, reference) AS (
     VALUES {lines}
 ),
+-- Households are grouped and joined on `hh`, the integer key members.parquet gives each
+-- household in household-id order (string keys cost more to hash, compare and sort).
 households AS (
-    SELECT household_id,
+    SELECT hh,
+           MIN(household_id) AS household_id,
            CAST(MIN(region) AS BIGINT) AS region,
            MIN(CAST(programme AS VARCHAR)) AS programme,
            COUNT(*) AS declared,
@@ -21,7 +24,7 @@ households AS (
            CAST(SUM(CASE WHEN excluded = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead,
            CAST(SUM(CASE WHEN excluded = 'incarcerated' THEN 1 ELSE 0 END) AS BIGINT) AS incarcerated
     FROM members
-    GROUP BY household_id
+    GROUP BY hh
 ),
 income AS (
 {income}
@@ -30,6 +33,7 @@ assets AS (
 {assets}
 )
 SELECT h.household_id,
+       h.hh,
        h.region,
        h.programme,
        h.declared,
@@ -49,7 +53,7 @@ SELECT h.household_id,
        {asset_months} * l.standard_fen * h.counted AS asset_limit_fen,
        COALESCE(a.assets_fen, 0) > {asset_months} * l.standard_fen * h.counted AS over_limit
 FROM households h
-LEFT JOIN income i ON i.household_id = h.household_id
-LEFT JOIN assets a ON a.household_id = h.household_id
+LEFT JOIN income i ON i.hh = h.hh
+LEFT JOIN assets a ON a.hh = h.hh
 LEFT JOIN lines l ON l.region = h.region AND l.programme = h.programme
-ORDER BY h.household_id
+ORDER BY h.hh
