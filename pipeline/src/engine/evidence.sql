@@ -78,6 +78,10 @@ businesses AS (
     WHERE b.established_on <= DATE '{as_of}'
       AND (CAST(b.status AS VARCHAR) = 'active' OR b.status_date > DATE '{as_of}')
 )
+-- The rules.
+-- The engine runs each branch below as a query of its own, one after the other, with the
+-- definitions above: their hash tables over every member are then never held at once. The
+-- lines reading `UNION ALL` alone separate them.
 -- Income: every counted income record of the counted members of a household over the line.
 SELECT c.household_id, 'income_over_line' AS rule, t.person_key, 'tax' AS source,
        CONCAT(CAST(t.month AS VARCHAR), '/', CAST(t.income_type AS VARCHAR)) AS record_key,
@@ -144,7 +148,7 @@ SELECT household_id,
 FROM businesses
 WHERE entity_type = 'sole_trader' OR role_ IN ('legal_representative', 'shareholder')
 UNION ALL
-SELECT c.household_id, 'public_payroll', p.person_key, 'public_payroll', CAST(p.month AS VARCHAR),
+SELECT c.household_id, 'public_payroll' AS rule, p.person_key, 'public_payroll' AS source, CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, NULL AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM public_payroll p JOIN counted c ON c.person_key = p.person_key
 WHERE p.month BETWEEN {ws} AND {we}
@@ -188,9 +192,10 @@ FROM (
 ) s
 WHERE rn = 1 AND event = 'marriage'
 UNION ALL
-SELECT DISTINCT d.household_id, 'undeclared_minor_child', h.person_key, 'hukou', h.hukou_no,
-       CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(h.status_date AS VARCHAR),
-       CAST(NULL AS BIGINT), CAST(h._file AS VARCHAR), h._line
+SELECT DISTINCT d.household_id, 'undeclared_minor_child' AS rule, h.person_key, 'hukou' AS source, h.hukou_no AS record_key,
+       CAST(NULL AS BIGINT) AS key_a, CAST(NULL AS BIGINT) AS key_b, CAST(NULL AS BIGINT) AS amount_fen,
+       CAST(h.status_date AS VARCHAR) AS date, CAST(NULL AS BIGINT) AS measure, CAST(h._file AS VARCHAR) AS file,
+       h._line AS line
 FROM hukou h
 JOIN (
     SELECT DISTINCT m.household_id, hk.hukou_no

@@ -244,6 +244,15 @@ impl Engine {
         })
         .await?;
         self.register_output("members", &members_path).await?;
+        // The sums, one query after the other, to the engine's scratch folder.
+        for (name, sql) in [
+            ("income_sums", self.income_sql(policy, as_of)),
+            ("asset_sums", self.assets_sql(policy, as_of)),
+        ] {
+            let path = self.scratch().join(format!("{name}.parquet"));
+            self.stream_to(&sql, &path, |b| Ok(b.clone())).await?;
+            self.register_output(name, &path).await?;
+        }
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
         self.stream_to(&sql, &metrics_path, |b| Ok(b.clone()))
@@ -254,15 +263,32 @@ impl Engine {
         let rule_index: BTreeMap<&str, usize> =
             RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         let mut acc: BTreeMap<(String, usize), Acc> = BTreeMap::new();
-        // The rules' records first, unsorted, to a scratch file; then one sort over all of
-        // them. (Sorting the union directly runs a sort per rule and partition at once, which
-        // a memory limit splits into shares too small to make progress.)
+        // The rules' records first, unsorted, to a scratch file, one rule's query after the
+        // other; then one sort over all of them. (Run as one union, every rule's joins build
+        // their hash tables at once, and a memory limit cannot spill those; sorting the union
+        // directly runs a sort per rule and partition at once, each starved under a limit.)
         let sql = self.evidence_sql(policy, as_of);
         let (body, order) = sql
             .rsplit_once("ORDER BY")
             .ok_or_else(|| Error::Invalid("engine: evidence query without ORDER BY".into()))?;
-        let unsorted = out.join("evidence.unsorted.parquet");
-        self.stream_to(body, &unsorted, |b| Ok(b.clone())).await?;
+        let (definitions, rules) = body
+            .split_once(EVIDENCE_RULES_MARK)
+            .ok_or_else(|| Error::Invalid("engine: evidence query without its rules".into()))?;
+        let unsorted = self.scratch().join("evidence.unsorted.parquet");
+        let schema = unsorted_schema();
+        let mut w = ParquetOut::create(&unsorted, schema.clone())?;
+        for rule in rules.split("\nUNION ALL\n") {
+            let df = self
+                .ctx
+                .sql(&format!("{definitions}\n{rule}"))
+                .await
+                .map_err(df_err)?;
+            let mut stream = df.execute_stream().await.map_err(df_err)?;
+            while let Some(b) = stream.next().await {
+                w.write(&conform(&b.map_err(df_err)?, &schema)?)?;
+            }
+        }
+        w.finish()?;
         self.register_output("evidence_unsorted", &unsorted).await?;
         let schema = evidence_schema();
         let evidence_rows = self
@@ -448,6 +474,8 @@ impl Engine {
     ) -> Result<Vec<(&'static str, String)>> {
         let mut out = Vec::new();
         for (name, sql) in [
+            ("income", self.income_sql(policy, as_of)),
+            ("assets", self.assets_sql(policy, as_of)),
             ("metrics", self.metrics_sql(policy, as_of)?),
             ("evidence", self.evidence_sql(policy, as_of)),
         ] {
@@ -534,6 +562,47 @@ impl HouseholdKeys {
         cols.insert(at, Arc::new(hh.finish()));
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
     }
+}
+
+/// Where the rules begin in the evidence query.
+const EVIDENCE_RULES_MARK: &str = "-- The rules.";
+
+/// The evidence query's columns, before IDs are spelled out.
+fn unsorted_schema() -> SchemaRef {
+    let f = |n: &str, t: DataType| Field::new(n, t, true);
+    Arc::new(Schema::new(vec![
+        f("household_id", DataType::Utf8),
+        f("rule", DataType::Utf8),
+        f("person_key", DataType::Int64),
+        f("source", DataType::Utf8),
+        f("record_key", DataType::Utf8),
+        f("key_a", DataType::Int64),
+        f("key_b", DataType::Int64),
+        f("amount_fen", DataType::Int64),
+        f("date", DataType::Utf8),
+        f("measure", DataType::Int64),
+        f("file", DataType::Utf8),
+        f("line", DataType::Int64),
+    ]))
+}
+
+/// One rule's records in the evidence query's columns (by position: a rule's query names
+/// its columns only as the union's first branch does).
+fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if b.num_columns() != schema.fields().len() {
+        return Err(Error::Invalid(format!(
+            "engine: an evidence rule gives {} columns, not {}",
+            b.num_columns(),
+            schema.fields().len()
+        )));
+    }
+    let cols = b
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
 /// Adds `person_id` (the full resident ID, from the packed key) after `person_key`.

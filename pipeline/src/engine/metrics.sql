@@ -26,11 +26,13 @@ households AS (
     FROM members
     GROUP BY hh
 ),
+-- The sums, each written by its own query first (income.sql, assets.sql): run one after the
+-- other, their hash tables over every member are never held at once.
 income AS (
-{income}
+    SELECT hh, income_fen FROM income_sums
 ),
 assets AS (
-{assets}
+    SELECT hh, assets_fen FROM asset_sums
 )
 SELECT h.household_id,
        h.hh,

@@ -26,11 +26,11 @@ pub mod sentence;
 
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
-/// Net income per household over the window, over the `members` view.
+/// Net income per household over the window, over the `members` table (to `income_sums`).
 const INCOME_SQL: &str = include_str!("income.sql");
-/// Financial assets per household, over the `members` view.
+/// Financial assets per household, over the `members` table (to `asset_sums`).
 const ASSETS_SQL: &str = include_str!("assets.sql");
-/// Household metrics and the sum tests, over the income and asset queries.
+/// Household metrics and the sum tests, over `members`, `income_sums` and `asset_sums`.
 const METRICS_SQL: &str = include_str!("metrics.sql");
 /// The evidence behind every finding, over the `members` view and the `metrics` table.
 const EVIDENCE_SQL: &str = include_str!("evidence.sql");
@@ -183,14 +183,14 @@ pub struct Engine {
     /// Sources with no staged snapshot (failed or absent): the rules that need them cannot
     /// clear a household, which becomes UNVERIFIED instead of PASS.
     pub missing: Vec<&'static str>,
-    scratch: Option<std::path::PathBuf>,
+    /// The engine's own scratch folder (empty stand-ins for missing sources, the income and
+    /// asset sums), under the spill folder or the system's temp folder; removed on drop.
+    scratch: std::path::PathBuf,
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if let Some(dir) = &self.scratch {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
@@ -268,6 +268,13 @@ impl Engine {
             }
             None => DiskManagerMode::OsTmpDirectory,
         };
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let scratch = settings
+            .spill_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("hedui-engine-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&scratch).map_err(crate::error::io(&scratch))?;
         let runtime = runtime
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
             .build_arc()
@@ -294,7 +301,7 @@ impl Engine {
             ctx,
             tables: Vec::new(),
             missing: Vec::new(),
-            scratch: None,
+            scratch,
         };
         for def in hedui_schemas::all_sources() {
             let mut path = ingest_dir
@@ -307,12 +314,7 @@ impl Engine {
                         ingest_dir.display()
                     )));
                 }
-                let dir = engine.scratch.get_or_insert_with(|| {
-                    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    std::env::temp_dir().join(format!("hedui-engine-{}-{n}", std::process::id()))
-                });
-                std::fs::create_dir_all(&*dir).map_err(crate::error::io(dir))?;
-                path = dir.join(format!("{}.parquet", def.id));
+                path = engine.scratch.join(format!("{}.parquet", def.id));
                 write_empty(&path, def)?;
                 engine.missing.push(def.id);
             }
@@ -368,13 +370,24 @@ impl Engine {
                 policy.name
             )));
         }
-        let income = self.fill(INCOME_SQL, policy, as_of);
-        let assets = self.fill(ASSETS_SQL, policy, as_of);
         Ok(self
             .fill(METRICS_SQL, policy, as_of)
-            .replace("{lines}", &lines.join(",\n    "))
-            .replace("{income}", &income)
-            .replace("{assets}", &assets))
+            .replace("{lines}", &lines.join(",\n    ")))
+    }
+
+    /// The income sums per household (reads the `members` table).
+    pub(crate) fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+        self.fill(INCOME_SQL, policy, as_of)
+    }
+
+    /// The asset sums per household (reads the `members` table).
+    pub(crate) fn assets_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+        self.fill(ASSETS_SQL, policy, as_of)
+    }
+
+    /// Where the engine keeps what it writes for itself.
+    pub(crate) fn scratch(&self) -> &Path {
+        &self.scratch
     }
 
     /// The evidence query for `as_of` (needs the `members` view and the `metrics` table).
