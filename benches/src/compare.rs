@@ -234,8 +234,7 @@ impl Results {
             ));
         }
         let mut by_rule: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        for (h, r) in base.findings.difference(&self.findings) {
-            let _ = h;
+        for (_, r) in base.findings.difference(&self.findings) {
             by_rule.entry(r).or_default().0 += 1;
         }
         for (_, r) in self.findings.difference(&base.findings) {
@@ -315,6 +314,56 @@ pub fn scaling_exponent(points: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn results(income: i64, rules: &[&str], outcome: &str) -> Results {
+        let mut r = Results::default();
+        r.figures.insert(
+            "H1".into(),
+            [
+                Some(1),
+                Some(income),
+                Some(income / 6),
+                Some(100),
+                Some(0),
+                Some(50),
+            ],
+        );
+        for rule in rules {
+            r.findings.insert(("H1".into(), rule.to_string()));
+        }
+        r.outcomes.insert("H1".into(), outcome.into());
+        r
+    }
+
+    #[test]
+    fn differences_name_each_kind() {
+        let base = results(600, &["income_over_line"], "FLAG");
+        assert!(
+            results(600, &["income_over_line"], "FLAG")
+                .differences(&base)
+                .is_empty()
+        );
+        let d = results(601, &["income_over_line"], "FLAG").differences(&base);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("income_fen Some(601) vs Some(600)"), "{d:?}");
+        let d = results(600, &["vehicle_owned"], "PASS").differences(&base);
+        assert!(
+            d.iter()
+                .any(|l| l.starts_with("income_over_line: 1 households flagged by hedui only")),
+            "{d:?}"
+        );
+        assert!(
+            d.iter().any(|l| l.starts_with(
+                "vehicle_owned: 0 households flagged by hedui only, 1 by the peer only"
+            )),
+            "{d:?}"
+        );
+        assert!(d.iter().any(|l| l == "1 outcomes differ"), "{d:?}");
+        let mut extra = results(600, &["income_over_line"], "FLAG");
+        extra.figures.insert("H2".into(), [None; 6]);
+        let d = extra.differences(&base);
+        assert!(d[0].contains("1 unknown households"), "{d:?}");
+    }
 
     #[test]
     fn medians_and_exponents() {
