@@ -154,19 +154,12 @@ fn engine_bench(
     analyze: bool,
     memory_limit: Option<u64>,
 ) -> Result<()> {
-    let manifest = hedui::manifest::Manifest::read(batch)?;
-    let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
     let out = std::env::temp_dir().join(format!("hedui-bench-engine-{}", std::process::id()));
     std::fs::create_dir_all(&out)?;
     let rt = tokio::runtime::Runtime::new()?;
     let parts = partitions.unwrap_or_else(hedui::engine::default_partitions);
     rt.block_on(async {
-        let settings = hedui::config::EngineSection {
-            memory_limit_mib: memory_limit,
-            spill_dir: None,
-            target_partitions: Some(parts),
-        };
-        let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
+        let (manifest, policy, engine) = open_batch(batch, parts, memory_limit).await?;
         let t = Instant::now();
         let marks = std::sync::Mutex::new(Vec::new());
         let v = engine
@@ -206,18 +199,28 @@ fn engine_bench(
     Ok(())
 }
 
-fn core(batch: &Path, out: &Path, partitions: usize, memory_limit: Option<u64>) -> Result<()> {
+/// A published batch's manifest and policy copy, and an engine over its staged snapshot.
+async fn open_batch(
+    batch: &Path,
+    partitions: usize,
+    memory_limit: Option<u64>,
+) -> Result<(hedui::manifest::Manifest, Policy, hedui::engine::Engine)> {
     let manifest = hedui::manifest::Manifest::read(batch)?;
     let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
+    let settings = hedui::config::EngineSection {
+        memory_limit_mib: memory_limit,
+        spill_dir: None,
+        target_partitions: Some(partitions),
+    };
+    let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
+    Ok((manifest, policy, engine))
+}
+
+fn core(batch: &Path, out: &Path, partitions: usize, memory_limit: Option<u64>) -> Result<()> {
     std::fs::create_dir_all(out)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let settings = hedui::config::EngineSection {
-            memory_limit_mib: memory_limit,
-            spill_dir: None,
-            target_partitions: Some(partitions),
-        };
-        let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
+        let (manifest, policy, engine) = open_batch(batch, partitions, memory_limit).await?;
         let v = engine.verify(&policy, manifest.as_of, out, &|_| {}).await?;
         println!(
             "{} households, {} findings, {} evidence rows",
@@ -303,17 +306,21 @@ fn compare_bench(
         }
         // The full pipeline: exports to a published batch, once (or again with --pipeline).
         let root = dir.join("batches");
-        let published = hedui::publish::published(&root)?;
-        if fresh_pipeline || published.is_empty() {
+        let pipeline_run = if fresh_pipeline || hedui::publish::published(&root)?.is_empty() {
             eprintln!("full pipeline at {n} households ...");
-            let m = measure(
+            Some(measure(
                 Process::new(&me).args(["pipeline", "--province"]).arg(&dir),
                 &dir.join("pipeline.log"),
-            )?;
-            let id = hedui::publish::published(&root)?
-                .pop()
-                .context("the pipeline published no batch")?;
-            let manifest = hedui::manifest::Manifest::read(&root.join(&id))?;
+            )?)
+        } else {
+            None
+        };
+        let id = hedui::publish::published(&root)?
+            .pop()
+            .context("no published batch")?;
+        let batch = root.join(&id);
+        let manifest = hedui::manifest::Manifest::read(&batch)?;
+        if let Some(m) = pipeline_run {
             println!("\n### Full pipeline, {n} households (exports to published batch {id})\n");
             println!("| stage | seconds | share |\n|---|---|---|");
             for (stage, secs) in &manifest.timings {
@@ -324,11 +331,6 @@ fn compare_bench(
                 m.cpu, m.rss_mib, m.wall
             );
         }
-        let id = hedui::publish::published(&root)?
-            .pop()
-            .context("no published batch")?;
-        let batch = root.join(&id);
-        let manifest = hedui::manifest::Manifest::read(&batch)?;
         let policy = Policy::load(&batch.join(hedui::manifest::POLICY_COPY))?;
         let staged = batch.join("ingest/staged");
         // Parameters for the peers: the ones hedui fills its queries with, plus the rules'

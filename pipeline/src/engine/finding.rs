@@ -554,13 +554,12 @@ impl HouseholdKeys {
             }
             hh.append_value(self.next - 1);
         }
-        let schema = b.schema();
-        let at = schema.index_of("household_id")? + 1;
-        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.insert(at, Field::new("hh", DataType::Int64, false));
-        let mut cols: Vec<ArrayRef> = b.columns().to_vec();
-        cols.insert(at, Arc::new(hh.finish()));
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+        insert_after(
+            b,
+            "household_id",
+            Field::new("hh", DataType::Int64, false),
+            Arc::new(hh.finish()),
+        )
     }
 }
 
@@ -609,12 +608,27 @@ fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
     let keys = int_column(b, "person_key")?;
     let ids: arrow::array::StringArray = keys.iter().map(|k| k.map(id_text)).collect();
+    insert_after(
+        b,
+        "person_key",
+        Field::new("person_id", DataType::Utf8, true),
+        Arc::new(ids),
+    )
+}
+
+/// `b` with `column` added right after the column named `after`.
+fn insert_after(
+    b: &RecordBatch,
+    after: &str,
+    field: Field,
+    column: ArrayRef,
+) -> Result<RecordBatch> {
     let schema = b.schema();
-    let at = schema.index_of("person_key")? + 1;
+    let at = schema.index_of(after)? + 1;
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.insert(at, Field::new("person_id", DataType::Utf8, true));
+    fields.insert(at, field);
     let mut cols: Vec<ArrayRef> = b.columns().to_vec();
-    cols.insert(at, Arc::new(ids));
+    cols.insert(at, column);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
