@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod output;
 pub mod policy;
 pub mod publish;
+pub mod review;
 pub mod run;
 pub mod sources_cmd;
 

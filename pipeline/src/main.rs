@@ -1,5 +1,5 @@
-//! The `hedui` command line: catalog, generator (and, as they land, ingest, run, replay,
-//! verify, diff, report and serve).
+//! The `hedui` command line: catalog, generator, ingest, run, replay, verify, diff, check,
+//! report, serve and user management.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -122,6 +122,41 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+    /// Writes verification reports (核对报告) of a published batch as static HTML files that
+    /// print cleanly: `index.html` (the batch summary with charts and a link to each report)
+    /// and one `<household id>.html` per household named, or per household that did not
+    /// PASS when none is named.
+    Report {
+        /// The batch folder (`ROOT/<batch-id>`).
+        batch: PathBuf,
+        /// Household ids to report on (default: every household that did not PASS).
+        households: Vec<String>,
+        /// Output folder (default: `reports/<batch-id>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Language: zh (default) or en.
+        #[arg(long, default_value = "zh")]
+        lang: String,
+    },
+    /// The review web app over the published batches of a batch root: caseworkers review
+    /// flagged households of their regions and record decisions; auditors read everything.
+    Serve {
+        /// The batch root.
+        #[arg(long, default_value = "batches")]
+        root: PathBuf,
+        /// The review database (users, sessions, decisions, access log); created if missing.
+        #[arg(long, default_value = "review.sqlite")]
+        db: PathBuf,
+        /// Address to listen on. Put a TLS-terminating proxy in front for anything but
+        /// localhost: session cookies are `Secure`.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Manage the review app's users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// The main job on an embedded default: generate a province, run a batch on it and
     /// check the batch against the planted truth.
     Demo {
@@ -132,6 +167,57 @@ enum Command {
         #[arg(long, default_value = "province")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Adds a user. The password is asked for twice on the terminal, or read from the first
+    /// line of standard input with --password-stdin.
+    Add {
+        /// Login name (letters, digits, `_`, `.`, `-`).
+        name: String,
+        /// caseworker, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// A region a caseworker reviews (6-digit code); repeat for several.
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// The review database.
+        #[arg(long, default_value = "review.sqlite")]
+        db: PathBuf,
+        /// Read the password from standard input instead of the terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lists the users.
+    List {
+        /// The review database.
+        #[arg(long, default_value = "review.sqlite")]
+        db: PathBuf,
+    },
+    /// Disables a user and ends their sessions.
+    Disable {
+        /// Login name.
+        name: String,
+        /// The review database.
+        #[arg(long, default_value = "review.sqlite")]
+        db: PathBuf,
+    },
+}
+
+/// Reads a new password: from standard input's first line, or asked twice on the terminal.
+fn read_password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let a = rpassword::prompt_password("password: ").context("reading the password")?;
+    let b = rpassword::prompt_password("again: ").context("reading the password")?;
+    anyhow::ensure!(a == b, "the two passwords differ");
+    Ok(a)
 }
 
 /// Generates with a progress bar and prints what was written.
@@ -399,6 +485,79 @@ fn main() -> Result<()> {
                     &changes
                 )
             );
+        }
+        Command::Report {
+            batch,
+            households,
+            out,
+            lang,
+        } => {
+            let lang =
+                hedui::review::labels::Lang::parse(&lang).context("--lang must be zh or en")?;
+            let view = hedui::review::batch::BatchView::open(&batch)
+                .with_context(|| format!("opening batch {}", batch.display()))?;
+            let previous = match &view.manifest.previous {
+                Some(p) => {
+                    let dir = batch.parent().map(|r| r.join(&p.batch_id));
+                    match dir.filter(|d| d.join("manifest.json").is_file()) {
+                        Some(d) => Some(hedui::review::batch::BatchView::open(&d)?),
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(view.id()));
+            let w = hedui::review::report::write_reports(
+                &view,
+                previous.as_ref(),
+                &households,
+                &out,
+                lang,
+            )?;
+            println!(
+                "wrote {} reports and the batch summary {} ",
+                w.reports,
+                w.index.display()
+            );
+        }
+        Command::Serve { root, db, listen } => {
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            rt.block_on(hedui::review::serve::serve(&root, &db, listen))?;
+        }
+        Command::User { action } => {
+            use hedui::review::store::{Role, Store};
+            match action {
+                UserAction::Add {
+                    name,
+                    role,
+                    regions,
+                    db,
+                    password_stdin,
+                } => {
+                    let role = Role::parse(&role)?;
+                    let store = Store::open(&db)?;
+                    let password = read_password(password_stdin)?;
+                    store.add_user(&name, &password, role, &regions.join(","))?;
+                    println!("added {} {name} to {}", role.as_str(), db.display());
+                }
+                UserAction::List { db } => {
+                    for u in Store::open(&db)?.users()? {
+                        let regions: Vec<String> =
+                            u.regions.iter().map(|r| r.to_string()).collect();
+                        println!(
+                            "{:<20} {:<11} {}{}",
+                            u.name,
+                            u.role.as_str(),
+                            regions.join(","),
+                            if u.disabled { " (disabled)" } else { "" }
+                        );
+                    }
+                }
+                UserAction::Disable { name, db } => {
+                    Store::open(&db)?.disable_user(&name)?;
+                    println!("disabled {name}");
+                }
+            }
         }
         Command::Check { batch, truth } => {
             let check = hedui::check::check_against_truth(&batch, &truth)?;

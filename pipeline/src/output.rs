@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 
 use crate::error::io;
 use crate::{Error, Result};
@@ -151,14 +154,52 @@ pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
 }
 
 /// Streams a Parquet file batch by batch.
-pub fn for_each_batch(path: &Path, mut f: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+pub fn for_each_batch(path: &Path, f: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+    for_each_batch_of(path, Read::default(), f)
+}
+
+/// Which part of a Parquet file to read: some columns (by name; all when empty) and a range of
+/// rows (all when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Read<'a> {
+    /// Top-level columns to decode; empty reads every column.
+    pub columns: &'a [&'a str],
+    /// `(first row, rows)`.
+    pub rows: Option<(usize, usize)>,
+}
+
+/// Opens a reader over part of a Parquet file.
+pub fn reader(path: &Path, read: Read<'_>) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(io(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(pq(path))?
-        .with_batch_size(CHUNK)
-        .build()
-        .map_err(pq(path))?;
-    for b in reader {
+        .with_batch_size(CHUNK);
+    if !read.columns.is_empty() {
+        let fields = builder.parquet_schema();
+        for c in read.columns {
+            if !fields.columns().iter().any(|f| f.name() == *c) {
+                return Err(Error::Invalid(format!("{}: no column {c}", path.display())));
+            }
+        }
+        let mask = ProjectionMask::columns(fields, read.columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    if let Some((first, rows)) = read.rows {
+        builder = builder.with_row_selection(RowSelection::from(vec![
+            RowSelector::skip(first),
+            RowSelector::select(rows),
+        ]));
+    }
+    builder.build().map_err(pq(path))
+}
+
+/// Streams part of a Parquet file batch by batch.
+pub fn for_each_batch_of(
+    path: &Path,
+    read: Read<'_>,
+    mut f: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    for b in reader(path, read)? {
         f(b?)?;
     }
     Ok(())

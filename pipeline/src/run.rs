@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use hedui_connectors::ingest::SourceReport;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::BatchPlan;
 use crate::engine::Engine;
@@ -33,7 +33,7 @@ use crate::publish::RootLock;
 use crate::{Error, Result};
 
 /// `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// The batch id.
     pub batch_id: String,

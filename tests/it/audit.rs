@@ -55,7 +55,7 @@ fn hedui() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hedui"))
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();

@@ -8,11 +8,15 @@
 //! - `cli`: the `hedui` binary's commands as a user runs them.
 //! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
 //! - `postgres`: PostgreSQL sources against a real server started by `.ci/run`.
+//! - `review`: static reports and the review web app over HTTP, per role.
+//! - `browser`: the review app in headless Chromium, with a screenshot of each step.
 
 mod audit;
+mod browser;
 mod cli;
 mod common;
 mod engine;
 mod generate;
 mod ingest;
 mod postgres;
+mod review;

@@ -22,7 +22,7 @@ pub fn yuan(fen: i64) -> String {
 }
 
 /// A multiple in basis points as a decimal (`15000` → `1.5`).
-fn multiple(bp: i64) -> String {
+pub fn multiple(bp: i64) -> String {
     let whole = bp / 10_000;
     let frac = bp % 10_000;
     if frac == 0 {

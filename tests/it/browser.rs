@@ -1,0 +1,246 @@
+//! The review app in a real browser: headless Chromium (Debian's `chromium`, driven through
+//! `chromedriver`, both installed by `.ci/run`) logs in as a caseworker, opens a flagged
+//! household, records a decision and sees it listed, saving a screenshot of each step.
+//!
+//! The screenshots go to `$HEDUI_SCREENSHOTS` (default: `browser-screenshots/` in the cargo
+//! target folder), and their paths are printed. Without Chromium the test says so and passes
+//! only when `HEDUI_REQUIRE_BROWSER` is unset, so CI, which sets it, cannot skip it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hedui::review::serve::{App, router};
+
+use crate::review::{PASSWORD, database, flagged, newest, root};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Kills chromedriver when the test ends, however it ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn screenshots() -> PathBuf {
+    let dir = std::env::var_os("HEDUI_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, dir: &Path, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = dir.join(name);
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+}
+
+/// Scrolls the element `css` to the middle of the window, so the screenshot shows it.
+async fn show(c: &Client, css: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        vec![serde_json::json!(css)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseworker_reviews_a_household_in_chromium() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var_os("HEDUI_REQUIRE_BROWSER").is_none(),
+            "{CHROMIUM} or {CHROMEDRIVER} missing but HEDUI_REQUIRE_BROWSER is set"
+        );
+        eprintln!("skipping: no {CHROMIUM} / {CHROMEDRIVER} (.ci/run installs them)");
+        return;
+    }
+    let (id, view) = newest();
+    let (n, region) = flagged(&view);
+    let household = view.entries[n].household_id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), region);
+
+    // The app on a free local port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = App::new(root(), &db).unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+
+    // chromedriver, and Chromium through it.
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&webdriver)
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("chromedriver answers");
+    let shots = screenshots();
+
+    // 1. The login page; log in as the caseworker.
+    c.goto(&format!("{base}/login")).await.unwrap();
+    shot(&c, &shots, "1-login.png").await;
+    c.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("wang")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        text_of(&c, "header.bar .who").await.contains("wang"),
+        "logged in"
+    );
+
+    // The batch's summary page with its charts.
+    c.goto(&format!("{base}/batches/{id}")).await.unwrap();
+    assert!(c.find(Locator::Css("svg.chart")).await.is_ok());
+    shot(&c, &shots, "1b-summary.png").await;
+
+    // 2. The batch's review list, narrowed to flagged households.
+    c.goto(&format!("{base}/batches/{id}/households?outcome=FLAG"))
+        .await
+        .unwrap();
+    let list = text_of(&c, "#households").await;
+    assert!(list.contains(&household), "the flagged household is listed");
+    shot(&c, &shots, "2-review-list.png").await;
+
+    // 3. Open the household's report.
+    let row = c
+        .find(Locator::XPath(&format!(
+            "//table[@id='households']//tr[td[1][normalize-space()='{household}']]//a"
+        )))
+        .await
+        .unwrap();
+    row.click().await.unwrap();
+    let report = text_of(&c, "main").await;
+    assert!(report.contains("家庭经济状况核对报告") && report.contains(&household));
+    assert!(report.contains("尚未处理"));
+    shot(&c, &shots, "3-report.png").await;
+
+    // 4. Record a decision on the first finding.
+    let form = c.form(Locator::Css("#finding-0 form")).await.unwrap();
+    form.set_by_name("decision", "dismissed").await.unwrap();
+    c.find(Locator::Css("#finding-0 textarea[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("入户核实：所列收入已于2025年停发，记录未更新")
+        .await
+        .unwrap();
+    show(&c, "#finding-0 .decision").await;
+    shot(&c, &shots, "4-decision-form.png").await;
+    form.submit().await.unwrap();
+    let current = text_of(&c, "#finding-0 .decision-current").await;
+    assert_eq!(current, "排除（核实无误）");
+    assert!(
+        text_of(&c, "#finding-0 .decision")
+            .await
+            .contains("所列收入已于2025年停发")
+    );
+    show(&c, "#finding-0 .decision").await;
+    shot(&c, &shots, "5-decision-recorded.png").await;
+
+    // 5. Back on the list, the decision shows.
+    c.goto(&format!("{base}/batches/{id}/households?outcome=FLAG"))
+        .await
+        .unwrap();
+    let decided = c
+        .find(Locator::XPath(&format!(
+            "//table[@id='households']//tr[td[1][normalize-space()='{household}']]/td[@class='decided']"
+        )))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        decided.starts_with("1/") && decided.contains("排除"),
+        "{decided}"
+    );
+    shot(&c, &shots, "6-listed.png").await;
+
+    // The same list on a phone-sized screen still shows the household.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/batches/{id}/households/{n}"))
+        .await
+        .unwrap();
+    shot(&c, &shots, "7-report-phone.png").await;
+    c.close().await.unwrap();
+}

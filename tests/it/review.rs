@@ -1,0 +1,731 @@
+//! Review: the static reports, and the web app over HTTP as each role uses it (every
+//! forbidden access, CSRF, login throttling, decisions carried between batches, the access
+//! log). Requests go through the app's real router with its real database and batches.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use hedui::config::BatchConfig;
+use hedui::policy::Policy;
+use hedui::review::batch::BatchView;
+use hedui::review::serve::{App, router};
+use hedui::review::store::{Role, Store};
+use tower::ServiceExt;
+
+use crate::common::generate_into;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A batch root with two nightly batches of the same small province (1,200 households).
+pub fn root() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hedui-it-review")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let province = dir.join("province");
+        generate_into(&province, 1_200, 11);
+        let (cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
+        let plan = cfg.build(&base).unwrap();
+        let batches = dir.join("batches");
+        // The tests asking for it run on a runtime already; the batches run on their own,
+        // on a thread of their own.
+        let out = batches.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            for _ in 0..2 {
+                rt.block_on(hedui::run::run(
+                    &plan,
+                    &Policy::default_policy(),
+                    hedui::generate::DEFAULT_AS_OF.parse().unwrap(),
+                    &out,
+                    &hedui::run::Progress::none(),
+                ))
+                .unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        batches
+    })
+}
+
+/// The newest batch under [`root`], opened.
+pub fn newest() -> (String, BatchView) {
+    let ids = hedui::review::batch::list(root()).unwrap();
+    let view = BatchView::open(&root().join(&ids[0])).unwrap();
+    (ids[0].clone(), view)
+}
+
+/// The first household with a FLAG finding, and the region it is in.
+pub fn flagged(view: &BatchView) -> (usize, i32) {
+    let n = view
+        .entries
+        .iter()
+        .position(|e| e.outcome == "FLAG" && !e.findings.is_empty())
+        .unwrap();
+    (n, view.entries[n].region)
+}
+
+/// A fresh database with a caseworker `wang` for `region`, an auditor `li` and an admin
+/// `zhao`.
+pub fn database(dir: &Path, region: i32) -> PathBuf {
+    let db = dir.join("review.sqlite");
+    let s = Store::open(&db).unwrap();
+    s.add_user("wang", PASSWORD, Role::Caseworker, &region.to_string())
+        .unwrap();
+    s.add_user("li", PASSWORD, Role::Auditor, "").unwrap();
+    s.add_user("zhao", PASSWORD, Role::Admin, "").unwrap();
+    db
+}
+
+/// A browser stand-in: keeps cookies, sends requests through the router from one address.
+struct Client {
+    app: axum::Router,
+    cookies: HashMap<String, String>,
+    addr: SocketAddr,
+}
+
+struct Res {
+    status: StatusCode,
+    location: String,
+    retry_after: Option<String>,
+    csp: String,
+    body: String,
+}
+
+impl Client {
+    fn new(app: &Arc<App>, addr: &str) -> Client {
+        Client {
+            app: router(app.clone()),
+            cookies: HashMap::new(),
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Res {
+        let mut req = Request::builder().method(method).uri(path);
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header(header::COOKIE, c.join("; "));
+        }
+        let body = match form {
+            Some(f) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let mut s = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in f {
+                    s.append_pair(k, v);
+                }
+                Body::from(s.finish())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.addr));
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        for c in res.headers().get_all(header::SET_COOKIE) {
+            let c = cookie::Cookie::parse(c.to_str().unwrap().to_string()).unwrap();
+            assert!(
+                c.secure() == Some(true) && c.http_only() == Some(true),
+                "{c}"
+            );
+            if c.max_age().is_some_and(|a| a.is_zero()) || c.value().is_empty() {
+                self.cookies.remove(c.name());
+            } else {
+                self.cookies
+                    .insert(c.name().to_string(), c.value().to_string());
+            }
+        }
+        let h = |n: header::HeaderName| {
+            res.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        let (status, location, retry_after, csp) = (
+            res.status(),
+            h(header::LOCATION).unwrap_or_default(),
+            h(header::RETRY_AFTER),
+            h(header::CONTENT_SECURITY_POLICY).unwrap_or_default(),
+        );
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Res {
+            status,
+            location,
+            retry_after,
+            csp,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Res {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
+        self.send("POST", path, Some(form)).await
+    }
+
+    /// The CSRF token of the last form on a page.
+    fn csrf(body: &str) -> String {
+        let at = body
+            .rfind("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    async fn try_login(&mut self, user: &str, password: &str) -> Res {
+        let page = self.get("/login").await;
+        let csrf = Client::csrf(&page.body);
+        self.post(
+            "/login",
+            &[("username", user), ("password", password), ("csrf", &csrf)],
+        )
+        .await
+    }
+
+    /// Logs in and returns the session's CSRF token.
+    async fn login(&mut self, user: &str) -> String {
+        let r = self.try_login(user, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let home = self.get("/").await;
+        assert_eq!(home.status, StatusCode::OK);
+        Client::csrf(&home.body)
+    }
+}
+
+/// Every 18-character resident ID in `html`.
+fn full_ids(html: &str) -> Vec<String> {
+    let b = html.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 18 <= b.len() {
+        let w = &b[i..i + 18];
+        let edge = |j: Option<&u8>| j.is_none_or(|c| !c.is_ascii_alphanumeric());
+        if w[..17].iter().all(u8::is_ascii_digit)
+            && (w[17].is_ascii_digit() || w[17] == b'X')
+            && edge(i.checked_sub(1).and_then(|k| b.get(k)))
+            && edge(b.get(i + 18))
+            && hedui_schemas::ResidentId::parse(std::str::from_utf8(w).unwrap()).is_ok()
+        {
+            out.push(String::from_utf8(w.to_vec()).unwrap());
+            i += 18;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn setup() -> (tempfile::TempDir, Arc<App>, String, BatchView, usize, i32) {
+    let (id, view) = newest();
+    let (n, region) = flagged(&view);
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), region);
+    let app = App::new(root(), &db).unwrap();
+    (dir, app, id, view, n, region)
+}
+
+#[tokio::test]
+async fn a_caseworker_sees_and_decides_only_in_their_regions() {
+    let (dir, app, id, view, n, region) = setup();
+    let mut c = Client::new(&app, "10.0.0.1:5000");
+    let csrf = c.login("wang").await;
+
+    // The list holds only their region's households, flagged or for review by default.
+    let list = c.get(&format!("/batches/{id}/households")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let mine: Vec<&hedui::review::batch::Entry> = view
+        .entries
+        .iter()
+        .filter(|e| e.region == region && e.outcome != "PASS")
+        .collect();
+    assert!(
+        list.body.contains(&format!("{} 家庭", mine.len())),
+        "the count of their households"
+    );
+    for e in view.entries.iter().filter(|e| e.region != region).take(50) {
+        assert!(
+            !list.body.contains(&e.household_id),
+            "{} is another region's",
+            e.household_id
+        );
+    }
+
+    // Their household's report: masked IDs only, the findings, the sources.
+    let report = c.get(&format!("/batches/{id}/households/{n}")).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.body.contains(&view.entries[n].household_id));
+    assert!(report.body.contains("********"));
+    assert_eq!(
+        full_ids(&report.body),
+        Vec::<String>::new(),
+        "no full resident ID on a page"
+    );
+    assert!(report.csp.contains("default-src 'none'"));
+
+    // Another region's household: 403, for viewing and for deciding.
+    let other = view
+        .entries
+        .iter()
+        .position(|e| e.region != region)
+        .unwrap();
+    let r = c.get(&format!("/batches/{id}/households/{other}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let fp = view.entries[n].findings[0].1.clone();
+    let r = c
+        .post(
+            &format!("/batches/{id}/households/{other}/decisions"),
+            &[
+                ("csrf", &csrf),
+                ("finding", "0"),
+                ("fingerprint", &fp),
+                ("decision", "dismissed"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // A decision on their own household is recorded, escaped, and listed.
+    let r = c
+        .post(
+            &format!("/batches/{id}/households/{n}/decisions"),
+            &[
+                ("csrf", &csrf),
+                ("finding", "0"),
+                ("fingerprint", &fp),
+                ("decision", "home_visit"),
+                ("reason", "<script>alert(1)</script> 需核实车辆归属"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let report = c.get(&format!("/batches/{id}/households/{n}")).await;
+    assert!(report.body.contains("需入户调查"));
+    assert!(
+        report
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; 需核实车辆归属")
+    );
+    assert!(!report.body.contains("<script>"));
+    let list = c.get(&format!("/batches/{id}/households")).await;
+    assert!(list.body.contains("1/") && list.body.contains("需入户调查"));
+
+    // Caseworkers do not read the access log or manage users.
+    assert_eq!(c.get("/audit/access").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(c.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+
+    // Every view and the decision are in the access log.
+    let log = Store::open(&dir.path().join("review.sqlite"))
+        .unwrap()
+        .access_log(Some(&view.entries[n].household_id), 100)
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["view", "decide:home_visit", "view"],
+        "newest first"
+    );
+    assert!(log.iter().all(|a| a.user == "wang" && a.batch_id == id));
+}
+
+#[tokio::test]
+async fn an_auditor_reads_everything_and_changes_nothing() {
+    let (_dir, app, id, view, n, region) = setup();
+    let mut c = Client::new(&app, "10.0.0.2:5000");
+    let csrf = c.login("li").await;
+    let other = view
+        .entries
+        .iter()
+        .position(|e| e.region != region)
+        .unwrap();
+    for h in [n, other] {
+        assert_eq!(
+            c.get(&format!("/batches/{id}/households/{h}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let report = c.get(&format!("/batches/{id}/households/{n}")).await;
+    assert!(
+        !report.body.contains("/decisions\""),
+        "no decision form for an auditor"
+    );
+    let fp = view.entries[n].findings[0].1.clone();
+    let r = c
+        .post(
+            &format!("/batches/{id}/households/{n}/decisions"),
+            &[
+                ("csrf", &csrf),
+                ("finding", "0"),
+                ("fingerprint", &fp),
+                ("decision", "dismissed"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let log = c.get("/audit/access").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.body.contains(&view.entries[other].household_id));
+    assert_eq!(c.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    let summary = c.get(&format!("/batches/{id}")).await;
+    assert_eq!(summary.status, StatusCode::OK);
+    assert!(summary.body.contains("<svg"));
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_but_sees_no_household() {
+    let (_dir, app, id, _view, n, _region) = setup();
+    let mut c = Client::new(&app, "10.0.0.3:5000");
+    let csrf = c.login("zhao").await;
+    assert_eq!(
+        c.get(&format!("/batches/{id}/households/{n}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get(&format!("/batches/{id}/households")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(c.get("/audit/access").await.status, StatusCode::OK);
+    let users = c.get("/admin/users").await;
+    assert_eq!(users.status, StatusCode::OK);
+    let add = [
+        ("csrf", csrf.as_str()),
+        ("name", "chen"),
+        ("password", PASSWORD),
+        ("role", "caseworker"),
+        ("regions", "440300"),
+    ];
+    let mut wrong = add;
+    wrong[0].1 = "0000";
+    assert_eq!(
+        c.post("/admin/users", &wrong).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        c.post("/admin/users", &add).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = c.post("/admin/users", &add).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.body.contains("exists already"));
+    let mut chen = Client::new(&app, "10.0.0.4:5000");
+    chen.login("chen").await;
+
+    // Disabling ends the user's sessions at once.
+    let r = c
+        .post("/admin/users/disable", &[("csrf", &csrf), ("name", "chen")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = chen.get("/").await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_session_csrf_token_are_rejected() {
+    let (dir, app, id, view, n, _region) = setup();
+    let mut c = Client::new(&app, "10.0.0.5:5000");
+    let csrf = c.login("wang").await;
+    let fp = view.entries[n].findings[0].1.clone();
+    let path = format!("/batches/{id}/households/{n}/decisions");
+    let form = |token: &'static str| {
+        [
+            ("csrf", token),
+            ("finding", "0"),
+            ("decision", "dismissed"),
+            ("reason", "forged"),
+        ]
+    };
+    for token in ["", "not-the-token"] {
+        let mut f = form(token).to_vec();
+        f.push(("fingerprint", &fp));
+        assert_eq!(c.post(&path, &f).await.status, StatusCode::BAD_REQUEST);
+    }
+    // Another user's session token is no better.
+    let mut other = Client::new(&app, "10.0.0.6:5000");
+    let other_csrf = other.login("li").await;
+    assert_ne!(other_csrf, csrf);
+    let mut f = vec![
+        ("csrf", other_csrf.as_str()),
+        ("finding", "0"),
+        ("decision", "dismissed"),
+        ("reason", "forged"),
+    ];
+    f.push(("fingerprint", &fp));
+    assert_eq!(c.post(&path, &f).await.status, StatusCode::BAD_REQUEST);
+    let none = Store::open(&dir.path().join("review.sqlite"))
+        .unwrap()
+        .all_decisions()
+        .unwrap();
+    assert!(none.is_empty(), "nothing was recorded");
+
+    // Logout needs the token too; the login form needs its own.
+    assert_eq!(
+        c.post("/logout", &[("csrf", "x")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let mut fresh = Client::new(&app, "10.0.0.7:5000");
+    fresh.get("/login").await;
+    let r = fresh
+        .post(
+            "/login",
+            &[
+                ("username", "wang"),
+                ("password", PASSWORD),
+                ("csrf", "guessed"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Without a session, pages send the browser to the login page.
+    let r = fresh.get(&format!("/batches/{id}/households/{n}")).await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let r = c.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn brute_force_login_is_throttled() {
+    let (_dir, app, _id, _view, _n, _region) = setup();
+    let mut attacker = Client::new(&app, "10.0.0.8:5000");
+    for _ in 0..hedui::review::serve::MAX_FAILURES {
+        let r = attacker.try_login("wang", "wrong password guess").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, with a time to wait.
+    let r = attacker.try_login("wang", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.retry_after.unwrap().parse::<u64>().unwrap() > 0);
+    // From the same address, other names are refused too; elsewhere the user is locked
+    // out by name, and other users log in as usual.
+    assert_eq!(
+        attacker.try_login("li", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let mut wang = Client::new(&app, "10.0.0.9:5000");
+    assert_eq!(
+        wang.try_login("wang", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let mut li = Client::new(&app, "10.0.0.10:5000");
+    li.login("li").await;
+}
+
+/// A copy of a batch folder under a new root, with one evidence amount of `household`
+/// changed (the same batch id: a second view of the same night with different evidence).
+fn with_changed_evidence(batch: &Path, household: &str, out_root: &Path) -> PathBuf {
+    let id = batch.file_name().unwrap();
+    let to = out_root.join(id);
+    crate::audit::copy_tree(batch, &to);
+    let path = to.join("evidence.parquet");
+    let batches = hedui::output::read_parquet(&path).unwrap();
+    let schema = batches[0].schema();
+    let mut out = hedui::output::ParquetOut::create(&path, schema.clone()).unwrap();
+    let mut changed = false;
+    for b in batches {
+        let ids = hedui::output::text_column(&b, "household_id").unwrap();
+        let amounts = hedui::output::int_column(&b, "amount_fen").unwrap();
+        let col = schema.index_of("amount_fen").unwrap();
+        let new: arrow::array::Int64Array = ids
+            .iter()
+            .zip(&amounts)
+            .map(
+                |(h, a)| match (h.as_deref() == Some(household) && !changed, a) {
+                    (true, Some(a)) => {
+                        changed = true;
+                        Some(a + 100)
+                    }
+                    (_, a) => *a,
+                },
+            )
+            .collect();
+        let mut cols = b.columns().to_vec();
+        cols[col] = Arc::new(new);
+        out.write(&arrow::array::RecordBatch::try_new(schema.clone(), cols).unwrap())
+            .unwrap();
+    }
+    out.finish().unwrap();
+    assert!(changed);
+    to
+}
+
+#[tokio::test]
+async fn a_dismissal_carries_to_the_next_batch_until_the_evidence_changes() {
+    let ids = hedui::review::batch::list(root()).unwrap();
+    let (new, old) = (&ids[0], &ids[1]);
+    let old_view = BatchView::open(&root().join(old)).unwrap();
+    // A household whose first finding has evidence with an amount.
+    let n = old_view
+        .entries
+        .iter()
+        .position(|e| {
+            e.outcome == "FLAG"
+                && e.findings
+                    .first()
+                    .is_some_and(|(r, _)| r == "income_over_line")
+        })
+        .unwrap();
+    let entry = old_view.entries[n].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), entry.region);
+    let app = App::new(root(), &db).unwrap();
+    let mut c = Client::new(&app, "10.0.1.1:5000");
+    let csrf = c.login("wang").await;
+    let r = c
+        .post(
+            &format!("/batches/{old}/households/{n}/decisions"),
+            &[
+                ("csrf", &csrf),
+                ("finding", "0"),
+                ("fingerprint", &entry.findings[0].1),
+                ("decision", "dismissed"),
+                ("reason", "工资为一次性补发，已核实"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // The next night, same evidence: still dismissed, saying where from.
+    let page = c.get(&format!("/batches/{new}/households/{n}")).await;
+    assert!(page.body.contains("排除（核实无误）"), "carried forward");
+    assert!(page.body.contains(&format!("沿用自批次 {old}")));
+    let list = c
+        .get(&format!(
+            "/batches/{new}/households?undecided=1&rule=income_over_line"
+        ))
+        .await;
+    let listed = list.body.contains(&entry.household_id);
+    assert!(
+        !listed || entry.findings.len() > 1,
+        "decided households leave the undecided list"
+    );
+
+    // The same night with one of its evidence amounts changed: the finding is open again.
+    let changed_root = dir.path().join("changed");
+    with_changed_evidence(&root().join(new), &entry.household_id, &changed_root);
+    let app2 = App::new(&changed_root, &db).unwrap();
+    let mut c2 = Client::new(&app2, "10.0.1.2:5000");
+    c2.login("wang").await;
+    let page = c2.get(&format!("/batches/{new}/households/{n}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let finding0 = &page.body[page.body.find("id=\"finding-0\"").unwrap()..];
+    let finding0 = &finding0[..finding0.find("</section>").unwrap()];
+    assert!(
+        finding0.contains("尚未处理"),
+        "evidence changed, so the decision lapses"
+    );
+}
+
+#[test]
+fn static_reports_are_written_for_every_household_that_did_not_pass() {
+    let (id, view) = newest();
+    let out = tempfile::tempdir().unwrap();
+    let prev =
+        BatchView::open(&root().join(&hedui::review::batch::list(root()).unwrap()[1])).unwrap();
+    let w = hedui::review::report::write_reports(
+        &view,
+        Some(&prev),
+        &[],
+        out.path(),
+        hedui::review::labels::Lang::Zh,
+    )
+    .unwrap();
+    let not_pass: Vec<_> = view
+        .entries
+        .iter()
+        .filter(|e| e.outcome != "PASS")
+        .collect();
+    assert_eq!(w.reports, not_pass.len());
+    let index = std::fs::read_to_string(&w.index).unwrap();
+    assert!(index.contains("<svg") && index.contains(&id) && index.contains("与上一批次相比"));
+    assert!(
+        index.contains("<style>"),
+        "standalone: the stylesheet is inlined"
+    );
+    for e in not_pass {
+        let html =
+            std::fs::read_to_string(out.path().join(format!("{}.html", e.household_id))).unwrap();
+        assert!(html.contains("家庭经济状况核对报告") && html.contains(&e.household_id));
+        assert_eq!(full_ids(&html), Vec::<String>::new(), "{}", e.household_id);
+        assert!(!html.contains("<form"), "no forms in a static report");
+        for (rule, _) in &e.findings {
+            assert!(html.contains(&hedui::review::labels::Lang::Zh.rule(rule)));
+        }
+    }
+    // One household in English, by id; an unknown id is an error naming it.
+    let (n, _) = flagged(&view);
+    let hid = view.entries[n].household_id.clone();
+    let en = tempfile::tempdir().unwrap();
+    let w = hedui::review::report::write_reports(
+        &view,
+        None,
+        std::slice::from_ref(&hid),
+        en.path(),
+        hedui::review::labels::Lang::En,
+    )
+    .unwrap();
+    assert_eq!(w.reports, 1);
+    let html = std::fs::read_to_string(en.path().join(format!("{hid}.html"))).unwrap();
+    assert!(html.contains("Household economic-status verification report"));
+    let err = hedui::review::report::write_reports(
+        &view,
+        None,
+        &["H000".into()],
+        en.path(),
+        hedui::review::labels::Lang::En,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("H000"), "{err}");
+}
+
+#[test]
+fn a_household_report_matches_the_batch_outputs() {
+    let (_id, view) = newest();
+    let (n, _) = flagged(&view);
+    let h = view.household(n).unwrap();
+    assert_eq!(h.entry.household_id, view.entries[n].household_id);
+    assert_eq!(h.members.len() as i64, h.entry.declared);
+    assert_eq!(h.findings.len(), h.entry.findings.len());
+    for (f, (rule, _)) in h.findings.iter().zip(&h.entry.findings) {
+        assert_eq!(&f.rule, rule);
+        assert!(
+            h.evidence.iter().any(|e| &e.rule == rule),
+            "{rule} has evidence"
+        );
+    }
+    // Streaming the batch gives the same household as reading it alone.
+    let mut seen = None;
+    view.for_each_household(
+        |m, _| m == n,
+        |x| {
+            seen = Some(x);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let seen = seen.unwrap();
+    assert_eq!(seen.members.len(), h.members.len());
+    assert_eq!(seen.evidence.len(), h.evidence.len());
+}
