@@ -729,3 +729,98 @@ fn a_household_report_matches_the_batch_outputs() {
     assert_eq!(seen.members.len(), h.members.len());
     assert_eq!(seen.evidence.len(), h.evidence.len());
 }
+
+#[test]
+fn users_and_reports_from_the_command_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("review.sqlite");
+    let add = |name: &str, role: &str, regions: &[&str], password: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hedui"));
+        cmd.args([
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--db",
+        ])
+        .arg(&db);
+        for r in regions {
+            cmd.args(["--region", r]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = add("wang", "caseworker", &["440100", "440300"], PASSWORD);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let short = add("li", "auditor", &[], "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let list = Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .args(["user", "list", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(text.contains("wang") && text.contains("caseworker") && text.contains("440100,440300"));
+    // The password works, and only it.
+    let store = Store::open(&db).unwrap();
+    assert!(store.check_login("wang", PASSWORD).unwrap().is_some());
+    assert!(
+        store
+            .check_login("wang", "correct horse battery stapl")
+            .unwrap()
+            .is_none()
+    );
+
+    let (id, view) = newest();
+    let (n, _) = flagged(&view);
+    let out = dir.path().join("reports");
+    let r = Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .arg("report")
+        .arg(root().join(&id))
+        .arg(&view.entries[n].household_id)
+        .args(["--lang", "en", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("wrote 1 reports"));
+    assert!(out.join("index.html").is_file());
+    assert!(
+        out.join(format!("{}.html", view.entries[n].household_id))
+            .is_file()
+    );
+}
+
+#[tokio::test]
+async fn pages_switch_to_english_and_back() {
+    let (_dir, app, id, _view, n, _region) = setup();
+    let mut c = Client::new(&app, "10.0.2.1:5000");
+    c.login("wang").await;
+    let r = c.get("/lang/en").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = c.get(&format!("/batches/{id}/households/{n}")).await;
+    assert!(
+        page.body
+            .contains("Household economic-status verification report")
+    );
+    assert!(page.body.contains("<html lang=\"en\">"));
+    c.get("/lang/zh").await;
+    let page = c.get(&format!("/batches/{id}/households/{n}")).await;
+    assert!(page.body.contains("家庭经济状况核对报告"));
+    assert_eq!(c.get("/lang/fr").await.status, StatusCode::NOT_FOUND);
+}
