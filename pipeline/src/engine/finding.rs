@@ -1,10 +1,10 @@
 //! One batch's verification, written as files: household metrics, evidence, findings and
 //! outcomes.
 //!
-//! 1. `households.parquet`: the metrics query ([`super::METRICS_SQL`]) streamed to disk, one
+//! 1. `households.parquet`: the metrics query (`metrics.sql`) streamed to disk, one
 //!    row per household (counted members, income and assets with their limits and the policy
 //!    values in force).
-//! 2. `evidence.parquet`: every record behind a finding ([`super::EVIDENCE_SQL`], which reads
+//! 2. `evidence.parquet`: every record behind a finding (`evidence.sql`, which reads
 //!    the metrics file back as a listing table), with the member's full resident ID, the
 //!    record's key in its source and its file and line in the delivery.
 //! 3. `findings.parquet` / `findings.csv` and `outcomes.parquet` / `outcomes.csv`: one pass
