@@ -278,14 +278,20 @@ impl Engine {
         let schema = unsorted_schema();
         let mut w = ParquetOut::create(&unsorted, schema.clone())?;
         for rule in rules.split("\nUNION ALL\n") {
+            // Errors name the rule whose query failed (a memory limit names its operator only).
+            let name = RULES
+                .iter()
+                .find(|r| rule.contains(&format!("'{}'", r.id)))
+                .map_or("?", |r| r.id);
+            let err = |e| Error::Invalid(format!("evidence for {name}: {}", df_err(e)));
             let df = self
                 .ctx
                 .sql(&format!("{definitions}\n{rule}"))
                 .await
-                .map_err(df_err)?;
-            let mut stream = df.execute_stream().await.map_err(df_err)?;
+                .map_err(err)?;
+            let mut stream = df.execute_stream().await.map_err(err)?;
             while let Some(b) = stream.next().await {
-                w.write(&conform(&b.map_err(df_err)?, &schema)?)?;
+                w.write(&conform(&b.map_err(err)?, &schema)?)?;
             }
         }
         w.finish()?;
