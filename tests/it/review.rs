@@ -178,6 +178,29 @@ impl Client {
         self.send("POST", path, Some(form)).await
     }
 
+    /// Posts a decision on the first finding of household `n` of batch `id`.
+    async fn decide(
+        &mut self,
+        id: &str,
+        n: usize,
+        csrf: &str,
+        fp: &str,
+        decision: &str,
+        reason: &str,
+    ) -> Res {
+        self.post(
+            &format!("/batches/{id}/households/{n}/decisions"),
+            &[
+                ("csrf", csrf),
+                ("finding", "0"),
+                ("fingerprint", fp),
+                ("decision", decision),
+                ("reason", reason),
+            ],
+        )
+        .await
+    }
+
     /// The CSRF token of the last form on a page.
     fn csrf(body: &str) -> String {
         let at = body
@@ -286,31 +309,18 @@ async fn a_caseworker_sees_and_decides_only_in_their_regions() {
     let r = c.get(&format!("/batches/{id}/households/{other}")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let fp = view.entries[n].findings[0].1.clone();
-    let r = c
-        .post(
-            &format!("/batches/{id}/households/{other}/decisions"),
-            &[
-                ("csrf", &csrf),
-                ("finding", "0"),
-                ("fingerprint", &fp),
-                ("decision", "dismissed"),
-                ("reason", "x"),
-            ],
-        )
-        .await;
+    let r = c.decide(&id, other, &csrf, &fp, "dismissed", "x").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // A decision on their own household is recorded, escaped, and listed.
     let r = c
-        .post(
-            &format!("/batches/{id}/households/{n}/decisions"),
-            &[
-                ("csrf", &csrf),
-                ("finding", "0"),
-                ("fingerprint", &fp),
-                ("decision", "home_visit"),
-                ("reason", "<script>alert(1)</script> 需核实车辆归属"),
-            ],
+        .decide(
+            &id,
+            n,
+            &csrf,
+            &fp,
+            "home_visit",
+            "<script>alert(1)</script> 需核实车辆归属",
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -365,18 +375,7 @@ async fn an_auditor_reads_everything_and_changes_nothing() {
         "no decision form for an auditor"
     );
     let fp = view.entries[n].findings[0].1.clone();
-    let r = c
-        .post(
-            &format!("/batches/{id}/households/{n}/decisions"),
-            &[
-                ("csrf", &csrf),
-                ("finding", "0"),
-                ("fingerprint", &fp),
-                ("decision", "dismissed"),
-                ("reason", "x"),
-            ],
-        )
-        .await;
+    let r = c.decide(&id, n, &csrf, &fp, "dismissed", "x").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let log = c.get("/audit/access").await;
     assert_eq!(log.status, StatusCode::OK);
@@ -593,15 +592,13 @@ async fn a_dismissal_carries_to_the_next_batch_until_the_evidence_changes() {
     let mut c = Client::new(&app, "10.0.1.1:5000");
     let csrf = c.login("wang").await;
     let r = c
-        .post(
-            &format!("/batches/{old}/households/{n}/decisions"),
-            &[
-                ("csrf", &csrf),
-                ("finding", "0"),
-                ("fingerprint", &entry.findings[0].1),
-                ("decision", "dismissed"),
-                ("reason", "工资为一次性补发，已核实"),
-            ],
+        .decide(
+            old,
+            n,
+            &csrf,
+            &entry.findings[0].1,
+            "dismissed",
+            "工资为一次性补发，已核实",
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
