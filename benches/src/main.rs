@@ -575,6 +575,16 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 fn main() -> Result<()> {
+    hedui::engine::no_huge_pages();
+    // `HEDUI_LOG=debug` shows each engine query's time (as `hedui` does).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     match Cli::parse().command {
         Command::Compare {
             households,

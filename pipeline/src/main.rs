@@ -11,7 +11,8 @@ use hedui::config::BatchConfig;
 
 // mimalloc returns memory freed across threads (rayon workers allocate, the ingest thread
 // frees) far more promptly than the system allocator: measured peak RSS of `hedui ingest`
-// halves (benches/README.md).
+// halves (benches/README.md). `main` turns transparent huge pages off first
+// (`hedui::engine::no_huge_pages`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
@@ -322,6 +323,7 @@ fn init_logs() {
 }
 
 fn main() -> Result<()> {
+    hedui::engine::no_huge_pages();
     init_logs();
     let cli = Cli::parse();
     match cli.command {

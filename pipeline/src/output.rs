@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -215,6 +215,15 @@ pub fn text_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<String>>> {
     Ok((0..c.len())
         .map(|i| (!c.is_null(i)).then(|| c.value(i).to_string()))
         .collect())
+}
+
+/// A text column (any string or dictionary type) as a plain UTF-8 array, to read as borrowed
+/// strings (`as_string::<i32>()`) without an allocation per value.
+pub fn utf8_column(b: &RecordBatch, col: &str) -> Result<ArrayRef> {
+    let c = b
+        .column_by_name(col)
+        .ok_or_else(|| Error::Invalid(format!("no column {col}")))?;
+    Ok(arrow::compute::cast(c, &DataType::Utf8)?)
 }
 
 /// An integer column (any integer type), nulls as `None`.

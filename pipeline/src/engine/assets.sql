@@ -19,10 +19,17 @@ snapshots AS (
     SELECT person_key, 'internet_finance', account, balance_fen, as_of FROM internet_finance
     WHERE as_of <= DATE '{as_of}'
 ),
--- The latest snapshot per account (the larger value when two share a date): an ordered
--- aggregate, not a window (ROW_NUMBER over 3.9 M snapshots took 5 s at 1M households).
+-- The latest snapshot per account (the larger value when two share a date): the largest
+-- (date, value) pair, packed exactly into one 128-bit decimal, days x 10^20 + fen (fen is a
+-- non-negative 64-bit integer, below 10^20), so a plain MAX finds it and the remainder is
+-- the value. (ROW_NUMBER over 3.9 M snapshots took 5 s at 1M households, the ordered
+-- aggregate first_value(fen ORDER BY as_of DESC, fen DESC) 4.4 s of compute: it keeps rows
+-- per group; MAX keeps one number.)
 latest AS (
-    SELECT person_key, first_value(fen ORDER BY as_of DESC, fen DESC) AS fen
+    SELECT person_key,
+           CAST(MAX((CAST(CAST(as_of AS INT) AS DECIMAL(38, 0)) + 100000000) * CAST(100000000000000000000 AS DECIMAL(38, 0))
+                    + CAST(fen AS DECIMAL(38, 0)))
+                % CAST(100000000000000000000 AS DECIMAL(38, 0)) AS BIGINT) AS fen
     FROM snapshots
     WHERE person_key IN (SELECT person_key FROM counted)
     GROUP BY person_key, src, acct

@@ -1,32 +1,26 @@
 -- The evidence behind every finding: one row per department record that causes one, with
--- (household_id, rule, person_key, source, record_key, key_a, key_b, amount_fen, date,
--- measure, file, line). `record_key` is the record's natural key in its source (plate, unit,
+-- (hh, rule, person_key, source, record_key, key_a, key_b, amount_fen, date, measure, file,
+-- line). `hh` is the household's integer key from members.parquet (the engine spells out the
+-- household id; joins, groups and the sort on integers cost less time and memory). `record_key` is the record's natural key in its source (plate, unit,
 -- account, month, credit code); for records keyed by resident IDs it is NULL and key_a
 -- (+ key_b) hold the packed IDs it is made of. `measure` carries a rule's own measured value
 -- where it is not a count (a sole trader's staff). `file` and `line` locate the record in the
 -- department's delivery.
 --
--- The sum tests (income, assets) take their households from `metrics` (metrics.sql, written
--- first); the others are tests on records. Dates are compared with the batch date {as_of};
+-- The sum tests (income, assets) take their members from `income_members` and `asset_members`
+-- (the counted members of the households over the line or the limit, written by the engine
+-- from `metrics` before these queries: as tables of their own their few rows are known to be
+-- few, and the joins are built on them rather than on the department tables); the others are
+-- tests on records. Dates are compared with the batch date {as_of};
 -- "owned at the batch date" means registered on or before it and not deregistered by then.
 WITH m AS (
     SELECT household_id, hh, person_key, excluded, CAST(programme AS VARCHAR) AS programme, region FROM members
 ),
 counted AS (
-    SELECT household_id, hh, person_key FROM m WHERE excluded IS NULL
+    SELECT hh, person_key FROM m WHERE excluded IS NULL
 ),
 keys AS (
     SELECT person_key FROM m
-),
-income_members AS (
-    SELECT c.household_id, c.person_key
-    FROM counted c JOIN metrics x ON x.hh = c.hh
-    WHERE x.over_line
-),
-asset_members AS (
-    SELECT c.household_id, c.person_key
-    FROM counted c JOIN metrics x ON x.hh = c.hh
-    WHERE x.over_limit
 ),
 snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of,
@@ -51,27 +45,22 @@ latest AS (
            ROW_NUMBER() OVER (PARTITION BY person_key, src, acct ORDER BY as_of DESC, fen DESC) AS rn
     FROM snapshots
 ),
-units AS (
-    SELECT c.household_id, r.owner_key AS person_key, r.unit_no, CAST(r.use AS VARCHAR) AS use_,
-           r.registered_on, CAST(r._file AS VARCHAR) AS file, r._line AS line
-    FROM real_estate r JOIN counted c ON c.person_key = r.owner_key
-    WHERE r.registered_on <= DATE '{as_of}'
-      AND (r.deregistered_on IS NULL OR r.deregistered_on > DATE '{as_of}')
-),
 -- Units counted once per household (a home two members own together is one home). DISTINCT
 -- first and plain sums after: a grouped COUNT(DISTINCT) keeps a hash set per household and
--- took 2 GB and 3 s at 100,000 households (benches/README.md).
+-- took 2 GB and 3 s at 100,000 households (benches/README.md). `units` (units.sql) is a table
+-- the engine writes first: read twice here, as a view it joined the real estate to the
+-- members twice, and both hash tables were held at once.
 unit_list AS (
-    SELECT DISTINCT household_id, unit_no, use_ FROM units
+    SELECT DISTINCT hh, unit_no, use_ FROM units
 ),
 property AS (
-    SELECT household_id FROM unit_list
-    GROUP BY household_id
+    SELECT hh FROM unit_list
+    GROUP BY hh
     HAVING SUM(CASE WHEN use_ = 'residential' THEN 1 ELSE 0 END) > {max_residential}
         OR SUM(CASE WHEN use_ IN ({forbidden_uses}) THEN 1 ELSE 0 END) > 0
 ),
 businesses AS (
-    SELECT c.household_id, b.person_key, b.credit_code, b.capital_fen, b.established_on,
+    SELECT c.hh, b.person_key, b.credit_code, b.capital_fen, b.established_on,
            CAST(b.entity_type AS VARCHAR) AS entity_type, CAST(b.role AS VARCHAR) AS role_, b.staff,
            CAST(b._file AS VARCHAR) AS file, b._line AS line
     FROM business b JOIN counted c ON c.person_key = b.person_key
@@ -83,7 +72,7 @@ businesses AS (
 -- definitions above: their hash tables over every member are then never held at once. The
 -- lines reading `UNION ALL` alone separate them.
 -- Income: every counted income record of the counted members of a household over the line.
-SELECT c.household_id, 'income_over_line' AS rule, t.person_key, 'tax' AS source,
+SELECT c.hh, 'income_over_line' AS rule, t.person_key, 'tax' AS source,
        CONCAT(CAST(t.month AS VARCHAR), '/', CAST(t.income_type AS VARCHAR)) AS record_key,
        CAST(NULL AS BIGINT) AS key_a, CAST(NULL AS BIGINT) AS key_b,
        t.income_fen AS amount_fen, CAST(t.month AS VARCHAR) AS date, CAST(NULL AS BIGINT) AS measure,
@@ -92,55 +81,55 @@ FROM tax t JOIN income_members c ON c.person_key = t.person_key
 WHERE t.month BETWEEN {ws} AND {we}
   AND (({count_tax_wage} AND t.income_type = 'wage') OR t.income_type IN ({other_tax_types}))
 UNION ALL
-SELECT c.household_id, 'income_over_line', p.person_key, 'public_payroll', CAST(p.month AS VARCHAR),
+SELECT c.hh, 'income_over_line', p.person_key, 'public_payroll', CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, p.salary_fen AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM public_payroll p JOIN income_members c ON c.person_key = p.person_key
 WHERE p.month BETWEEN {ws} AND {we}
 UNION ALL
-SELECT c.household_id, 'income_over_line', s.person_key, 'social_insurance', CAST(s.month AS VARCHAR),
+SELECT c.hh, 'income_over_line', s.person_key, 'social_insurance', CAST(s.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, s.base_fen AS amount_fen, CAST(s.month AS VARCHAR) AS date, NULL AS measure, CAST(s._file AS VARCHAR), s._line
 FROM social_insurance s JOIN income_members c ON c.person_key = s.person_key
 WHERE s.month BETWEEN {ws} AND {we}
 UNION ALL
-SELECT c.household_id, 'income_over_line', f.person_key, 'provident_fund', CAST(f.month AS VARCHAR),
+SELECT c.hh, 'income_over_line', f.person_key, 'provident_fund', CAST(f.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, f.base_fen AS amount_fen, CAST(f.month AS VARCHAR) AS date, NULL AS measure, CAST(f._file AS VARCHAR), f._line
 FROM provident_fund f JOIN income_members c ON c.person_key = f.person_key
 WHERE f.month BETWEEN {ws} AND {we}
 UNION ALL
-SELECT c.household_id, 'income_over_line', p.person_key, 'pension', CAST(p.month AS VARCHAR),
+SELECT c.hh, 'income_over_line', p.person_key, 'pension', CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, p.amount_fen AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM pension p JOIN income_members c ON c.person_key = p.person_key
 WHERE p.month BETWEEN {ws} AND {we} AND p.scheme IN ({pension_schemes})
 UNION ALL
-SELECT c.household_id, 'income_over_line', u.person_key, 'unemployment_benefit', CAST(u.month AS VARCHAR),
+SELECT c.hh, 'income_over_line', u.person_key, 'unemployment_benefit', CAST(u.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, u.amount_fen AS amount_fen, CAST(u.month AS VARCHAR) AS date, NULL AS measure, CAST(u._file AS VARCHAR), u._line
 FROM unemployment_benefit u JOIN income_members c ON c.person_key = u.person_key
 WHERE {count_unemployment} AND u.month BETWEEN {ws} AND {we}
 UNION ALL
 -- Assets: the latest snapshot of every account of the counted members over the limit.
-SELECT c.household_id, 'assets_over_limit', l.person_key, l.src, l.acct,
+SELECT c.hh, 'assets_over_limit', l.person_key, l.src, l.acct,
        NULL AS key_a, NULL AS key_b, l.fen, CAST(l.as_of AS VARCHAR) AS date, NULL AS measure, l.file, l.line
 FROM latest l JOIN asset_members c ON c.person_key = l.person_key
 WHERE l.rn = 1
 UNION ALL
-SELECT u.household_id, 'property_excess', u.person_key, 'real_estate', u.unit_no,
+SELECT u.hh, 'property_excess', u.person_key, 'real_estate', u.unit_no,
        NULL AS key_a, NULL AS key_b, NULL AS amount_fen, CAST(u.registered_on AS VARCHAR) AS date, NULL AS measure, u.file, u.line
-FROM units u JOIN property p ON p.household_id = u.household_id
+FROM units u JOIN property p ON p.hh = u.hh
 UNION ALL
-SELECT c.household_id, 'vehicle_owned', v.owner_key, 'vehicle', v.plate,
+SELECT c.hh, 'vehicle_owned', v.owner_key, 'vehicle', v.plate,
        NULL AS key_a, NULL AS key_b, v.value_fen AS amount_fen, CAST(v.registered_on AS VARCHAR) AS date, NULL AS measure, CAST(v._file AS VARCHAR), v._line
 FROM vehicle v JOIN counted c ON c.person_key = v.owner_key
 WHERE v.registered_on <= DATE '{as_of}'
   AND (v.deregistered_on IS NULL OR v.deregistered_on > DATE '{as_of}')
   AND CAST(v.vehicle_type AS VARCHAR) NOT IN ({exempt_vehicles})
 UNION ALL
-SELECT c.household_id, 'vessel_owned', v.owner_key, 'vessel', v.vessel_no,
+SELECT c.hh, 'vessel_owned', v.owner_key, 'vessel', v.vessel_no,
        NULL AS key_a, NULL AS key_b, v.value_fen AS amount_fen, CAST(v.registered_on AS VARCHAR) AS date, NULL AS measure, CAST(v._file AS VARCHAR), v._line
 FROM vessel v JOIN counted c ON c.person_key = v.owner_key
 WHERE v.registered_on <= DATE '{as_of}'
   AND (v.deregistered_on IS NULL OR v.deregistered_on > DATE '{as_of}')
 UNION ALL
-SELECT household_id,
+SELECT hh,
        CASE WHEN entity_type = 'sole_trader' AND staff <= {sole_trader_max_staff}
             THEN 'sole_trader_review' ELSE 'business_registered' END,
        person_key, 'business', credit_code,
@@ -148,12 +137,12 @@ SELECT household_id,
 FROM businesses
 WHERE entity_type = 'sole_trader' OR role_ IN ('legal_representative', 'shareholder')
 UNION ALL
-SELECT c.household_id, 'public_payroll' AS rule, p.person_key, 'public_payroll' AS source, CAST(p.month AS VARCHAR),
+SELECT c.hh, 'public_payroll' AS rule, p.person_key, 'public_payroll' AS source, CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, NULL AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM public_payroll p JOIN counted c ON c.person_key = p.person_key
 WHERE p.month BETWEEN {ws} AND {we}
 UNION ALL
-SELECT c.household_id, 'duplicate_benefit', a.person_key, 'assistance', a.household_id,
+SELECT c.hh, 'duplicate_benefit', a.person_key, 'assistance', a.household_id,
        NULL AS key_a, NULL AS key_b, a.amount_fen AS amount_fen, CAST(a.period_from AS VARCHAR) AS date, NULL AS measure, CAST(a._file AS VARCHAR), a._line
 FROM assistance a
 JOIN m c ON c.person_key = a.person_key AND c.excluded IS NULL
@@ -162,21 +151,21 @@ WHERE CAST(a.programme AS VARCHAR) = c.programme
   AND a.period_from <= {current_month}
   AND (a.period_to IS NULL OR a.period_to >= {current_month})
 UNION ALL
-SELECT d.household_id, 'declared_member_dead', x.person_key, 'death', NULL AS record_key,
+SELECT d.hh, 'declared_member_dead', x.person_key, 'death', NULL AS record_key,
        x.person_key AS key_a, NULL AS key_b, NULL AS amount_fen, CAST(x.death_date AS VARCHAR) AS date, NULL AS measure, CAST(x._file AS VARCHAR), x._line
 FROM death x JOIN m d ON d.person_key = x.person_key AND d.excluded = 'dead'
 WHERE x.death_date <= DATE '{as_of}'
 UNION ALL
-SELECT d.household_id, 'declared_member_dead', x.person_key, 'cremation', NULL AS record_key,
+SELECT d.hh, 'declared_member_dead', x.person_key, 'cremation', NULL AS record_key,
        x.person_key AS key_a, NULL AS key_b, NULL AS amount_fen, CAST(x.cremation_date AS VARCHAR) AS date, NULL AS measure, CAST(x._file AS VARCHAR), x._line
 FROM cremation x JOIN m d ON d.person_key = x.person_key AND d.excluded = 'dead'
 WHERE x.cremation_date <= DATE '{as_of}'
 UNION ALL
-SELECT household_id, 'undeclared_spouse', other_key, 'marriage', NULL AS record_key,
+SELECT hh, 'undeclared_spouse', other_key, 'marriage', NULL AS record_key,
        rec_a, rec_b, NULL AS amount_fen, CAST(event_date AS VARCHAR) AS date, NULL AS measure, file, line
 FROM (
-    SELECT d.household_id, e.other_key, e.event, e.rec_a, e.rec_b, e.event_date, e.file, e.line,
-           ROW_NUMBER() OVER (PARTITION BY d.household_id, e.me_key, e.other_key
+    SELECT d.hh, e.other_key, e.event, e.rec_a, e.rec_b, e.event_date, e.file, e.line,
+           ROW_NUMBER() OVER (PARTITION BY d.hh, e.me_key, e.other_key
                               ORDER BY e.event_date DESC, e.event DESC) AS rn
     FROM (
         SELECT person_key AS me_key, spouse_key AS other_key, CAST(event AS VARCHAR) AS event, event_date,
@@ -188,21 +177,21 @@ FROM (
         FROM marriage WHERE event_date <= DATE '{as_of}' AND spouse_key IN (SELECT person_key FROM keys)
     ) e
     JOIN m d ON d.person_key = e.me_key
-    WHERE NOT EXISTS (SELECT 1 FROM m x WHERE x.household_id = d.household_id AND x.person_key = e.other_key)
+    WHERE NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = e.other_key)
 ) s
 WHERE rn = 1 AND event = 'marriage'
 UNION ALL
-SELECT DISTINCT d.household_id, 'undeclared_minor_child' AS rule, h.person_key, 'hukou' AS source, h.hukou_no AS record_key,
+SELECT DISTINCT d.hh, 'undeclared_minor_child' AS rule, h.person_key, 'hukou' AS source, h.hukou_no AS record_key,
        CAST(NULL AS BIGINT) AS key_a, CAST(NULL AS BIGINT) AS key_b, CAST(NULL AS BIGINT) AS amount_fen,
        CAST(h.status_date AS VARCHAR) AS date, CAST(NULL AS BIGINT) AS measure, CAST(h._file AS VARCHAR) AS file,
        h._line AS line
 FROM hukou h
 JOIN (
-    SELECT DISTINCT m.household_id, hk.hukou_no
+    SELECT DISTINCT m.hh, hk.hukou_no
     FROM hukou hk JOIN m ON m.person_key = hk.person_key
 ) d ON d.hukou_no = h.hukou_no
 WHERE CAST(h.relation_to_head AS VARCHAR) = 'child'
   AND CAST(h.status AS VARCHAR) = 'active'
   AND (h.person_key / 11 / 1000) % 100000000 > {minor_born_after}
-  AND NOT EXISTS (SELECT 1 FROM m x WHERE x.household_id = d.household_id AND x.person_key = h.person_key)
-ORDER BY household_id, rule, source, record_key, key_a, key_b, person_key, file, line
+  AND NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = h.person_key)
+ORDER BY hh, rule, source, record_key, key_a, key_b, person_key, file, line

@@ -14,11 +14,11 @@
 //! Every file is sorted, so the same snapshot, policy and code give the same bytes. Memory
 //! holds the findings (one entry per household and rule), never the department data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use futures::StreamExt;
@@ -26,7 +26,7 @@ use hedui_schemas::ResidentId;
 
 use super::outcome::{RULES, RuleDef, Severity};
 use super::{Engine, df_err};
-use crate::output::{CsvOut, ParquetOut, bool_column, int_column, text_column};
+use crate::output::{CsvOut, ParquetOut, bool_column, int_column, text_column, utf8_column};
 use crate::policy::Policy;
 use crate::{Error, Result};
 
@@ -260,9 +260,27 @@ impl Engine {
         self.register_output("metrics", &metrics_path).await?;
 
         progress(Stage::Evidence);
+        // The counted members of the households that fail a sum test, and the units the
+        // counted members own, as tables of their own (see evidence.sql).
+        for (name, test) in [
+            ("income_members", "over_line"),
+            ("asset_members", "over_limit"),
+        ] {
+            let path = self.scratch().join(format!("{name}.parquet"));
+            let sql = format!(
+                "SELECT m.hh, m.person_key FROM members m \
+                 JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.{test}"
+            );
+            self.stream_to(&sql, &path, |b| Ok(b.clone())).await?;
+            self.register_output(name, &path).await?;
+        }
+        let path = self.scratch().join("units.parquet");
+        self.stream_to(&self.units_sql(policy, as_of), &path, |b| Ok(b.clone()))
+            .await?;
+        self.register_output("units", &path).await?;
         let rule_index: BTreeMap<&str, usize> =
             RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        let mut acc: BTreeMap<(String, usize), Acc> = BTreeMap::new();
+        let mut acc: BTreeMap<(i64, usize), Acc> = BTreeMap::new();
         // The rules' records first, unsorted, to a scratch file, one rule's query after the
         // other; then one sort over all of them. (Run as one union, every rule's joins build
         // their hash tables at once, and a memory limit cannot spill those; sorting the union
@@ -284,6 +302,7 @@ impl Engine {
                 .find(|r| rule.contains(&format!("'{}'", r.id)))
                 .map_or("?", |r| r.id);
             let err = |e| Error::Invalid(format!("evidence for {name}: {}", df_err(e)));
+            let started = std::time::Instant::now();
             let df = self
                 .ctx
                 .sql(&format!("{definitions}\n{rule}"))
@@ -293,6 +312,11 @@ impl Engine {
             while let Some(b) = stream.next().await {
                 w.write(&conform(&b.map_err(err)?, &schema)?)?;
             }
+            tracing::debug!(
+                rule = name,
+                ms = started.elapsed().as_millis() as u64,
+                "engine evidence query"
+            );
         }
         w.finish()?;
         self.register_output("evidence_unsorted", &unsorted).await?;
@@ -301,7 +325,7 @@ impl Engine {
             .stream_to(
                 &format!("SELECT * FROM evidence_unsorted ORDER BY {order}"),
                 &out.join("evidence.parquet"),
-                |b| evidence_batch(b, &schema, &rule_index, &mut acc),
+                |b| evidence_batch(b, &schema, &keys.ids, &rule_index, &mut acc),
             )
             .await?;
         let _ = self
@@ -311,19 +335,19 @@ impl Engine {
         std::fs::remove_file(&unsorted).map_err(crate::error::io(&unsorted))?;
 
         progress(Stage::Outcomes);
+        let started = std::time::Instant::now();
         // Counted members of the households that fail a sum test: the members of those
         // findings.
-        let mut counted_of: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut counted_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         for b in self
             .query(
-                "SELECT m.household_id, m.person_key FROM members m \
-                 JOIN metrics x ON x.hh = m.hh \
-                 WHERE m.excluded IS NULL AND (x.over_line OR x.over_limit) \
-                 ORDER BY m.household_id, m.person_key",
+                "SELECT hh, person_key FROM income_members \
+                 UNION SELECT hh, person_key FROM asset_members \
+                 ORDER BY hh, person_key",
             )
             .await?
         {
-            for (h, k) in text_column(&b, "household_id")?
+            for (h, k) in int_column(&b, "hh")?
                 .into_iter()
                 .zip(int_column(&b, "person_key")?)
             {
@@ -332,6 +356,10 @@ impl Engine {
                 }
             }
         }
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "engine counted members of sum findings"
+        );
         let unverified = self.unverified_sources(policy);
         let mut v = Verified {
             evidence_rows,
@@ -339,10 +367,18 @@ impl Engine {
             ..Default::default()
         };
         let mut w = OutcomeWriter::create(out)?;
+        // Counted per household without allocating: by region and programme, by outcome
+        // (index into OUTCOMES), and findings by rule (index into RULES).
+        let mut by_region: HashMap<i64, HashMap<String, [u64; OUTCOMES.len()]>> = HashMap::new();
+        let mut by_rule = [0u64; RULES.len()];
+        let unverified_policy: Vec<&str> = unverified.iter().copied().chain(["policy"]).collect();
         crate::output::for_each_batch(&metrics_path, |b| {
-            let ids = text_column(&b, "household_id")?;
+            let ids = utf8_column(&b, "household_id")?;
+            let ids = ids.as_string::<i32>();
+            let hhs = int_column(&b, "hh")?;
             let regions = int_column(&b, "region")?;
-            let programmes = text_column(&b, "programme")?;
+            let programmes = utf8_column(&b, "programme")?;
+            let programmes = programmes.as_string::<i32>();
             let declared = int_column(&b, "declared")?;
             let counted = int_column(&b, "counted")?;
             let standard = int_column(&b, "standard_fen")?;
@@ -356,13 +392,19 @@ impl Engine {
             let assets = int_column(&b, "assets_fen")?;
             let asset_limit = int_column(&b, "asset_limit_fen")?;
             for i in 0..b.num_rows() {
-                let Some(h) = ids[i].clone() else { continue };
+                let (Some(h), Some(hh)) = (ids.is_valid(i).then(|| ids.value(i)), hhs[i]) else {
+                    continue;
+                };
                 let region = regions[i].unwrap_or_default();
-                let programme = programmes[i].clone().unwrap_or_default();
+                let programme = if programmes.is_valid(i) {
+                    programmes.value(i)
+                } else {
+                    ""
+                };
                 let counted = counted[i].unwrap_or_default();
                 let mut found: Vec<(usize, Acc)> = Vec::new();
                 while let Some(entry) = acc.first_entry() {
-                    if entry.key().0 != h {
+                    if entry.key().0 != hh {
                         break;
                     }
                     let ((_, r), a) = entry.remove_entry();
@@ -379,12 +421,12 @@ impl Engine {
                         "income_over_line" => (
                             income[i].unwrap_or_default(),
                             income_limit[i].unwrap_or_default(),
-                            counted_of.get(&h).cloned().unwrap_or_default(),
+                            counted_of.get(&hh).cloned().unwrap_or_default(),
                         ),
                         "assets_over_limit" => (
                             assets[i].unwrap_or_default(),
                             asset_limit[i].unwrap_or_default(),
-                            counted_of.get(&h).cloned().unwrap_or_default(),
+                            counted_of.get(&hh).cloned().unwrap_or_default(),
                         ),
                         "property_excess" => (
                             a.records.len() as i64,
@@ -411,10 +453,10 @@ impl Engine {
                         ),
                     };
                     findings.push(Finding {
-                        household_id: h.clone(),
+                        household_id: h.to_string(),
                         rule,
                         region,
-                        programme: programme.clone(),
+                        programme: programme.to_string(),
                         members,
                         records: a.records.into_iter().collect(),
                         evidence_rows: a.rows,
@@ -430,37 +472,66 @@ impl Engine {
                 }
                 let no_policy =
                     standard[i].is_none() || multiple[i].is_none() || over_line[i].is_none();
-                let mut unv: Vec<&str> = unverified.clone();
-                if no_policy {
-                    unv.push("policy");
-                }
-                let outcome = decide(&findings, &unv);
-                *v.outcomes.entry(outcome.into()).or_default() += 1;
-                *v.by_region_programme
-                    .entry(format!("{region} {programme}"))
-                    .or_default()
-                    .entry(outcome.into())
-                    .or_default() += 1;
+                let unv: &[&str] = if no_policy {
+                    &unverified_policy
+                } else {
+                    &unverified
+                };
+                let outcome = decide(&findings, unv);
+                let per_programme = by_region.entry(region).or_default();
+                let counts = match per_programme.get_mut(programme) {
+                    Some(c) => c,
+                    None => per_programme.entry(programme.to_string()).or_default(),
+                };
+                counts[OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0)] += 1;
                 for f in &findings {
-                    *v.findings.entry(f.rule.id.into()).or_default() += 1;
+                    by_rule[rule_index[f.rule.id]] += 1;
                     w.finding(f, policy)?;
                 }
                 v.households += 1;
                 w.outcome(
-                    &h,
+                    h,
                     region,
-                    &programme,
+                    programme,
                     outcome,
                     &findings,
-                    &unv,
+                    unv,
                     declared[i].unwrap_or_default(),
                     counted,
                 )?;
             }
             Ok(())
         })?;
+        for (region, per_programme) in by_region {
+            for (programme, counts) in per_programme {
+                for (outcome, n) in OUTCOMES.iter().zip(counts) {
+                    if n > 0 {
+                        *v.outcomes.entry(outcome.to_string()).or_default() += n;
+                        *v.by_region_programme
+                            .entry(format!("{region} {programme}"))
+                            .or_default()
+                            .entry(outcome.to_string())
+                            .or_default() += n;
+                    }
+                }
+            }
+        }
+        for (rule, n) in RULES.iter().zip(by_rule) {
+            if n > 0 {
+                v.findings.insert(rule.id.to_string(), n);
+            }
+        }
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "engine outcomes loop"
+        );
         w.finish()?;
-        if let Some(((h, r), _)) = acc.first_key_value() {
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "engine outcomes written"
+        );
+        if let Some(((hh, r), _)) = acc.first_key_value() {
+            let h = keys.ids.get(*hh as usize).map_or("?", |s| s.as_str());
             return Err(Error::Invalid(format!(
                 "engine: evidence for {h} ({}) but no such household in the metrics",
                 RULES[*r].id
@@ -469,7 +540,7 @@ impl Engine {
         Ok(v)
     }
 
-    /// The physical plans of the metrics and evidence queries (after a [`Engine::verify`],
+    /// The physical plans of the members, sums, metrics and evidence queries (after a [`Engine::verify`],
     /// which registers the tables they read); with `analyze`, run again with each
     /// operator's metrics (rows, time, memory).
     pub async fn explain(
@@ -480,6 +551,7 @@ impl Engine {
     ) -> Result<Vec<(&'static str, String)>> {
         let mut out = Vec::new();
         for (name, sql) in [
+            ("members", self.members_sql(as_of)),
             ("income", self.income_sql(policy, as_of)),
             ("assets", self.assets_sql(policy, as_of)),
             ("metrics", self.metrics_sql(policy, as_of)?),
@@ -528,6 +600,7 @@ impl Engine {
         path: &Path,
         mut f: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
     ) -> Result<u64> {
+        let started = std::time::Instant::now();
         let df = self.ctx.sql(sql).await.map_err(df_err)?;
         let schema = df.schema().inner().clone();
         let mut stream = df.execute_stream().await.map_err(df_err)?;
@@ -535,30 +608,41 @@ impl Engine {
         while let Some(b) = stream.next().await {
             out.write(&f(&b.map_err(df_err)?)?)?;
         }
-        out.finish()
+        let rows = out.finish()?;
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        tracing::debug!(
+            file,
+            rows,
+            ms = started.elapsed().as_millis() as u64,
+            "engine query"
+        );
+        Ok(rows)
     }
 }
 
 /// Numbers households 0, 1, 2, ... in the order they come (members are sorted by household
-/// id, so the numbers follow it): `hh`, the key the later queries group and join on.
+/// id, so the numbers follow it): `hh`, the key the later queries group, join and sort on.
 #[derive(Default)]
 struct HouseholdKeys {
-    last: Option<String>,
-    next: i64,
+    /// Household ids by `hh`.
+    ids: Vec<String>,
 }
 
 impl HouseholdKeys {
     /// Adds `hh` after `household_id`.
     fn add_to(&mut self, b: &RecordBatch) -> Result<RecordBatch> {
-        let ids = text_column(b, "household_id")?;
-        let mut hh = Int64Builder::with_capacity(ids.len());
-        for id in ids {
+        let col = b
+            .column_by_name("household_id")
+            .ok_or_else(|| Error::Invalid("engine: members without household_id".into()))?;
+        let col = arrow::compute::cast(col, &DataType::Utf8)?;
+        let col = col.as_string::<i32>();
+        let mut hh = Int64Builder::with_capacity(b.num_rows());
+        for id in col.iter() {
             let id = id.unwrap_or_default();
-            if self.last.as_deref() != Some(id.as_str()) {
-                self.next += 1;
-                self.last = Some(id);
+            if self.ids.last().map(String::as_str) != Some(id) {
+                self.ids.push(id.to_string());
             }
-            hh.append_value(self.next - 1);
+            hh.append_value(self.ids.len() as i64 - 1);
         }
         insert_after(
             b,
@@ -576,7 +660,7 @@ const EVIDENCE_RULES_MARK: &str = "-- The rules.";
 fn unsorted_schema() -> SchemaRef {
     let f = |n: &str, t: DataType| Field::new(n, t, true);
     Arc::new(Schema::new(vec![
-        f("household_id", DataType::Utf8),
+        f("hh", DataType::Int64),
         f("rule", DataType::Utf8),
         f("person_key", DataType::Int64),
         f("source", DataType::Utf8),
@@ -640,6 +724,9 @@ fn insert_after(
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
 /// any finding; else PASS.
+/// The outcomes [`decide`] gives.
+const OUTCOMES: [&str; 4] = ["FLAG", "UNVERIFIED", "REVIEW", "PASS"];
+
 fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
     if findings.iter().any(|f| f.rule.severity == Severity::Flag) {
         "FLAG"
@@ -657,10 +744,11 @@ fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
 fn evidence_batch(
     b: &RecordBatch,
     schema: &SchemaRef,
+    ids: &[String],
     rule_index: &BTreeMap<&str, usize>,
-    acc: &mut BTreeMap<(String, usize), Acc>,
+    acc: &mut BTreeMap<(i64, usize), Acc>,
 ) -> Result<RecordBatch> {
-    let hh = text_column(b, "household_id")?;
+    let hh = int_column(b, "hh")?;
     let rule = text_column(b, "rule")?;
     let person = int_column(b, "person_key")?;
     let source = text_column(b, "source")?;
@@ -688,11 +776,15 @@ fn evidence_batch(
         Int64Builder::new(),
     );
     for i in 0..n {
-        let (Some(h), Some(r), Some(s)) = (&hh[i], &rule[i], &source[i]) else {
+        let (Some(h), Some(r), Some(s)) = (hh[i], &rule[i], &source[i]) else {
             return Err(Error::Invalid(
                 "engine: evidence row without household, rule or source".into(),
             ));
         };
+        let household = usize::try_from(h)
+            .ok()
+            .and_then(|h| ids.get(h))
+            .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h}")))?;
         let record_key = match (&key[i], key_a[i], key_b[i]) {
             (Some(k), _, _) => Some(k.clone()),
             (None, Some(a), Some(b)) => Some(format!("{}+{}", id_text(a), id_text(b))),
@@ -702,7 +794,7 @@ fn evidence_batch(
         let ri = *rule_index
             .get(r.as_str())
             .ok_or_else(|| Error::Invalid(format!("engine: unknown rule {r}")))?;
-        let a = acc.entry((h.clone(), ri)).or_default();
+        let a = acc.entry((h, ri)).or_default();
         if let Some(p) = person[i] {
             a.persons.insert(p);
         }
@@ -713,7 +805,7 @@ fn evidence_batch(
             a.measure = Some(a.measure.map_or(m, |x: i64| x.max(m)));
         }
         a.rows += 1;
-        c_h.append_value(h);
+        c_h.append_value(household);
         c_r.append_value(r);
         c_id.append_option(person[i].map(id_text));
         c_k.append_option(person[i]);
@@ -748,7 +840,7 @@ struct OutcomeWriter {
     outcomes_csv: CsvOut,
     f_text: Vec<Vec<Option<String>>>,
     f_num: Vec<Vec<i64>>,
-    o_text: Vec<Vec<String>>,
+    o_text: Vec<StringBuilder>,
     o_num: Vec<Vec<i64>>,
 }
 
@@ -771,7 +863,7 @@ impl OutcomeWriter {
             outcomes_csv: CsvOut::create(&out.join("outcomes.csv"), OUTCOMES_CSV)?,
             f_text: vec![Vec::new(); 10],
             f_num: vec![Vec::new(); 4],
-            o_text: vec![Vec::new(); 5],
+            o_text: (0..5).map(|_| StringBuilder::new()).collect(),
             o_num: vec![Vec::new(); 3],
         })
     }
@@ -853,17 +945,11 @@ impl OutcomeWriter {
             &declared.to_string(),
             &counted.to_string(),
         ])?;
-        for (col, v) in [
-            h.to_string(),
-            programme.to_string(),
-            outcome.to_string(),
-            rules,
-            unv,
-        ]
-        .into_iter()
-        .enumerate()
+        for (col, v) in [h, programme, outcome, &rules, &unv]
+            .into_iter()
+            .enumerate()
         {
-            self.o_text[col].push(v);
+            self.o_text[col].append_value(v);
         }
         for (col, v) in [region, declared, counted].into_iter().enumerate() {
             self.o_num[col].push(v);
@@ -904,9 +990,7 @@ impl OutcomeWriter {
         if self.o_num[0].is_empty() {
             return Ok(());
         }
-        let text = |v: &mut Vec<String>| -> ArrayRef {
-            Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
-        };
+        let text = |v: &mut StringBuilder| -> ArrayRef { Arc::new(v.finish()) };
         let t = &mut self.o_text;
         let n = &mut self.o_num;
         let cols: Vec<ArrayRef> = vec![

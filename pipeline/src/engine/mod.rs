@@ -7,8 +7,9 @@
 //!
 //! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
 //! date, who is excluded and why), `income.sql` and `assets.sql` (sums per household),
-//! `metrics.sql` (one row per household with the policy values in force and the sum tests)
-//! and `evidence.sql` (every record behind every finding). [`Engine::verify`] runs them in
+//! `metrics.sql` (one row per household with the policy values in force and the sum tests),
+//! `units.sql` (real estate owned by the counted members) and `evidence.sql` (every record
+//! behind every finding). [`Engine::verify`] runs them in
 //! that order and writes the batch's files ([`finding`]); [`outcome`] declares the rules and
 //! the sources each needs; [`sentence`] explains each finding in Chinese and English.
 
@@ -32,7 +33,10 @@ const INCOME_SQL: &str = include_str!("income.sql");
 const ASSETS_SQL: &str = include_str!("assets.sql");
 /// Household metrics and the sum tests, over `members`, `income_sums` and `asset_sums`.
 const METRICS_SQL: &str = include_str!("metrics.sql");
-/// The evidence behind every finding, over the `members` view and the `metrics` table.
+/// Real estate owned by the counted members (to `units`, which the evidence query reads).
+const UNITS_SQL: &str = include_str!("units.sql");
+/// The evidence behind every finding, over the `members`, `metrics`, `income_members`,
+/// `asset_members` and `units` tables.
 const EVIDENCE_SQL: &str = include_str!("evidence.sql");
 
 /// The values a batch's queries are filled with, from the policy and the batch date: the
@@ -165,6 +169,18 @@ impl Parameters {
             ),
             ("{minor_born_after}", self.minor_born_after.to_string()),
         ]
+    }
+}
+
+/// Turns transparent huge pages off for this process (Linux; elsewhere nothing to do). The
+/// allocator asks for huge pages on its arenas, and the kernel then zeroes a whole 2 MiB
+/// page at the first touch of the engine's short-lived buffers: 43 % of household
+/// resolution's time at 1M households went to zeroing pages (benches/README.md). Call once,
+/// first thing in `main`.
+pub fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::debug!(error = %e, "transparent huge pages stay on");
     }
 }
 
@@ -390,7 +406,12 @@ impl Engine {
         &self.scratch
     }
 
-    /// The evidence query for `as_of` (needs the `members` view and the `metrics` table).
+    /// The owned units for `as_of` (reads the `members` table).
+    pub(crate) fn units_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+        self.fill(UNITS_SQL, policy, as_of)
+    }
+
+    /// The evidence query for `as_of` (needs the tables `evidence.sql` reads).
     pub(crate) fn evidence_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
         self.fill(EVIDENCE_SQL, policy, as_of)
     }
