@@ -19,9 +19,6 @@ WITH m AS (
 counted AS (
     SELECT hh, person_key FROM m WHERE excluded IS NULL
 ),
-keys AS (
-    SELECT person_key FROM m
-),
 snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of,
            CAST(_file AS VARCHAR) AS file, _line AS line
@@ -161,25 +158,33 @@ SELECT d.hh, 'declared_member_dead', x.person_key, 'cremation', NULL AS record_k
 FROM cremation x JOIN m d ON d.person_key = x.person_key AND d.excluded = 'dead'
 WHERE x.cremation_date <= DATE '{as_of}'
 UNION ALL
+-- Spouses: the latest marriage event of each declared member with someone outside the
+-- household, when it is a marriage. The join to the declared members keeps their events
+-- (no semi-join first: it held a hash table over every member per side); the event and file
+-- stay dictionary-encoded and the record's two IDs are one flag until the end, so the join's
+-- hash tables are narrow.
 SELECT hh, 'undeclared_spouse', other_key, 'marriage', NULL AS record_key,
-       rec_a, rec_b, NULL AS amount_fen, CAST(event_date AS VARCHAR) AS date, NULL AS measure, file, line
+       CASE WHEN flipped THEN other_key ELSE me_key END AS rec_a,
+       CASE WHEN flipped THEN me_key ELSE other_key END AS rec_b,
+       NULL AS amount_fen, CAST(event_date AS VARCHAR) AS date, NULL AS measure,
+       CAST(file AS VARCHAR), line
 FROM (
-    SELECT d.hh, e.other_key, e.event, e.rec_a, e.rec_b, e.event_date, e.file, e.line,
+    SELECT d.hh, e.me_key, e.other_key, e.flipped, e.event, e.event_date, e.file, e.line,
            ROW_NUMBER() OVER (PARTITION BY d.hh, e.me_key, e.other_key
-                              ORDER BY e.event_date DESC, e.event DESC) AS rn
+                              ORDER BY e.event_date DESC, CAST(e.event AS VARCHAR) DESC) AS rn
     FROM (
-        SELECT person_key AS me_key, spouse_key AS other_key, CAST(event AS VARCHAR) AS event, event_date,
-               person_key AS rec_a, spouse_key AS rec_b, CAST(_file AS VARCHAR) AS file, _line AS line
-        FROM marriage WHERE event_date <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM keys)
+        SELECT person_key AS me_key, spouse_key AS other_key, false AS flipped, event, event_date,
+               _file AS file, _line AS line
+        FROM marriage WHERE event_date <= DATE '{as_of}'
         UNION ALL
-        SELECT spouse_key AS me_key, person_key AS other_key, CAST(event AS VARCHAR) AS event, event_date,
-               person_key AS rec_a, spouse_key AS rec_b, CAST(_file AS VARCHAR) AS file, _line AS line
-        FROM marriage WHERE event_date <= DATE '{as_of}' AND spouse_key IN (SELECT person_key FROM keys)
+        SELECT spouse_key AS me_key, person_key AS other_key, true AS flipped, event, event_date,
+               _file AS file, _line AS line
+        FROM marriage WHERE event_date <= DATE '{as_of}'
     ) e
     JOIN m d ON d.person_key = e.me_key
     WHERE NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = e.other_key)
 ) s
-WHERE rn = 1 AND event = 'marriage'
+WHERE rn = 1 AND CAST(event AS VARCHAR) = 'marriage'
 UNION ALL
 SELECT DISTINCT d.hh, 'undeclared_minor_child' AS rule, h.person_key, 'hukou' AS source, h.hukou_no AS record_key,
        CAST(NULL AS BIGINT) AS key_a, CAST(NULL AS BIGINT) AS key_b, CAST(NULL AS BIGINT) AS amount_fen,

@@ -601,15 +601,19 @@ impl Engine {
         mut f: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
     ) -> Result<u64> {
         let started = std::time::Instant::now();
-        let df = self.ctx.sql(sql).await.map_err(df_err)?;
+        let file = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        // Errors name the file the query writes (a memory limit names its operator only).
+        let err = |e| Error::Invalid(format!("query for {file}: {}", df_err(e)));
+        let df = self.ctx.sql(sql).await.map_err(err)?;
         let schema = df.schema().inner().clone();
-        let mut stream = df.execute_stream().await.map_err(df_err)?;
+        let mut stream = df.execute_stream().await.map_err(err)?;
         let mut out = ParquetOut::create(path, f(&RecordBatch::new_empty(schema))?.schema())?;
         while let Some(b) = stream.next().await {
-            out.write(&f(&b.map_err(df_err)?)?)?;
+            out.write(&f(&b.map_err(err)?)?)?;
         }
         let rows = out.finish()?;
-        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
         tracing::debug!(
             file,
             rows,
