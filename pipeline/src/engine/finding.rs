@@ -356,10 +356,6 @@ impl Engine {
                 }
             }
         }
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            "engine counted members of sum findings"
-        );
         let unverified = self.unverified_sources(policy);
         let mut v = Verified {
             evidence_rows,
@@ -521,10 +517,6 @@ impl Engine {
                 v.findings.insert(rule.id.to_string(), n);
             }
         }
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            "engine outcomes loop"
-        );
         w.finish()?;
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
@@ -555,6 +547,7 @@ impl Engine {
             ("income", self.income_sql(policy, as_of)),
             ("assets", self.assets_sql(policy, as_of)),
             ("metrics", self.metrics_sql(policy, as_of)?),
+            ("units", self.units_sql(policy, as_of)),
             ("evidence", self.evidence_sql(policy, as_of)),
         ] {
             let prefix = if analyze {
