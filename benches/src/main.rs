@@ -158,7 +158,9 @@ fn engine_bench(
     std::fs::create_dir_all(&out)?;
     let rt = tokio::runtime::Runtime::new()?;
     let parts = partitions.unwrap_or_else(hedui::engine::default_partitions);
-    rt.block_on(async {
+    // The folder goes whether the run succeeds or fails (a failed run under a memory limit
+    // would otherwise leave a million households' outputs behind).
+    let ran = rt.block_on(async {
         let (manifest, policy, engine) = open_batch(batch, parts, memory_limit).await?;
         let t = Instant::now();
         let marks = std::sync::Mutex::new(Vec::new());
@@ -194,9 +196,9 @@ fn engine_bench(
             }
         }
         anyhow::Ok(())
-    })?;
+    });
     let _ = std::fs::remove_dir_all(&out);
-    Ok(())
+    ran
 }
 
 /// A published batch's manifest and policy copy, and an engine over its staged snapshot.
