@@ -578,15 +578,8 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
-    // `HEDUI_LOG=debug` shows each engine query's time (as `hedui` does).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    // The same logs as `hedui` (`HEDUI_LOG=hedui=debug` shows each engine query's time).
+    hedui::init_logs();
     match Cli::parse().command {
         Command::Compare {
             households,

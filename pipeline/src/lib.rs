@@ -23,3 +23,20 @@ pub mod run;
 pub mod sources_cmd;
 
 pub use error::{Error, Result};
+
+/// Structured logs on stderr: `HEDUI_LOG` sets the filter (default `warn`; `info` shows each
+/// stage and source), `HEDUI_LOG_FORMAT=json` writes one JSON object per line. Logs never
+/// carry resident IDs.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if std::env::var("HEDUI_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -305,26 +305,9 @@ fn run_batch(
     Ok(batch?)
 }
 
-/// Structured logs on stderr: `HEDUI_LOG` sets the filter (default `warn`; `info` shows each
-/// stage and source), `HEDUI_LOG_FORMAT=json` writes one JSON object per line. Logs never
-/// carry resident IDs.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if std::env::var("HEDUI_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
-    init_logs();
+    hedui::init_logs();
     let cli = Cli::parse();
     match cli.command {
         Command::Sources => print!("{}", hedui::sources_cmd::render()),

@@ -1,8 +1,9 @@
 -- The evidence behind every finding: one row per department record that causes one, with
 -- (hh, rule, person_key, source, record_key, key_a, key_b, amount_fen, date, measure, file,
 -- line). `hh` is the household's integer key from members.parquet (the engine spells out the
--- household id; joins, groups and the sort on integers cost less time and memory). `record_key` is the record's natural key in its source (plate, unit,
--- account, month, credit code); for records keyed by resident IDs it is NULL and key_a
+-- household id; joins, groups and the sort on integers cost less time and memory).
+-- `record_key` is the record's natural key in its source (plate, unit, account, month,
+-- credit code); for records keyed by resident IDs it is NULL and key_a
 -- (+ key_b) hold the packed IDs it is made of. `measure` carries a rule's own measured value
 -- where it is not a count (a sole trader's staff). `file` and `line` locate the record in the
 -- department's delivery.

@@ -14,7 +14,7 @@
 //! Every file is sorted, so the same snapshot, policy and code give the same bytes. Memory
 //! holds the findings (one entry per household and rule), never the department data.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -245,14 +245,10 @@ impl Engine {
         .await?;
         self.register_output("members", &members_path).await?;
         // The sums, one query after the other, to the engine's scratch folder.
-        for (name, sql) in [
-            ("income_sums", self.income_sql(policy, as_of)),
-            ("asset_sums", self.assets_sql(policy, as_of)),
-        ] {
-            let path = self.scratch().join(format!("{name}.parquet"));
-            self.stream_to(&sql, &path, |b| Ok(b.clone())).await?;
-            self.register_output(name, &path).await?;
-        }
+        self.scratch_table("income_sums", &self.income_sql(policy, as_of))
+            .await?;
+        self.scratch_table("asset_sums", &self.assets_sql(policy, as_of))
+            .await?;
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
         self.stream_to(&sql, &metrics_path, |b| Ok(b.clone()))
@@ -266,18 +262,14 @@ impl Engine {
             ("income_members", "over_line"),
             ("asset_members", "over_limit"),
         ] {
-            let path = self.scratch().join(format!("{name}.parquet"));
             let sql = format!(
                 "SELECT m.hh, m.person_key FROM members m \
                  JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.{test}"
             );
-            self.stream_to(&sql, &path, |b| Ok(b.clone())).await?;
-            self.register_output(name, &path).await?;
+            self.scratch_table(name, &sql).await?;
         }
-        let path = self.scratch().join("units.parquet");
-        self.stream_to(&self.units_sql(policy, as_of), &path, |b| Ok(b.clone()))
+        self.scratch_table("units", &self.units_sql(policy, as_of))
             .await?;
-        self.register_output("units", &path).await?;
         let rule_index: BTreeMap<&str, usize> =
             RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         let mut acc: BTreeMap<(i64, usize), Acc> = BTreeMap::new();
@@ -363,10 +355,6 @@ impl Engine {
             ..Default::default()
         };
         let mut w = OutcomeWriter::create(out)?;
-        // Counted per household without allocating: by region and programme, by outcome
-        // (index into OUTCOMES), and findings by rule (index into RULES).
-        let mut by_region: HashMap<i64, HashMap<String, [u64; OUTCOMES.len()]>> = HashMap::new();
-        let mut by_rule = [0u64; RULES.len()];
         let unverified_policy: Vec<&str> = unverified.iter().copied().chain(["policy"]).collect();
         crate::output::for_each_batch(&metrics_path, |b| {
             let ids = utf8_column(&b, "household_id")?;
@@ -474,14 +462,14 @@ impl Engine {
                     &unverified
                 };
                 let outcome = decide(&findings, unv);
-                let per_programme = by_region.entry(region).or_default();
-                let counts = match per_programme.get_mut(programme) {
-                    Some(c) => c,
-                    None => per_programme.entry(programme.to_string()).or_default(),
-                };
-                counts[OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0)] += 1;
+                *v.outcomes.entry(outcome.into()).or_default() += 1;
+                *v.by_region_programme
+                    .entry(format!("{region} {programme}"))
+                    .or_default()
+                    .entry(outcome.into())
+                    .or_default() += 1;
                 for f in &findings {
-                    by_rule[rule_index[f.rule.id]] += 1;
+                    *v.findings.entry(f.rule.id.into()).or_default() += 1;
                     w.finding(f, policy)?;
                 }
                 v.households += 1;
@@ -498,25 +486,6 @@ impl Engine {
             }
             Ok(())
         })?;
-        for (region, per_programme) in by_region {
-            for (programme, counts) in per_programme {
-                for (outcome, n) in OUTCOMES.iter().zip(counts) {
-                    if n > 0 {
-                        *v.outcomes.entry(outcome.to_string()).or_default() += n;
-                        *v.by_region_programme
-                            .entry(format!("{region} {programme}"))
-                            .or_default()
-                            .entry(outcome.to_string())
-                            .or_default() += n;
-                    }
-                }
-            }
-        }
-        for (rule, n) in RULES.iter().zip(by_rule) {
-            if n > 0 {
-                v.findings.insert(rule.id.to_string(), n);
-            }
-        }
         w.finish()?;
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
@@ -532,9 +501,9 @@ impl Engine {
         Ok(v)
     }
 
-    /// The physical plans of the members, sums, metrics and evidence queries (after a [`Engine::verify`],
-    /// which registers the tables they read); with `analyze`, run again with each
-    /// operator's metrics (rows, time, memory).
+    /// The physical plans of the members, sums, metrics, units and evidence queries (after a
+    /// [`Engine::verify`], which registers the tables they read); with `analyze`, run again
+    /// with each operator's metrics (rows, time, memory).
     pub async fn explain(
         &self,
         policy: &Policy,
@@ -586,6 +555,14 @@ impl Engine {
             .collect()
     }
 
+    /// Writes the result of `sql` to `name.parquet` in the engine's scratch folder and
+    /// registers it as table `name`.
+    async fn scratch_table(&self, name: &str, sql: &str) -> Result<()> {
+        let path = self.scratch().join(format!("{name}.parquet"));
+        self.stream_to(sql, &path, |b| Ok(b.clone())).await?;
+        self.register_output(name, &path).await
+    }
+
     /// Runs `sql` and writes every batch, mapped by `f`, to a Parquet file; returns the rows.
     async fn stream_to(
         &self,
@@ -628,10 +605,7 @@ struct HouseholdKeys {
 impl HouseholdKeys {
     /// Adds `hh` after `household_id`.
     fn add_to(&mut self, b: &RecordBatch) -> Result<RecordBatch> {
-        let col = b
-            .column_by_name("household_id")
-            .ok_or_else(|| Error::Invalid("engine: members without household_id".into()))?;
-        let col = arrow::compute::cast(col, &DataType::Utf8)?;
+        let col = utf8_column(b, "household_id")?;
         let col = col.as_string::<i32>();
         let mut hh = Int64Builder::with_capacity(b.num_rows());
         for id in col.iter() {
@@ -721,9 +695,6 @@ fn insert_after(
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
 /// any finding; else PASS.
-/// The outcomes [`decide`] gives.
-const OUTCOMES: [&str; 4] = ["FLAG", "UNVERIFIED", "REVIEW", "PASS"];
-
 fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
     if findings.iter().any(|f| f.rule.severity == Severity::Flag) {
         "FLAG"
