@@ -207,10 +207,7 @@ pub fn for_each_batch_of(
 
 /// A column as text (any type arrow can cast to text), nulls as `None`.
 pub fn text_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<String>>> {
-    let c = b
-        .column_by_name(col)
-        .ok_or_else(|| Error::Invalid(format!("no column {col}")))?;
-    let c = arrow::compute::cast(c, &DataType::Utf8)?;
+    let c = utf8_column(b, col)?;
     let c = c.as_string::<i32>();
     Ok((0..c.len())
         .map(|i| (!c.is_null(i)).then(|| c.value(i).to_string()))
