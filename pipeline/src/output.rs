@@ -316,3 +316,49 @@ pub fn bool_column(b: &RecordBatch, col: &str) -> Result<Vec<Option<bool>>> {
         .map(|i| (!c.is_null(i)).then(|| c.value(i)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    fn rows(from: i64, n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from_iter_values(from..from + n))],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn finished_files_hold_every_row_in_order_and_unfinished_ones_are_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let done = dir.path().join("done.parquet");
+        let mut w = ParquetOut::create(&done, rows(0, 0).schema()).unwrap();
+        // Uneven batches across several chunks, so the encoder gets many in flight.
+        let mut next = 0;
+        for n in [1, 8191, 3, 20_000, 7] {
+            w.write(&rows(next, n)).unwrap();
+            next += n;
+        }
+        assert_eq!(w.finish().unwrap(), next as u64);
+        let got: Vec<i64> = read_parquet(&done)
+            .unwrap()
+            .iter()
+            .flat_map(|b| int_column(b, "v").unwrap())
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(got, (0..next).collect::<Vec<_>>());
+
+        let dropped = dir.path().join("dropped.parquet");
+        let mut w = ParquetOut::create(&dropped, rows(0, 0).schema()).unwrap();
+        w.write(&rows(0, 30_000)).unwrap();
+        drop(w);
+        // The encoder ends on its own once its channel closes; give it the time to.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(read_parquet(&dropped).is_err(), "no footer, no file");
+    }
+}
