@@ -63,8 +63,12 @@ async fn show(c: &Client, css: &str) {
     .unwrap();
 }
 
+/// The text of the element `css`, waiting up to 20 s for it to appear (a click that loads a
+/// page returns before the page is there).
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .text()
