@@ -124,7 +124,12 @@ impl ParquetOut {
         if e.tx.send(chunk).is_ok() {
             return Ok(());
         }
-        self.join()
+        // The thread stops early only on an error; never let a chunk go unreported.
+        self.join()?;
+        Err(Error::Invalid(format!(
+            "{}: the Parquet encoder stopped early",
+            self.path.display()
+        )))
     }
 
     /// Waits for the encoding thread and returns how it ended.
