@@ -108,9 +108,12 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Target partitions.
+        /// Worker threads (the engine's partitions follow: `engine::partitions_for`).
         #[arg(long, default_value_t = 2)]
-        partitions: usize,
+        threads: usize,
+        /// Target partitions (default: the engine's for the threads).
+        #[arg(long)]
+        partitions: Option<usize>,
         /// Engine memory limit in MiB.
         #[arg(long)]
         memory_limit: Option<u64>,
@@ -218,9 +221,26 @@ async fn open_batch(
     Ok((manifest, policy, engine))
 }
 
-fn core(batch: &Path, out: &Path, partitions: usize, memory_limit: Option<u64>) -> Result<()> {
+fn core(
+    batch: &Path,
+    out: &Path,
+    threads: usize,
+    partitions: Option<usize>,
+    memory_limit: Option<u64>,
+) -> Result<()> {
     std::fs::create_dir_all(out)?;
-    let rt = tokio::runtime::Runtime::new()?;
+    // As many worker threads as the peers get; the partitions are work units on them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    let partitions = partitions.unwrap_or_else(|| {
+        if memory_limit.is_some() {
+            threads.max(1)
+        } else {
+            hedui::engine::partitions_for(threads)
+        }
+    });
     rt.block_on(async {
         let (manifest, policy, engine) = open_batch(batch, partitions, memory_limit).await?;
         let v = engine.verify(&policy, manifest.as_of, out, &|_| {}).await?;
@@ -373,7 +393,7 @@ fn compare_bench(
                         .arg(&batch)
                         .arg("--out")
                         .arg(out)
-                        .args(["--partitions", &threads.to_string()]);
+                        .args(["--threads", &threads.to_string()]);
                     c
                 }
                 peer => {
@@ -592,9 +612,10 @@ fn main() -> Result<()> {
         Command::Core {
             batch,
             out,
+            threads,
             partitions,
             memory_limit,
-        } => core(&batch, &out, partitions, memory_limit)?,
+        } => core(&batch, &out, threads, partitions, memory_limit)?,
         Command::Pipeline { province } => pipeline(&province)?,
         Command::Measured { report, cmd } => std::process::exit(compare::measured(&report, &cmd)?),
         Command::Engine {

@@ -71,7 +71,8 @@ pub struct EngineSection {
     /// Where spills go (default: the system's temporary folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill_dir: Option<PathBuf>,
-    /// DataFusion target partitions (default: one per core). Outputs do not depend on it.
+    /// DataFusion target partitions (default: three per core, or one per core under a
+    /// memory limit). Outputs do not depend on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_partitions: Option<usize>,
 }

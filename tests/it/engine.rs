@@ -486,3 +486,46 @@ fn a_deleted_source_turns_households_unverified_never_pass() {
     }
     assert!(unverified > 8_000, "{unverified}");
 }
+
+#[test]
+fn a_person_declared_twice_in_a_household_is_one_member() {
+    // Fifty members declared a second time (at the end of the applications, so the copies
+    // are far from the originals), each copy with a raw ID that sorts after the original:
+    // every output is the same bytes as without the copies.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("staged")).unwrap();
+    for e in std::fs::read_dir(staged().join("staged")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join("staged").join(p.file_name().unwrap())).unwrap();
+    }
+    let apps = dir.path().join("staged/applications.parquet");
+    let mut batches = hedui::output::read_parquet(&apps).unwrap();
+    let first = batches[0].slice(0, 50);
+    let schema = first.schema();
+    let raw = schema.index_of("person_id_raw").unwrap();
+    let later = arrow::compute::cast(first.column(raw), &arrow::datatypes::DataType::Utf8).unwrap();
+    let later: arrow::array::StringArray = later
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(|v| format!("~{v}")))
+        .collect();
+    let mut columns = first.columns().to_vec();
+    columns[raw] = arrow::compute::cast(&later, schema.field(raw).data_type()).unwrap();
+    batches.push(arrow::array::RecordBatch::try_new(schema.clone(), columns).unwrap());
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&apps).unwrap(), schema, None)
+            .unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    verify_into(dir.path(), out.path(), 2);
+    for f in hedui::engine::finding::ENGINE_OUTPUTS {
+        assert!(
+            std::fs::read(out.path().join(f)).unwrap()
+                == std::fs::read(verified().join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}

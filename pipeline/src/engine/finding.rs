@@ -237,12 +237,28 @@ impl Engine {
     ) -> Result<Verified> {
         progress(Stage::Metrics);
         // Household resolution once, to a file every later query reads as a table.
+        // A person declared twice in a household is merged into one member first.
         let members_path = out.join("members.parquet");
-        let mut keys = HouseholdKeys::default();
-        self.stream_to(&self.members_sql(as_of), &members_path, |b| {
-            keys.add_to(&with_person_id(b)?)
-        })
+        let keys = std::cell::RefCell::new(HouseholdKeys::default());
+        let duplicates = std::cell::RefCell::new(super::members::Duplicates::default());
+        let member_rows = |b: &RecordBatch| keys.borrow_mut().add_to(&with_person_id(b)?);
+        self.stream_to_ending(
+            &self.members_sql(as_of),
+            &members_path,
+            |b| {
+                let parts = duplicates.borrow_mut().push(b)?;
+                parts.iter().map(member_rows).collect()
+            },
+            || {
+                duplicates
+                    .take()
+                    .finish()?
+                    .map(|b| member_rows(&b))
+                    .transpose()
+            },
+        )
         .await?;
+        let keys = keys.into_inner();
         self.register_output("members", &members_path).await?;
         // The sums, one query after the other, to the engine's scratch folder.
         self.scratch_table("income_sums", &self.income_sql(policy, as_of))
@@ -356,6 +372,10 @@ impl Engine {
         };
         let mut w = OutcomeWriter::create(out)?;
         let unverified_policy: Vec<&str> = unverified.iter().copied().chain(["policy"]).collect();
+        // As the outcome files spell them, once rather than per household.
+        let (unverified_text, unverified_policy_text) =
+            (unverified.join(";"), unverified_policy.join(";"));
+        let mut tally = Tally::default();
         crate::output::for_each_batch(&metrics_path, |b| {
             let ids = utf8_column(&b, "household_id")?;
             let ids = ids.as_string::<i32>();
@@ -366,8 +386,10 @@ impl Engine {
             let declared = int_column(&b, "declared")?;
             let counted = int_column(&b, "counted")?;
             let standard = int_column(&b, "standard_fen")?;
-            let from = text_column(&b, "standard_from")?;
-            let reference = text_column(&b, "reference")?;
+            let from = utf8_column(&b, "standard_from")?;
+            let from = from.as_string::<i32>();
+            let reference = utf8_column(&b, "reference")?;
+            let reference = reference.as_string::<i32>();
             let multiple = int_column(&b, "multiple_bp")?;
             let months = int_column(&b, "months")?;
             let income = int_column(&b, "income_fen")?;
@@ -450,8 +472,13 @@ impl Engine {
                         months: months[i].unwrap_or_default(),
                         standard_fen: standard[i],
                         multiple_bp: multiple[i],
-                        standard_from: from[i].as_deref().and_then(|d| d.parse().ok()),
-                        reference: reference[i].clone(),
+                        standard_from: from
+                            .is_valid(i)
+                            .then(|| from.value(i).parse().ok())
+                            .flatten(),
+                        reference: reference
+                            .is_valid(i)
+                            .then(|| reference.value(i).to_string()),
                     });
                 }
                 let no_policy =
@@ -462,12 +489,7 @@ impl Engine {
                     &unverified
                 };
                 let outcome = decide(&findings, unv);
-                *v.outcomes.entry(outcome.into()).or_default() += 1;
-                *v.by_region_programme
-                    .entry(format!("{region} {programme}"))
-                    .or_default()
-                    .entry(outcome.into())
-                    .or_default() += 1;
+                tally.add(region, programme, outcome);
                 for f in &findings {
                     *v.findings.entry(f.rule.id.into()).or_default() += 1;
                     w.finding(f, policy)?;
@@ -479,7 +501,11 @@ impl Engine {
                     programme,
                     outcome,
                     &findings,
-                    unv,
+                    if no_policy {
+                        &unverified_policy_text
+                    } else {
+                        &unverified_text
+                    },
                     declared[i].unwrap_or_default(),
                     counted,
                 )?;
@@ -487,6 +513,7 @@ impl Engine {
             Ok(())
         })?;
         w.finish()?;
+        tally.into(&mut v);
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
             "engine outcomes written"
@@ -570,6 +597,19 @@ impl Engine {
         path: &Path,
         mut f: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
     ) -> Result<u64> {
+        self.stream_to_ending(sql, path, |b| Ok(vec![f(b)?]), || Ok(None))
+            .await
+    }
+
+    /// [`Engine::stream_to`] with `f` giving any number of batches for each (holding rows
+    /// back, or letting them go), then the rows `end` gives last.
+    async fn stream_to_ending(
+        &self,
+        sql: &str,
+        path: &Path,
+        mut f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
+        end: impl FnOnce() -> Result<Option<RecordBatch>>,
+    ) -> Result<u64> {
         let started = std::time::Instant::now();
         let file = path
             .file_name()
@@ -579,9 +619,18 @@ impl Engine {
         let df = self.ctx.sql(sql).await.map_err(err)?;
         let schema = df.schema().inner().clone();
         let mut stream = df.execute_stream().await.map_err(err)?;
-        let mut out = ParquetOut::create(path, f(&RecordBatch::new_empty(schema))?.schema())?;
+        let schema = f(&RecordBatch::new_empty(schema))?
+            .first()
+            .map(|b| b.schema())
+            .ok_or_else(|| Error::Invalid(format!("query for {file}: no schema")))?;
+        let mut out = ParquetOut::create(path, schema)?;
         while let Some(b) = stream.next().await {
-            out.write(&f(&b.map_err(err)?)?)?;
+            for part in f(&b.map_err(err)?)? {
+                out.write(&part)?;
+            }
+        }
+        if let Some(b) = end()? {
+            out.write(&b)?;
         }
         let rows = out.finish()?;
         tracing::debug!(
@@ -667,8 +716,23 @@ fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 
 /// Adds `person_id` (the full resident ID, from the packed key) after `person_key`.
 fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
+    use std::fmt::Write;
     let keys = int_column(b, "person_key")?;
-    let ids: arrow::array::StringArray = keys.iter().map(|k| k.map(id_text)).collect();
+    let mut ids = StringBuilder::with_capacity(keys.len(), keys.len() * 18);
+    for k in keys {
+        match k {
+            Some(k) => {
+                match ResidentId::unpack(k) {
+                    Some(id) => write!(ids, "{id}"),
+                    None => write!(ids, "#{k}"),
+                }
+                .map_err(|e| Error::Invalid(format!("engine: person {k}: {e}")))?;
+                ids.append_value("");
+            }
+            None => ids.append_null(),
+        }
+    }
+    let ids = ids.finish();
     insert_after(
         b,
         "person_key",
@@ -691,6 +755,46 @@ fn insert_after(
     let mut cols: Vec<ArrayRef> = b.columns().to_vec();
     cols.insert(at, column);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// Households counted by outcome, and by region, programme and outcome, without a key
+/// allocated per household (a region has a few programmes: they are looked up in a list).
+#[derive(Default)]
+struct Tally {
+    by_region: std::collections::HashMap<i64, Vec<(String, OutcomeCounts)>>,
+}
+
+/// Households by outcome.
+type OutcomeCounts = BTreeMap<&'static str, u64>;
+
+impl Tally {
+    fn add(&mut self, region: i64, programme: &str, outcome: &'static str) {
+        let programmes = self.by_region.entry(region).or_default();
+        let at = match programmes.iter().position(|(p, _)| p == programme) {
+            Some(at) => at,
+            None => {
+                programmes.push((programme.to_string(), BTreeMap::new()));
+                programmes.len() - 1
+            }
+        };
+        *programmes[at].1.entry(outcome).or_default() += 1;
+    }
+
+    /// Adds the counts to `v` (its maps are ordered, so the order of adding does not show).
+    fn into(self, v: &mut Verified) {
+        for (region, programmes) in self.by_region {
+            for (programme, outcomes) in programmes {
+                let by = v
+                    .by_region_programme
+                    .entry(format!("{region} {programme}"))
+                    .or_default();
+                for (outcome, n) in outcomes {
+                    *by.entry(outcome.into()).or_default() += n;
+                    *v.outcomes.entry(outcome.into()).or_default() += n;
+                }
+            }
+        }
+    }
 }
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
@@ -716,17 +820,23 @@ fn evidence_batch(
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
 ) -> Result<RecordBatch> {
+    // Text read as borrowed strings: no allocation per row and column.
+    let text = |col: &str| utf8_column(b, col);
+    fn value(a: &ArrayRef, i: usize) -> Option<&str> {
+        let a = a.as_string::<i32>();
+        a.is_valid(i).then(|| a.value(i))
+    }
     let hh = int_column(b, "hh")?;
-    let rule = text_column(b, "rule")?;
+    let rule = text("rule")?;
     let person = int_column(b, "person_key")?;
-    let source = text_column(b, "source")?;
-    let key = text_column(b, "record_key")?;
+    let source = text("source")?;
+    let key = text("record_key")?;
     let key_a = int_column(b, "key_a")?;
     let key_b = int_column(b, "key_b")?;
     let amount = int_column(b, "amount_fen")?;
-    let date = text_column(b, "date")?;
+    let date = text("date")?;
     let measure = int_column(b, "measure")?;
-    let file = text_column(b, "file")?;
+    let file = text("file")?;
     let line = int_column(b, "line")?;
     let n = b.num_rows();
     let (mut c_h, mut c_r, mut c_id, mut c_k, mut c_s, mut c_rk) = (
@@ -744,7 +854,7 @@ fn evidence_batch(
         Int64Builder::new(),
     );
     for i in 0..n {
-        let (Some(h), Some(r), Some(s)) = (hh[i], &rule[i], &source[i]) else {
+        let (Some(h), Some(r), Some(s)) = (hh[i], value(&rule, i), value(&source, i)) else {
             return Err(Error::Invalid(
                 "engine: evidence row without household, rule or source".into(),
             ));
@@ -753,14 +863,14 @@ fn evidence_batch(
             .ok()
             .and_then(|h| ids.get(h))
             .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h}")))?;
-        let record_key = match (&key[i], key_a[i], key_b[i]) {
-            (Some(k), _, _) => Some(k.clone()),
+        let record_key = match (value(&key, i), key_a[i], key_b[i]) {
+            (Some(k), _, _) => Some(k.to_string()),
             (None, Some(a), Some(b)) => Some(format!("{}+{}", id_text(a), id_text(b))),
             (None, Some(a), None) => Some(id_text(a)),
             (None, None, _) => None,
         };
         let ri = *rule_index
-            .get(r.as_str())
+            .get(r)
             .ok_or_else(|| Error::Invalid(format!("engine: unknown rule {r}")))?;
         let a = acc.entry((h, ri)).or_default();
         if let Some(p) = person[i] {
@@ -780,8 +890,8 @@ fn evidence_batch(
         c_s.append_value(s);
         c_rk.append_option(record_key);
         c_a.append_option(amount[i]);
-        c_d.append_option(date[i].as_deref());
-        c_f.append_option(file[i].as_deref());
+        c_d.append_option(value(&date, i));
+        c_f.append_option(value(&file, i));
         c_l.append_option(line[i]);
     }
     let cols: Vec<ArrayRef> = vec![
@@ -841,19 +951,21 @@ impl OutcomeWriter {
         let masked: Vec<String> = f.members.iter().map(|k| id_masked(*k)).collect();
         let full: Vec<String> = f.members.iter().map(|k| id_text(*k)).collect();
         let from = f.standard_from.map(|d| d.to_string());
+        let mut n: [itoa::Buffer; 4] = Default::default();
+        let [n1, n2, n3, n4] = &mut n;
         self.findings_csv.write([
             f.household_id.as_str(),
-            &f.region.to_string(),
+            n1.format(f.region),
             &f.programme,
             f.rule.id,
             f.rule.severity.as_str(),
             &masked.join(";"),
-            &f.measured.to_string(),
-            &f.threshold.to_string(),
+            n2.format(f.measured),
+            n3.format(f.threshold),
             f.unit(),
             from.as_deref().unwrap_or(""),
             f.reference.as_deref().unwrap_or(""),
-            &f.evidence_rows.to_string(),
+            n4.format(f.evidence_rows),
             &zh,
             &en,
         ])?;
@@ -896,27 +1008,28 @@ impl OutcomeWriter {
         programme: &str,
         outcome: &'static str,
         findings: &[Finding],
-        unverified: &[&str],
+        unv: &str,
         declared: i64,
         counted: i64,
     ) -> Result<()> {
         let rules: Vec<&str> = findings.iter().map(|f| f.rule.id).collect();
         let rules = rules.join(";");
-        let unv = unverified.join(";");
+        let (mut n1, mut n2, mut n3) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
         self.outcomes_csv.write([
             h,
-            &region.to_string(),
+            n1.format(region),
             programme,
             outcome,
             &rules,
-            &unv,
-            &declared.to_string(),
-            &counted.to_string(),
+            unv,
+            n2.format(declared),
+            n3.format(counted),
         ])?;
-        for (col, v) in [h, programme, outcome, &rules, &unv]
-            .into_iter()
-            .enumerate()
-        {
+        for (col, v) in [h, programme, outcome, &rules, unv].into_iter().enumerate() {
             self.o_text[col].append_value(v);
         }
         for (col, v) in [region, declared, counted].into_iter().enumerate() {

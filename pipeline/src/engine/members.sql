@@ -4,19 +4,22 @@
 -- A member is excluded when dead on or before the batch date (a death or a cremation record)
 -- or held on the batch date (an incarceration record whose period covers it). Those tables
 -- are small (tens of thousands of rows per million households): they are reduced per person
--- whole and joined to the declared members once, built on their side. (Semi-joining them to
--- the declared members first evaluated the grouping of the applications once per table,
--- four times.) The codes are compared as text (a MIN over dictionary-encoded
--- codes is slower) and written as plain text, as before.
+-- whole and joined to the declared members once, built on their side. The codes are written
+-- as plain text.
+--
+-- A person declared twice in one household (a dirty application) is one member: the rows
+-- come out sorted by household and person, so the engine (members.rs) merges adjacent rows
+-- of the same household and person into one, with the least value of each field, as a
+-- GROUP BY with MIN would. (That GROUP BY, over string keys and three string MINs, took
+-- 0.9 s of the query's 1.9 s at 1M households; the sort is needed anyway.)
 WITH declared AS (
     SELECT household_id,
-           arrow_cast(MIN(CAST(programme AS VARCHAR)), 'Utf8') AS programme,
-           MIN(region) AS region,
+           arrow_cast(CAST(programme AS VARCHAR), 'Utf8') AS programme,
+           region,
            person_key,
-           MIN(person_id_raw) AS person_id_raw,
-           arrow_cast(MIN(CAST(relation AS VARCHAR)), 'Utf8') AS relation
+           person_id_raw,
+           arrow_cast(CAST(relation AS VARCHAR), 'Utf8') AS relation
     FROM applications
-    GROUP BY household_id, person_key
 ),
 dead AS (
     SELECT person_key, MIN(died_on) AS died_on
