@@ -177,22 +177,32 @@ impl ParquetOut {
 /// A CSV output with a UTF-8 byte-order mark (spreadsheets then read Chinese text right).
 pub struct CsvOut {
     path: PathBuf,
-    writer: csv::Writer<BufWriter<File>>,
+    file: BufWriter<File>,
+    /// Records not yet written to the file.
+    rows: csv::Writer<Vec<u8>>,
 }
+
+/// Bytes of records gathered before they go to the file.
+const CSV_BUFFER: usize = 1 << 16;
 
 impl CsvOut {
     /// Creates `path` and writes the BOM and the header.
     pub fn create(path: &Path, header: &[&str]) -> Result<Self> {
         let mut file = BufWriter::new(File::create(path).map_err(io(path))?);
         file.write_all("\u{feff}".as_bytes()).map_err(io(path))?;
-        let mut writer = csv::Writer::from_writer(file);
-        writer
-            .write_record(header)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        Ok(CsvOut {
+        let mut out = CsvOut {
             path: path.to_path_buf(),
-            writer,
-        })
+            file,
+            rows: Self::records(),
+        };
+        out.write(header)?;
+        Ok(out)
+    }
+
+    /// A writer of records to memory with this output's CSV settings, to append later with
+    /// [`CsvOut::write_records`] (records made on other threads).
+    pub fn records() -> csv::Writer<Vec<u8>> {
+        csv::Writer::from_writer(Vec::new())
     }
 
     /// Appends a record.
@@ -201,19 +211,33 @@ impl CsvOut {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        self.writer
+        self.rows
             .write_record(record)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))
+            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))?;
+        if self.rows.get_ref().len() >= CSV_BUFFER {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Appends records made by a [`CsvOut::records`] writer (its text, from `into_inner`).
+    pub fn write_records(&mut self, text: &[u8]) -> Result<()> {
+        self.drain()?;
+        self.file.write_all(text).map_err(io(&self.path))
+    }
+
+    /// Moves the records gathered so far to the file.
+    fn drain(&mut self) -> Result<()> {
+        let text = std::mem::replace(&mut self.rows, Self::records())
+            .into_inner()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))?;
+        self.file.write_all(&text).map_err(io(&self.path))
     }
 
     /// Flushes and closes the file.
-    pub fn finish(self) -> Result<()> {
-        let path = self.path;
-        let mut inner = self
-            .writer
-            .into_inner()
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        inner.flush().map_err(io(&path))
+    pub fn finish(mut self) -> Result<()> {
+        self.drain()?;
+        self.file.flush().map_err(io(&self.path))
     }
 }
 
@@ -336,6 +360,24 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values(from..from + n))],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn csv_records_made_elsewhere_land_in_order_after_the_bom_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let mut out = CsvOut::create(&path, &["id", "note"]).unwrap();
+        out.write(["1", "plain"]).unwrap();
+        let mut elsewhere = CsvOut::records();
+        elsewhere.write_record(["2", "a, quoted \"note\""]).unwrap();
+        elsewhere.write_record(["3", "多行\n文字"]).unwrap();
+        out.write_records(&elsewhere.into_inner().unwrap()).unwrap();
+        out.write(["4", ""]).unwrap();
+        out.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "\u{feff}id,note\n1,plain\n2,\"a, quoted \"\"note\"\"\"\n3,\"多行\n文字\"\n4,\n"
+        );
     }
 
     #[test]

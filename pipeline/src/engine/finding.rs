@@ -376,142 +376,66 @@ impl Engine {
         let (unverified_text, unverified_policy_text) =
             (unverified.join(";"), unverified_policy.join(";"));
         let mut tally = Tally::default();
+        // Each batch of households is decided and its rows rendered (sentences, IDs, CSV
+        // text) on every core, a window of batches at a time; the rows are written in
+        // household order, so the bytes are those of deciding them one by one.
+        let c = Decide {
+            policy,
+            counted_of: &counted_of,
+            no_counted_member: rule_index["no_counted_member"],
+            unverified: &unverified,
+            unverified_policy: &unverified_policy,
+            unverified_text,
+            unverified_policy_text,
+        };
+        let mut window: Vec<(RecordBatch, Findings)> = Vec::new();
+        let mut flush = |window: &mut Vec<(RecordBatch, Findings)>| -> Result<()> {
+            use rayon::prelude::*;
+            let decided: Vec<Result<Decided>> = std::mem::take(window)
+                .into_par_iter()
+                .map(|(b, mut acc)| {
+                    let mut d = Decided::default();
+                    decide_batch(&b, &mut acc, &c, &mut d)?;
+                    d.left = acc;
+                    Ok(d)
+                })
+                .collect();
+            for d in decided {
+                let d = d?;
+                if let Some(((hh, r), _)) = d.left.first_key_value() {
+                    let h = keys.ids.get(*hh as usize).map_or("?", |s| s.as_str());
+                    return Err(Error::Invalid(format!(
+                        "engine: evidence for {h} ({}) but no such household in the metrics",
+                        RULES[*r].id
+                    )));
+                }
+                w.write(d.rows)?;
+                tally.merge(d.tally);
+                for (rule, n) in d.findings {
+                    *v.findings.entry(rule.into()).or_default() += n;
+                }
+                v.households += d.households;
+            }
+            Ok(())
+        };
         crate::output::for_each_batch(&metrics_path, |b| {
-            let ids = utf8_column(&b, "household_id")?;
-            let ids = ids.as_string::<i32>();
-            let hhs = int_column(&b, "hh")?;
-            let regions = int_column(&b, "region")?;
-            let programmes = utf8_column(&b, "programme")?;
-            let programmes = programmes.as_string::<i32>();
-            let declared = int_column(&b, "declared")?;
-            let counted = int_column(&b, "counted")?;
-            let standard = int_column(&b, "standard_fen")?;
-            let from = utf8_column(&b, "standard_from")?;
-            let from = from.as_string::<i32>();
-            let reference = utf8_column(&b, "reference")?;
-            let reference = reference.as_string::<i32>();
-            let multiple = int_column(&b, "multiple_bp")?;
-            let months = int_column(&b, "months")?;
-            let income = int_column(&b, "income_fen")?;
-            let income_limit = int_column(&b, "income_limit_fen")?;
-            let over_line = bool_column(&b, "over_line")?;
-            let assets = int_column(&b, "assets_fen")?;
-            let asset_limit = int_column(&b, "asset_limit_fen")?;
-            for i in 0..b.num_rows() {
-                let (Some(h), Some(hh)) = (ids.is_valid(i).then(|| ids.value(i)), hhs[i]) else {
-                    continue;
-                };
-                let region = regions[i].unwrap_or_default();
-                let programme = if programmes.is_valid(i) {
-                    programmes.value(i)
-                } else {
-                    ""
-                };
-                let counted = counted[i].unwrap_or_default();
-                let mut found: Vec<(usize, Acc)> = Vec::new();
-                while let Some(entry) = acc.first_entry() {
-                    if entry.key().0 != hh {
-                        break;
-                    }
-                    let ((_, r), a) = entry.remove_entry();
-                    found.push((r, a));
+            // This batch's findings: those of its households (hh ascending), and any before
+            // them, which have no household and are reported.
+            let last = int_column(&b, "hh")?.into_iter().flatten().max();
+            let mine = match last {
+                Some(last) => {
+                    let rest = acc.split_off(&(last + 1, 0));
+                    std::mem::replace(&mut acc, rest)
                 }
-                if counted == 0 {
-                    found.push((rule_index["no_counted_member"], Acc::default()));
-                    found.sort_by_key(|f| f.0);
-                }
-                let mut findings = Vec::with_capacity(found.len());
-                for (r, a) in found {
-                    let rule = &RULES[r];
-                    let (measured, threshold, members) = match rule.id {
-                        "income_over_line" => (
-                            income[i].unwrap_or_default(),
-                            income_limit[i].unwrap_or_default(),
-                            counted_of.get(&hh).cloned().unwrap_or_default(),
-                        ),
-                        "assets_over_limit" => (
-                            assets[i].unwrap_or_default(),
-                            asset_limit[i].unwrap_or_default(),
-                            counted_of.get(&hh).cloned().unwrap_or_default(),
-                        ),
-                        "property_excess" => (
-                            a.records.len() as i64,
-                            i64::from(policy.max_residential_units),
-                            a.persons.iter().copied().collect(),
-                        ),
-                        "sole_trader_review" => (
-                            a.measure.unwrap_or_default(),
-                            i64::from(policy.sole_trader_review_max_staff),
-                            a.persons.iter().copied().collect(),
-                        ),
-                        "no_counted_member" => (0, 1, Vec::new()),
-                        "declared_member_dead" | "undeclared_spouse" | "undeclared_minor_child" => {
-                            (
-                                a.persons.len() as i64,
-                                0,
-                                a.persons.iter().copied().collect(),
-                            )
-                        }
-                        _ => (
-                            a.records.len() as i64,
-                            0,
-                            a.persons.iter().copied().collect(),
-                        ),
-                    };
-                    findings.push(Finding {
-                        household_id: h.to_string(),
-                        rule,
-                        region,
-                        programme: programme.to_string(),
-                        members,
-                        records: a.records.into_iter().collect(),
-                        evidence_rows: a.rows,
-                        measured,
-                        threshold,
-                        counted,
-                        months: months[i].unwrap_or_default(),
-                        standard_fen: standard[i],
-                        multiple_bp: multiple[i],
-                        standard_from: from
-                            .is_valid(i)
-                            .then(|| from.value(i).parse().ok())
-                            .flatten(),
-                        reference: reference
-                            .is_valid(i)
-                            .then(|| reference.value(i).to_string()),
-                    });
-                }
-                let no_policy =
-                    standard[i].is_none() || multiple[i].is_none() || over_line[i].is_none();
-                let unv: &[&str] = if no_policy {
-                    &unverified_policy
-                } else {
-                    &unverified
-                };
-                let outcome = decide(&findings, unv);
-                tally.add(region, programme, outcome);
-                for f in &findings {
-                    *v.findings.entry(f.rule.id.into()).or_default() += 1;
-                    w.finding(f, policy)?;
-                }
-                v.households += 1;
-                w.outcome(
-                    h,
-                    region,
-                    programme,
-                    outcome,
-                    &findings,
-                    if no_policy {
-                        &unverified_policy_text
-                    } else {
-                        &unverified_text
-                    },
-                    declared[i].unwrap_or_default(),
-                    counted,
-                )?;
+                None => BTreeMap::new(),
+            };
+            window.push((b, mine));
+            if window.len() >= DECIDE_WINDOW {
+                flush(&mut window)?;
             }
             Ok(())
         })?;
+        flush(&mut window)?;
         w.finish()?;
         tally.into(&mut v);
         tracing::debug!(
@@ -780,6 +704,25 @@ impl Tally {
         *programmes[at].1.entry(outcome).or_default() += 1;
     }
 
+    /// Adds another tally's counts.
+    fn merge(&mut self, other: Tally) {
+        for (region, programmes) in other.by_region {
+            for (programme, outcomes) in programmes {
+                for (outcome, n) in outcomes {
+                    let mine = self.by_region.entry(region).or_default();
+                    let at = match mine.iter().position(|(p, _)| *p == programme) {
+                        Some(at) => at,
+                        None => {
+                            mine.push((programme.clone(), BTreeMap::new()));
+                            mine.len() - 1
+                        }
+                    };
+                    *mine[at].1.entry(outcome).or_default() += n;
+                }
+            }
+        }
+    }
+
     /// Adds the counts to `v` (its maps are ordered, so the order of adding does not show).
     fn into(self, v: &mut Verified) {
         for (region, programmes) in self.by_region {
@@ -795,6 +738,175 @@ impl Tally {
             }
         }
     }
+}
+
+/// What [`decide_batch`] reads: the same for every batch.
+struct Decide<'a> {
+    policy: &'a Policy,
+    counted_of: &'a BTreeMap<i64, Vec<i64>>,
+    no_counted_member: usize,
+    unverified: &'a [&'a str],
+    unverified_policy: &'a [&'a str],
+    unverified_text: String,
+    unverified_policy_text: String,
+}
+
+/// One batch of households decided: its rows, counts, and any findings left over (for no
+/// household of the batch).
+#[derive(Default)]
+struct Decided {
+    rows: OutcomeRows,
+    tally: Tally,
+    findings: BTreeMap<&'static str, u64>,
+    households: u64,
+    left: BTreeMap<(i64, usize), Acc>,
+}
+
+/// Findings gathered from the evidence, by household (`hh`) and rule.
+type Findings = BTreeMap<(i64, usize), Acc>;
+
+/// Batches of households decided at once, one per task.
+const DECIDE_WINDOW: usize = 8;
+
+/// Decides the households of one batch of the metrics file, with `acc` holding their
+/// findings (taken as they are used), into `d`.
+fn decide_batch(
+    b: &RecordBatch,
+    acc: &mut BTreeMap<(i64, usize), Acc>,
+    c: &Decide<'_>,
+    d: &mut Decided,
+) -> Result<()> {
+    let ids = utf8_column(b, "household_id")?;
+    let ids = ids.as_string::<i32>();
+    let hhs = int_column(b, "hh")?;
+    let regions = int_column(b, "region")?;
+    let programmes = utf8_column(b, "programme")?;
+    let programmes = programmes.as_string::<i32>();
+    let declared = int_column(b, "declared")?;
+    let counted = int_column(b, "counted")?;
+    let standard = int_column(b, "standard_fen")?;
+    let from = utf8_column(b, "standard_from")?;
+    let from = from.as_string::<i32>();
+    let reference = utf8_column(b, "reference")?;
+    let reference = reference.as_string::<i32>();
+    let multiple = int_column(b, "multiple_bp")?;
+    let months = int_column(b, "months")?;
+    let income = int_column(b, "income_fen")?;
+    let income_limit = int_column(b, "income_limit_fen")?;
+    let over_line = bool_column(b, "over_line")?;
+    let assets = int_column(b, "assets_fen")?;
+    let asset_limit = int_column(b, "asset_limit_fen")?;
+    for i in 0..b.num_rows() {
+        let (Some(h), Some(hh)) = (ids.is_valid(i).then(|| ids.value(i)), hhs[i]) else {
+            continue;
+        };
+        let region = regions[i].unwrap_or_default();
+        let programme = if programmes.is_valid(i) {
+            programmes.value(i)
+        } else {
+            ""
+        };
+        let counted = counted[i].unwrap_or_default();
+        let mut found: Vec<(usize, Acc)> = Vec::new();
+        while let Some(entry) = acc.first_entry() {
+            if entry.key().0 != hh {
+                break;
+            }
+            let ((_, r), a) = entry.remove_entry();
+            found.push((r, a));
+        }
+        if counted == 0 {
+            found.push((c.no_counted_member, Acc::default()));
+            found.sort_by_key(|f| f.0);
+        }
+        let mut findings = Vec::with_capacity(found.len());
+        for (r, a) in found {
+            let rule = &RULES[r];
+            let (measured, threshold, members) = match rule.id {
+                "income_over_line" => (
+                    income[i].unwrap_or_default(),
+                    income_limit[i].unwrap_or_default(),
+                    c.counted_of.get(&hh).cloned().unwrap_or_default(),
+                ),
+                "assets_over_limit" => (
+                    assets[i].unwrap_or_default(),
+                    asset_limit[i].unwrap_or_default(),
+                    c.counted_of.get(&hh).cloned().unwrap_or_default(),
+                ),
+                "property_excess" => (
+                    a.records.len() as i64,
+                    i64::from(c.policy.max_residential_units),
+                    a.persons.iter().copied().collect(),
+                ),
+                "sole_trader_review" => (
+                    a.measure.unwrap_or_default(),
+                    i64::from(c.policy.sole_trader_review_max_staff),
+                    a.persons.iter().copied().collect(),
+                ),
+                "no_counted_member" => (0, 1, Vec::new()),
+                "declared_member_dead" | "undeclared_spouse" | "undeclared_minor_child" => (
+                    a.persons.len() as i64,
+                    0,
+                    a.persons.iter().copied().collect(),
+                ),
+                _ => (
+                    a.records.len() as i64,
+                    0,
+                    a.persons.iter().copied().collect(),
+                ),
+            };
+            findings.push(Finding {
+                household_id: h.to_string(),
+                rule,
+                region,
+                programme: programme.to_string(),
+                members,
+                records: a.records.into_iter().collect(),
+                evidence_rows: a.rows,
+                measured,
+                threshold,
+                counted,
+                months: months[i].unwrap_or_default(),
+                standard_fen: standard[i],
+                multiple_bp: multiple[i],
+                standard_from: from
+                    .is_valid(i)
+                    .then(|| from.value(i).parse().ok())
+                    .flatten(),
+                reference: reference
+                    .is_valid(i)
+                    .then(|| reference.value(i).to_string()),
+            });
+        }
+        let no_policy = standard[i].is_none() || multiple[i].is_none() || over_line[i].is_none();
+        let unv: &[&str] = if no_policy {
+            c.unverified_policy
+        } else {
+            c.unverified
+        };
+        let outcome = decide(&findings, unv);
+        d.tally.add(region, programme, outcome);
+        for f in &findings {
+            *d.findings.entry(f.rule.id).or_default() += 1;
+            d.rows.finding(f, c.policy)?;
+        }
+        d.households += 1;
+        d.rows.outcome(
+            h,
+            region,
+            programme,
+            outcome,
+            &findings,
+            if no_policy {
+                &c.unverified_policy_text
+            } else {
+                &c.unverified_text
+            },
+            declared[i].unwrap_or_default(),
+            counted,
+        )?;
+    }
+    Ok(())
 }
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
@@ -909,20 +1021,38 @@ fn evidence_batch(
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
-/// Writes findings and outcomes in household order, Parquet and CSV side by side; the
-/// Parquet rows are gathered in columns and written every [`ROWS`] rows.
+/// Writes findings and outcomes in household order, Parquet and CSV side by side, from the
+/// rows each batch of households rendered ([`OutcomeRows`]).
 struct OutcomeWriter {
     findings: ParquetOut,
     findings_csv: CsvOut,
     outcomes: ParquetOut,
     outcomes_csv: CsvOut,
+}
+
+/// One batch of households' findings and outcomes, rendered: Parquet rows gathered in
+/// columns, CSV records as text.
+struct OutcomeRows {
     f_text: Vec<Vec<Option<String>>>,
     f_num: Vec<Vec<i64>>,
     o_text: Vec<StringBuilder>,
     o_num: Vec<Vec<i64>>,
+    findings_csv: csv::Writer<Vec<u8>>,
+    outcomes_csv: csv::Writer<Vec<u8>>,
 }
 
-const ROWS: usize = 8192;
+impl Default for OutcomeRows {
+    fn default() -> Self {
+        OutcomeRows {
+            f_text: vec![Vec::new(); 10],
+            f_num: vec![Vec::new(); 4],
+            o_text: (0..5).map(|_| StringBuilder::new()).collect(),
+            o_num: vec![Vec::new(); 3],
+            findings_csv: CsvOut::records(),
+            outcomes_csv: CsvOut::records(),
+        }
+    }
+}
 
 fn text_array(v: &mut Vec<Option<String>>) -> ArrayRef {
     Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
@@ -939,13 +1069,38 @@ impl OutcomeWriter {
             findings_csv: CsvOut::create(&out.join("findings.csv"), FINDINGS_CSV)?,
             outcomes: ParquetOut::create(&out.join("outcomes.parquet"), outcomes_schema())?,
             outcomes_csv: CsvOut::create(&out.join("outcomes.csv"), OUTCOMES_CSV)?,
-            f_text: vec![Vec::new(); 10],
-            f_num: vec![Vec::new(); 4],
-            o_text: (0..5).map(|_| StringBuilder::new()).collect(),
-            o_num: vec![Vec::new(); 3],
         })
     }
 
+    /// Appends one batch of households' rows.
+    fn write(&mut self, mut rows: OutcomeRows) -> Result<()> {
+        if let Some(b) = rows.findings_batch()? {
+            self.findings.write(&b)?;
+        }
+        if let Some(b) = rows.outcomes_batch()? {
+            self.outcomes.write(&b)?;
+        }
+        self.findings_csv
+            .write_records(&csv_text(rows.findings_csv)?)?;
+        self.outcomes_csv
+            .write_records(&csv_text(rows.outcomes_csv)?)
+    }
+
+    fn finish(self) -> Result<()> {
+        self.findings.finish()?;
+        self.findings_csv.finish()?;
+        self.outcomes.finish()?;
+        self.outcomes_csv.finish()
+    }
+}
+
+/// The records a CSV writer over memory holds.
+fn csv_text(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
+    w.into_inner()
+        .map_err(|e| Error::Invalid(format!("engine: CSV rows: {e}")))
+}
+
+impl OutcomeRows {
     fn finding(&mut self, f: &Finding, policy: &Policy) -> Result<()> {
         let (zh, en) = super::sentence::sentences(f, policy);
         let masked: Vec<String> = f.members.iter().map(|k| id_masked(*k)).collect();
@@ -953,22 +1108,24 @@ impl OutcomeWriter {
         let from = f.standard_from.map(|d| d.to_string());
         let mut n: [itoa::Buffer; 4] = Default::default();
         let [n1, n2, n3, n4] = &mut n;
-        self.findings_csv.write([
-            f.household_id.as_str(),
-            n1.format(f.region),
-            &f.programme,
-            f.rule.id,
-            f.rule.severity.as_str(),
-            &masked.join(";"),
-            n2.format(f.measured),
-            n3.format(f.threshold),
-            f.unit(),
-            from.as_deref().unwrap_or(""),
-            f.reference.as_deref().unwrap_or(""),
-            n4.format(f.evidence_rows),
-            &zh,
-            &en,
-        ])?;
+        self.findings_csv
+            .write_record([
+                f.household_id.as_str(),
+                n1.format(f.region),
+                &f.programme,
+                f.rule.id,
+                f.rule.severity.as_str(),
+                &masked.join(";"),
+                n2.format(f.measured),
+                n3.format(f.threshold),
+                f.unit(),
+                from.as_deref().unwrap_or(""),
+                f.reference.as_deref().unwrap_or(""),
+                n4.format(f.evidence_rows),
+                &zh,
+                &en,
+            ])
+            .map_err(|e| Error::Invalid(format!("engine: CSV rows: {e}")))?;
         // Text columns in schema order: household_id, programme, rule, severity, members,
         // unit, standard_from, reference, sentence_zh, sentence_en.
         for (col, v) in [
@@ -994,9 +1151,6 @@ impl OutcomeWriter {
         {
             self.f_num[col].push(v);
         }
-        if self.f_num[0].len() >= ROWS {
-            self.flush_findings()?;
-        }
         Ok(())
     }
 
@@ -1019,31 +1173,30 @@ impl OutcomeWriter {
             itoa::Buffer::new(),
             itoa::Buffer::new(),
         );
-        self.outcomes_csv.write([
-            h,
-            n1.format(region),
-            programme,
-            outcome,
-            &rules,
-            unv,
-            n2.format(declared),
-            n3.format(counted),
-        ])?;
+        self.outcomes_csv
+            .write_record([
+                h,
+                n1.format(region),
+                programme,
+                outcome,
+                &rules,
+                unv,
+                n2.format(declared),
+                n3.format(counted),
+            ])
+            .map_err(|e| Error::Invalid(format!("engine: CSV rows: {e}")))?;
         for (col, v) in [h, programme, outcome, &rules, unv].into_iter().enumerate() {
             self.o_text[col].append_value(v);
         }
         for (col, v) in [region, declared, counted].into_iter().enumerate() {
             self.o_num[col].push(v);
         }
-        if self.o_num[0].len() >= ROWS {
-            self.flush_outcomes()?;
-        }
         Ok(())
     }
 
-    fn flush_findings(&mut self) -> Result<()> {
+    fn findings_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.f_num[0].is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let t = &mut self.f_text;
         let n = &mut self.f_num;
@@ -1063,13 +1216,12 @@ impl OutcomeWriter {
             text_array(&mut t[8]),
             text_array(&mut t[9]),
         ];
-        self.findings
-            .write(&RecordBatch::try_new(findings_schema(), cols)?)
+        Ok(Some(RecordBatch::try_new(findings_schema(), cols)?))
     }
 
-    fn flush_outcomes(&mut self) -> Result<()> {
+    fn outcomes_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.o_num[0].is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let text = |v: &mut StringBuilder| -> ArrayRef { Arc::new(v.finish()) };
         let t = &mut self.o_text;
@@ -1084,16 +1236,6 @@ impl OutcomeWriter {
             int_array(&mut n[1]),
             int_array(&mut n[2]),
         ];
-        self.outcomes
-            .write(&RecordBatch::try_new(outcomes_schema(), cols)?)
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.flush_findings()?;
-        self.flush_outcomes()?;
-        self.findings.finish()?;
-        self.findings_csv.finish()?;
-        self.outcomes.finish()?;
-        self.outcomes_csv.finish()
+        Ok(Some(RecordBatch::try_new(outcomes_schema(), cols)?))
     }
 }
