@@ -440,18 +440,25 @@ fn every_household_gets_the_planted_outcome() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-#[test]
-fn a_deleted_source_turns_households_unverified_never_pass() {
-    // The vehicle registry's snapshot is gone: no household may PASS; a household whose only
-    // FLAG was a vehicle cannot be FLAGged either, and says which source is missing.
+/// A copy of the shared staged snapshot without the files named in `leave_out`.
+fn staged_copy(leave_out: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("staged")).unwrap();
     for e in std::fs::read_dir(staged().join("staged")).unwrap() {
         let p = e.unwrap().path();
-        if p.file_name().unwrap() != "vehicle.parquet" {
-            std::fs::copy(&p, dir.path().join("staged").join(p.file_name().unwrap())).unwrap();
+        let name = p.file_name().unwrap();
+        if !leave_out.iter().any(|l| name == *l) {
+            std::fs::copy(&p, dir.path().join("staged").join(name)).unwrap();
         }
     }
+    dir
+}
+
+#[test]
+fn a_deleted_source_turns_households_unverified_never_pass() {
+    // The vehicle registry's snapshot is gone: no household may PASS; a household whose only
+    // FLAG was a vehicle cannot be FLAGged either, and says which source is missing.
+    let dir = staged_copy(&["vehicle.parquet"]);
     let out = tempfile::tempdir().unwrap();
     let v = verify_into(dir.path(), out.path(), 2);
     assert_eq!(v.unverified_sources, vec!["vehicle"]);
@@ -492,12 +499,7 @@ fn a_person_declared_twice_in_a_household_is_one_member() {
     // Fifty members declared a second time (at the end of the applications, so the copies
     // are far from the originals), each copy with a raw ID that sorts after the original:
     // every output is the same bytes as without the copies.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("staged")).unwrap();
-    for e in std::fs::read_dir(staged().join("staged")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.path().join("staged").join(p.file_name().unwrap())).unwrap();
-    }
+    let dir = staged_copy(&[]);
     let apps = dir.path().join("staged/applications.parquet");
     let mut batches = hedui::output::read_parquet(&apps).unwrap();
     let first = batches[0].slice(0, 50);
