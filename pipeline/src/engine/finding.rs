@@ -267,7 +267,7 @@ impl Engine {
             .await?;
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
-        self.stream_to(&sql, &metrics_path, |b| Ok(b.clone()))
+        self.stream_to(&sql, &metrics_path, |b| keys.spell_out(b))
             .await?;
         self.register_output("metrics", &metrics_path).await?;
 
@@ -594,6 +594,27 @@ impl HouseholdKeys {
             Field::new("hh", DataType::Int64, false),
             Arc::new(hh.finish()),
         )
+    }
+}
+
+impl HouseholdKeys {
+    /// Puts `household_id` (spelled out from `hh`) first.
+    fn spell_out(&self, b: &RecordBatch) -> Result<RecordBatch> {
+        let hh = int_column(b, "hh")?;
+        // A view array, as the MIN over the members' ids gave before (the same bytes).
+        let mut ids = arrow::array::StringViewBuilder::with_capacity(hh.len());
+        for h in hh {
+            let id = h
+                .and_then(|h| usize::try_from(h).ok())
+                .and_then(|h| self.ids.get(h))
+                .ok_or_else(|| Error::Invalid(format!("engine: no household #{h:?}")))?;
+            ids.append_value(id);
+        }
+        let mut fields = vec![Field::new("household_id", DataType::Utf8View, true)];
+        fields.extend(b.schema().fields().iter().map(|f| f.as_ref().clone()));
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(ids.finish())];
+        cols.extend(b.columns().iter().cloned());
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
     }
 }
 

@@ -13,10 +13,11 @@ WITH lines (region, programme, multiple_bp, standard_fen, standard_from, referen
     VALUES {lines}
 ),
 -- Households are grouped and joined on `hh`, the integer key members.parquet gives each
--- household in household-id order (string keys cost more to hash, compare and sort).
+-- household in household-id order (string keys cost more to hash, compare and sort); the
+-- engine spells the household id out from `hh` as it writes the rows (a string MIN per
+-- household cost more than the rest of the grouping).
 households AS (
     SELECT hh,
-           MIN(household_id) AS household_id,
            CAST(MIN(region) AS BIGINT) AS region,
            MIN(CAST(programme AS VARCHAR)) AS programme,
            COUNT(*) AS declared,
@@ -34,8 +35,7 @@ income AS (
 assets AS (
     SELECT hh, assets_fen FROM asset_sums
 )
-SELECT h.household_id,
-       h.hh,
+SELECT h.hh,
        h.region,
        h.programme,
        h.declared,
