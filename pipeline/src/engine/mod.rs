@@ -6,7 +6,8 @@
 //! integer fen throughout.
 //!
 //! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
-//! date, who is excluded and why; [`members`] merges a person declared twice in a household), `income.sql` and `assets.sql` (sums per household),
+//! date, who is excluded and why; `members.rs` merges a person declared twice in a
+//! household), `income.sql` and `assets.sql` (sums per household),
 //! `metrics.sql` (one row per household with the policy values in force and the sum tests),
 //! `units.sql` (real estate owned by the counted members) and `evidence.sql` (every record
 //! behind every finding). [`Engine::verify`] runs them in
