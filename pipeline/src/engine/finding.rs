@@ -713,7 +713,8 @@ struct Tally {
 type OutcomeCounts = BTreeMap<&'static str, u64>;
 
 impl Tally {
-    fn add(&mut self, region: i64, programme: &str, outcome: &'static str) {
+    /// The counts of one region and programme.
+    fn counts(&mut self, region: i64, programme: &str) -> &mut OutcomeCounts {
         let programmes = self.by_region.entry(region).or_default();
         let at = match programmes.iter().position(|(p, _)| p == programme) {
             Some(at) => at,
@@ -722,23 +723,20 @@ impl Tally {
                 programmes.len() - 1
             }
         };
-        *programmes[at].1.entry(outcome).or_default() += 1;
+        &mut programmes[at].1
+    }
+
+    fn add(&mut self, region: i64, programme: &str, outcome: &'static str) {
+        *self.counts(region, programme).entry(outcome).or_default() += 1;
     }
 
     /// Adds another tally's counts.
     fn merge(&mut self, other: Tally) {
         for (region, programmes) in other.by_region {
             for (programme, outcomes) in programmes {
+                let mine = self.counts(region, &programme);
                 for (outcome, n) in outcomes {
-                    let mine = self.by_region.entry(region).or_default();
-                    let at = match mine.iter().position(|(p, _)| *p == programme) {
-                        Some(at) => at,
-                        None => {
-                            mine.push((programme.clone(), BTreeMap::new()));
-                            mine.len() - 1
-                        }
-                    };
-                    *mine[at].1.entry(outcome).or_default() += n;
+                    *mine.entry(outcome).or_default() += n;
                 }
             }
         }
