@@ -64,13 +64,28 @@ const AHEAD: usize = 4;
 impl ParquetOut {
     /// Creates `path` with `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
+        Self::create_with(path, schema, hedui_connectors::stage::writer_properties())
+    }
+
+    /// Creates `path` with `schema`, uncompressed: for a file written to be read back once
+    /// or twice and deleted (the engine's scratch tables), where compressing and
+    /// decompressing it costs time and saves nothing that matters.
+    pub fn scratch(path: &Path, schema: SchemaRef) -> Result<Self> {
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+            .set_max_row_group_row_count(Some(512 * 1024))
+            .build();
+        Self::create_with(path, schema, props)
+    }
+
+    fn create_with(
+        path: &Path,
+        schema: SchemaRef,
+        props: parquet::file::properties::WriterProperties,
+    ) -> Result<Self> {
         let file = File::create(path).map_err(io(path))?;
-        let mut writer = ArrowWriter::try_new(
-            file,
-            schema.clone(),
-            Some(hedui_connectors::stage::writer_properties()),
-        )
-        .map_err(pq(path))?;
+        let mut writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(pq(path))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(AHEAD);
         let at = path.to_path_buf();
         let thread = std::thread::Builder::new()

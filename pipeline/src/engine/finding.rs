@@ -302,7 +302,7 @@ impl Engine {
             .ok_or_else(|| Error::Invalid("engine: evidence query without its rules".into()))?;
         let unsorted = self.scratch().join("evidence.unsorted.parquet");
         let schema = unsorted_schema();
-        let mut w = ParquetOut::create(&unsorted, schema.clone())?;
+        let mut w = ParquetOut::scratch(&unsorted, schema.clone())?;
         for rule in rules.split("\nUNION ALL\n") {
             // Errors name the rule whose query failed (a memory limit names its operator only).
             let name = RULES
@@ -547,7 +547,11 @@ impl Engine {
             .first()
             .map(|b| b.schema())
             .ok_or_else(|| Error::Invalid(format!("query for {file}: no schema")))?;
-        let mut out = ParquetOut::create(path, schema)?;
+        let mut out = if path.starts_with(&self.scratch) {
+            ParquetOut::scratch(path, schema)?
+        } else {
+            ParquetOut::create(path, schema)?
+        };
         while let Some(b) = stream.next().await {
             for part in f(&b.map_err(err)?)? {
                 out.write(&part)?;
