@@ -391,17 +391,18 @@ impl Engine {
         let mut window: Vec<(RecordBatch, Findings)> = Vec::new();
         let mut flush = |window: &mut Vec<(RecordBatch, Findings)>| -> Result<()> {
             use rayon::prelude::*;
-            let decided: Vec<Result<Decided>> = std::mem::take(window)
+            let decided: Vec<Result<(Decided, Rendered)>> = std::mem::take(window)
                 .into_par_iter()
                 .map(|(b, mut acc)| {
                     let mut d = Decided::default();
                     decide_batch(&b, &mut acc, &c, &mut d)?;
                     d.left = acc;
-                    Ok(d)
+                    let rows = std::mem::take(&mut d.rows).render()?;
+                    Ok((d, rows))
                 })
                 .collect();
             for d in decided {
-                let d = d?;
+                let (d, rows) = d?;
                 if let Some(((hh, r), _)) = d.left.first_key_value() {
                     let h = keys.ids.get(*hh as usize).map_or("?", |s| s.as_str());
                     return Err(Error::Invalid(format!(
@@ -409,7 +410,7 @@ impl Engine {
                         RULES[*r].id
                     )));
                 }
-                w.write(d.rows)?;
+                w.write(rows)?;
                 tally.merge(d.tally);
                 for (rule, n) in d.findings {
                     *v.findings.entry(rule.into()).or_default() += n;
@@ -1077,6 +1078,26 @@ impl Default for OutcomeRows {
     }
 }
 
+/// One batch of households' rows as they are written: Parquet columns and CSV text, made
+/// where the batch was decided (copying the text into arrays is work of its own).
+struct Rendered {
+    findings: Option<RecordBatch>,
+    outcomes: Option<RecordBatch>,
+    findings_csv: Vec<u8>,
+    outcomes_csv: Vec<u8>,
+}
+
+impl OutcomeRows {
+    fn render(mut self) -> Result<Rendered> {
+        Ok(Rendered {
+            findings: self.findings_batch()?,
+            outcomes: self.outcomes_batch()?,
+            findings_csv: csv_text(self.findings_csv)?,
+            outcomes_csv: csv_text(self.outcomes_csv)?,
+        })
+    }
+}
+
 fn text_array(v: &mut Vec<Option<String>>) -> ArrayRef {
     Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
 }
@@ -1096,17 +1117,15 @@ impl OutcomeWriter {
     }
 
     /// Appends one batch of households' rows.
-    fn write(&mut self, mut rows: OutcomeRows) -> Result<()> {
-        if let Some(b) = rows.findings_batch()? {
-            self.findings.write(&b)?;
+    fn write(&mut self, rows: Rendered) -> Result<()> {
+        if let Some(b) = &rows.findings {
+            self.findings.write(b)?;
         }
-        if let Some(b) = rows.outcomes_batch()? {
-            self.outcomes.write(&b)?;
+        if let Some(b) = &rows.outcomes {
+            self.outcomes.write(b)?;
         }
-        self.findings_csv
-            .write_records(&csv_text(rows.findings_csv)?)?;
-        self.outcomes_csv
-            .write_records(&csv_text(rows.outcomes_csv)?)
+        self.findings_csv.write_records(&rows.findings_csv)?;
+        self.outcomes_csv.write_records(&rows.outcomes_csv)
     }
 
     fn finish(self) -> Result<()> {
