@@ -956,11 +956,22 @@ fn evidence_batch(
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
 ) -> Result<RecordBatch> {
-    // Text read as borrowed strings: no allocation per row and column.
-    let text = |col: &str| utf8_column(b, col);
+    // Text read as borrowed strings: no allocation per row and column, and no copy of a
+    // column the query gives as string views.
+    let text = |col: &str| -> Result<ArrayRef> {
+        match b.column_by_name(col) {
+            Some(c) if c.data_type() == &DataType::Utf8View => Ok(c.clone()),
+            _ => utf8_column(b, col),
+        }
+    };
     fn value(a: &ArrayRef, i: usize) -> Option<&str> {
-        let a = a.as_string::<i32>();
-        a.is_valid(i).then(|| a.value(i))
+        if a.data_type() == &DataType::Utf8View {
+            let a = a.as_string_view();
+            a.is_valid(i).then(|| a.value(i))
+        } else {
+            let a = a.as_string::<i32>();
+            a.is_valid(i).then(|| a.value(i))
+        }
     }
     let hh = int_column(b, "hh")?;
     let rule = text("rule")?;
@@ -989,6 +1000,8 @@ fn evidence_batch(
         StringBuilder::new(),
         Int64Builder::new(),
     );
+    let mut last_rule: Option<(&str, usize)> = None;
+    let mut current: Option<((i64, usize), Acc)> = None;
     for i in 0..n {
         let (Some(h), Some(r), Some(s)) = (hh[i], value(&rule, i), value(&source, i)) else {
             return Err(Error::Invalid(
@@ -1005,15 +1018,29 @@ fn evidence_batch(
             (None, Some(a), None) => Some(id_text(a)),
             (None, None, _) => None,
         };
-        let ri = *rule_index
-            .get(r)
-            .ok_or_else(|| Error::Invalid(format!("engine: unknown rule {r}")))?;
-        let a = acc.entry((h, ri)).or_default();
+        // The rows come sorted by household and rule: a finding's rows follow each other,
+        // so the rule and the finding are looked up once per finding, not per row.
+        let ri = match last_rule {
+            Some((name, ri)) if name == r => ri,
+            _ => {
+                let ri = *rule_index
+                    .get(r)
+                    .ok_or_else(|| Error::Invalid(format!("engine: unknown rule {r}")))?;
+                last_rule = Some((r, ri));
+                ri
+            }
+        };
+        if current.as_ref().is_none_or(|(k, _)| *k != (h, ri)) {
+            // (Taken out while its rows are read; already there when an earlier batch
+            // ended inside it.)
+            if let Some((k, a)) = current.take() {
+                acc.insert(k, a);
+            }
+            current = Some(((h, ri), acc.remove(&(h, ri)).unwrap_or_default()));
+        }
+        let a = &mut current.as_mut().expect("set above").1;
         if let Some(p) = person[i] {
             a.persons.insert(p);
-        }
-        if let Some(k) = &record_key {
-            a.records.insert(k.clone());
         }
         if let Some(m) = measure[i] {
             a.measure = Some(a.measure.map_or(m, |x: i64| x.max(m)));
@@ -1024,11 +1051,17 @@ fn evidence_batch(
         c_id.append_option(person[i].map(id_text));
         c_k.append_option(person[i]);
         c_s.append_value(s);
-        c_rk.append_option(record_key);
+        c_rk.append_option(record_key.as_deref());
+        if let Some(k) = record_key {
+            a.records.insert(k);
+        }
         c_a.append_option(amount[i]);
         c_d.append_option(value(&date, i));
         c_f.append_option(value(&file, i));
         c_l.append_option(line[i]);
+    }
+    if let Some((k, a)) = current {
+        acc.insert(k, a);
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(c_h.finish()),
