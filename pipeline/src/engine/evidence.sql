@@ -199,5 +199,8 @@ JOIN (
 WHERE CAST(h.relation_to_head AS VARCHAR) = 'child'
   AND CAST(h.status AS VARCHAR) = 'active'
   AND (h.person_key / 11 / 1000) % 100000000 > {minor_born_after}
-  AND NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = h.person_key)
+  -- (The members tested are the minors only: the same test on the same key, so the
+  -- anti-join reads 0.3 M of the 2.4 M members at 1M households.)
+  AND NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = h.person_key
+                  AND (x.person_key / 11 / 1000) % 100000000 > {minor_born_after})
 ORDER BY hh, rule, source, record_key, key_a, key_b, person_key, file, line

@@ -666,21 +666,10 @@ fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 
 /// Adds `person_id` (the full resident ID, from the packed key) after `person_key`.
 fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
-    use std::fmt::Write;
     let keys = int_column(b, "person_key")?;
     let mut ids = StringBuilder::with_capacity(keys.len(), keys.len() * 18);
     for k in keys {
-        match k {
-            Some(k) => {
-                match ResidentId::unpack(k) {
-                    Some(id) => write!(ids, "{id}"),
-                    None => write!(ids, "#{k}"),
-                }
-                .map_err(|e| Error::Invalid(format!("engine: person {k}: {e}")))?;
-                ids.append_value("");
-            }
-            None => ids.append_null(),
-        }
+        append_id(&mut ids, k)?;
     }
     let ids = ids.finish();
     insert_after(
@@ -689,6 +678,23 @@ fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
         Field::new("person_id", DataType::Utf8, true),
         Arc::new(ids),
     )
+}
+
+/// Appends the full resident ID a packed key stands for (`#key` when it is none; null for
+/// null) to `out`, without a `String` per value.
+fn append_id(out: &mut StringBuilder, key: Option<i64>) -> Result<()> {
+    use std::fmt::Write;
+    let Some(k) = key else {
+        out.append_null();
+        return Ok(());
+    };
+    match ResidentId::unpack(k) {
+        Some(id) => write!(out, "{id}"),
+        None => write!(out, "#{k}"),
+    }
+    .map_err(|e| Error::Invalid(format!("engine: person {k}: {e}")))?;
+    out.append_value("");
+    Ok(())
 }
 
 /// `b` with `column` added right after the column named `after`.
@@ -1048,7 +1054,7 @@ fn evidence_batch(
         a.rows += 1;
         c_h.append_value(household);
         c_r.append_value(r);
-        c_id.append_option(person[i].map(id_text));
+        append_id(&mut c_id, person[i])?;
         c_k.append_option(person[i]);
         c_s.append_value(s);
         c_rk.append_option(record_key.as_deref());
