@@ -4,8 +4,8 @@
 -- A member is excluded when dead on or before the batch date (a death or a cremation record)
 -- or held on the batch date (an incarceration record whose period covers it). Those tables
 -- are small (tens of thousands of rows per million households): they are reduced per person
--- whole and joined to the declared members once, built on their side. The codes are written
--- as plain text.
+-- together and joined to the declared members once, built on their side. The codes are
+-- written as plain text.
 --
 -- A person declared twice in one household (a dirty application) is one member: the rows
 -- come out sorted by household and person, so the engine (members.rs) merges adjacent rows
@@ -21,22 +21,23 @@ WITH declared AS (
            arrow_cast(CAST(relation AS VARCHAR), 'Utf8') AS relation
     FROM applications
 ),
-dead AS (
-    SELECT person_key, MIN(died_on) AS died_on
+-- Deaths, cremations and incarcerations in force, reduced per person to one row (the
+-- earliest death and the earliest detention start), so the declared members are probed
+-- once rather than once per kind (each probe of the 2.4 M members at 1M households took
+-- about 0.12 s).
+status AS (
+    SELECT person_key, MIN(died_on) AS died_on, MIN(held_from) AS held_from
     FROM (
-        SELECT person_key, death_date AS died_on FROM death
+        SELECT person_key, death_date AS died_on, CAST(NULL AS DATE) AS held_from FROM death
         WHERE death_date <= DATE '{as_of}'
         UNION ALL
-        SELECT person_key, cremation_date AS died_on FROM cremation
+        SELECT person_key, cremation_date, CAST(NULL AS DATE) FROM cremation
         WHERE cremation_date <= DATE '{as_of}'
+        UNION ALL
+        SELECT person_key, CAST(NULL AS DATE), from_date FROM incarceration
+        WHERE from_date <= DATE '{as_of}'
+          AND (to_date IS NULL OR to_date >= DATE '{as_of}')
     ) d
-    GROUP BY person_key
-),
-held AS (
-    SELECT person_key, MIN(from_date) AS held_from
-    FROM incarceration
-    WHERE from_date <= DATE '{as_of}'
-      AND (to_date IS NULL OR to_date >= DATE '{as_of}')
     GROUP BY person_key
 )
 SELECT m.household_id,
@@ -45,12 +46,11 @@ SELECT m.household_id,
        m.person_key,
        m.person_id_raw,
        m.relation,
-       CASE WHEN dead.person_key IS NOT NULL THEN 'dead'
-            WHEN held.person_key IS NOT NULL THEN 'incarcerated'
+       CASE WHEN s.died_on IS NOT NULL THEN 'dead'
+            WHEN s.held_from IS NOT NULL THEN 'incarcerated'
        END AS excluded,
-       dead.died_on,
-       held.held_from
+       s.died_on,
+       s.held_from
 FROM declared m
-LEFT JOIN dead ON dead.person_key = m.person_key
-LEFT JOIN held ON held.person_key = m.person_key
+LEFT JOIN status s ON s.person_key = m.person_key
 ORDER BY m.household_id, m.person_key
