@@ -333,7 +333,7 @@ impl Engine {
             .stream_to(
                 &format!("SELECT * FROM evidence_unsorted ORDER BY {order}"),
                 &out.join("evidence.parquet"),
-                |b| evidence_batch(b, &schema, &keys.ids, &rule_index, &mut acc),
+                |b| evidence_batch(b, &schema, &keys, &rule_index, &mut acc),
             )
             .await?;
         let _ = self
@@ -403,13 +403,7 @@ impl Engine {
                 .collect();
             for d in decided {
                 let (d, rows) = d?;
-                if let Some(((hh, r), _)) = d.left.first_key_value() {
-                    let h = keys.ids.get(*hh as usize).map_or("?", |s| s.as_str());
-                    return Err(Error::Invalid(format!(
-                        "engine: evidence for {h} ({}) but no such household in the metrics",
-                        RULES[*r].id
-                    )));
-                }
+                keys.no_leftover(&d.left)?;
                 w.write(rows)?;
                 tally.merge(d.tally);
                 for (rule, n) in d.findings {
@@ -443,13 +437,7 @@ impl Engine {
             ms = started.elapsed().as_millis() as u64,
             "engine outcomes written"
         );
-        if let Some(((hh, r), _)) = acc.first_key_value() {
-            let h = keys.ids.get(*hh as usize).map_or("?", |s| s.as_str());
-            return Err(Error::Invalid(format!(
-                "engine: evidence for {h} ({}) but no such household in the metrics",
-                RULES[*r].id
-            )));
-        }
+        keys.no_leftover(&acc)?;
         Ok(v)
     }
 
@@ -600,9 +588,27 @@ impl HouseholdKeys {
             Arc::new(hh.finish()),
         )
     }
-}
 
-impl HouseholdKeys {
+    /// The household id of `hh`, if there is such a household.
+    fn id(&self, hh: i64) -> Option<&str> {
+        usize::try_from(hh)
+            .ok()
+            .and_then(|h| self.ids.get(h))
+            .map(String::as_str)
+    }
+
+    /// Fails on findings left with no household in the metrics to decide them.
+    fn no_leftover(&self, left: &Findings) -> Result<()> {
+        match left.first_key_value() {
+            Some(((hh, r), _)) => Err(Error::Invalid(format!(
+                "engine: evidence for {} ({}) but no such household in the metrics",
+                self.id(*hh).unwrap_or("?"),
+                RULES[*r].id
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Puts `household_id` (spelled out from `hh`) first.
     fn spell_out(&self, b: &RecordBatch) -> Result<RecordBatch> {
         let hh = int_column(b, "hh")?;
@@ -610,8 +616,7 @@ impl HouseholdKeys {
         let mut ids = arrow::array::StringViewBuilder::with_capacity(hh.len());
         for h in hh {
             let id = h
-                .and_then(|h| usize::try_from(h).ok())
-                .and_then(|h| self.ids.get(h))
+                .and_then(|h| self.id(h))
                 .ok_or_else(|| Error::Invalid(format!("engine: no household #{h:?}")))?;
             ids.append_value(id);
         }
@@ -958,7 +963,7 @@ fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
 fn evidence_batch(
     b: &RecordBatch,
     schema: &SchemaRef,
-    ids: &[String],
+    keys: &HouseholdKeys,
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
 ) -> Result<RecordBatch> {
@@ -1014,9 +1019,8 @@ fn evidence_batch(
                 "engine: evidence row without household, rule or source".into(),
             ));
         };
-        let household = usize::try_from(h)
-            .ok()
-            .and_then(|h| ids.get(h))
+        let household = keys
+            .id(h)
             .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h}")))?;
         let record_key = match (value(&key, i), key_a[i], key_b[i]) {
             (Some(k), _, _) => Some(k.to_string()),
