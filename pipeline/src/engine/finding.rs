@@ -310,7 +310,7 @@ impl Engine {
                 .find(|r| rule.contains(&format!("'{}'", r.id)))
                 .map_or("?", |r| r.id);
             let err = |e| Error::Invalid(format!("evidence for {name}: {}", df_err(e)));
-            let started = std::time::Instant::now();
+            let started = super::StageTimer::start();
             let df = self
                 .ctx
                 .sql(&format!("{definitions}\n{rule}"))
@@ -320,11 +320,8 @@ impl Engine {
             while let Some(b) = stream.next().await {
                 w.write(&conform(&b.map_err(err)?, &schema)?)?;
             }
-            tracing::debug!(
-                rule = name,
-                ms = started.elapsed().as_millis() as u64,
-                "engine evidence query"
-            );
+            let (ms, cpu_ms) = started.ms();
+            tracing::debug!(rule = name, ms, cpu_ms, "engine evidence query");
         }
         w.finish()?;
         self.register_output("evidence_unsorted", &unsorted).await?;
@@ -343,7 +340,7 @@ impl Engine {
         std::fs::remove_file(&unsorted).map_err(crate::error::io(&unsorted))?;
 
         progress(Stage::Outcomes);
-        let started = std::time::Instant::now();
+        let started = super::StageTimer::start();
         // Counted members of the households that fail a sum test: the members of those
         // findings.
         let mut counted_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
@@ -433,10 +430,8 @@ impl Engine {
         flush(&mut window)?;
         w.finish()?;
         tally.into(&mut v);
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            "engine outcomes written"
-        );
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(ms, cpu_ms, "engine outcomes written");
         keys.no_leftover(&acc)?;
         Ok(v)
     }
@@ -523,7 +518,7 @@ impl Engine {
         mut f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
         end: impl FnOnce() -> Result<Option<RecordBatch>>,
     ) -> Result<u64> {
-        let started = std::time::Instant::now();
+        let started = super::StageTimer::start();
         let file = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -550,12 +545,8 @@ impl Engine {
             out.write(&b)?;
         }
         let rows = out.finish()?;
-        tracing::debug!(
-            file,
-            rows,
-            ms = started.elapsed().as_millis() as u64,
-            "engine query"
-        );
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(file, rows, ms, cpu_ms, "engine query");
         Ok(rows)
     }
 }

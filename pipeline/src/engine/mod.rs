@@ -226,6 +226,44 @@ impl Drop for Engine {
     }
 }
 
+/// Wall and process CPU time since a stage began, for the engine's debug log (`ms`, `cpu_ms`):
+/// on a saturated machine the CPU a stage burns says more than its wall time.
+pub(crate) struct StageTimer {
+    wall: std::time::Instant,
+    cpu: std::time::Duration,
+}
+
+impl StageTimer {
+    /// Starts timing.
+    pub(crate) fn start() -> Self {
+        StageTimer {
+            wall: std::time::Instant::now(),
+            cpu: process_cpu(),
+        }
+    }
+
+    /// Milliseconds of wall time and of CPU time (every thread of the process) since the start.
+    pub(crate) fn ms(&self) -> (u64, u64) {
+        (
+            self.wall.elapsed().as_millis() as u64,
+            process_cpu().saturating_sub(self.cpu).as_millis() as u64,
+        )
+    }
+}
+
+/// CPU time (user and system) of the whole process so far; zero where it cannot be read.
+fn process_cpu() -> std::time::Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| {
+            let t = |v: nix::sys::time::TimeVal| {
+                std::time::Duration::new(v.tv_sec().max(0) as u64, v.tv_usec().max(0) as u32 * 1000)
+            };
+            t(u.user_time()) + t(u.system_time())
+        })
+        .unwrap_or_default()
+}
+
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::Invalid(format!("engine: {e}"))
 }
@@ -430,7 +468,12 @@ impl Engine {
 
     /// The income sums per household (reads the `members` table).
     pub(crate) fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
+        let wages: Vec<String> = crate::generate::income_window(as_of, policy.income_window_months)
+            .iter()
+            .map(|m| format!("COALESCE(MAX(CASE WHEN month = {m} THEN wage_fen END), 0)"))
+            .collect();
         self.fill(INCOME_SQL, policy, as_of)
+            .replace("{monthly_wages}", &wages.join(" + "))
     }
 
     /// The asset sums per household (reads the `members` table).
