@@ -58,13 +58,40 @@ enum Chunk {
     Finish,
 }
 
+/// Columns whose values are (nearly) all different: a dictionary of them only grows until the
+/// writer gives up on it, hashing and comparing every value meanwhile.
+const NO_DICTIONARY: &[&str] = &[
+    "person_id",
+    "person_id_raw",
+    "person_key",
+    "household_id",
+    "sentence_zh",
+    "sentence_en",
+    "members",
+    "line",
+    "record_key",
+];
+
 /// Chunks in flight between the producer and the encoding thread.
 const AHEAD: usize = 4;
 
 impl ParquetOut {
     /// Creates `path` with `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
-        Self::create_with(path, schema, hedui_connectors::stage::writer_properties())
+        let mut props = hedui_connectors::stage::writer_properties().into_builder();
+        for f in schema.fields() {
+            let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
+            if NO_DICTIONARY.contains(&f.name().as_str()) {
+                props = props.set_column_dictionary_enabled(column, false);
+            } else if f.name() == "hh" {
+                // Households numbered in order, each once or a few times: differences of 0
+                // and 1, a bit or two each.
+                props = props
+                    .set_column_dictionary_enabled(column.clone(), false)
+                    .set_column_encoding(column, parquet::basic::Encoding::DELTA_BINARY_PACKED);
+            }
+        }
+        Self::create_with(path, schema, props.build())
     }
 
     /// Creates `path` with `schema`, uncompressed: for a file written to be read back once
@@ -96,6 +123,11 @@ impl ParquetOut {
                         Chunk::Rows(b) => writer.write(&b).map_err(pq(&at))?,
                         Chunk::Finish => {
                             writer.close().map_err(pq(&at))?;
+                            tracing::debug!(
+                                file = %at.display(),
+                                cpu_ms = thread_cpu_ms(),
+                                "parquet encoder done"
+                            );
                             return Ok(());
                         }
                     }
@@ -187,6 +219,22 @@ impl ParquetOut {
         self.join()?;
         Ok(self.rows)
     }
+}
+
+/// CPU time (user and system) of the calling thread so far, in milliseconds; zero where it
+/// cannot be read.
+fn thread_cpu_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::resource::{UsageWho, getrusage};
+        if let Ok(u) = getrusage(UsageWho::RUSAGE_THREAD) {
+            let ms = |v: nix::sys::time::TimeVal| {
+                (v.tv_sec().max(0) as u64) * 1000 + (v.tv_usec().max(0) as u64) / 1000
+            };
+            return ms(u.user_time()) + ms(u.system_time());
+        }
+    }
+    0
 }
 
 /// A CSV output with a UTF-8 byte-order mark (spreadsheets then read Chinese text right).
