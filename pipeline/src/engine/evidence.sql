@@ -63,7 +63,7 @@ businesses AS (
            CAST(b._file AS VARCHAR) AS file, b._line AS line
     FROM business b JOIN counted c ON c.person_key = b.person_key
     WHERE b.established_on <= DATE '{as_of}'
-      AND (CAST(b.status AS VARCHAR) = 'active' OR b.status_date > DATE '{as_of}')
+      AND (b.status = 'active' OR b.status_date > DATE '{as_of}')
 )
 -- The rules.
 -- The engine runs each branch below as a query of its own, one after the other, with the
@@ -119,7 +119,7 @@ SELECT c.hh, 'vehicle_owned', v.owner_key, 'vehicle', v.plate,
 FROM vehicle v JOIN counted c ON c.person_key = v.owner_key
 WHERE v.registered_on <= DATE '{as_of}'
   AND (v.deregistered_on IS NULL OR v.deregistered_on > DATE '{as_of}')
-  AND CAST(v.vehicle_type AS VARCHAR) NOT IN ({exempt_vehicles})
+  AND v.vehicle_type NOT IN ({exempt_vehicles})
 UNION ALL
 SELECT c.hh, 'vessel_owned', v.owner_key, 'vessel', v.vessel_no,
        NULL AS key_a, NULL AS key_b, v.value_fen AS amount_fen, CAST(v.registered_on AS VARCHAR) AS date, NULL AS measure, CAST(v._file AS VARCHAR), v._line
@@ -196,8 +196,8 @@ JOIN (
     SELECT DISTINCT m.hh, hk.hukou_no
     FROM hukou hk JOIN m ON m.person_key = hk.person_key
 ) d ON d.hukou_no = h.hukou_no
-WHERE CAST(h.relation_to_head AS VARCHAR) = 'child'
-  AND CAST(h.status AS VARCHAR) = 'active'
+WHERE h.relation_to_head = 'child'
+  AND h.status = 'active'
   AND (h.person_key / 11 / 1000) % 100000000 > {minor_born_after}
   -- (The members tested are the minors only: the same test on the same key, so the
   -- anti-join reads 0.3 M of the 2.4 M members at 1M households.)
