@@ -39,7 +39,8 @@ def fill(sql, p, out):
         "count_unemployment": p["count_unemployment"], "deduct_medical": p["deduct_medical"],
         "current_month": p["current_month"], "max_residential": p["max_residential"],
         "forbidden_uses": sql_list(p["forbidden_uses"]),
-        "exempt_vehicles": sql_list(p["exempt_vehicles"]),
+        # `x NOT IN (NULL)` is never true: an empty list of exempt types exempts nothing.
+        "exempt_vehicles": sql_list(p["exempt_vehicles"]) if p["exempt_vehicles"] else "''",
         "sole_trader_max_staff": p["sole_trader_max_staff"],
         "minor_born_after": p["minor_born_after"], "lines": lines,
         "flag_rules": sql_list(p["flag_rules"]),

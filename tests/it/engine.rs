@@ -96,12 +96,25 @@ fn verified() -> &'static std::path::Path {
 }
 
 fn verify_into(staged: &Path, out: &Path, partitions: usize) -> hedui::engine::finding::Verified {
+    verify_under(
+        staged,
+        out,
+        partitions,
+        &hedui::policy::Policy::default_policy(),
+    )
+}
+
+fn verify_under(
+    staged: &Path,
+    out: &Path,
+    partitions: usize,
+    policy: &hedui::policy::Policy,
+) -> hedui::engine::finding::Verified {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
-    let policy = hedui::policy::Policy::default_policy();
     rt.block_on(async {
         let engine = Engine::open(staged, partitions).await.unwrap();
-        engine.verify(&policy, as_of, out, &|_| {}).await.unwrap()
+        engine.verify(policy, as_of, out, &|_| {}).await.unwrap()
     })
 }
 
@@ -492,6 +505,27 @@ fn a_deleted_source_turns_households_unverified_never_pass() {
         }
     }
     assert!(unverified > 8_000, "{unverified}");
+}
+
+#[test]
+fn a_policy_that_exempts_no_vehicle_type_counts_every_vehicle() {
+    // An empty list of exempt types exempts nothing: the households with only an exempt
+    // vehicle (planted) are flagged too, none is lost to an empty `NOT IN`.
+    let mut policy = hedui::policy::Policy::default_policy();
+    assert!(!policy.exempt_vehicle_types.is_empty());
+    policy.exempt_vehicle_types.clear();
+    let out = tempfile::tempdir().unwrap();
+    let all = verify_under(staged(), out.path(), 2, &policy);
+    let default = verify_into(staged(), tempfile::tempdir().unwrap().path(), 2);
+    let (all, default) = (
+        all.findings.get("vehicle_owned").copied().unwrap_or(0),
+        default.findings.get("vehicle_owned").copied().unwrap_or(0),
+    );
+    assert!(default > 0);
+    assert!(
+        all > default,
+        "{all} households with a vehicle, {default} with a non-exempt one"
+    );
 }
 
 #[test]

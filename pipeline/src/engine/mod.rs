@@ -164,7 +164,7 @@ impl Parameters {
             ("{current_month}", self.current_month.to_string()),
             ("{max_residential}", self.max_residential.to_string()),
             ("{forbidden_uses}", sql_list(&self.forbidden_uses)),
-            ("{exempt_vehicles}", sql_list(&self.exempt_vehicles)),
+            ("{exempt_vehicles}", sql_excluded(&self.exempt_vehicles)),
             (
                 "{sole_trader_max_staff}",
                 self.sole_trader_max_staff.to_string(),
@@ -279,6 +279,15 @@ fn sql_list(codes: &[String]) -> String {
         .map(|c| format!("'{c}'"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A SQL list of quoted catalog codes for `NOT IN`: `''` (a code no catalog has) when empty,
+/// since `x NOT IN (NULL)` is never true and would exclude every row.
+fn sql_excluded(codes: &[String]) -> String {
+    if codes.is_empty() {
+        return "''".into();
+    }
+    sql_list(codes)
 }
 
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
