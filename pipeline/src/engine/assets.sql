@@ -2,21 +2,22 @@
 -- internet platform) the latest value on or before the batch date {as_of}, summed over each
 -- household's counted members. Values dated after the batch date are ignored. The snapshots
 -- of the four sources are kept to the counted members by one semi-join over all of them. The limit and
--- the test are in metrics.sql.
+-- the test are in metrics.sql. An account is keyed by its source's number (1-4: an integer
+-- is cheaper to group on than the source's name) and its account number.
 WITH counted AS (
     SELECT hh, person_key FROM members WHERE excluded IS NULL
 ),
 snapshots AS (
-    SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
+    SELECT person_key, 1 AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
     WHERE as_of <= DATE '{as_of}'
     UNION ALL
-    SELECT person_key, 'securities', account, market_value_fen, as_of FROM securities
+    SELECT person_key, 2, account, market_value_fen, as_of FROM securities
     WHERE as_of <= DATE '{as_of}'
     UNION ALL
-    SELECT person_key, 'commercial_insurance', policy_no, cash_value_fen, as_of FROM commercial_insurance
+    SELECT person_key, 3, policy_no, cash_value_fen, as_of FROM commercial_insurance
     WHERE as_of <= DATE '{as_of}'
     UNION ALL
-    SELECT person_key, 'internet_finance', account, balance_fen, as_of FROM internet_finance
+    SELECT person_key, 4, account, balance_fen, as_of FROM internet_finance
     WHERE as_of <= DATE '{as_of}'
 ),
 -- The latest snapshot per account (the larger value when two share a date): the largest
