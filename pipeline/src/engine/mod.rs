@@ -238,7 +238,7 @@ impl StageTimer {
     pub(crate) fn start() -> Self {
         StageTimer {
             wall: std::time::Instant::now(),
-            cpu: process_cpu(),
+            cpu: crate::output::process_cpu(),
         }
     }
 
@@ -246,22 +246,11 @@ impl StageTimer {
     pub(crate) fn ms(&self) -> (u64, u64) {
         (
             self.wall.elapsed().as_millis() as u64,
-            process_cpu().saturating_sub(self.cpu).as_millis() as u64,
+            crate::output::process_cpu()
+                .saturating_sub(self.cpu)
+                .as_millis() as u64,
         )
     }
-}
-
-/// CPU time (user and system) of the whole process so far; zero where it cannot be read.
-fn process_cpu() -> std::time::Duration {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| {
-            let t = |v: nix::sys::time::TimeVal| {
-                std::time::Duration::new(v.tv_sec().max(0) as u64, v.tv_usec().max(0) as u32 * 1000)
-            };
-            t(u.user_time()) + t(u.system_time())
-        })
-        .unwrap_or_default()
 }
 
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
