@@ -259,7 +259,7 @@ impl Engine {
         )
         .await?;
         let keys = keys.into_inner();
-        self.register_output("members", &members_path).await?;
+        self.register_in_hh_order("members", &members_path).await?;
         // The sums, one query after the other, to the engine's scratch folder.
         self.scratch_table("income_sums", &self.income_sql(policy, as_of))
             .await?;
@@ -269,7 +269,7 @@ impl Engine {
         let sql = self.metrics_sql(policy, as_of)?;
         self.stream_to(&sql, &metrics_path, |b| keys.spell_out(b))
             .await?;
-        self.register_output("metrics", &metrics_path).await?;
+        self.register_in_hh_order("metrics", &metrics_path).await?;
 
         progress(Stage::Evidence);
         // The counted members of the households that fail a sum test, and the units the
