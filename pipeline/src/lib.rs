@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod check;
 pub mod config;
+mod cpu;
 pub mod engine;
 pub mod error;
 pub mod generate;

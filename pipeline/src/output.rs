@@ -125,7 +125,7 @@ impl ParquetOut {
                             writer.close().map_err(pq(&at))?;
                             tracing::debug!(
                                 file = %at.display(),
-                                cpu_ms = thread_cpu().as_millis() as u64,
+                                cpu_ms = crate::cpu::thread().as_millis() as u64,
                                 "parquet encoder done"
                             );
                             return Ok(());
@@ -219,31 +219,6 @@ impl ParquetOut {
         self.join()?;
         Ok(self.rows)
     }
-}
-
-/// CPU time (user and system) used so far by `who`; zero where it cannot be read.
-fn cpu_time(who: nix::sys::resource::UsageWho) -> std::time::Duration {
-    let t = |v: nix::sys::time::TimeVal| {
-        std::time::Duration::from_micros(
-            (v.tv_sec().max(0) as u64) * 1_000_000 + v.tv_usec().max(0) as u64,
-        )
-    };
-    nix::sys::resource::getrusage(who)
-        .map(|u| t(u.user_time()) + t(u.system_time()))
-        .unwrap_or_default()
-}
-
-/// CPU time used so far by the whole process (every thread).
-pub(crate) fn process_cpu() -> std::time::Duration {
-    cpu_time(nix::sys::resource::UsageWho::RUSAGE_SELF)
-}
-
-/// CPU time used so far by the calling thread (Linux; zero elsewhere).
-fn thread_cpu() -> std::time::Duration {
-    #[cfg(target_os = "linux")]
-    return cpu_time(nix::sys::resource::UsageWho::RUSAGE_THREAD);
-    #[cfg(not(target_os = "linux"))]
-    std::time::Duration::ZERO
 }
 
 /// A CSV output with a UTF-8 byte-order mark (spreadsheets then read Chinese text right).

@@ -238,7 +238,7 @@ impl StageTimer {
     pub(crate) fn start() -> Self {
         StageTimer {
             wall: std::time::Instant::now(),
-            cpu: crate::output::process_cpu(),
+            cpu: crate::cpu::process(),
         }
     }
 
@@ -246,9 +246,7 @@ impl StageTimer {
     pub(crate) fn ms(&self) -> (u64, u64) {
         (
             self.wall.elapsed().as_millis() as u64,
-            crate::output::process_cpu()
-                .saturating_sub(self.cpu)
-                .as_millis() as u64,
+            crate::cpu::process().saturating_sub(self.cpu).as_millis() as u64,
         )
     }
 }
