@@ -83,9 +83,10 @@ enum Command {
         /// Sizes in households.
         #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
         households: Vec<u64>,
-        /// Timed rounds per size (after one warm-up round whose outputs are compared).
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
+        /// Timed rounds per size (after one warm-up round whose outputs are compared): one
+        /// count for every size, or one per size (`--runs 5,5,1` with three sizes).
+        #[arg(long, value_delimiter = ',', default_value = "5")]
+        runs: Vec<usize>,
         /// Folder for the provinces, batches and outputs (reused between invocations).
         #[arg(long, default_value = "/tmp/hedui-compare")]
         work: PathBuf,
@@ -277,11 +278,14 @@ struct Size {
     dept_rows: u64,
     /// Seconds per engine per timed round.
     rounds: Vec<BTreeMap<String, compare::Measured>>,
+    /// Engines that failed at this size (out of memory, say), with the reason: reported in
+    /// the table instead of figures, and left out of that size's rounds.
+    failed: BTreeMap<String, String>,
 }
 
 fn compare_bench(
     sizes: &[u64],
-    runs: usize,
+    runs: &[usize],
     work: &Path,
     threads: usize,
     fresh_pipeline: bool,
@@ -291,7 +295,12 @@ fn compare_bench(
     for e in engines {
         anyhow::ensure!(compare::ENGINES.contains(&e.as_str()), "unknown engine {e}");
     }
-    anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+    anyhow::ensure!(
+        runs.len() == 1 || runs.len() == sizes.len(),
+        "--runs takes one count, or one per size ({} sizes)",
+        sizes.len()
+    );
+    anyhow::ensure!(runs.iter().all(|&r| r >= 1), "--runs must be at least 1");
     let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
     let python = if engines.iter().any(|e| e != "hedui") {
         Some(compare::ensure_venv(&peers)?)
@@ -300,7 +309,8 @@ fn compare_bench(
     };
     let me = std::env::current_exe()?;
     let mut done = Vec::new();
-    for &n in sizes {
+    for (i, &n) in sizes.iter().enumerate() {
+        let runs = runs[i.min(runs.len() - 1)];
         let dir = work.join(format!("hh-{n}"));
         // The province: generated once, reused while its generation.json says the same size.
         let reuse = std::fs::read_to_string(dir.join("generation.json"))
@@ -409,24 +419,32 @@ fn compare_bench(
             };
             measure(&cmd, &log)
         };
-        // Warm-up round: every engine once, outputs compared.
+        // Warm-up round: every engine once, outputs compared with hedui's, one at a time (at
+        // 10M households each engine's results take gigabytes). An engine that fails (killed
+        // for memory, say) is reported as failed at this size and left out of its rounds.
         eprintln!("{n} households: warm-up and agreement ...");
         let outs = dir.join("out");
-        let mut results = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        let mut active = Vec::new();
         for e in engines {
-            run_engine(e, &outs.join(e))?;
-            results.insert(e.clone(), Results::read(&outs.join(e))?);
-        }
-        if let Some(base) = results.get("hedui") {
-            let per_rule = base.per_rule();
-            println!("\n### Agreement, {n} households\n");
-            println!("households flagged per rule (hedui): {per_rule:?}");
-            let mut bad = false;
-            for (e, r) in &results {
-                if e == "hedui" {
-                    continue;
+            match run_engine(e, &outs.join(e)) {
+                Ok(_) => active.push(e.clone()),
+                Err(err) => {
+                    eprintln!("{e} failed at {n} households: {err:#}");
+                    failed.insert(e.clone(), failure_reason(&err));
                 }
-                let d = r.differences(base);
+            }
+        }
+        println!("\n### Agreement, {n} households\n");
+        for (e, why) in &failed {
+            println!("{e}: failed ({why})");
+        }
+        if active.iter().any(|e| e == "hedui") {
+            let base = Results::read(&outs.join("hedui"))?;
+            println!("households flagged per rule (hedui): {:?}", base.per_rule());
+            let mut bad = false;
+            for e in active.iter().filter(|e| *e != "hedui") {
+                let d = Results::read(&outs.join(e))?.differences(&base);
                 if d.is_empty() {
                     println!(
                         "{e}: agrees exactly ({} households' figures, {} findings, {} outcomes)",
@@ -444,13 +462,26 @@ fn compare_bench(
             }
             anyhow::ensure!(!bad, "the engines disagree at {n} households");
         }
-        drop(results);
-        let mut rounds = Vec::new();
+        let mut rounds: Vec<BTreeMap<String, Measured>> = Vec::new();
         for round in 1..=runs {
             eprintln!("{n} households: round {round}/{runs} ...");
             let mut m = BTreeMap::new();
-            for e in engines {
-                m.insert(e.clone(), run_engine(e, &outs.join(e))?);
+            for e in active.clone() {
+                match run_engine(&e, &outs.join(&e)) {
+                    Ok(x) => {
+                        m.insert(e, x);
+                    }
+                    Err(err) => {
+                        // Failed in a timed round after passing the warm-up: its earlier
+                        // rounds are dropped too, so every figure at a size has all rounds.
+                        eprintln!("{e} failed at {n} households, round {round}: {err:#}");
+                        failed.insert(e.clone(), failure_reason(&err));
+                        active.retain(|a| *a != e);
+                        for r in &mut rounds {
+                            r.remove(&e);
+                        }
+                    }
+                }
             }
             rounds.push(m);
         }
@@ -459,34 +490,42 @@ fn compare_bench(
             batch,
             dept_rows,
             rounds,
+            failed,
         });
     }
 
+    let runs_text = match runs {
+        [r] => format!("median of {r} runs"),
+        _ => format!(
+            "median of {} runs per size",
+            runs.iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        ),
+    };
     println!(
-        "\n### Verification core: hedui vs DuckDB vs Polars ({threads} threads, median of {runs} runs)\n"
+        "\n### Verification core: hedui vs DuckDB vs Polars ({threads} threads, {runs_text})\n"
     );
     println!(
         "| households | department rows | engine | wall s | CPU s | peak RSS MiB | rows/s | hedui/engine (median of per-run ratios) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut points: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut last_ratio = None;
     for s in &done {
         for e in engines {
+            if let Some(why) = s.failed.get(e) {
+                println!(
+                    "| {} | {} | {e} | failed: {why} | | | | |",
+                    s.households, s.dept_rows
+                );
+                continue;
+            }
             let col = |f: fn(&Measured) -> f64| -> Vec<f64> {
                 s.rounds.iter().map(|r| f(&r[e])).collect()
             };
             let wall = median(&col(|m| m.wall));
-            let ratio = if s.rounds[0].contains_key("hedui") {
-                let r: Vec<f64> = s
-                    .rounds
-                    .iter()
-                    .map(|r| r["hedui"].wall / r[e].wall)
-                    .collect();
-                format!("{:.2}", median(&r))
-            } else {
-                "-".into()
-            };
+            let ratio = per_run_ratio(s, e).map_or("-".into(), |r| format!("{r:.2}"));
             points
                 .entry(e.clone())
                 .or_default()
@@ -508,27 +547,42 @@ fn compare_bench(
         );
         for (e, p) in &points {
             if let Some(x) = scaling_exponent(p) {
-                println!("| {e} | {x:.2} |");
+                let sizes: Vec<String> = p.iter().map(|(n, _)| format!("{n}")).collect();
+                println!("| {e} | {x:.2} (over {}) |", sizes.join(", "));
             }
         }
     }
-    if let Some(s) = done.last()
-        && s.rounds[0].contains_key("hedui")
-        && s.rounds[0].contains_key("duckdb")
-    {
-        let r: Vec<f64> = s
-            .rounds
-            .iter()
-            .map(|r| r["hedui"].wall / r["duckdb"].wall)
-            .collect();
-        last_ratio = Some(median(&r));
-    }
     println!();
-    match last_ratio {
+    match done.last().and_then(|s| per_run_ratio(s, "duckdb")) {
         Some(r) => println!("ratio hedui/duckdb: {r:.2}"),
         None => println!("ratio hedui/duckdb: not measured"),
     }
     Ok(())
+}
+
+/// The median over a size's rounds of hedui's wall time over `engine`'s, when both ran.
+fn per_run_ratio(s: &Size, engine: &str) -> Option<f64> {
+    let r: Vec<f64> = s
+        .rounds
+        .iter()
+        .filter_map(|r| Some(r.get("hedui")?.wall / r.get(engine)?.wall))
+        .collect();
+    (!r.is_empty() && r.len() == s.rounds.len()).then(|| compare::median(&r))
+}
+
+/// A failure's first line, for the table (the full message goes to the terminal).
+fn failure_reason(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    let first = text.lines().next().unwrap_or_default();
+    // `measure` names the exit status, e.g. "... failed (signal: 9 (SIGKILL))"; keep that part.
+    match first.rfind(" failed (") {
+        Some(i) => first[i + 1..]
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        None => first.to_string(),
+    }
 }
 
 fn ingest_bench(province: &Path, sources: &[String], batch_rows: usize) -> Result<()> {
@@ -608,7 +662,7 @@ fn main() -> Result<()> {
             threads,
             pipeline: fresh,
             engines,
-        } => compare_bench(&households, runs, &work, threads, fresh, &engines)?,
+        } => compare_bench(&households, &runs, &work, threads, fresh, &engines)?,
         Command::Core {
             batch,
             out,
@@ -671,4 +725,56 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(rounds: &[&[(&str, f64)]]) -> Size {
+        Size {
+            households: 1,
+            batch: PathBuf::new(),
+            dept_rows: 1,
+            rounds: rounds
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|(e, wall)| {
+                            let m = compare::Measured {
+                                wall: *wall,
+                                cpu: *wall,
+                                rss_mib: 1.0,
+                            };
+                            (e.to_string(), m)
+                        })
+                        .collect()
+                })
+                .collect(),
+            failed: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn ratios_need_both_engines_in_every_round() {
+        let s = size(&[
+            &[("hedui", 2.0), ("duckdb", 1.0)],
+            &[("hedui", 3.0), ("duckdb", 1.0)],
+            &[("hedui", 1.0), ("duckdb", 1.0)],
+        ]);
+        assert_eq!(per_run_ratio(&s, "duckdb"), Some(2.0));
+        assert_eq!(per_run_ratio(&s, "polars"), None);
+        let s = size(&[&[("hedui", 2.0), ("duckdb", 1.0)], &[("hedui", 3.0)]]);
+        assert_eq!(per_run_ratio(&s, "duckdb"), None);
+    }
+
+    #[test]
+    fn a_failure_is_named_by_its_exit_status() {
+        let err = anyhow::anyhow!(
+            "\"python\" \"polars_peer.py\" failed (signal: 9 (SIGKILL)); last lines of /x/polars.log:\nkilled"
+        );
+        assert_eq!(failure_reason(&err), "failed (signal: 9 (SIGKILL))");
+        let err = anyhow::anyhow!("reading /x: no such file");
+        assert_eq!(failure_reason(&err), "reading /x: no such file");
+    }
 }
