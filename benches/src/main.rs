@@ -437,7 +437,7 @@ fn compare_bench(
         }
         println!("\n### Agreement, {n} households\n");
         for (e, why) in &failed {
-            println!("{e}: failed ({why})");
+            println!("{e}: {why}");
         }
         if active.iter().any(|e| e == "hedui") {
             let base = Results::read(&outs.join("hedui"))?;
@@ -516,7 +516,7 @@ fn compare_bench(
         for e in engines {
             if let Some(why) = s.failed.get(e) {
                 println!(
-                    "| {} | {} | {e} | failed: {why} | | | | |",
+                    "| {} | {} | {e} | {why} | | | | |",
                     s.households, s.dept_rows
                 );
                 continue;
