@@ -72,6 +72,20 @@ const NO_DICTIONARY: &[&str] = &[
     "record_key",
 ];
 
+/// Text columns whose statistics could never skip a row group: values spread over every row
+/// group (IDs in household order, record keys, sentences, member lists), so a reader's filter
+/// on them reads everything anyway. Their min and max would cost a comparison of every value
+/// (at 1M households, members.parquet's IDs alone took 0.4 CPU-s: benches/README.md).
+/// `household_id`, in whose order the outputs are written, keeps its statistics.
+const NO_STATISTICS: &[&str] = &[
+    "person_id",
+    "person_id_raw",
+    "sentence_zh",
+    "sentence_en",
+    "members",
+    "record_key",
+];
+
 /// Chunks in flight between the producer and the encoding thread.
 const AHEAD: usize = 4;
 
@@ -81,6 +95,12 @@ impl ParquetOut {
         let mut props = hedui_connectors::stage::writer_properties().into_builder();
         for f in schema.fields() {
             let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
+            if NO_STATISTICS.contains(&f.name().as_str()) {
+                props = props.set_column_statistics_enabled(
+                    column.clone(),
+                    parquet::file::properties::EnabledStatistics::None,
+                );
+            }
             if NO_DICTIONARY.contains(&f.name().as_str()) {
                 props = props.set_column_dictionary_enabled(column, false);
             } else if f.name() == "hh" {
