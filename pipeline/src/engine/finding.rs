@@ -260,10 +260,11 @@ impl Engine {
         .await?;
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
-        // The sums, one query after the other, to the engine's scratch folder.
-        self.scratch_table("income_sums", &self.income_sql(policy, as_of))
+        // The sums, one query after the other, to the engine's scratch folder, in more
+        // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
+        self.scratch_table_on(&self.sums, "income_sums", &self.income_sql(policy, as_of))
             .await?;
-        self.scratch_table("asset_sums", &self.assets_sql(policy, as_of))
+        self.scratch_table_on(&self.sums, "asset_sums", &self.assets_sql(policy, as_of))
             .await?;
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
@@ -460,7 +461,19 @@ impl Engine {
                 "EXPLAIN "
             };
             let mut text = String::new();
-            for b in self.query(&format!("{prefix}{sql}")).await? {
+            let ctx = if matches!(name, "income" | "assets") {
+                &self.sums
+            } else {
+                &self.ctx
+            };
+            let plan = ctx
+                .sql(&format!("{prefix}{sql}"))
+                .await
+                .map_err(df_err)?
+                .collect()
+                .await
+                .map_err(df_err)?;
+            for b in plan {
                 let kinds = text_column(&b, "plan_type")?;
                 let plans = text_column(&b, "plan")?;
                 for (k, p) in kinds.into_iter().zip(plans) {
@@ -493,8 +506,19 @@ impl Engine {
     /// Writes the result of `sql` to `name.parquet` in the engine's scratch folder and
     /// registers it as table `name`.
     async fn scratch_table(&self, name: &str, sql: &str) -> Result<()> {
+        self.scratch_table_on(&self.ctx, name, sql).await
+    }
+
+    /// [`Engine::scratch_table`] on the session `ctx` (the sums' has more partitions).
+    async fn scratch_table_on(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        name: &str,
+        sql: &str,
+    ) -> Result<()> {
         let path = self.scratch().join(format!("{name}.parquet"));
-        self.stream_to(sql, &path, |b| Ok(b.clone())).await?;
+        self.stream_on(ctx, sql, &path, |b| Ok(vec![b.clone()]), || Ok(None))
+            .await?;
         self.register_output(name, &path).await
     }
 
@@ -515,6 +539,18 @@ impl Engine {
         &self,
         sql: &str,
         path: &Path,
+        f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
+        end: impl FnOnce() -> Result<Option<RecordBatch>>,
+    ) -> Result<u64> {
+        self.stream_on(&self.ctx, sql, path, f, end).await
+    }
+
+    /// [`Engine::stream_to_ending`] on the session `ctx`.
+    async fn stream_on(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        sql: &str,
+        path: &Path,
         mut f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
         end: impl FnOnce() -> Result<Option<RecordBatch>>,
     ) -> Result<u64> {
@@ -524,7 +560,7 @@ impl Engine {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         // Errors name the file the query writes (a memory limit names its operator only).
         let err = |e| Error::Invalid(format!("query for {file}: {}", df_err(e)));
-        let df = self.ctx.sql(sql).await.map_err(err)?;
+        let df = ctx.sql(sql).await.map_err(err)?;
         let schema = df.schema().inner().clone();
         let mut stream = df.execute_stream().await.map_err(err)?;
         let schema = f(&RecordBatch::new_empty(schema))?
