@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use hedui::output::{for_each_batch, int_column, text_column};
 
 /// The engines compared, in the order they run in each round.
@@ -59,11 +59,15 @@ pub fn measure(cmd: &Command, log: &Path) -> Result<Measured> {
     if !status.success() {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        bail!(
-            "{cmd:?} failed ({status}); last lines of {}:\n{}",
-            log.display(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
+        return Err(Failed {
+            status,
+            what: format!(
+                "{cmd:?} failed ({status}); last lines of {}:\n{}",
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ),
+        }
+        .into());
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
     let f = |k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
@@ -73,6 +77,24 @@ pub fn measure(cmd: &Command, log: &Path) -> Result<Measured> {
         rss_mib: f("rss_mib"),
     })
 }
+
+/// A measured command that ran and did not succeed: its exit status (which the comparison's
+/// table shows) and what it printed last.
+#[derive(Debug)]
+pub struct Failed {
+    /// How the command ended.
+    pub status: std::process::ExitStatus,
+    /// The command, its status and the last lines of its log.
+    pub what: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Failed {}
 
 /// `hedui-benches measured --report R -- CMD...`: runs CMD, writes its wall time, CPU time
 /// and peak RSS to R as JSON, and exits with its status.

@@ -570,18 +570,16 @@ fn per_run_ratio(s: &Size, engine: &str) -> Option<f64> {
     (!r.is_empty() && r.len() == s.rounds.len()).then(|| compare::median(&r))
 }
 
-/// A failure's first line, for the table (the full message goes to the terminal).
+/// A failure as the table shows it: a measured command's exit status, or else the error's
+/// first line (the full message goes to the terminal).
 fn failure_reason(err: &anyhow::Error) -> String {
-    let text = format!("{err:#}");
-    let first = text.lines().next().unwrap_or_default();
-    // `measure` names the exit status, e.g. "... failed (signal: 9 (SIGKILL))"; keep that part.
-    match first.rfind(" failed (") {
-        Some(i) => first[i + 1..]
-            .split(';')
+    match err.downcast_ref::<compare::Failed>() {
+        Some(f) => format!("failed ({})", f.status),
+        None => format!("{err:#}")
+            .lines()
             .next()
             .unwrap_or_default()
             .to_string(),
-        None => first.to_string(),
     }
 }
 
@@ -770,9 +768,11 @@ mod tests {
 
     #[test]
     fn a_failure_is_named_by_its_exit_status() {
-        let err = anyhow::anyhow!(
-            "\"python\" \"polars_peer.py\" failed (signal: 9 (SIGKILL)); last lines of /x/polars.log:\nkilled"
-        );
+        use std::os::unix::process::ExitStatusExt;
+        let err = anyhow::Error::from(compare::Failed {
+            status: std::process::ExitStatus::from_raw(9),
+            what: "\"python\" \"polars_peer.py\" failed (signal: 9 (SIGKILL)); last lines of /x/polars.log:\nkilled".into(),
+        });
         assert_eq!(failure_reason(&err), "failed (signal: 9 (SIGKILL))");
         let err = anyhow::anyhow!("reading /x: no such file");
         assert_eq!(failure_reason(&err), "reading /x: no such file");
