@@ -428,6 +428,50 @@ fn a_memory_limit_gives_the_same_outputs() {
     }
 }
 
+#[test]
+fn the_sums_run_in_more_partitions_unless_memory_is_limited() {
+    // Without a limit the income and asset sums repartition into `SUM_PARTITIONS_FACTOR`
+    // times the engine's partitions, the other queries into the engine's own; under a limit
+    // every query keeps the engine's (the pool is split between partitions).
+    let staged = staged();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let wide = 2 * hedui::engine::SUM_PARTITIONS_FACTOR;
+    let into = |plan: &str, n: usize| plan.contains(&format!("], {n})"));
+    for (limit, sums) in [(None, wide), (Some(256), 2)] {
+        let out = tempfile::tempdir().unwrap();
+        let spill = tempfile::tempdir().unwrap();
+        let settings = hedui::config::EngineSection {
+            memory_limit_mib: limit,
+            spill_dir: Some(spill.path().to_path_buf()),
+            target_partitions: Some(2),
+        };
+        let plans = rt.block_on(async {
+            let engine = Engine::open_with(staged, &settings).await.unwrap();
+            engine
+                .verify(&policy, as_of, out.path(), &|_| {})
+                .await
+                .unwrap();
+            engine.explain(&policy, as_of, false).await.unwrap()
+        });
+        let plan = |name: &str| &plans.iter().find(|(n, _)| *n == name).unwrap().1;
+        for name in ["income", "assets"] {
+            assert!(into(plan(name), sums), "{name} ({limit:?}): {}", plan(name));
+            if sums != 2 {
+                assert!(!into(plan(name), 2), "{name} ({limit:?}): {}", plan(name));
+            }
+        }
+        for name in ["members", "metrics", "units", "evidence"] {
+            assert!(
+                !into(plan(name), wide),
+                "{name} ({limit:?}): {}",
+                plan(name)
+            );
+        }
+    }
+}
+
 fn outcomes_of(dir: &Path) -> HashMap<String, HashMap<String, String>> {
     rows(&dir.join("outcomes.parquet"))
         .into_iter()
