@@ -466,14 +466,7 @@ impl Engine {
             } else {
                 &self.ctx
             };
-            let plan = ctx
-                .sql(&format!("{prefix}{sql}"))
-                .await
-                .map_err(df_err)?
-                .collect()
-                .await
-                .map_err(df_err)?;
-            for b in plan {
+            for b in self.query_on(ctx, &format!("{prefix}{sql}")).await? {
                 let kinds = text_column(&b, "plan_type")?;
                 let plans = text_column(&b, "plan")?;
                 for (k, p) in kinds.into_iter().zip(plans) {

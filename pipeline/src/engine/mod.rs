@@ -446,8 +446,12 @@ impl Engine {
 
     /// Runs SQL and collects the result.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        self.ctx
-            .sql(sql)
+        self.query_on(&self.ctx, sql).await
+    }
+
+    /// [`Engine::query`] on the session `ctx` (the engine's, or the sums').
+    async fn query_on(&self, ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+        ctx.sql(sql)
             .await
             .map_err(df_err)?
             .collect()
