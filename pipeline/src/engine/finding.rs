@@ -705,6 +705,16 @@ fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
     )
 }
 
+/// Writes the full resident ID a packed key stands for (`#key` when it is none) to `out`.
+fn push_id(out: &mut String, key: i64) {
+    use std::fmt::Write;
+    // (Writing to a String cannot fail.)
+    let _ = match ResidentId::unpack(key) {
+        Some(id) => write!(out, "{id}"),
+        None => write!(out, "#{key}"),
+    };
+}
+
 /// Appends the full resident ID a packed key stands for (`#key` when it is none; null for
 /// null) to `out`, without a `String` per value.
 fn append_id(out: &mut StringBuilder, key: Option<i64>) -> Result<()> {
@@ -1120,7 +1130,7 @@ struct OutcomeWriter {
 /// One batch of households' findings and outcomes, rendered: Parquet rows gathered in
 /// columns, CSV records as text.
 struct OutcomeRows {
-    f_text: Vec<Vec<Option<String>>>,
+    f_text: Vec<StringBuilder>,
     f_num: Vec<Vec<i64>>,
     o_text: Vec<StringBuilder>,
     o_num: Vec<Vec<i64>>,
@@ -1131,7 +1141,7 @@ struct OutcomeRows {
 impl Default for OutcomeRows {
     fn default() -> Self {
         OutcomeRows {
-            f_text: vec![Vec::new(); 10],
+            f_text: (0..10).map(|_| StringBuilder::new()).collect(),
             f_num: vec![Vec::new(); 4],
             o_text: (0..5).map(|_| StringBuilder::new()).collect(),
             o_num: vec![Vec::new(); 3],
@@ -1161,8 +1171,8 @@ impl OutcomeRows {
     }
 }
 
-fn text_array(v: &mut Vec<Option<String>>) -> ArrayRef {
-    Arc::new(arrow::array::StringArray::from(std::mem::take(v)))
+fn text_array(v: &mut StringBuilder) -> ArrayRef {
+    Arc::new(v.finish())
 }
 
 fn int_array(v: &mut Vec<i64>) -> ArrayRef {
@@ -1208,8 +1218,16 @@ fn csv_text(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
 impl OutcomeRows {
     fn finding(&mut self, f: &Finding, policy: &Policy) -> Result<()> {
         let (zh, en) = super::sentence::sentences(f, policy);
-        let masked: Vec<String> = f.members.iter().map(|k| id_masked(*k)).collect();
-        let full: Vec<String> = f.members.iter().map(|k| id_text(*k)).collect();
+        // The members' IDs, masked for the CSV and in full for the Parquet, `;`-separated.
+        let (mut masked, mut full) = (String::new(), String::new());
+        for (i, k) in f.members.iter().enumerate() {
+            if i > 0 {
+                masked.push(';');
+                full.push(';');
+            }
+            masked.push_str(&id_masked(*k));
+            push_id(&mut full, *k);
+        }
         let from = f.standard_from.map(|d| d.to_string());
         let mut n: [itoa::Buffer; 4] = Default::default();
         let [n1, n2, n3, n4] = &mut n;
@@ -1220,7 +1238,7 @@ impl OutcomeRows {
                 &f.programme,
                 f.rule.id,
                 f.rule.severity.as_str(),
-                &masked.join(";"),
+                &masked,
                 n2.format(f.measured),
                 n3.format(f.threshold),
                 f.unit(),
@@ -1234,21 +1252,21 @@ impl OutcomeRows {
         // Text columns in schema order: household_id, programme, rule, severity, members,
         // unit, standard_from, reference, sentence_zh, sentence_en.
         for (col, v) in [
-            Some(f.household_id.clone()),
-            Some(f.programme.clone()),
-            Some(f.rule.id.to_string()),
-            Some(f.rule.severity.as_str().to_string()),
-            Some(full.join(";")),
-            Some(f.unit().to_string()),
-            from,
-            f.reference.clone(),
-            Some(zh),
-            Some(en),
+            Some(f.household_id.as_str()),
+            Some(&f.programme),
+            Some(f.rule.id),
+            Some(f.rule.severity.as_str()),
+            Some(&full),
+            Some(f.unit()),
+            from.as_deref(),
+            f.reference.as_deref(),
+            Some(&zh),
+            Some(&en),
         ]
         .into_iter()
         .enumerate()
         {
-            self.f_text[col].push(v);
+            self.f_text[col].append_option(v);
         }
         for (col, v) in [f.region, f.measured, f.threshold, f.evidence_rows as i64]
             .into_iter()
@@ -1328,16 +1346,15 @@ impl OutcomeRows {
         if self.o_num[0].is_empty() {
             return Ok(None);
         }
-        let text = |v: &mut StringBuilder| -> ArrayRef { Arc::new(v.finish()) };
         let t = &mut self.o_text;
         let n = &mut self.o_num;
         let cols: Vec<ArrayRef> = vec![
-            text(&mut t[0]),
+            text_array(&mut t[0]),
             int_array(&mut n[0]),
-            text(&mut t[1]),
-            text(&mut t[2]),
-            text(&mut t[3]),
-            text(&mut t[4]),
+            text_array(&mut t[1]),
+            text_array(&mut t[2]),
+            text_array(&mut t[3]),
+            text_array(&mut t[4]),
             int_array(&mut n[1]),
             int_array(&mut n[2]),
         ];

@@ -8,17 +8,24 @@ use crate::policy::Policy;
 
 /// `123456789` fen as `1,234,567.89`.
 pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
+    let mut out = String::with_capacity(24);
+    if fen < 0 {
+        out.push('-');
+    }
     let abs = fen.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::new();
+    let mut digits = itoa::Buffer::new();
+    let whole = digits.format(abs / 100);
     for (i, c) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(c);
+        out.push(c);
     }
-    format!("{sign}{grouped}.{:02}", abs % 100)
+    let fen = abs % 100;
+    out.push('.');
+    out.push(char::from(b'0' + (fen / 10) as u8));
+    out.push(char::from(b'0' + (fen % 10) as u8));
+    out
 }
 
 /// A multiple in basis points as a decimal (`15000` → `1.5`).
@@ -67,11 +74,11 @@ pub fn sentences(f: &Finding, policy: &Policy) -> (String, String) {
     let city_zh = region.map(|r| r.name_zh.as_str()).unwrap_or("本地");
     let city_en = region.map(|r| r.name_en.as_str()).unwrap_or("the region");
     let basis_zh = match (&f.reference, f.standard_from) {
-        (Some(r), Some(d)) => format!("依据：{r}，{} 起执行。", d.format("%Y-%m-%d")),
+        (Some(r), Some(d)) => format!("依据：{r}，{d} 起执行。"),
         _ => "依据：本地政策。".into(),
     };
     let basis_en = match (&f.reference, f.standard_from) {
-        (Some(r), Some(d)) => format!(" Basis: {r}, in force from {}.", d.format("%Y-%m-%d")),
+        (Some(r), Some(d)) => format!(" Basis: {r}, in force from {d}."),
         _ => String::new(),
     };
     let n = f.records.len();
