@@ -1,16 +1,19 @@
 """hedui's verification core written by hand in DuckDB: the peer of `hedui-benches compare`.
 
-Usage: duckdb_peer.py STAGED_DIR PARAMS_JSON OUT_DIR [--threads N]
+Usage: duckdb_peer.py STAGED_DIR PARAMS_JSON OUT_DIR [--threads N] [--timings]
 
 Reads every staged source as a view over its Parquet file, runs verify.duckdb.sql with the
 batch's parameters filled in, and writes households.parquet, findings.parquet and
-outcomes.parquet to OUT_DIR.
+outcomes.parquet to OUT_DIR. With --timings, each statement's wall and CPU milliseconds go to
+standard error (to set beside hedui's stages: benches/README.md).
 """
 
 import argparse
 import json
 import os
+import resource
 import sys
+import time
 
 import duckdb
 
@@ -57,6 +60,7 @@ def main():
     ap.add_argument("params")
     ap.add_argument("out")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--timings", action="store_true")
     a = ap.parse_args()
     with open(a.params) as f:
         params = json.load(f)
@@ -75,7 +79,17 @@ def main():
     sql = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))
     for statement in sql.split(";"):
         if statement.strip():
+            wall, cpu = time.monotonic(), cpu_seconds()
             con.execute(statement)
+            if a.timings:
+                head = " ".join(statement.split())[:60]
+                print(f"{head:60s} ms={1000 * (time.monotonic() - wall):.0f} "
+                      f"cpu_ms={1000 * (cpu_seconds() - cpu):.0f}", file=sys.stderr)
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 if __name__ == "__main__":
