@@ -213,9 +213,9 @@ const OUTCOMES_CSV: &[&str] = &[
 ];
 
 fn id_text(key: i64) -> String {
-    ResidentId::unpack(key)
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| format!("#{key}"))
+    let mut s = String::with_capacity(18);
+    push_id(&mut s, key);
+    s
 }
 
 fn id_masked(key: i64) -> String {

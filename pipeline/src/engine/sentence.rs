@@ -244,6 +244,46 @@ mod tests {
     }
 
     #[test]
+    fn a_finding_reads_with_its_figures_and_the_standard_it_was_measured_against() {
+        let policy = Policy::default_policy();
+        let rule = super::super::outcome::RULES
+            .iter()
+            .find(|r| r.id == "assets_over_limit")
+            .unwrap();
+        let f = Finding {
+            household_id: "H440100000000001".into(),
+            rule,
+            region: 440100,
+            programme: "dibao".into(),
+            members: vec![],
+            records: vec!["a".into(), "b".into()],
+            evidence_rows: 2,
+            measured: 12_345_678,
+            threshold: -5,
+            counted: 2,
+            months: 12,
+            standard_fen: Some(130_900),
+            multiple_bp: Some(10_000),
+            standard_from: chrono::NaiveDate::from_ymd_opt(2024, 7, 1),
+            reference: Some("穗民规字〔2024〕1号".into()),
+        };
+        let (zh, en) = sentences(&f, &policy);
+        assert!(
+            zh.contains("合计 123,456.78 元（2 个账户），高于上限 -0.05 元"),
+            "{zh}"
+        );
+        assert!(
+            zh.ends_with("依据：穗民规字〔2024〕1号，2024-07-01 起执行。"),
+            "{zh}"
+        );
+        assert!(en.contains("total 123,456.78 yuan (2 accounts)"), "{en}");
+        assert!(
+            en.ends_with(" Basis: 穗民规字〔2024〕1号, in force from 2024-07-01."),
+            "{en}"
+        );
+    }
+
+    #[test]
     fn multiples_print_as_decimals() {
         assert_eq!(multiple(10_000), "1");
         assert_eq!(multiple(15_000), "1.5");
