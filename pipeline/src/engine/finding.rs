@@ -262,10 +262,9 @@ impl Engine {
         self.register_in_hh_order("members", &members_path).await?;
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
-        self.scratch_table_on(&self.sums, "income_sums", &self.income_sql(policy, as_of))
-            .await?;
-        self.scratch_table_on(&self.sums, "asset_sums", &self.assets_sql(policy, as_of))
-            .await?;
+        for (_, table, sql) in self.sum_queries(policy, as_of) {
+            self.scratch_table_on(&self.sums, table, &sql).await?;
+        }
         let metrics_path = out.join("households.parquet");
         let sql = self.metrics_sql(policy, as_of)?;
         self.stream_to(&sql, &metrics_path, |b| keys.spell_out(b))
@@ -447,25 +446,23 @@ impl Engine {
         analyze: bool,
     ) -> Result<Vec<(&'static str, String)>> {
         let mut out = Vec::new();
-        for (name, sql) in [
-            ("members", self.members_sql(as_of)),
-            ("income", self.income_sql(policy, as_of)),
-            ("assets", self.assets_sql(policy, as_of)),
-            ("metrics", self.metrics_sql(policy, as_of)?),
-            ("units", self.units_sql(policy, as_of)),
-            ("evidence", self.evidence_sql(policy, as_of)),
-        ] {
+        let mut queries = vec![("members", &self.ctx, self.members_sql(as_of))];
+        queries.extend(
+            self.sum_queries(policy, as_of)
+                .map(|(name, _, sql)| (name, &self.sums, sql)),
+        );
+        queries.extend([
+            ("metrics", &self.ctx, self.metrics_sql(policy, as_of)?),
+            ("units", &self.ctx, self.units_sql(policy, as_of)),
+            ("evidence", &self.ctx, self.evidence_sql(policy, as_of)),
+        ]);
+        for (name, ctx, sql) in queries {
             let prefix = if analyze {
                 "EXPLAIN ANALYZE "
             } else {
                 "EXPLAIN "
             };
             let mut text = String::new();
-            let ctx = if matches!(name, "income" | "assets") {
-                &self.sums
-            } else {
-                &self.ctx
-            };
             for b in self.query_on(ctx, &format!("{prefix}{sql}")).await? {
                 let kinds = text_column(&b, "plan_type")?;
                 let plans = text_column(&b, "plan")?;
@@ -479,6 +476,19 @@ impl Engine {
             out.push((name, text));
         }
         Ok(out)
+    }
+
+    /// The income and asset sums, which run on the sums' session: (name in [`Engine::explain`],
+    /// table written, query).
+    fn sum_queries(
+        &self,
+        policy: &Policy,
+        as_of: NaiveDate,
+    ) -> [(&'static str, &'static str, String); 2] {
+        [
+            ("income", "income_sums", self.income_sql(policy, as_of)),
+            ("assets", "asset_sums", self.assets_sql(policy, as_of)),
+        ]
     }
 
     /// Sources that a rule needs and that have no staged snapshot.
@@ -706,28 +716,26 @@ fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// Writes the full resident ID a packed key stands for (`#key` when it is none) to `out`.
-fn push_id(out: &mut String, key: i64) {
-    use std::fmt::Write;
-    // (Writing to a String cannot fail.)
-    let _ = match ResidentId::unpack(key) {
+fn write_id(out: &mut impl std::fmt::Write, key: i64) -> std::fmt::Result {
+    match ResidentId::unpack(key) {
         Some(id) => write!(out, "{id}"),
         None => write!(out, "#{key}"),
-    };
+    }
+}
+
+/// [`write_id`] to a `String` (which cannot fail).
+fn push_id(out: &mut String, key: i64) {
+    let _ = write_id(out, key);
 }
 
 /// Appends the full resident ID a packed key stands for (`#key` when it is none; null for
 /// null) to `out`, without a `String` per value.
 fn append_id(out: &mut StringBuilder, key: Option<i64>) -> Result<()> {
-    use std::fmt::Write;
     let Some(k) = key else {
         out.append_null();
         return Ok(());
     };
-    match ResidentId::unpack(k) {
-        Some(id) => write!(out, "{id}"),
-        None => write!(out, "#{k}"),
-    }
-    .map_err(|e| Error::Invalid(format!("engine: person {k}: {e}")))?;
+    write_id(out, k).map_err(|e| Error::Invalid(format!("engine: person {k}: {e}")))?;
     out.append_value("");
     Ok(())
 }
