@@ -1,7 +1,8 @@
 -- Financial assets per household: per account (bank deposit, securities, insurance policy,
 -- internet platform) the latest value on or before the batch date {as_of}, summed over each
 -- household's counted members. Values dated after the batch date are ignored. The snapshots
--- of the four sources are kept to the counted members by one semi-join over all of them. The limit and
+-- of the four sources are kept to the counted members by one semi-join over all of them
+-- (after the Bloom filter `may_be_counted` has dropped most others: prefilter.rs). The limit and
 -- the test are in metrics.sql. An account is keyed by its source's number (1-4: an integer
 -- is cheaper to group on than the source's name) and its account number.
 WITH counted AS (
@@ -32,7 +33,7 @@ latest AS (
                     + CAST(fen AS DECIMAL(38, 0)))
                 % CAST(100000000000000000000 AS DECIMAL(38, 0)) AS BIGINT) AS fen
     FROM snapshots
-    WHERE person_key IN (SELECT person_key FROM counted)
+    WHERE may_be_counted(person_key) AND person_key IN (SELECT person_key FROM counted)
     GROUP BY person_key, src, acct
 ),
 per_person AS (

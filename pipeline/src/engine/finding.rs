@@ -241,7 +241,11 @@ impl Engine {
         let members_path = out.join("members.parquet");
         let keys = std::cell::RefCell::new(HouseholdKeys::default());
         let duplicates = std::cell::RefCell::new(super::members::Duplicates::default());
-        let member_rows = |b: &RecordBatch| keys.borrow_mut().add_to(&with_person_id(b)?);
+        let counted = std::cell::RefCell::new(super::prefilter::CountedKeys::default());
+        let member_rows = |b: &RecordBatch| {
+            counted.borrow_mut().add(b)?;
+            keys.borrow_mut().add_to(&with_person_id(b)?)
+        };
         self.stream_to_ending(
             &self.members_sql(as_of),
             &members_path,
@@ -260,6 +264,8 @@ impl Engine {
         .await?;
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
+        // The sums' quick test of the counted members (prefilter.rs).
+        self.sums.register_udf(counted.into_inner().into_udf());
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
         for (_, table, sql) in self.sum_queries(policy, as_of) {

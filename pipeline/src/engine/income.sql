@@ -9,7 +9,8 @@
 -- Every department table is read once: each record becomes one row (person, month, its wage
 -- figure if it is one, the amount it adds or deducts), so a tax record gives both its wage
 -- and its tax paid. The rows about counted members are kept by one semi-join over all of
--- them and aggregated per person: the summed amounts, and the largest wage of each month of
+-- them (after `may_be_counted`, the engine's Bloom filter of the counted members' keys, has
+-- dropped most of the others as they are read: prefilter.rs) and aggregated per person: the summed amounts, and the largest wage of each month of
 -- the window as an aggregate of its own (the engine writes one
 -- `COALESCE(MAX(CASE WHEN month = m THEN wage_fen END), 0)` per month m, added up). Grouping
 -- on the person alone is grouping on one integer; per person and month first, then per
@@ -42,7 +43,7 @@ figures AS (
 per_person AS (
     SELECT person_key, {monthly_wages} + COALESCE(SUM(amount_fen), 0) AS fen
     FROM figures
-    WHERE person_key IN (SELECT person_key FROM counted)
+    WHERE may_be_counted(person_key) AND person_key IN (SELECT person_key FROM counted)
     GROUP BY person_key
 )
 SELECT c.hh,

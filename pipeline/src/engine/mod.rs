@@ -2,8 +2,9 @@
 //!
 //! Every staged source is registered as a listing table named by its source id, and the
 //! queries are plain SQL over those tables (kept in `.sql` files beside this one) with
-//! built-in functions only, so the same plans can run on a distributed engine. Money stays
-//! integer fen throughout.
+//! built-in functions only, so the same plans can run on a distributed engine, but for one:
+//! `may_be_counted` ([`prefilter`]), a Bloom filter the sums ask before their semi-joins,
+//! which drops rows the semi-joins would drop anyway. Money stays integer fen throughout.
 //!
 //! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
 //! date, who is excluded and why; `members.rs` merges a person declared twice in a
@@ -25,6 +26,7 @@ use crate::{Error, Result};
 pub mod finding;
 mod members;
 pub mod outcome;
+mod prefilter;
 pub mod sentence;
 
 /// The household-resolution query.
