@@ -11,8 +11,10 @@
 -- The sum tests (income, assets) take their members from `income_members` and `asset_members`
 -- (the counted members of the households over the line or the limit, written by the engine
 -- from `metrics` before these queries: as tables of their own their few rows are known to be
--- few, and the joins are built on them rather than on the department tables); the others are
--- tests on records. Dates are compared with the batch date {as_of};
+-- few, and the joins are built on them rather than on the department tables), and ask
+-- `may_be_over_line` / `may_be_over_limit` first: the engine's Bloom filters of those same
+-- members (prefilter.rs), which drop nearly every other record as the tables are read, so
+-- the joins see a few per cent of the rows. The others are tests on records. Dates are compared with the batch date {as_of};
 -- "owned at the batch date" means registered on or before it and not deregistered by then.
 WITH m AS (
     SELECT household_id, hh, person_key, excluded, CAST(programme AS VARCHAR) AS programme, region FROM members
@@ -24,19 +26,19 @@ snapshots AS (
     SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of,
            CAST(_file AS VARCHAR) AS file, _line AS line
     FROM bank_deposit
-    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM asset_members)
+    WHERE as_of <= DATE '{as_of}' AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
     UNION ALL
     SELECT person_key, 'securities', account, market_value_fen, as_of, CAST(_file AS VARCHAR), _line
     FROM securities
-    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM asset_members)
+    WHERE as_of <= DATE '{as_of}' AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
     UNION ALL
     SELECT person_key, 'commercial_insurance', policy_no, cash_value_fen, as_of, CAST(_file AS VARCHAR), _line
     FROM commercial_insurance
-    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM asset_members)
+    WHERE as_of <= DATE '{as_of}' AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
     UNION ALL
     SELECT person_key, 'internet_finance', account, balance_fen, as_of, CAST(_file AS VARCHAR), _line
     FROM internet_finance
-    WHERE as_of <= DATE '{as_of}' AND person_key IN (SELECT person_key FROM asset_members)
+    WHERE as_of <= DATE '{as_of}' AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
 ),
 latest AS (
     SELECT person_key, src, acct, fen, as_of, file, line,
@@ -76,33 +78,33 @@ SELECT c.hh, 'income_over_line' AS rule, t.person_key, 'tax' AS source,
        t.income_fen AS amount_fen, CAST(t.month AS VARCHAR) AS date, CAST(NULL AS BIGINT) AS measure,
        CAST(t._file AS VARCHAR) AS file, t._line AS line
 FROM tax t JOIN income_members c ON c.person_key = t.person_key
-WHERE t.month BETWEEN {ws} AND {we}
+WHERE may_be_over_line(t.person_key) AND t.month BETWEEN {ws} AND {we}
   AND (({count_tax_wage} AND t.income_type = 'wage') OR t.income_type IN ({other_tax_types}))
 UNION ALL
 SELECT c.hh, 'income_over_line', p.person_key, 'public_payroll', CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, p.salary_fen AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM public_payroll p JOIN income_members c ON c.person_key = p.person_key
-WHERE p.month BETWEEN {ws} AND {we}
+WHERE may_be_over_line(p.person_key) AND p.month BETWEEN {ws} AND {we}
 UNION ALL
 SELECT c.hh, 'income_over_line', s.person_key, 'social_insurance', CAST(s.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, s.base_fen AS amount_fen, CAST(s.month AS VARCHAR) AS date, NULL AS measure, CAST(s._file AS VARCHAR), s._line
 FROM social_insurance s JOIN income_members c ON c.person_key = s.person_key
-WHERE s.month BETWEEN {ws} AND {we}
+WHERE may_be_over_line(s.person_key) AND s.month BETWEEN {ws} AND {we}
 UNION ALL
 SELECT c.hh, 'income_over_line', f.person_key, 'provident_fund', CAST(f.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, f.base_fen AS amount_fen, CAST(f.month AS VARCHAR) AS date, NULL AS measure, CAST(f._file AS VARCHAR), f._line
 FROM provident_fund f JOIN income_members c ON c.person_key = f.person_key
-WHERE f.month BETWEEN {ws} AND {we}
+WHERE may_be_over_line(f.person_key) AND f.month BETWEEN {ws} AND {we}
 UNION ALL
 SELECT c.hh, 'income_over_line', p.person_key, 'pension', CAST(p.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, p.amount_fen AS amount_fen, CAST(p.month AS VARCHAR) AS date, NULL AS measure, CAST(p._file AS VARCHAR), p._line
 FROM pension p JOIN income_members c ON c.person_key = p.person_key
-WHERE p.month BETWEEN {ws} AND {we} AND p.scheme IN ({pension_schemes})
+WHERE may_be_over_line(p.person_key) AND p.month BETWEEN {ws} AND {we} AND p.scheme IN ({pension_schemes})
 UNION ALL
 SELECT c.hh, 'income_over_line', u.person_key, 'unemployment_benefit', CAST(u.month AS VARCHAR),
        NULL AS key_a, NULL AS key_b, u.amount_fen AS amount_fen, CAST(u.month AS VARCHAR) AS date, NULL AS measure, CAST(u._file AS VARCHAR), u._line
 FROM unemployment_benefit u JOIN income_members c ON c.person_key = u.person_key
-WHERE {count_unemployment} AND u.month BETWEEN {ws} AND {we}
+WHERE may_be_over_line(u.person_key) AND {count_unemployment} AND u.month BETWEEN {ws} AND {we}
 UNION ALL
 -- Assets: the latest snapshot of every account of the counted members over the limit.
 SELECT c.hh, 'assets_over_limit', l.person_key, l.src, l.acct,

@@ -241,9 +241,9 @@ impl Engine {
         let members_path = out.join("members.parquet");
         let keys = std::cell::RefCell::new(HouseholdKeys::default());
         let duplicates = std::cell::RefCell::new(super::members::Duplicates::default());
-        let counted = std::cell::RefCell::new(super::prefilter::CountedKeys::default());
+        let counted = std::cell::RefCell::new(super::prefilter::Keys::default());
         let member_rows = |b: &RecordBatch| {
-            counted.borrow_mut().add(b)?;
+            counted.borrow_mut().add_counted(b)?;
             keys.borrow_mut().add_to(&with_person_id(b)?)
         };
         self.stream_to_ending(
@@ -265,7 +265,8 @@ impl Engine {
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
         // The sums' quick test of the counted members (prefilter.rs).
-        self.sums.register_udf(counted.into_inner().into_udf());
+        self.sums
+            .register_udf(counted.into_inner().into_udf(super::prefilter::COUNTED));
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
         for (_, table, sql) in self.sum_queries(policy, as_of) {
@@ -279,16 +280,26 @@ impl Engine {
 
         progress(Stage::Evidence);
         // The counted members of the households that fail a sum test, and the units the
-        // counted members own, as tables of their own (see evidence.sql).
-        for (name, test) in [
-            ("income_members", "over_line"),
-            ("asset_members", "over_limit"),
+        // counted members own, as tables of their own (see evidence.sql); each of the two
+        // sets of members also as a key test (`may_be_over_line`, `may_be_over_limit`:
+        // prefilter.rs) that drops most other records as the department tables are read.
+        for (name, test, filter) in [
+            ("income_members", "over_line", super::prefilter::OVER_LINE),
+            ("asset_members", "over_limit", super::prefilter::OVER_LIMIT),
         ] {
             let sql = format!(
                 "SELECT m.hh, m.person_key FROM members m \
                  JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.{test}"
             );
             self.scratch_table(name, &sql).await?;
+            let mut keys = super::prefilter::Keys::default();
+            for b in self
+                .query(&format!("SELECT person_key FROM {name}"))
+                .await?
+            {
+                keys.add_all(&b)?;
+            }
+            self.ctx.register_udf(keys.into_udf(filter));
         }
         self.scratch_table("units", &self.units_sql(policy, as_of))
             .await?;
