@@ -14,7 +14,9 @@
 -- few, and the joins are built on them rather than on the department tables), and ask
 -- `may_be_over_line` / `may_be_over_limit` first: the engine's Bloom filters of those same
 -- members (prefilter.rs), which drop nearly every other record as the tables are read, so
--- the joins see a few per cent of the rows. The others are tests on records. Dates are compared with the batch date {as_of};
+-- the joins see a few per cent of the rows. The others are tests on records; the spouse and
+-- minor-child rules ask `may_be_declared` (a filter of every declared member) first in the
+-- same way. (The vehicle and duplicate-benefit rules did not gain by it: benches/README.md.) Dates are compared with the batch date {as_of};
 -- "owned at the batch date" means registered on or before it and not deregistered by then.
 WITH m AS (
     SELECT household_id, hh, person_key, excluded, CAST(programme AS VARCHAR) AS programme, region FROM members
@@ -178,11 +180,11 @@ FROM (
     FROM (
         SELECT person_key AS me_key, spouse_key AS other_key, false AS flipped, event, event_date,
                _file AS file, _line AS line
-        FROM marriage WHERE event_date <= DATE '{as_of}'
+        FROM marriage WHERE event_date <= DATE '{as_of}' AND may_be_declared(person_key)
         UNION ALL
         SELECT spouse_key AS me_key, person_key AS other_key, true AS flipped, event, event_date,
                _file AS file, _line AS line
-        FROM marriage WHERE event_date <= DATE '{as_of}'
+        FROM marriage WHERE event_date <= DATE '{as_of}' AND may_be_declared(spouse_key)
     ) e
     JOIN m d ON d.person_key = e.me_key
     WHERE NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = e.other_key)
@@ -197,6 +199,7 @@ FROM hukou h
 JOIN (
     SELECT DISTINCT m.hh, hk.hukou_no
     FROM hukou hk JOIN m ON m.person_key = hk.person_key
+    WHERE may_be_declared(hk.person_key)
 ) d ON d.hukou_no = h.hukou_no
 WHERE h.relation_to_head = 'child'
   AND h.status = 'active'

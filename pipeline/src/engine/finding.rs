@@ -242,8 +242,10 @@ impl Engine {
         let keys = std::cell::RefCell::new(HouseholdKeys::default());
         let duplicates = std::cell::RefCell::new(super::members::Duplicates::default());
         let counted = std::cell::RefCell::new(super::prefilter::Keys::default());
+        let declared = std::cell::RefCell::new(super::prefilter::Keys::default());
         let member_rows = |b: &RecordBatch| {
             counted.borrow_mut().add_counted(b)?;
+            declared.borrow_mut().add_all(b)?;
             keys.borrow_mut().add_to(&with_person_id(b)?)
         };
         self.stream_to_ending(
@@ -264,9 +266,15 @@ impl Engine {
         .await?;
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
-        // The sums' quick test of the counted members (prefilter.rs).
-        self.sums
-            .register_udf(counted.into_inner().into_udf(super::prefilter::COUNTED));
+        // The quick tests of the counted and the declared members (prefilter.rs), on both
+        // sessions: the sums', and the main one's (the owned units, spouses, minor children).
+        for udf in [
+            counted.into_inner().into_udf(super::prefilter::COUNTED),
+            declared.into_inner().into_udf(super::prefilter::DECLARED),
+        ] {
+            self.sums.register_udf(udf.clone());
+            self.ctx.register_udf(udf);
+        }
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
         for (_, table, sql) in self.sum_queries(policy, as_of) {

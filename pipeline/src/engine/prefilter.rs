@@ -36,6 +36,9 @@ use crate::{Error, Result};
 
 /// The SQL name of the sums' test: the counted members.
 pub(crate) const COUNTED: &str = "may_be_counted";
+/// The SQL name of the test of the declared members, counted or not (the rules on a
+/// household's make-up: an undeclared spouse or minor child).
+pub(crate) const DECLARED: &str = "may_be_declared";
 /// The SQL name of the income evidence's test: the counted members of the households over
 /// the line (the `income_members` table).
 pub(crate) const OVER_LINE: &str = "may_be_over_line";
