@@ -129,7 +129,12 @@ impl KeyFilter {
     /// The word a key sets and its two bits (from the low 12 bits of the hash).
     #[inline]
     fn place(&self, key: i64) -> (usize, u64) {
-        let h = mix(key as u64);
+        self.place_hash(mix(key as u64))
+    }
+
+    /// [`KeyFilter::place`] from the key's hash.
+    #[inline]
+    fn place_hash(&self, h: u64) -> (usize, u64) {
         let bits = (1 << (h & 63)) | (1 << ((h >> 6) & 63));
         // A shift by 64 (one word) is no shift: `checked_shr` gives index 0 then.
         (h.checked_shr(self.shift).unwrap_or(0) as usize, bits)
@@ -140,6 +145,27 @@ impl KeyFilter {
     fn may_contain(&self, key: i64) -> bool {
         let (i, bits) = self.place(key);
         self.words[i] & bits == bits
+    }
+
+    /// [`KeyFilter::may_contain`] of every key, as bits. The keys are hashed 64 at a time
+    /// before their words are read: the reads, which miss the caches while the department
+    /// tables stream through them, are then issued close together and wait together (`perf`
+    /// put 82 % of a one-key-at-a-time loop's time on the load of the word).
+    fn may_contain_all(&self, keys: &[i64]) -> BooleanBuffer {
+        let mut words = Vec::with_capacity(keys.len().div_ceil(64));
+        let mut hashes = [0u64; 64];
+        for chunk in keys.chunks(64) {
+            for (h, &k) in hashes.iter_mut().zip(chunk) {
+                *h = mix(k as u64);
+            }
+            let mut word = 0u64;
+            for (j, &h) in hashes[..chunk.len()].iter().enumerate() {
+                let (i, bits) = self.place_hash(h);
+                word |= u64::from(self.words[i] & bits == bits) << j;
+            }
+            words.push(word);
+        }
+        BooleanBuffer::new(arrow::buffer::Buffer::from_vec(words), 0, keys.len())
     }
 }
 
@@ -196,16 +222,16 @@ impl ScalarUDFImpl for MayBeIn {
             Some(ColumnarValue::Array(a)) => {
                 let keys = a.as_primitive_opt::<Int64Type>().ok_or_else(|| {
                     DataFusionError::Internal(format!(
-                        "{COUNTED}: not a 64-bit key: {}",
+                        "{}: not a 64-bit key: {}",
+                        self.name,
                         a.data_type()
                     ))
                 })?;
-                let values = keys.values();
+                let bits = self.filter.may_contain_all(keys.values());
+                // A null key is nobody's.
                 let bits = match keys.nulls() {
-                    None => BooleanBuffer::collect_bool(keys.len(), |i| check(values[i])),
-                    Some(n) => BooleanBuffer::collect_bool(keys.len(), |i| {
-                        n.is_valid(i) && check(values[i])
-                    }),
+                    None => bits,
+                    Some(n) => &bits & n.inner(),
                 };
                 Ok(ColumnarValue::Array(Arc::new(BooleanArray::new(
                     bits, None,
@@ -279,13 +305,21 @@ mod tests {
         ))
         .await;
         assert!(passed < 3_000, "{passed} of 100,000 passed");
-        // A null key is nobody's.
+        // A null key is nobody's, alone or among others (7919 is a counted member's).
         assert_eq!(
             ask(format!(
                 "SELECT COUNT(*) FROM (SELECT CAST(NULL AS BIGINT) AS k) WHERE {COUNTED}(k)"
             ))
             .await,
             0
+        );
+        assert_eq!(
+            ask(format!(
+                "SELECT COUNT(*) FROM (VALUES (CAST(NULL AS BIGINT)), (7919), (NULL)) t(k) \
+                 WHERE {COUNTED}(k)"
+            ))
+            .await,
+            1
         );
     }
 
@@ -301,6 +335,20 @@ mod tests {
             .filter(|&i| f.may_contain(key(i)))
             .count();
         assert!(passed < 30_000, "{passed} of 200,000 others passed");
+    }
+
+    #[test]
+    fn keys_tested_together_answer_as_one_by_one() {
+        let key = |i: i64| i.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let f = KeyFilter::new(&(0..500).map(key).collect::<Vec<_>>());
+        // 1,000 keys: 15 full words of 64 and 40 over; half added, half not.
+        let keys: Vec<i64> = (250..1_250).map(key).collect();
+        let bits = f.may_contain_all(&keys);
+        assert_eq!(bits.len(), 1_000);
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(bits.value(i), f.may_contain(k), "key {i}");
+        }
+        assert!((0..250).all(|i| bits.value(i)));
     }
 
     #[test]
