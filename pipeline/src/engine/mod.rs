@@ -2,9 +2,10 @@
 //!
 //! Every staged source is registered as a listing table named by its source id, and the
 //! queries are plain SQL over those tables (kept in `.sql` files beside this one) with
-//! built-in functions only, so the same plans can run on a distributed engine, but for one:
-//! `may_be_counted` ([`prefilter`]), a Bloom filter the sums ask before their semi-joins,
-//! which drops rows the semi-joins would drop anyway. Money stays integer fen throughout.
+//! built-in functions only, so the same plans can run on a distributed engine, but for the
+//! key tests of [`prefilter`] (`may_be_counted`, ...): Bloom filters of a set of members, asked
+//! before a join to that set, which drop only rows the join drops anyway. Money stays integer
+//! fen throughout.
 //!
 //! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
 //! date, who is excluded and why; `members.rs` merges a person declared twice in a

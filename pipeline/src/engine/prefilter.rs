@@ -1,5 +1,5 @@
-//! `may_be_counted(person_key)`: a quick test, before the sums' semi-joins, of whether a
-//! department record can be about a counted member at all.
+//! Key tests: `may_be_counted(person_key)` and its kin, quick tests, before a join to a set
+//! of members, of whether a department record can be about one of them at all.
 //!
 //! The income and asset sums keep the department rows about counted members with a semi-join
 //! on the 2.4 M counted members (1M households): every row of the department tables (28 M
@@ -10,6 +10,13 @@
 //! so the repartitioning and the semi-join see only the rest. The filter has false positives
 //! and no false negatives: the semi-join after it still decides, so the sums are what they
 //! were without it (the integration tests hold them to the planted truth, to the fen).
+//!
+//! The same kind of filter stands before other joins to members: `may_be_declared` (every
+//! declared member, counted or not) before the spouse and minor-child rules' joins to the
+//! members, `may_be_counted` before the owned units', and `may_be_over_line` /
+//! `may_be_over_limit` (the counted members of the households over the income line or the
+//! asset limit, some 0.1 M at 1M households) before the income and asset evidence's joins,
+//! which then see a few per cent of the department rows.
 //!
 //! The filter is a blocked Bloom filter: one 64-bit word per key, two bits in it, 4 to 8 bits
 //! per counted member (2 MiB at 1M households; 6.5 % false positives there: the semi-joins'
