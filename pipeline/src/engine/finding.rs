@@ -241,11 +241,9 @@ impl Engine {
         let members_path = out.join("members.parquet");
         let keys = std::cell::RefCell::new(HouseholdKeys::default());
         let duplicates = std::cell::RefCell::new(super::members::Duplicates::default());
-        let counted = std::cell::RefCell::new(super::prefilter::Keys::default());
-        let declared = std::cell::RefCell::new(super::prefilter::Keys::default());
+        let member_keys = std::cell::RefCell::new(super::prefilter::MemberKeys::default());
         let member_rows = |b: &RecordBatch| {
-            counted.borrow_mut().add_counted(b)?;
-            declared.borrow_mut().add_all(b)?;
+            member_keys.borrow_mut().add(b)?;
             keys.borrow_mut().add_to(&with_person_id(b)?)
         };
         self.stream_to_ending(
@@ -268,10 +266,7 @@ impl Engine {
         self.register_in_hh_order("members", &members_path).await?;
         // The quick tests of the counted and the declared members (prefilter.rs), on both
         // sessions: the sums', and the main one's (the owned units, spouses, minor children).
-        for udf in [
-            counted.into_inner().into_udf(super::prefilter::COUNTED),
-            declared.into_inner().into_udf(super::prefilter::DECLARED),
-        ] {
+        for udf in member_keys.into_inner().into_udfs() {
             self.sums.register_udf(udf.clone());
             self.ctx.register_udf(udf);
         }

@@ -60,20 +60,24 @@ const BITS_PER_KEY: usize = 4;
 /// core's second-level cache (the members of the households over a line or a limit).
 const BITS_PER_KEY_SMALL: usize = 16;
 
-/// Person keys, gathered to become a filter.
+/// The keys of the declared members and of the counted ones among them, gathered as the
+/// members are written, to become the `may_be_declared` and `may_be_counted` tests.
 #[derive(Default)]
-pub(crate) struct Keys {
-    keys: Vec<i64>,
+pub(crate) struct MemberKeys {
+    declared: Keys,
+    counted: Keys,
 }
 
-impl Keys {
-    /// Adds the keys of the counted members (no `excluded` reason) among the members `b`.
-    pub(crate) fn add_counted(&mut self, b: &RecordBatch) -> Result<()> {
+impl MemberKeys {
+    /// Adds the members `b`: every one as declared, those with no `excluded` reason as
+    /// counted.
+    pub(crate) fn add(&mut self, b: &RecordBatch) -> Result<()> {
         let keys = key_column(b)?;
         let excluded = b
             .column_by_name("excluded")
             .ok_or_else(|| Error::Invalid("engine: members without excluded".into()))?;
-        self.keys.extend(
+        self.declared.add_all(b)?;
+        self.counted.keys.extend(
             (0..b.num_rows())
                 .filter(|&i| keys.is_valid(i) && excluded.is_null(i))
                 .map(|i| keys.value(i)),
@@ -81,6 +85,22 @@ impl Keys {
         Ok(())
     }
 
+    /// The `may_be_counted` and `may_be_declared` tests.
+    pub(crate) fn into_udfs(self) -> [ScalarUDF; 2] {
+        [
+            self.counted.into_udf(COUNTED),
+            self.declared.into_udf(DECLARED),
+        ]
+    }
+}
+
+/// Person keys, gathered to become a filter.
+#[derive(Default)]
+pub(crate) struct Keys {
+    keys: Vec<i64>,
+}
+
+impl Keys {
     /// Adds every `person_key` of `b`.
     pub(crate) fn add_all(&mut self, b: &RecordBatch) -> Result<()> {
         self.keys.extend(key_column(b)?.iter().flatten());
@@ -270,7 +290,7 @@ mod tests {
             Field::new("person_key", DataType::Int64, true),
             Field::new("excluded", DataType::Utf8, true),
         ]));
-        let mut keys = Keys::default();
+        let mut keys = MemberKeys::default();
         for part in [0..10_000i64, 10_000..20_000] {
             let b = RecordBatch::try_new(
                 schema.clone(),
@@ -282,10 +302,11 @@ mod tests {
                 ],
             )
             .unwrap();
-            keys.add_counted(&b).unwrap();
+            keys.add(&b).unwrap();
         }
         let ctx = SessionContext::new();
-        ctx.register_udf(keys.into_udf(COUNTED));
+        let [counted, _] = keys.into_udfs();
+        ctx.register_udf(counted);
         let ask = |sql: String| {
             let ctx = ctx.clone();
             async move {
