@@ -242,10 +242,25 @@ impl ResidentId {
         ok.then_some(id)
     }
 
+    /// The 18 characters of the ID, as [`Display`](fmt::Display) writes them, without the
+    /// formatting machinery (the engine spells out millions: members.parquet).
+    pub fn to_ascii(&self) -> [u8; 18] {
+        // `body` < 10^17 (every constructor checks): 17 digits, zero-padded.
+        let mut out = [0u8; 18];
+        let mut b = self.body;
+        for slot in out[..17].iter_mut().rev() {
+            *slot = b'0' + (b % 10) as u8;
+            b /= 10;
+        }
+        out[17] = check_char(self.check) as u8;
+        out
+    }
+
     /// The masked form for human-facing output: `440106********123X`.
     pub fn masked(&self) -> String {
-        let s = self.to_string();
-        format!("{}********{}", &s[..6], &s[14..])
+        let mut a = self.to_ascii();
+        a[6..14].fill(b'*');
+        String::from_utf8_lossy(&a).into_owned()
     }
 
     /// The old 15-digit form, for IDs born in 19xx (used by the generator to write dirty data).
@@ -274,7 +289,8 @@ pub fn mask_text(raw: &str) -> String {
 
 impl fmt::Display for ResidentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:017}{}", self.body, check_char(self.check))
+        let ascii = self.to_ascii();
+        f.write_str(std::str::from_utf8(&ascii).map_err(|_| fmt::Error)?)
     }
 }
 
