@@ -114,13 +114,16 @@ impl ParquetOut {
         Self::create_with(path, schema, props.build())
     }
 
-    /// Creates `path` with `schema`, uncompressed: for a file written to be read back once
-    /// or twice and deleted (the engine's scratch tables), where compressing and
-    /// decompressing it costs time and saves nothing that matters.
+    /// Creates `path` with `schema`, uncompressed and without dictionaries: for a file
+    /// written to be read back once or twice and deleted (the engine's scratch tables), where
+    /// compressing it, or interning every value to make a dictionary, costs time and saves
+    /// nothing that matters (the dictionaries of the unsorted evidence and the owned units
+    /// took a third of their encoder's time at 1M households: benches/README.md).
     pub fn scratch(path: &Path, schema: SchemaRef) -> Result<Self> {
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::UNCOMPRESSED)
             .set_max_row_group_row_count(Some(512 * 1024))
+            .set_dictionary_enabled(false)
             .build();
         Self::create_with(path, schema, props)
     }
