@@ -86,6 +86,17 @@ const NO_STATISTICS: &[&str] = &[
     "record_key",
 ];
 
+/// Files of one row per person, whose ID columns ([`UNIQUE_ID_COLUMNS`]) are written
+/// uncompressed: each ID once, 18 digits of which most are random, Snappy makes them only a
+/// third smaller and took 0.2 CPU-s a column per million households on this machine
+/// (members.parquet's encoder: 1.3-1.6 CPU-s became 0.95-1.0 at 1M households, the file 93
+/// MB became 133; benches/README.md). Elsewhere (evidence.parquet) a person's ID repeats on
+/// consecutive rows and compresses well.
+const UNIQUE_ID_FILES: &[&str] = &["members.parquet"];
+
+/// The ID columns of [`UNIQUE_ID_FILES`] (person keys do not compress at all).
+const UNIQUE_ID_COLUMNS: &[&str] = &["person_id", "person_id_raw", "person_key"];
+
 /// Chunks in flight between the producer and the encoding thread.
 const AHEAD: usize = 4;
 
@@ -93,12 +104,22 @@ impl ParquetOut {
     /// Creates `path` with `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
         let mut props = hedui_connectors::stage::writer_properties().into_builder();
+        let unique_ids = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| UNIQUE_ID_FILES.contains(&n));
         for f in schema.fields() {
             let column = parquet::schema::types::ColumnPath::from(f.name().as_str());
             if NO_STATISTICS.contains(&f.name().as_str()) {
                 props = props.set_column_statistics_enabled(
                     column.clone(),
                     parquet::file::properties::EnabledStatistics::None,
+                );
+            }
+            if unique_ids && UNIQUE_ID_COLUMNS.contains(&f.name().as_str()) {
+                props = props.set_column_compression(
+                    column.clone(),
+                    parquet::basic::Compression::UNCOMPRESSED,
                 );
             }
             if NO_DICTIONARY.contains(&f.name().as_str()) {
