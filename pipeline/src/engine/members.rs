@@ -281,13 +281,24 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn runs_become_one_row_with_each_fields_least_value_even_across_batches() {
+    /// The rows [`Duplicates`] gives for `batches`, pushed one after the other, then finished.
+    fn through(batches: &[RecordBatch]) -> Vec<(String, i64, Option<String>, Option<i64>)> {
         let mut d = Duplicates::default();
         let mut out = Vec::new();
+        for b in batches {
+            for part in d.push(b).unwrap() {
+                out.extend(rows(&part));
+            }
+        }
+        out.extend(d.finish().unwrap().iter().flat_map(rows));
+        out
+    }
+
+    #[test]
+    fn runs_become_one_row_with_each_fields_least_value_even_across_batches() {
         // h1/7 is declared twice (spouse and head: "head" is less); h2/5 three times, across
         // the two batches, with a null region that MIN skips; h2/6 once.
-        for b in [
+        let out = through(&[
             batch(&[
                 ("h1", 7, Some("spouse"), Some(440106)),
                 ("h1", 7, Some("head"), Some(440105)),
@@ -299,12 +310,7 @@ mod tests {
                 ("h2", 5, None, Some(440103)),
                 ("h2", 6, Some("head"), Some(2)),
             ]),
-        ] {
-            for part in d.push(&b).unwrap() {
-                out.extend(rows(&part));
-            }
-        }
-        out.extend(rows(&d.finish().unwrap().unwrap()));
+        ]);
         let s = |v: &str| Some(v.to_string());
         assert_eq!(
             out,
@@ -319,11 +325,9 @@ mod tests {
 
     #[test]
     fn each_households_rows_come_out_in_person_order_even_across_batches() {
-        let mut d = Duplicates::default();
-        let mut out = Vec::new();
         // Sorted by household only: h1's persons 9, 7, 8 over two batches (7 twice), h2's
         // 3 and 2 in the second, h3 alone.
-        for b in [
+        let out = through(&[
             batch(&[
                 ("h1", 9, Some("child"), Some(1)),
                 ("h1", 7, Some("spouse"), Some(1)),
@@ -335,12 +339,7 @@ mod tests {
                 ("h2", 2, Some("child"), Some(1)),
             ]),
             batch(&[("h3", 1, Some("head"), Some(1))]),
-        ] {
-            for part in d.push(&b).unwrap() {
-                out.extend(rows(&part));
-            }
-        }
-        out.extend(rows(&d.finish().unwrap().unwrap()));
+        ]);
         let keys: Vec<(&str, i64)> = out.iter().map(|r| (r.0.as_str(), r.1)).collect();
         assert_eq!(
             keys,
