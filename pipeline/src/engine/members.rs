@@ -363,7 +363,7 @@ mod tests {
         assert!(d.push(&batch(&[("h1", 2, None, None)])).unwrap().is_empty());
         assert!(d.push(&batch(&[("h1", 1, None, None)])).unwrap().is_empty());
         let out = d.push(&batch(&[("h2", 1, None, None)])).unwrap();
-        let keys: Vec<i64> = out.iter().flat_map(|b| rows(b)).map(|r| r.1).collect();
+        let keys: Vec<i64> = out.iter().flat_map(rows).map(|r| r.1).collect();
         assert_eq!(keys, [1, 2]);
         assert_eq!(rows(&d.finish().unwrap().unwrap())[0].0, "h2");
     }
