@@ -245,12 +245,10 @@ impl ResidentId {
     /// The 18 characters of the ID, as [`Display`](fmt::Display) writes them, without the
     /// formatting machinery (the engine spells out millions: members.parquet).
     pub fn to_ascii(&self) -> [u8; 18] {
-        // `body` < 10^17 (every constructor checks): 17 digits, zero-padded.
+        // `body` < 10^17 (every constructor checks): its 17 digits, zero-padded.
         let mut out = [0u8; 18];
-        let mut b = self.body;
-        for slot in out[..17].iter_mut().rev() {
-            *slot = b'0' + (b % 10) as u8;
-            b /= 10;
+        for (slot, d) in out.iter_mut().zip(digits_of(self.body)) {
+            *slot = b'0' + d;
         }
         out[17] = check_char(self.check) as u8;
         out

@@ -14,9 +14,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array, make_comparator};
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array, make_comparator};
 use arrow::compute::SortOptions;
-use arrow::datatypes::{Field, Int64Type, Schema};
+use arrow::datatypes::{Field, Schema};
 
 use crate::{Error, Result};
 
@@ -133,12 +133,9 @@ fn same_key(a: &RecordBatch, b: &RecordBatch) -> Result<impl Fn(usize, usize) ->
 fn in_person_order(b: &RecordBatch) -> Result<RecordBatch> {
     let n = b.num_rows();
     let persons = column(b, "person_key")?;
-    let persons = persons
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| Error::Invalid("engine: members' person_key is not 64-bit".into()))?;
     let cmp = make_comparator(
-        persons,
-        persons,
+        &persons,
+        &persons,
         SortOptions {
             descending: false,
             nulls_first: false,
