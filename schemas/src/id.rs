@@ -103,12 +103,28 @@ fn check_char(value: u8) -> char {
 }
 
 fn digits_of(body: u64) -> [u8; 17] {
+    // Two halves of at most 9 and 8 digits, each in 32-bit arithmetic (a division of a u64
+    // by 10 is a wide multiply; the engine spells out millions of IDs: members.parquet).
     let mut out = [0u8; 17];
-    let mut b = body;
-    for slot in out.iter_mut().rev() {
-        *slot = (b % 10) as u8;
-        b /= 10;
+    let (mut hi, mut lo) = ((body / 100_000_000) as u32, (body % 100_000_000) as u32);
+    for slot in out[9..].iter_mut().rev() {
+        *slot = (lo % 10) as u8;
+        lo /= 10;
     }
+    for slot in out[..9].iter_mut().rev() {
+        *slot = (hi % 10) as u8;
+        hi /= 10;
+    }
+    out
+}
+
+/// The 18 characters of an ID: its body's digits and its check character.
+fn ascii(body_digits: &[u8; 17], check: u8) -> [u8; 18] {
+    let mut out = [0u8; 18];
+    for (slot, d) in out.iter_mut().zip(body_digits) {
+        *slot = b'0' + d;
+    }
+    out[17] = check_char(check) as u8;
     out
 }
 
@@ -228,6 +244,18 @@ impl ResidentId {
 
     /// Unpacks a key made by [`pack`](Self::pack); `None` for a value no valid ID packs to.
     pub fn unpack(key: i64) -> Option<Self> {
+        Self::unpack_with_digits(key).map(|(id, _)| id)
+    }
+
+    /// The 18 characters of the ID `key` packs ([`unpack`](Self::unpack), then
+    /// [`to_ascii`](Self::to_ascii)), the digits worked out once for both.
+    pub fn ascii_of_key(key: i64) -> Option<[u8; 18]> {
+        let (id, digits) = Self::unpack_with_digits(key)?;
+        Some(ascii(&digits, id.check))
+    }
+
+    /// [`unpack`](Self::unpack) and the body's digits it checked.
+    fn unpack_with_digits(key: i64) -> Option<(Self, [u8; 17])> {
         if key < 0 {
             return None;
         }
@@ -236,22 +264,19 @@ impl ResidentId {
             body: key / 11,
             check: (key % 11) as u8,
         };
-        let ok = id.body < 100_000_000_000_000_000
-            && id.check == check_value(&digits_of(id.body))
-            && id.birth_date().is_some();
-        ok.then_some(id)
+        if id.body >= 100_000_000_000_000_000 {
+            return None;
+        }
+        let digits = digits_of(id.body);
+        let ok = id.check == check_value(&digits) && id.birth_date().is_some();
+        ok.then_some((id, digits))
     }
 
     /// The 18 characters of the ID, as [`Display`](fmt::Display) writes them, without the
     /// formatting machinery (the engine spells out millions: members.parquet).
     pub fn to_ascii(&self) -> [u8; 18] {
         // `body` < 10^17 (every constructor checks): its 17 digits, zero-padded.
-        let mut out = [0u8; 18];
-        for (slot, d) in out.iter_mut().zip(digits_of(self.body)) {
-            *slot = b'0' + d;
-        }
-        out[17] = check_char(self.check) as u8;
-        out
+        ascii(&digits_of(self.body), self.check)
     }
 
     /// The masked form for human-facing output: `440106********123X`.
@@ -401,6 +426,25 @@ mod tests {
             prop_assert!(key >= 0);
             prop_assert_eq!(ResidentId::unpack(key), Some(id));
             prop_assert_eq!(ResidentId::parse(&id.to_string()), Ok(id));
+            prop_assert_eq!(ResidentId::ascii_of_key(key), Some(id.to_ascii()));
+            let text = id.to_string();
+            prop_assert_eq!(&id.to_ascii()[..], text.as_bytes());
+        }
+
+        #[test]
+        fn ascii_of_any_key_is_that_of_its_unpacking(key in any::<i64>(), near in 0i64..1_100_000_000_000_000_000) {
+            for k in [key, near] {
+                prop_assert_eq!(
+                    ResidentId::ascii_of_key(k),
+                    ResidentId::unpack(k).map(|id| id.to_ascii())
+                );
+            }
+        }
+
+        #[test]
+        fn digits_are_the_decimal_form(body in 0u64..100_000_000_000_000_000) {
+            let text: Vec<u8> = format!("{body:017}").bytes().map(|c| c - b'0').collect();
+            prop_assert_eq!(&digits_of(body)[..], &text[..]);
         }
 
         #[test]

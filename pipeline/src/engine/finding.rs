@@ -737,8 +737,8 @@ fn with_person_id(b: &RecordBatch) -> Result<RecordBatch> {
 
 /// Writes the full resident ID a packed key stands for (`#key` when it is none) to `out`.
 fn write_id(out: &mut impl std::fmt::Write, key: i64) -> std::fmt::Result {
-    match ResidentId::unpack(key) {
-        Some(id) => write!(out, "{id}"),
+    match ResidentId::ascii_of_key(key) {
+        Some(a) => out.write_str(std::str::from_utf8(&a).map_err(|_| std::fmt::Error)?),
         None => write!(out, "#{key}"),
     }
 }
