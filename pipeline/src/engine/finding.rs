@@ -585,7 +585,7 @@ impl Engine {
         let err = |e| Error::Invalid(format!("query for {file}: {}", df_err(e)));
         let df = ctx.sql(sql).await.map_err(err)?;
         let schema = df.schema().inner().clone();
-        let mut stream = df.execute_stream().await.map_err(err)?;
+        let mut stream = on_a_task(df.execute_stream().await.map_err(err)?);
         let schema = f(&RecordBatch::new_empty(schema))?
             .first()
             .map(|b| b.schema())
@@ -608,6 +608,30 @@ impl Engine {
         tracing::debug!(file, rows, ms, cpu_ms, "engine query");
         Ok(rows)
     }
+}
+
+/// `stream`, driven by a task of its own on the runtime's workers, in the same order: the
+/// plan's last operator (the merge of a sort's partitions, most often) runs there while this
+/// thread does what the engine does with each batch (the members' duplicates, the IDs spelt
+/// out, the findings gathered), and the writer's thread encodes. Polled here, the merge and
+/// that work took turns on one thread, the members' and the evidence's bottleneck.
+fn on_a_task(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+) -> datafusion::execution::SendableRecordBatchStream {
+    let mut task =
+        datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder::new(stream.schema(), 2);
+    let tx = task.tx();
+    task.spawn(async move {
+        while let Some(b) = stream.next().await {
+            let failed = b.is_err();
+            // A closed channel: the engine stopped reading (an error of its own).
+            if tx.send(b).await.is_err() || failed {
+                break;
+            }
+        }
+        Ok(())
+    });
+    task.build()
 }
 
 /// Numbers households 0, 1, 2, ... in the order they come (members are sorted by household
