@@ -1040,8 +1040,10 @@ fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
     }
 }
 
-/// Maps one batch of the evidence query to the output schema (full IDs, record keys made of
-/// IDs spelled out) and gathers the findings.
+/// One batch of the evidence query: mapped to the output schema ([`render_evidence`]) and its
+/// findings gathered ([`gather_evidence`]) side by side, on two threads: the batches come
+/// from one sorted stream, and done one after the other on the thread that reads it, the two
+/// were the evidence stage's bottleneck (the sort's workers and the writer's thread waited).
 fn evidence_batch(
     b: &RecordBatch,
     schema: &SchemaRef,
@@ -1049,66 +1051,73 @@ fn evidence_batch(
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
 ) -> Result<RecordBatch> {
-    // Text read as borrowed strings: no allocation per row and column, and no copy of a
-    // column the query gives as string views.
-    let text = |col: &str| -> Result<ArrayRef> {
-        match b.column_by_name(col) {
-            Some(c) if c.data_type() == &DataType::Utf8View => Ok(c.clone()),
-            _ => utf8_column(b, col),
-        }
-    };
-    fn value(a: &ArrayRef, i: usize) -> Option<&str> {
-        if a.data_type() == &DataType::Utf8View {
-            let a = a.as_string_view();
-            a.is_valid(i).then(|| a.value(i))
-        } else {
-            let a = a.as_string::<i32>();
-            a.is_valid(i).then(|| a.value(i))
-        }
+    let (gathered, rendered) = rayon::join(
+        || gather_evidence(b, rule_index, acc),
+        || render_evidence(b, schema, keys),
+    );
+    gathered?;
+    rendered
+}
+
+/// A text column of the evidence query, read as borrowed strings: no allocation per row, and
+/// no copy of a column the query gives as string views.
+fn evidence_text(b: &RecordBatch, col: &str) -> Result<ArrayRef> {
+    match b.column_by_name(col) {
+        Some(c) if c.data_type() == &DataType::Utf8View => Ok(c.clone()),
+        _ => utf8_column(b, col),
     }
+}
+
+/// Row `i` of a column from [`evidence_text`].
+fn text_value(a: &ArrayRef, i: usize) -> Option<&str> {
+    if a.data_type() == &DataType::Utf8View {
+        let a = a.as_string_view();
+        a.is_valid(i).then(|| a.value(i))
+    } else {
+        let a = a.as_string::<i32>();
+        a.is_valid(i).then(|| a.value(i))
+    }
+}
+
+/// The record key of row `i`: the record's own (`record_key`), else the IDs it is made of
+/// (`key_a`, `key_b`) spelled out.
+fn record_key_of<'a>(
+    key: &'a ArrayRef,
+    key_a: &[Option<i64>],
+    key_b: &[Option<i64>],
+    i: usize,
+) -> Option<std::borrow::Cow<'a, str>> {
+    match (text_value(key, i), key_a[i], key_b[i]) {
+        (Some(k), _, _) => Some(k.into()),
+        (None, Some(a), Some(b)) => Some(format!("{}+{}", id_text(a), id_text(b)).into()),
+        (None, Some(a), None) => Some(id_text(a).into()),
+        (None, None, _) => None,
+    }
+}
+
+/// Adds the rows of one batch of the evidence query to the findings they make (`acc`: per
+/// household and rule, the persons and records concerned, the measure, the rows).
+fn gather_evidence(
+    b: &RecordBatch,
+    rule_index: &BTreeMap<&str, usize>,
+    acc: &mut BTreeMap<(i64, usize), Acc>,
+) -> Result<()> {
     let hh = int_column(b, "hh")?;
-    let rule = text("rule")?;
+    let rule = evidence_text(b, "rule")?;
     let person = int_column(b, "person_key")?;
-    let source = text("source")?;
-    let key = text("record_key")?;
+    let source = evidence_text(b, "source")?;
+    let key = evidence_text(b, "record_key")?;
     let key_a = int_column(b, "key_a")?;
     let key_b = int_column(b, "key_b")?;
-    let amount = int_column(b, "amount_fen")?;
-    let date = text("date")?;
     let measure = int_column(b, "measure")?;
-    let file = text("file")?;
-    let line = int_column(b, "line")?;
-    let n = b.num_rows();
-    let (mut c_h, mut c_r, mut c_id, mut c_k, mut c_s, mut c_rk) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Int64Builder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
-    let (mut c_a, mut c_d, mut c_f, mut c_l) = (
-        Int64Builder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Int64Builder::new(),
-    );
     let mut last_rule: Option<(&str, usize)> = None;
     let mut current: Option<((i64, usize), Acc)> = None;
-    for i in 0..n {
-        let (Some(h), Some(r), Some(s)) = (hh[i], value(&rule, i), value(&source, i)) else {
+    for i in 0..b.num_rows() {
+        let (Some(h), Some(r), Some(_)) = (hh[i], text_value(&rule, i), text_value(&source, i))
+        else {
             return Err(Error::Invalid(
                 "engine: evidence row without household, rule or source".into(),
             ));
-        };
-        let household = keys
-            .id(h)
-            .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h}")))?;
-        let record_key = match (value(&key, i), key_a[i], key_b[i]) {
-            (Some(k), _, _) => Some(k.to_string()),
-            (None, Some(a), Some(b)) => Some(format!("{}+{}", id_text(a), id_text(b))),
-            (None, Some(a), None) => Some(id_text(a)),
-            (None, None, _) => None,
         };
         // The rows come sorted by household and rule: a finding's rows follow each other,
         // so the rule and the finding are looked up once per finding, not per row.
@@ -1138,34 +1147,64 @@ fn evidence_batch(
             a.measure = Some(a.measure.map_or(m, |x: i64| x.max(m)));
         }
         a.rows += 1;
-        c_h.append_value(household);
-        c_r.append_value(r);
-        append_id(&mut c_id, person[i])?;
-        c_k.append_option(person[i]);
-        c_s.append_value(s);
-        c_rk.append_option(record_key.as_deref());
-        if let Some(k) = record_key {
-            a.records.insert(k);
+        // (A record key repeats within a finding, a month's for every member: it is copied
+        // only the first time.)
+        if let Some(k) = record_key_of(&key, &key_a, &key_b, i)
+            && !a.records.contains(k.as_ref())
+        {
+            a.records.insert(k.into_owned());
         }
-        c_a.append_option(amount[i]);
-        c_d.append_option(value(&date, i));
-        c_f.append_option(value(&file, i));
-        c_l.append_option(line[i]);
     }
     if let Some((k, a)) = current {
         acc.insert(k, a);
     }
+    Ok(())
+}
+
+/// One batch of the evidence query in the output schema: the household's id for its key, the
+/// member's full resident ID beside the key, record keys made of IDs spelled out; the other
+/// columns as they are.
+fn render_evidence(
+    b: &RecordBatch,
+    schema: &SchemaRef,
+    keys: &HouseholdKeys,
+) -> Result<RecordBatch> {
+    let n = b.num_rows();
+    let mut households = StringBuilder::with_capacity(n, n * 16);
+    for h in int_column(b, "hh")? {
+        let id = h
+            .and_then(|h| keys.id(h))
+            .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h:?}")))?;
+        households.append_value(id);
+    }
+    let mut ids = StringBuilder::with_capacity(n, n * 18);
+    for p in int_column(b, "person_key")? {
+        append_id(&mut ids, p)?;
+    }
+    let key = evidence_text(b, "record_key")?;
+    let (key_a, key_b) = (int_column(b, "key_a")?, int_column(b, "key_b")?);
+    let mut record_keys = StringBuilder::new();
+    for i in 0..n {
+        record_keys.append_option(record_key_of(&key, &key_a, &key_b, i));
+    }
+    // The columns passed through, in the output's types.
+    let column = |name: &str, t: &DataType| -> Result<ArrayRef> {
+        let c = b
+            .column_by_name(name)
+            .ok_or_else(|| Error::Invalid(format!("engine: evidence without {name}")))?;
+        Ok(arrow::compute::cast(c, t)?)
+    };
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(c_h.finish()),
-        Arc::new(c_r.finish()),
-        Arc::new(c_id.finish()),
-        Arc::new(c_k.finish()),
-        Arc::new(c_s.finish()),
-        Arc::new(c_rk.finish()),
-        Arc::new(c_a.finish()),
-        Arc::new(c_d.finish()),
-        Arc::new(c_f.finish()),
-        Arc::new(c_l.finish()),
+        Arc::new(households.finish()),
+        column("rule", &DataType::Utf8)?,
+        Arc::new(ids.finish()),
+        column("person_key", &DataType::Int64)?,
+        column("source", &DataType::Utf8)?,
+        Arc::new(record_keys.finish()),
+        column("amount_fen", &DataType::Int64)?,
+        column("date", &DataType::Utf8)?,
+        column("file", &DataType::Utf8)?,
+        column("line", &DataType::Int64)?,
     ];
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
