@@ -313,6 +313,9 @@ impl Engine {
         // other; then one sort over all of them. (Run as one union, every rule's joins build
         // their hash tables at once, and a memory limit cannot spill those; sorting the union
         // directly runs a sort per rule and partition at once, each starved under a limit.)
+        // A rule of several parts (income: one per department table, each joined to the few
+        // members over the line) runs as one query: its parts overlap rather than each
+        // starting and draining the cores on its own.
         let sql = self.evidence_sql(policy, as_of);
         let (body, order) = sql
             .rsplit_once("ORDER BY")
@@ -323,12 +326,22 @@ impl Engine {
         let unsorted = self.scratch().join("evidence.unsorted.parquet");
         let schema = unsorted_schema();
         let mut w = ParquetOut::scratch(&unsorted, schema.clone())?;
-        for rule in rules.split("\nUNION ALL\n") {
-            // Errors name the rule whose query failed (a memory limit names its operator only).
+        let mut queries: Vec<(&str, String)> = Vec::new();
+        for part in rules.split("\nUNION ALL\n") {
             let name = RULES
                 .iter()
-                .find(|r| rule.contains(&format!("'{}'", r.id)))
+                .find(|r| part.contains(&format!("'{}'", r.id)))
                 .map_or("?", |r| r.id);
+            match queries.last_mut() {
+                Some((last, sql)) if *last == name => {
+                    sql.push_str("\nUNION ALL\n");
+                    sql.push_str(part);
+                }
+                _ => queries.push((name, part.to_string())),
+            }
+        }
+        for (name, rule) in queries {
+            // Errors name the rule whose query failed (a memory limit names its operator only).
             let err = |e| Error::Invalid(format!("evidence for {name}: {}", df_err(e)));
             let started = super::StageTimer::start();
             let df = self
