@@ -631,8 +631,10 @@ impl Engine {
 fn on_a_task(
     mut stream: datafusion::execution::SendableRecordBatchStream,
 ) -> datafusion::execution::SendableRecordBatchStream {
-    let mut task =
-        datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder::new(stream.schema(), 2);
+    let mut task = datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder::new(
+        stream.schema(),
+        2,
+    );
     let tx = task.tx();
     task.spawn(async move {
         while let Some(b) = stream.next().await {
@@ -1185,9 +1187,12 @@ fn render_evidence(
     let n = b.num_rows();
     let mut households = StringBuilder::with_capacity(n, n * 16);
     for h in int_column(b, "hh")? {
-        let id = h
-            .and_then(|h| keys.id(h))
-            .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h:?}")))?;
+        let h = h.ok_or_else(|| {
+            Error::Invalid("engine: evidence row without household, rule or source".into())
+        })?;
+        let id = keys
+            .id(h)
+            .ok_or_else(|| Error::Invalid(format!("engine: evidence for household #{h}")))?;
         households.append_value(id);
     }
     let mut ids = StringBuilder::with_capacity(n, n * 18);
