@@ -650,6 +650,8 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
+    // As `hedui` does for its batch commands: freed memory kept for reuse.
+    hedui::engine::keep_freed_memory();
     // The same logs as `hedui` (`HEDUI_LOG=hedui=debug` shows each engine query's time).
     hedui::init_logs();
     match Cli::parse().command {

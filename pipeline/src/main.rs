@@ -12,7 +12,8 @@ use hedui::config::BatchConfig;
 // mimalloc returns memory freed across threads (rayon workers allocate, the ingest thread
 // frees) far more promptly than the system allocator: measured peak RSS of `hedui ingest`
 // halves (benches/README.md). `main` turns transparent huge pages off first
-// (`hedui::engine::no_huge_pages`).
+// (`hedui::engine::no_huge_pages`) and, but for `serve`, keeps freed memory for reuse
+// (`hedui::engine::keep_freed_memory`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
@@ -307,8 +308,12 @@ fn run_batch(
 
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
-    hedui::init_logs();
     let cli = Cli::parse();
+    // Before any thread starts; the review server, which runs for days, purges as usual.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        hedui::engine::keep_freed_memory();
+    }
+    hedui::init_logs();
     match cli.command {
         Command::Sources => print!("{}", hedui::sources_cmd::render()),
         Command::Generate {
