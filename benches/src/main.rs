@@ -650,11 +650,24 @@ fn dir_size(p: &Path) -> u64 {
 
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
-    // As `hedui` does for its batch commands: freed memory kept for reuse.
-    hedui::engine::keep_freed_memory();
+    let command = Cli::parse().command;
+    // As `hedui` does for its batch commands: freed memory kept for reuse, but under a
+    // memory limit.
+    if !matches!(
+        command,
+        Command::Core {
+            memory_limit: Some(_),
+            ..
+        } | Command::Engine {
+            memory_limit: Some(_),
+            ..
+        }
+    ) {
+        hedui::engine::keep_freed_memory();
+    }
     // The same logs as `hedui` (`HEDUI_LOG=hedui=debug` shows each engine query's time).
     hedui::init_logs();
-    match Cli::parse().command {
+    match command {
         Command::Compare {
             households,
             runs,

@@ -309,8 +309,10 @@ fn run_batch(
 fn main() -> Result<()> {
     hedui::engine::no_huge_pages();
     let cli = Cli::parse();
-    // Before any thread starts; the review server, which runs for days, purges as usual.
-    if !matches!(cli.command, Command::Serve { .. }) {
+    // Before any thread starts. The review server, which runs for days, hands freed memory
+    // back as usual; so does a batch under a memory limit (decided below, once its
+    // configuration is read).
+    if !matches!(cli.command, Command::Serve { .. } | Command::Run { .. }) {
         hedui::engine::keep_freed_memory();
     }
     hedui::init_logs();
@@ -386,6 +388,9 @@ fn main() -> Result<()> {
             let (mut cfg, base) = BatchConfig::load(&config)?;
             if memory_limit.is_some() {
                 cfg.engine.memory_limit_mib = memory_limit;
+            }
+            if cfg.engine.memory_limit_mib.is_none() {
+                hedui::engine::keep_freed_memory();
             }
             let plan = cfg.build(&base)?;
             let policy = match policy.or(plan.policy.clone()) {
