@@ -20,6 +20,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
+};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::{Error, Result};
@@ -218,8 +221,8 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn set_purge_delay(ms: std::ffi::c_long) {
     // SAFETY: `mi_option_set` stores a number in mimalloc's static table of options, at the
     // index of a known option; it takes no pointer. It is a plain store, so it is called
-    // before any other thread is started (first thing in `main`). mimalloc reads the option
-    // each time it schedules a purge.
+    // before any other thread is started (`keep_freed_memory`, from `main` before the
+    // runtime starts). mimalloc reads the option each time it schedules a purge.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, ms) };
 }
 
@@ -238,22 +241,18 @@ fn purge_delay() -> std::ffi::c_long {
 /// for its output partition; when two of its inputs spill at once the reader waits on the
 /// older file for a batch that is in the newer one, and the query stops for good, every
 /// thread parked (apache/datafusion#24883, fixed after 55.2.0, the latest release). A 1M
-/// household core under `--memory-limit 300` stopped so once in about ten runs, in the asset
-/// sums. Admitted, the repartitions never spill: their batches in flight are few (a
-/// partition's channel holds a batch or two before its senders wait), and they are counted,
-/// so the sorts and aggregations spill that much sooner; they can take the pool past its
-/// limit by that much.
-pub(crate) fn memory_pool(
-    bytes: usize,
-) -> std::sync::Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
-    std::sync::Arc::new(RepartitionsAdmitted(
-        datafusion::execution::memory_pool::FairSpillPool::new(bytes),
-    ))
+/// household core under `--memory-limit 300` stalled so in 2 of 11 runs, in the asset sums.
+/// Admitted, the repartitions never spill. Their batches in flight are few (a repartition's
+/// senders wait once every output channel holds a batch) and are counted in the pool's total,
+/// but the fair pool measures each sort's and aggregation's share against the memory held by
+/// what cannot spill, so they can take the pool past its limit by those batches.
+pub(crate) fn memory_pool(bytes: usize) -> std::sync::Arc<dyn MemoryPool> {
+    std::sync::Arc::new(RepartitionsAdmitted(FairSpillPool::new(bytes)))
 }
 
 /// [`memory_pool`]: a fair spill pool whose `RepartitionExec` reservations always grow.
 #[derive(Debug)]
-struct RepartitionsAdmitted(datafusion::execution::memory_pool::FairSpillPool);
+struct RepartitionsAdmitted(FairSpillPool);
 
 impl std::fmt::Display for RepartitionsAdmitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -261,36 +260,28 @@ impl std::fmt::Display for RepartitionsAdmitted {
     }
 }
 
-impl datafusion::execution::memory_pool::MemoryPool for RepartitionsAdmitted {
+impl MemoryPool for RepartitionsAdmitted {
     fn name(&self) -> &str {
         "RepartitionsAdmitted"
     }
 
-    fn register(&self, consumer: &datafusion::execution::memory_pool::MemoryConsumer) {
+    fn register(&self, consumer: &MemoryConsumer) {
         self.0.register(consumer)
     }
 
-    fn unregister(&self, consumer: &datafusion::execution::memory_pool::MemoryConsumer) {
+    fn unregister(&self, consumer: &MemoryConsumer) {
         self.0.unregister(consumer)
     }
 
-    fn grow(&self, reservation: &datafusion::execution::memory_pool::MemoryReservation, n: usize) {
+    fn grow(&self, reservation: &MemoryReservation, n: usize) {
         self.0.grow(reservation, n)
     }
 
-    fn shrink(
-        &self,
-        reservation: &datafusion::execution::memory_pool::MemoryReservation,
-        n: usize,
-    ) {
+    fn shrink(&self, reservation: &MemoryReservation, n: usize) {
         self.0.shrink(reservation, n)
     }
 
-    fn try_grow(
-        &self,
-        reservation: &datafusion::execution::memory_pool::MemoryReservation,
-        n: usize,
-    ) -> datafusion::error::Result<()> {
+    fn try_grow(&self, reservation: &MemoryReservation, n: usize) -> datafusion::error::Result<()> {
         // A repartition's output channel: "RepartitionExec[{partition}]" (its merge, when it
         // keeps an order, "RepartitionExec[Merge {partition}]", is not a spiller anyway).
         if reservation
@@ -309,7 +300,7 @@ impl datafusion::execution::memory_pool::MemoryPool for RepartitionsAdmitted {
         self.0.reserved()
     }
 
-    fn memory_limit(&self) -> datafusion::execution::memory_pool::MemoryLimit {
+    fn memory_limit(&self) -> MemoryLimit {
         self.0.memory_limit()
     }
 }
@@ -779,7 +770,8 @@ mod tests {
     #[test]
     fn the_purge_delay_is_the_option_set() {
         // The option at `PURGE_DELAY` has the purge delay's default (no other of mimalloc's
-        // options defaults to 1,000), unless the environment set it.
+        // options defaults to 1,000), unless the environment set it. (This test binary's
+        // allocator is the system's: no other thread reads mimalloc's options meanwhile.)
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             assert_eq!(purge_delay(), 1_000);
         }
