@@ -12,8 +12,8 @@ use hedui::config::BatchConfig;
 // mimalloc returns memory freed across threads (rayon workers allocate, the ingest thread
 // frees) far more promptly than the system allocator: measured peak RSS of `hedui ingest`
 // halves (benches/README.md). `main` turns transparent huge pages off first
-// (`hedui::engine::no_huge_pages`) and, but for `serve`, keeps freed memory for reuse
-// (`hedui::engine::keep_freed_memory`).
+// (`hedui::engine::no_huge_pages`) and, but for `serve` and a batch under a memory limit,
+// keeps freed memory for reuse (`hedui::engine::keep_freed_memory`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
