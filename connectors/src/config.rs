@@ -131,6 +131,11 @@ pub struct SourceConfig {
     /// A month style to enforce per month field (by default every style is accepted).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub months: BTreeMap<String, MonthStyle>,
+    /// The thousands separator the department writes in amounts (`thousands = ","` reads
+    /// `1,234.50`); none by default, so that a decimal comma (`12,50`) is refused, never read
+    /// as 1,250.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thousands: Option<char>,
     /// Extra raw values per code field: `{ vehicle_type = { "K35" = "small_car" } }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub codes: BTreeMap<String, BTreeMap<String, String>>,
@@ -152,6 +157,8 @@ pub struct FieldPlan {
     pub month_style: Option<MonthStyle>,
     /// Extra raw code values (trimmed raw value -> catalog code).
     pub extra_codes: BTreeMap<String, &'static str>,
+    /// The thousands separator of amounts, if the source declares one.
+    pub thousands: Option<char>,
 }
 
 /// A checked source config, ready to run.
@@ -206,6 +213,7 @@ impl SourceConfig {
             units: BTreeMap::new(),
             dates: BTreeMap::new(),
             months: BTreeMap::new(),
+            thousands: None,
             codes: BTreeMap::new(),
             gates: Gates::default(),
         }
@@ -276,10 +284,21 @@ impl SourceConfig {
                 date_style: self.dates.get(f.name).copied(),
                 month_style: self.months.get(f.name).copied(),
                 extra_codes,
+                thousands: self.thousands,
             });
         }
         for name in self.codes.keys() {
             known("codes", name)?;
+        }
+        if let Some(sep) = self.thousands
+            && (sep.is_ascii_digit() || sep == '.' || sep == '-' || sep == '+')
+        {
+            return Err(bad(
+                def,
+                format!(
+                    "thousands = {sep:?}: a separator cannot be a digit, sign or the decimal point"
+                ),
+            ));
         }
         let gates = self.gates.or(default_gates);
         if let Some(s) = gates.max_quarantine_share

@@ -17,9 +17,10 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::config::{Connector, SourcePlan};
 use crate::raw::RawRecord;
-use crate::stage::{QuarantineBuilder, StagedBuilder, quarantine_schema};
+use crate::stage::{About, QuarantineBuilder, StagedBuilder, quarantine_schema};
 use crate::validate::{Rejection, validate_row};
 use crate::{Error, Result};
+use hedui_schemas::{FieldType, ResidentId, Role};
 
 /// Status of a source in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,21 @@ pub struct SourceReport {
     /// Accepted rows of the previous snapshot the relative gate compared against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_accepted: Option<u64>,
+    /// Details (names, attributes, amounts only shown) that failed validation in accepted
+    /// rows and were staged empty, one per field.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warnings: u64,
+    /// Those warnings by reason code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings_by_reason: BTreeMap<String, u64>,
+    /// The warnings file (`warnings/<source>.parquet`, the quarantine's schema), relative to
+    /// the ingest folder; written only when there are warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings_file: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SourceReport {
@@ -77,6 +93,9 @@ impl SourceReport {
             staged: None,
             quarantine: None,
             previous_accepted: None,
+            warnings: 0,
+            warnings_by_reason: BTreeMap::new(),
+            warnings_file: None,
         }
     }
 }
@@ -137,6 +156,35 @@ fn record_json(r: &RawRecord) -> String {
     }
 }
 
+/// Whom a rejected record is about: its subject, where the record's fields could be split
+/// and the subject's resident ID is valid (a row-level problem, or a bad subject ID, leaves
+/// no one to attach it to), and the offending text with any resident ID masked.
+fn about(plan: &SourcePlan, r: &RawRecord, rejection: &Rejection) -> About {
+    let def = plan.def;
+    let subject_key = if r.problem.is_some() {
+        None
+    } else {
+        def.fields
+            .iter()
+            .position(|f| f.role == Role::Subject)
+            .and_then(|i| r.fields.get(i)?.as_deref())
+            .and_then(|raw| ResidentId::parse(raw).ok())
+            .map(|id| id.pack())
+    };
+    let is_id = rejection
+        .field
+        .and_then(|name| def.field(name))
+        .is_some_and(|f| matches!(f.ty, FieldType::PersonId));
+    let shown = (!rejection.raw.is_empty()).then(|| {
+        if is_id {
+            hedui_schemas::id::mask_text(&rejection.raw)
+        } else {
+            rejection.raw.clone()
+        }
+    });
+    About { subject_key, shown }
+}
+
 /// Ingests one source; `previous_accepted` is the accepted count of the last good snapshot.
 pub fn ingest_source(
     plan: &SourcePlan,
@@ -146,24 +194,36 @@ pub fn ingest_source(
     let id = plan.def.id;
     let staged_rel = format!("staged/{id}.parquet");
     let quarantine_rel = format!("quarantine/{id}.parquet");
+    let warnings_rel = format!("warnings/{id}.parquet");
     let staged_path = opts.out.join(&staged_rel);
     let quarantine_path = opts.out.join(&quarantine_rel);
+    let warnings_path = opts.out.join(&warnings_rel);
     let partial = |p: &Path| p.with_extension("parquet.partial");
+    // A warnings file of an earlier ingest into this folder is not this one's.
+    let _ = std::fs::remove_file(&warnings_path);
     let result = run(
         plan,
         opts,
         &partial(&staged_path),
         &partial(&quarantine_path),
+        &partial(&warnings_path),
     );
     let mut report = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(partial(&staged_path));
             let _ = std::fs::remove_file(partial(&quarantine_path));
+            let _ = std::fs::remove_file(partial(&warnings_path));
             let _ = std::fs::remove_file(&staged_path);
             return SourceReport::failed(id, e.to_string());
         }
     };
+    if report.warnings > 0 {
+        if let Err(e) = std::fs::rename(partial(&warnings_path), &warnings_path) {
+            return SourceReport::failed(id, format!("{id}: publishing the warnings: {e}"));
+        }
+        report.warnings_file = Some(warnings_rel);
+    }
     report.previous_accepted = previous_accepted;
     if let Some(reason) = gate_failure(plan, &report, previous_accepted) {
         report.status = Status::Failed;
@@ -225,9 +285,10 @@ fn run(
     opts: &IngestOptions,
     staged_path: &Path,
     quarantine_path: &Path,
+    warnings_path: &Path,
 ) -> Result<SourceReport> {
     let def = plan.def;
-    for p in [staged_path, quarantine_path] {
+    for p in [staged_path, quarantine_path, warnings_path] {
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::Stage {
                 source_id: def.id.into(),
@@ -240,6 +301,9 @@ fn run(
     let mut staged_w = parquet_writer(staged_path, staged.schema(), def.id)?;
     let mut quarantine = QuarantineBuilder::default();
     let mut quarantine_w = parquet_writer(quarantine_path, quarantine_schema(), def.id)?;
+    let mut warnings = QuarantineBuilder::default();
+    // Opened at the first warning: most deliveries have none.
+    let mut warnings_w: Option<ArrowWriter<File>> = None;
     let spill = staged_path.with_extension("dedup");
     let mut dedup = crate::dedup::Dedup::new(&spill).map_err(|e| Error::Stage {
         source_id: def.id.into(),
@@ -255,12 +319,18 @@ fn run(
         path: path.display().to_string(),
         msg: e.to_string(),
     };
+    let write_warnings =
+        |b: &mut QuarantineBuilder, w: &mut Option<ArrowWriter<File>>| -> Result<()> {
+            let w = match w {
+                Some(w) => w,
+                None => w.insert(parquet_writer(warnings_path, quarantine_schema(), def.id)?),
+            };
+            w.write(&b.finish()?)
+                .map_err(|e| write_err(warnings_path, e))
+        };
     let mut sink = |label: &str, records: Vec<RawRecord>| -> Result<()> {
         // Validate and hash in parallel; decide duplicates and append in order.
-        let judged: Vec<(
-            std::result::Result<Vec<crate::validate::Value>, Rejection>,
-            u128,
-        )> = records
+        let judged: Vec<(std::result::Result<crate::validate::Row, Rejection>, u128)> = records
             .par_iter()
             .map(|r| match r.problem {
                 Some(reason) => (
@@ -290,10 +360,29 @@ fn run(
         for (r, (verdict, hash)) in records.iter().zip(judged) {
             report.read += 1;
             let rejection = match verdict {
-                Ok(values) => {
+                Ok(row) => {
                     // Accepted for now; exact duplicates are found and moved to the
                     // quarantine once the whole source is read (see `dedup`).
-                    staged.append(&values, label, r.line);
+                    staged.append(&row.values, label, r.line);
+                    if !row.warnings.is_empty() {
+                        let json = record_json(r);
+                        for w in &row.warnings {
+                            report.warnings += 1;
+                            *report
+                                .warnings_by_reason
+                                .entry(w.reason.as_str().to_string())
+                                .or_default() += 1;
+                            warnings.append(
+                                def.id,
+                                label,
+                                r.line,
+                                w.reason,
+                                w.field,
+                                Some(w.raw.as_str()),
+                                &json,
+                            );
+                        }
+                    }
                     dedup
                         .push(hash, file_idx, r.line)
                         .map_err(|e| Error::Stage {
@@ -311,7 +400,7 @@ fn run(
                 .by_reason
                 .entry(rejection.reason.as_str().to_string())
                 .or_default() += 1;
-            quarantine.append(
+            quarantine.append_about(
                 def.id,
                 label,
                 r.line,
@@ -319,6 +408,7 @@ fn run(
                 rejection.field,
                 (!rejection.raw.is_empty()).then_some(rejection.raw.as_str()),
                 &record_json(r),
+                &about(plan, r, &rejection),
             );
         }
         if staged.len() >= opts.batch_rows {
@@ -330,6 +420,9 @@ fn run(
             quarantine_w
                 .write(&quarantine.finish()?)
                 .map_err(|e| write_err(quarantine_path, e))?;
+        }
+        if warnings.len() >= opts.batch_rows {
+            write_warnings(&mut warnings, &mut warnings_w)?;
         }
         Ok(())
     };
@@ -374,6 +467,12 @@ fn run(
     quarantine_w
         .close()
         .map_err(|e| write_err(quarantine_path, e))?;
+    if !warnings.is_empty() {
+        write_warnings(&mut warnings, &mut warnings_w)?;
+    }
+    if let Some(w) = warnings_w {
+        w.close().map_err(|e| write_err(warnings_path, e))?;
+    }
     debug_assert_eq!(report.read, report.accepted + report.quarantined);
     Ok(report)
 }

@@ -14,6 +14,7 @@ pub mod dedup;
 pub mod ingest;
 pub mod pg;
 pub mod raw;
+pub mod split;
 pub mod stage;
 pub mod validate;
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::config::{Connector, SourcePlan};
-use crate::raw::{Sink, read_csv};
+use crate::raw::{Numbering, Sink, read_csv};
 use crate::{Error, Result};
 
 /// `host:port` of a connection config, for messages.
@@ -95,14 +95,18 @@ pub fn read_postgres(plan: &SourcePlan, batch_rows: usize, sink: &mut Sink) -> R
         .copy_out(copy.as_str())
         .map_err(|e| fail(format!("query failed: {}", pg_message(&e))))?;
     let label = format!("postgres://{host}");
-    // CSV line 1 is the header: row N of the result is line N + 1.
-    let mut rows = |label: &str, mut recs: Vec<crate::raw::RawRecord>| {
-        for r in &mut recs {
-            r.line -= 1;
-        }
-        sink(label, recs)
-    };
-    read_csv(plan, reader, &label, b',', b'"', batch_rows, &mut rows).map_err(|e| match e {
+    // Rows of a query result are numbered from 1, whatever line ends their values hold.
+    read_csv(
+        plan,
+        reader,
+        &label,
+        b',',
+        b'"',
+        Numbering::Rows,
+        batch_rows,
+        sink,
+    )
+    .map_err(|e| match e {
         Error::Format { .. } | Error::Config { .. } => e,
         other => fail(format!("reading the result failed: {other}")),
     })

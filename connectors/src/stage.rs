@@ -161,7 +161,20 @@ pub fn quarantine_schema() -> SchemaRef {
         Field::new("field", DataType::Utf8, true),
         Field::new("raw", DataType::Utf8, true),
         Field::new("record", DataType::Utf8, false),
+        Field::new("subject_key", DataType::Int64, true),
+        Field::new("shown", DataType::Utf8, true),
     ]))
+}
+
+/// What a quarantined row says about whom: the packed key of its subject where the subject's
+/// resident ID is valid (the row then belongs to that person, and a household with it can
+/// no longer PASS), and the offending text as people may see it (resident IDs masked).
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    /// The subject's packed key, if its ID is valid.
+    pub subject_key: Option<i64>,
+    /// The offending text, IDs masked.
+    pub shown: Option<String>,
 }
 
 /// Builds quarantine batches.
@@ -173,6 +186,8 @@ pub struct QuarantineBuilder {
     field: StringBuilder,
     raw: StringBuilder,
     record: StringBuilder,
+    subject_key: Int64Builder,
+    shown: StringBuilder,
     rows: usize,
 }
 
@@ -186,6 +201,8 @@ impl Default for QuarantineBuilder {
             field: StringBuilder::new(),
             raw: StringBuilder::new(),
             record: StringBuilder::new(),
+            subject_key: Int64Builder::new(),
+            shown: StringBuilder::new(),
             rows: 0,
         }
     }
@@ -202,7 +219,7 @@ impl QuarantineBuilder {
         self.rows == 0
     }
 
-    /// Appends one rejected row.
+    /// Appends one rejected row, about no one known.
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
@@ -214,6 +231,33 @@ impl QuarantineBuilder {
         raw: Option<&str>,
         record: &str,
     ) {
+        self.append_about(
+            source,
+            file,
+            line,
+            reason,
+            field,
+            raw,
+            record,
+            &About::default(),
+        );
+    }
+
+    /// Appends one rejected row and whom it is about.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_about(
+        &mut self,
+        source: &str,
+        file: &str,
+        line: u64,
+        reason: ReasonCode,
+        field: Option<&str>,
+        raw: Option<&str>,
+        record: &str,
+        about: &About,
+    ) {
+        self.subject_key.append_option(about.subject_key);
+        self.shown.append_option(about.shown.as_deref());
         self.source.append_value(source);
         self.file.append_value(file);
         self.line.append_value(line as i64);
@@ -237,6 +281,8 @@ impl QuarantineBuilder {
                 Arc::new(self.field.finish()),
                 Arc::new(self.raw.finish()),
                 Arc::new(self.record.finish()),
+                Arc::new(self.subject_key.finish()),
+                Arc::new(self.shown.finish()),
             ],
         )
     }

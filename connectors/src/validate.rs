@@ -72,7 +72,7 @@ pub fn validate_field(
             }
         }
         FieldType::Text => Value::Text(trim_code(raw).to_string()),
-        FieldType::Money => Value::Int(values::parse_money(raw, plan.unit)?),
+        FieldType::Money => Value::Int(values::parse_money_with(raw, plan.unit, plan.thousands)?),
         FieldType::Date => {
             if let Some(style) = plan.date_style
                 && !values::date_in_style(raw, style)
@@ -104,8 +104,19 @@ pub fn validate_field(
     })
 }
 
-/// Validates a row given as one raw string per catalog field (in catalog order).
-pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Vec<Value>, Rejection> {
+/// An accepted row: its values, and the details that failed and were staged empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// One value per catalog field.
+    pub values: Vec<Value>,
+    /// Details ([`FieldDef::is_detail`]) that failed validation, each staged as `Null`.
+    pub warnings: Vec<Rejection>,
+}
+
+/// Validates a row given as one raw string per catalog field (in catalog order). A field a
+/// rule reads that fails rejects the row; a detail that fails is set empty and reported as a
+/// warning, and the row is accepted.
+pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Row, Rejection> {
     let src = plan.def;
     if raw.len() != src.fields.len() {
         return Err(Rejection {
@@ -114,18 +125,26 @@ pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Vec<Value
             raw: format!("{} fields, expected {}", raw.len(), src.fields.len()),
         });
     }
-    src.fields
-        .iter()
-        .zip(&plan.fields)
-        .zip(raw)
-        .map(|((f, fp), r)| {
-            validate_field(f, fp, *r).map_err(|reason| Rejection {
-                reason,
-                field: Some(f.name),
-                raw: r.unwrap_or_default().to_string(),
-            })
-        })
-        .collect()
+    let mut values = Vec::with_capacity(raw.len());
+    let mut warnings = Vec::new();
+    for ((f, fp), r) in src.fields.iter().zip(&plan.fields).zip(raw) {
+        match validate_field(f, fp, *r) {
+            Ok(v) => values.push(v),
+            Err(reason) => {
+                let rejection = Rejection {
+                    reason,
+                    field: Some(f.name),
+                    raw: r.unwrap_or_default().to_string(),
+                };
+                if !f.is_detail() {
+                    return Err(rejection);
+                }
+                values.push(Value::Null);
+                warnings.push(rejection);
+            }
+        }
+    }
+    Ok(Row { values, warnings })
 }
 
 #[cfg(test)]
@@ -159,7 +178,7 @@ mod tests {
             None,
             Some("12.5"),
         ];
-        let v = validate_row(&p, &row).unwrap();
+        let v = validate_row(&p, &row).unwrap().values;
         assert_eq!(v[3], Value::Code("small_car"));
         assert_eq!(v[5], Value::Null);
         // 12.5 万元 = 125,000 元 = 12,500,000 fen.
@@ -178,11 +197,26 @@ mod tests {
             validate_row(&p, &bad).unwrap_err().reason,
             ReasonCode::BadDate
         );
+        // The value is shown as evidence, never read by a rule: a bad one is staged empty
+        // with a warning and the vehicle is kept.
         bad = row;
         bad[6] = Some("-1.0");
+        let kept = validate_row(&p, &bad).unwrap();
+        assert_eq!(kept.values[6], Value::Null);
+        assert_eq!(
+            kept.warnings,
+            [Rejection {
+                reason: ReasonCode::NegativeAmount,
+                field: Some("value_fen"),
+                raw: "-1.0".into()
+            }]
+        );
+        bad = row;
+        bad[1] = None;
         assert_eq!(
             validate_row(&p, &bad).unwrap_err().reason,
-            ReasonCode::NegativeAmount
+            ReasonCode::MissingRequired,
+            "the plate is the vehicle's record key"
         );
         assert_eq!(
             validate_row(&p, &row[..6]).unwrap_err().reason,
@@ -205,7 +239,7 @@ mod tests {
             None,
             Some("12.50"),
         ];
-        let v = validate_row(&p, &row).unwrap();
+        let v = validate_row(&p, &row).unwrap().values;
         assert_eq!(v[3], Value::Code("small_car"));
         assert_eq!(v[6], Value::Int(1250));
         let mut bad = row;

@@ -266,9 +266,20 @@ impl FieldDef {
         }
     }
 
-    /// The staged Arrow fields this field becomes.
+    /// Whether no rule reads the field: a name, a descriptive attribute (an employer's credit
+    /// code, a business or bank name, a VIN) or an amount only shown as evidence. Such a
+    /// detail that fails validation is staged empty with a warning; the record is kept, so
+    /// that a bad detail never loses the income or asset it carries. A field the rules read
+    /// (subject, record key, amounts summed, dates, months, codes they branch on) is never a
+    /// detail; `pipeline`'s tests check that no rule's SQL reads a detail.
+    pub fn is_detail(&self) -> bool {
+        matches!(self.role, Role::Name | Role::Attribute | Role::Evidence)
+    }
+
+    /// The staged Arrow fields this field becomes (a detail is nullable even when required:
+    /// it is staged empty when it fails validation).
     pub fn staged_fields(&self) -> Vec<Field> {
-        let nullable = !self.required;
+        let nullable = !self.required || self.is_detail();
         match self.ty {
             FieldType::PersonId => vec![
                 Field::new(format!("{}_key", self.name), DataType::Int64, nullable),

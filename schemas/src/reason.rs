@@ -43,11 +43,14 @@ pub enum ReasonCode {
     WrongColumnCount,
     /// A line that is not a JSON object, or text in an invalid encoding.
     Malformed,
+    /// A CSV line taken in by a quoted field that is never closed (or closed lines later,
+    /// leaving a record that does not fit the header): one row per physical line.
+    UnterminatedQuote,
 }
 
 impl ReasonCode {
     /// Every reason code, in a stable order (for reports).
-    pub const ALL: [ReasonCode; 16] = [
+    pub const ALL: [ReasonCode; 17] = [
         ReasonCode::MissingRequired,
         ReasonCode::IdFormat,
         ReasonCode::IdChecksum,
@@ -64,6 +67,7 @@ impl ReasonCode {
         ReasonCode::DuplicateRow,
         ReasonCode::WrongColumnCount,
         ReasonCode::Malformed,
+        ReasonCode::UnterminatedQuote,
     ];
 
     /// The snake_case name used in files.
@@ -85,6 +89,7 @@ impl ReasonCode {
             ReasonCode::DuplicateRow => "duplicate_row",
             ReasonCode::WrongColumnCount => "wrong_column_count",
             ReasonCode::Malformed => "malformed",
+            ReasonCode::UnterminatedQuote => "unterminated_quote",
         }
     }
 }

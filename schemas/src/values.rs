@@ -23,21 +23,64 @@ pub fn fold_ascii(raw: &str) -> String {
         .collect()
 }
 
-/// Parses an amount in `unit` into integer fen.
+/// Folds full-width digits and punctuation to ASCII, the ideographic space to a space and
+/// drops a BOM; unlike [`fold_ascii`] it keeps white space, so that `12 34` stays two numbers.
+pub fn fold_width(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| *c != '\u{feff}')
+        .map(|c| match c {
+            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' | '．' | '－' | '／' | '，' | '：' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// Parses an amount in `unit` into integer fen. No thousands separator is allowed: `12,50`
+/// is a decimal comma or a typo, never 1,250 (see [`parse_money_with`]).
 pub fn parse_money(raw: &str, unit: MoneyUnit) -> Result<i64, ReasonCode> {
-    let s = fold_ascii(raw);
-    let s = s.trim_start_matches(['¥', '￥']).replace(',', "");
-    let s = s.strip_suffix(unit.suffix()).unwrap_or(&s).to_string();
+    parse_money_with(raw, unit, None)
+}
+
+/// Parses an amount in `unit` into integer fen, where the source declares `thousands` as its
+/// thousands separator: then `1,234.50` is accepted, with groups of exactly three digits
+/// (`12,50` and `1,2345` are not amounts). White space inside an amount is refused.
+pub fn parse_money_with(
+    raw: &str,
+    unit: MoneyUnit,
+    thousands: Option<char>,
+) -> Result<i64, ReasonCode> {
+    let folded = fold_width(raw);
+    let s = folded.trim().trim_start_matches(['¥', '￥']).trim_start();
+    let s = s.strip_suffix(unit.suffix()).unwrap_or(s).trim_end();
     if s.is_empty() {
         return Err(ReasonCode::MissingRequired);
     }
+    if s.contains(char::is_whitespace) {
+        return Err(ReasonCode::BadAmount);
+    }
     let (negative, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(&s)),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     let (int_part, frac_part) = match digits.split_once('.') {
         Some((i, f)) => (i, f),
         None => (digits, ""),
+    };
+    let grouped;
+    let int_part = match thousands {
+        Some(sep) if int_part.contains(sep) => {
+            let groups: Vec<&str> = int_part.split(sep).collect();
+            let first_ok = (1..=3).contains(&groups[0].len());
+            if !first_ok || groups[1..].iter().any(|g| g.len() != 3) {
+                return Err(ReasonCode::BadAmount);
+            }
+            grouped = groups.concat();
+            grouped.as_str()
+        }
+        _ => int_part,
     };
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(ReasonCode::BadAmount);
@@ -102,19 +145,41 @@ fn num(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// Parses a date in any style departments use: `2024-01-15`, `2024/1/15`, `20240115`,
-/// `2024年1月15日`, `2024.01.15`. A date that does not exist is an error.
-pub fn parse_date(raw: &str) -> Result<NaiveDate, ReasonCode> {
-    // A timestamp's time part (`2024-01-15 00:00:00`, `2024-01-15T00:00:00`) is ignored.
-    let raw = raw.trim();
-    let raw = match raw.contains(':') {
-        true => raw.split([' ', 'T']).next().unwrap_or(raw),
-        false => raw,
+/// Whether `t` is a time of day as spreadsheets and databases append it to a date:
+/// `HH:MM`, `HH:MM:SS`, with optional fractions of a second.
+fn is_time_of_day(t: &str) -> bool {
+    let (hms, frac) = match t.split_once('.') {
+        Some((a, f)) => (a, Some(f)),
+        None => (t, None),
     };
-    let s = fold_ascii(raw);
-    if s.is_empty() {
+    let parts: Vec<&str> = hms.split(':').collect();
+    let two = |p: &str, max: u32| p.len() == 2 && num(p).is_some_and(|v| v <= max);
+    let ok = match parts.as_slice() {
+        [h, m] => two(h, 23) && two(m, 59),
+        [h, m, s] => two(h, 23) && two(m, 59) && two(s, 60),
+        _ => false,
+    };
+    ok && frac.is_none_or(|f| {
+        !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) && parts.len() == 3
+    })
+}
+
+/// Parses a date in any style departments use: `2024-01-15`, `2024/1/15`, `20240115`,
+/// `2024年1月15日`, `2024.01.15`, optionally followed by a time of day (`2024-01-15
+/// 00:00:00`, `2024-01-15T08:30`), which is ignored. A date that does not exist, or anything
+/// else after it (`2024-01-15 xx`), is an error.
+pub fn parse_date(raw: &str) -> Result<NaiveDate, ReasonCode> {
+    let folded = fold_width(raw);
+    let raw = folded.trim();
+    if raw.is_empty() {
         return Err(ReasonCode::MissingRequired);
     }
+    let date = match raw.split_once([' ', 'T']) {
+        Some((d, t)) if is_time_of_day(t.trim_start()) => d,
+        Some(_) => return Err(ReasonCode::BadDate),
+        None => raw,
+    };
+    let s = date;
     let parts: Vec<&str> = if let Some(rest) = s.strip_suffix('日') {
         rest.split(['年', '月']).collect()
     } else if s.contains(['-', '/', '.']) {
@@ -263,7 +328,42 @@ mod tests {
     #[test]
     fn money_in_each_unit() {
         assert_eq!(parse_money("1234.5", MoneyUnit::Yuan), Ok(123_450));
-        assert_eq!(parse_money("1,234.50", MoneyUnit::Yuan), Ok(123_450));
+        // A thousands separator only where the source declares one, in groups of three.
+        assert_eq!(
+            parse_money("1,234.50", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(
+            parse_money_with("1,234.50", MoneyUnit::Yuan, Some(',')),
+            Ok(123_450)
+        );
+        assert_eq!(
+            parse_money_with("12,345,678", MoneyUnit::Fen, Some(',')),
+            Ok(12_345_678)
+        );
+        for bad in ["12,50", "1,2345", ",123", "1,,234", "1234,"] {
+            assert_eq!(
+                parse_money_with(bad, MoneyUnit::Yuan, Some(',')),
+                Err(ReasonCode::BadAmount),
+                "{bad}"
+            );
+        }
+        // A decimal comma is not 1,250 yuan; blanks inside an amount are not ignored.
+        assert_eq!(
+            parse_money("12,50", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(
+            parse_money("12 34", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(
+            parse_money("１２\u{3000}３４", MoneyUnit::Yuan),
+            Err(ReasonCode::BadAmount)
+        );
+        assert_eq!(parse_money(" 12.50 ", MoneyUnit::Yuan), Ok(1250));
+        assert_eq!(parse_money("12.50\u{3000}", MoneyUnit::Yuan), Ok(1250));
+        assert_eq!(parse_money("12.50元", MoneyUnit::Yuan), Ok(1250));
         assert_eq!(parse_money("￥12", MoneyUnit::Yuan), Ok(1200));
         assert_eq!(parse_money("１２.３０", MoneyUnit::Yuan), Ok(1230));
         assert_eq!(parse_money("0.000001", MoneyUnit::WanYuan), Ok(1));
@@ -307,8 +407,24 @@ mod tests {
             "2024年1月15日",
             "2024.01.15",
             "2024-01-15 00:00:00",
+            "2024-01-15T08:30",
+            "2024-01-15 08:30:00.123",
+            " 2024-01-15\u{3000}",
+            "２０２４－０１－１５",
         ] {
             assert_eq!(parse_date(s), Ok(d), "{s}");
+        }
+        // Anything after the date but a time of day is not ignored.
+        for s in [
+            "2024-01-15 xx",
+            "2024-01-15 xx:yy",
+            "2024-01-15 12:00:00junk",
+            "2024-01-15T",
+            "2024-01-15 25:00",
+            "2024-01-15 2024-01-16",
+            "2024 01 15",
+        ] {
+            assert_eq!(parse_date(s), Err(ReasonCode::BadDate), "{s}");
         }
         for s in [
             "2024-02-30",

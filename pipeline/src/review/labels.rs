@@ -61,6 +61,7 @@ impl Lang {
             "undeclared_spouse" => ("未申报配偶", "Undeclared spouse"),
             "undeclared_minor_child" => ("未申报未成年子女", "Undeclared minor child"),
             "no_counted_member" => ("无可计入成员", "No member counts"),
+            "unreadable_records" => ("有记录无法读取", "Records that could not be read"),
             other => return other.to_string(),
         };
         self.pick(zh, en).to_string()
@@ -105,6 +106,10 @@ impl Lang {
             "duplicate_row" => ("重复记录", "Duplicate row"),
             "wrong_column_count" => ("列数不符", "Wrong column count"),
             "malformed" => ("记录损坏或编码错误", "Malformed record"),
+            "unterminated_quote" => (
+                "引号未闭合，整行无法读取",
+                "Unclosed quote: line unreadable",
+            ),
             other => return other.to_string(),
         };
         self.pick(zh, en).to_string()

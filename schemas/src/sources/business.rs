@@ -17,7 +17,7 @@ pub static SOURCE: SourceDef = SourceDef {
         field("entity_type", Code(&codes::ENTITY_TYPE), Category, "entType", "legal form"),
         field("role", Code(&codes::BUSINESS_ROLE), Category, "personRole", "the person's role"),
         field("capital_fen", Money, Evidence, "regCapWanYuan", "registered capital").unit(MoneyUnit::WanYuan),
-        field("staff", Count, Attribute, "empNum", "staff employed"),
+        field("staff", Count, Category, "empNum", "staff employed (the business rule branches on it)"),
         field("established_on", Date, ValidFrom, "estDate", "established"),
         field("status", Code(&codes::BUSINESS_STATUS), Category, "regState", "registration status"),
         field("status_date", Date, ValidTo, "regStateDate", "date of the current status"),
