@@ -83,16 +83,14 @@ impl IngestReport {
     }
 }
 
-/// Ingests every source of `plan` into `out`; `progress` is told each source as it finishes.
-pub async fn ingest_all(
-    plan: &BatchPlan,
-    out: &Path,
-    progress: Arc<dyn Fn(&SourceReport) + Send + Sync>,
-) -> Result<IngestReport> {
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    let report_path = out.join("ingest.json");
-    // The previous snapshot in this folder (if any) is what the relative gates compare to.
-    let previous: BTreeMap<String, u64> = IngestReport::read(&report_path)
+/// Accepted rows per source of the last good snapshot: what the relative gate
+/// (`min_accepted_vs_previous`) compares a delivery with.
+pub type Baseline = BTreeMap<String, u64>;
+
+/// The baseline from the previous `ingest.json` in `out`, if there is one (`hedui ingest`
+/// into the same folder night after night).
+pub fn baseline_in(out: &Path) -> Baseline {
+    IngestReport::read(&out.join("ingest.json"))
         .map(|r| {
             r.sources
                 .into_iter()
@@ -100,7 +98,35 @@ pub async fn ingest_all(
                 .map(|(id, s)| (id, s.accepted))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Where the relative gate's baseline comes from, and where it is recorded.
+#[derive(Debug, Clone)]
+pub enum BaselineFrom {
+    /// The previous `ingest.json` in the folder (`hedui ingest` night after night into one
+    /// folder); each source's `previous_accepted` is recorded in the new `ingest.json`.
+    Folder,
+    /// The published batches before this one (`hedui run`, which ingests into a fresh
+    /// folder): recorded in the batch's manifest, not in `ingest.json`, so that the same
+    /// deliveries give the same `ingest.json` bytes whatever came before.
+    Batches(Baseline),
+}
+
+/// Ingests every source of `plan` into `out`, each source's relative gate comparing with
+/// the baseline `from`; `progress` is told each source as it finishes.
+pub async fn ingest_all(
+    plan: &BatchPlan,
+    out: &Path,
+    from: &BaselineFrom,
+    progress: Arc<dyn Fn(&SourceReport) + Send + Sync>,
+) -> Result<IngestReport> {
+    let (previous, record) = match from {
+        BaselineFrom::Folder => (baseline_in(out), true),
+        BaselineFrom::Batches(b) => (b.clone(), false),
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let report_path = out.join("ingest.json");
     let opts = IngestOptions {
         out: out.to_path_buf(),
         batch_rows: plan.ingest.batch_rows,
@@ -140,6 +166,11 @@ pub async fn ingest_all(
             SourceReport::failed(id, format!("{id}: not configured in hedui.toml")),
         );
     }
+    if !record {
+        for r in sources.values_mut() {
+            r.previous_accepted = None;
+        }
+    }
     let failed = sources
         .values()
         .filter(|r| r.status == Status::Failed)
@@ -150,13 +181,19 @@ pub async fn ingest_all(
     Ok(report)
 }
 
-/// Runs [`ingest_all`] on a fresh tokio runtime (for the command line and tests).
+/// Runs [`ingest_all`] on a fresh tokio runtime (for the command line and tests), with the
+/// baseline of the folder's previous `ingest.json`.
 pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Invalid(format!("starting the runtime: {e}")))?;
-    rt.block_on(ingest_all(plan, out, Arc::new(|_| {})))
+    rt.block_on(ingest_all(
+        plan,
+        out,
+        &BaselineFrom::Folder,
+        Arc::new(|_| {}),
+    ))
 }
 
 /// The default ingest folder for a config.

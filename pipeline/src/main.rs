@@ -360,6 +360,7 @@ fn main() -> Result<()> {
             let report = rt.block_on(hedui::ingest::ingest_all(
                 &plan,
                 &out,
+                &hedui::ingest::BaselineFrom::Folder,
                 std::sync::Arc::new(move |r: &hedui_connectors::ingest::SourceReport| {
                     b.set_message(r.source.clone());
                     b.inc(1);

@@ -63,6 +63,10 @@ pub struct SourceInputs {
     pub accepted: u64,
     /// Rows quarantined.
     pub quarantined: u64,
+    /// The accepted rows the relative gate compared this delivery with (the newest earlier
+    /// batch in which the source was ok), if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_accepted: Option<u64>,
     /// The delivered files.
     pub files: Vec<InputFile>,
 }
@@ -200,7 +204,30 @@ impl Manifest {
     }
 }
 
-/// The link to the last batch published under `root`, if any.
+/// How many published batches back [`baseline`] looks for a source's last good delivery.
+pub const BASELINE_LOOKBACK: usize = 31;
+
+/// The relative gate's baseline for the next batch on `root`: per source, the accepted rows
+/// of the newest published batch (of the last [`BASELINE_LOOKBACK`]) in which it was ok.
+/// A manifest that cannot be read is an error: the gate must not silently lose its baseline.
+pub fn baseline(root: &Path) -> Result<crate::ingest::Baseline> {
+    let mut out = crate::ingest::Baseline::new();
+    for id in crate::publish::published(root)?
+        .iter()
+        .rev()
+        .take(BASELINE_LOOKBACK)
+    {
+        let m = Manifest::read(&root.join(id))?;
+        for (source, s) in m.sources {
+            if s.status == "ok" {
+                out.entry(source).or_insert(s.accepted);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The link to the newest published batch on `root`, if any.
 pub fn previous_link(root: &Path) -> Result<Option<Previous>> {
     let Some(last) = crate::publish::published(root)?.pop() else {
         return Ok(None);

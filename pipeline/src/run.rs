@@ -116,7 +116,16 @@ pub async fn run(
     let mut timings = Vec::new();
     let started = Instant::now();
     let ingest_dir = dir.join("ingest");
-    let ingest = ingest_all(plan, &ingest_dir, progress.source.clone()).await?;
+    // Each batch ingests into a fresh folder: the relative gate's baseline is the accepted
+    // rows of the published batches before it (per source, the newest in which it was ok).
+    let baseline = crate::manifest::baseline(root)?;
+    let ingest = ingest_all(
+        plan,
+        &ingest_dir,
+        &crate::ingest::BaselineFrom::Batches(baseline.clone()),
+        progress.source.clone(),
+    )
+    .await?;
     for (id, r) in &ingest.sources {
         tracing::info!(batch = %batch_id, source = %id, read = r.read, accepted = r.accepted, quarantined = r.quarantined, status = ?r.status, "source ingested");
     }
@@ -152,6 +161,7 @@ pub async fn run(
                 read: r.read,
                 accepted: r.accepted,
                 quarantined: r.quarantined,
+                baseline_accepted: baseline.get(id).copied(),
                 files: hash_inputs(&plan.base, r.files.clone()),
             },
         );

@@ -79,7 +79,7 @@ fn two_runs_give_identical_bytes_and_replay_reproduces_a_batch() {
     let mb = hedui::manifest::Manifest::read(&b.dir).unwrap();
     // Every file of the batch (staged snapshot, quarantine, ingest.json, outputs, copies)
     // has the same bytes; the summary differs only in the batch id, the manifest in id,
-    // timings and chain link.
+    // timings, chain link and the relative gate's baseline.
     let (mut fa, mut fb) = (ma.files.clone(), mb.files.clone());
     fa.remove("summary.json");
     fb.remove("summary.json");
@@ -91,7 +91,13 @@ fn two_runs_give_identical_bytes_and_replay_reproduces_a_batch() {
     };
     assert_eq!(summary(&a.dir), summary(&b.dir));
     assert!(ma.files.len() > 50, "{}", ma.files.len());
-    assert_eq!(ma.sources, mb.sources);
+    // The sources' inputs are the same; the second names the first's accepted rows as the
+    // baseline its relative gate compared with.
+    let mut first = ma.sources.clone();
+    for s in first.values_mut() {
+        s.baseline_accepted = Some(s.accepted);
+    }
+    assert_eq!(first, mb.sources);
     assert_eq!(
         mb.previous.as_ref().unwrap().batch_id,
         ma.batch_id,
@@ -503,5 +509,64 @@ fn diff_between_two_nights_reports_the_planted_changes_and_nothing_else() {
         text.contains(&format!("{} households changed", want.len()))
             && text.contains("newly flagged"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_delivery_cut_in_half_fails_its_source_in_the_next_nightly_run() {
+    // Night one: the province as delivered. Night two, into the same root: the pension
+    // office's file cut to half its rows. Each `hedui run` ingests into a fresh folder; the
+    // relative gate takes its baseline from the batch published before, so the halved
+    // delivery fails its source and no household that needs it can PASS.
+    let province = tempfile::tempdir().unwrap();
+    copy_tree(small_province(), province.path());
+    let root = tempfile::tempdir().unwrap();
+    let policy = Policy::default_policy();
+    let first = run_batch(province.path(), root.path(), &policy);
+    assert!(first.ingest.failed.is_empty(), "{:?}", first.ingest.failed);
+    let pension = province.path().join("exports/pension.csv");
+    let bytes = std::fs::read(&pension).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let half = lines.len() / 2;
+    std::fs::write(&pension, lines[..half].concat()).unwrap();
+    let second = run_batch(province.path(), root.path(), &policy);
+    let r = &second.ingest.sources["pension"];
+    assert_eq!(second.ingest.failed, ["pension"], "{r:?}");
+    let error = r.error.as_deref().unwrap();
+    let before = first.ingest.sources["pension"].accepted;
+    assert!(
+        error.contains("quality gate") && error.contains(&format!("previous snapshot's {before}")),
+        "{error}"
+    );
+    let manifest = hedui::manifest::Manifest::read(&second.dir).unwrap();
+    assert_eq!(manifest.sources["pension"].baseline_accepted, Some(before));
+    assert_eq!(manifest.sources["pension"].status, "failed");
+    let outcomes = read_csv(&second.dir.join("outcomes.csv"));
+    assert!(outcomes.iter().all(|o| o["outcome"] != "PASS"));
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| o["outcome"] == "UNVERIFIED")
+            .all(|o| o["unverified_sources"].contains("pension"))
+    );
+    assert!(
+        second
+            .summary
+            .outcomes
+            .get("UNVERIFIED")
+            .copied()
+            .unwrap_or(0)
+            >= first.summary.outcomes.get("PASS").copied().unwrap_or(0)
+    );
+    // The same deliveries again the night after the first give the same ingest.json: the
+    // baseline is in the manifest, not in the ingest report.
+    let third_root = tempfile::tempdir().unwrap();
+    copy_tree(small_province(), province.path());
+    let a = run_batch(province.path(), third_root.path(), &policy);
+    let b = run_batch(province.path(), third_root.path(), &policy);
+    assert_eq!(
+        std::fs::read(a.dir.join("ingest/ingest.json")).unwrap(),
+        std::fs::read(b.dir.join("ingest/ingest.json")).unwrap()
     );
 }

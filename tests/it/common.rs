@@ -52,3 +52,24 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         })
         .collect()
 }
+
+/// The physical lines of a delivered text as an editor shows them: `\r\n`, a lone `\r` and
+/// `\n` each end a line (str::lines knows only the last two).
+pub fn physical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\r', '\n']) {
+            None => {
+                out.push(rest.to_string());
+                break;
+            }
+            Some(i) => {
+                out.push(rest[..i].to_string());
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+        }
+    }
+    out
+}

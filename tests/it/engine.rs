@@ -295,7 +295,7 @@ fn findings_and_their_evidence_equal_the_planted_truth() {
 fn every_evidence_row_points_at_its_record_in_the_delivery() {
     // The file and line of an evidence row hold the record: its key and amount appear there.
     let mut lines: HashMap<String, Vec<String>> = HashMap::new();
-    let mut checked = 0;
+    let (mut checked, mut unreadable) = (0, 0);
     for r in rows(&verified().join("evidence.parquet")) {
         // Files are named relative to the batch config's folder (the province root here).
         let file = province().join(&r["file"]);
@@ -308,10 +308,26 @@ fn every_evidence_row_points_at_its_record_in_the_delivery() {
                 Ok(t) => t,
                 Err(e) => encoding_rs::GB18030.decode(e.as_bytes()).0.into_owned(),
             };
-            text.lines().map(|l| l.to_string()).collect()
+            crate::common::physical_lines(&text)
         });
         let line: usize = r["line"].parse().unwrap();
         let record = &text[line - 1];
+        if r["rule"] == "unreadable_records" {
+            // The line holds the record that could not be read: its subject, and the text
+            // that was wrong ("…" at the end of the record key).
+            let shown = r["record_key"]
+                .split_once('"')
+                .map(|(_, t)| t.trim_end_matches('"'))
+                .unwrap_or_default();
+            assert!(
+                record.contains(&r["person_id"]) && record.contains(shown),
+                "{}:{line} {record:?} is not the unreadable record {:?}",
+                r["file"],
+                r["record_key"]
+            );
+            unreadable += 1;
+            continue;
+        }
         let key = r["record_key"]
             .split('/')
             .next()
@@ -330,6 +346,7 @@ fn every_evidence_row_points_at_its_record_in_the_delivery() {
         checked += 1;
     }
     assert!(checked > 1_000, "{checked}");
+    assert!(unreadable > 50, "{unreadable}");
 }
 
 #[test]
@@ -497,15 +514,18 @@ fn every_household_gets_the_planted_outcome() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// A copy of the shared staged snapshot without the files named in `leave_out`.
+/// A copy of the shared staged snapshot (and its quarantine) without the staged files named
+/// in `leave_out`.
 fn staged_copy(leave_out: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("staged")).unwrap();
-    for e in std::fs::read_dir(staged().join("staged")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap();
-        if !leave_out.iter().any(|l| name == *l) {
-            std::fs::copy(&p, dir.path().join("staged").join(name)).unwrap();
+    for folder in ["staged", "quarantine"] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for e in std::fs::read_dir(staged().join(folder)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap();
+            if folder == "quarantine" || !leave_out.iter().any(|l| name == *l) {
+                std::fs::copy(&p, dir.path().join(folder).join(name)).unwrap();
+            }
         }
     }
     dir
@@ -602,6 +622,152 @@ fn a_person_declared_twice_in_a_household_is_one_member() {
     let out = tempfile::tempdir().unwrap();
     verify_into(dir.path(), out.path(), 2);
     for f in hedui::engine::finding::ENGINE_OUTPUTS {
+        assert!(
+            std::fs::read(out.path().join(f)).unwrap()
+                == std::fs::read(verified().join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn no_pass_household_has_an_unreadable_record_about_a_counted_member() {
+    // Read independently of the engine's query: every quarantined record (but exact copies)
+    // in a source a rule reads whose delivered subject ID is valid, against the counted
+    // members in members.parquet and the outcomes.
+    let read = hedui::engine::read_sources();
+    let mut about: HashMap<i64, usize> = HashMap::new();
+    for e in std::fs::read_dir(staged().join("quarantine")).unwrap() {
+        let path = e.unwrap().path();
+        for r in rows(&path) {
+            let def = hedui_schemas::source(&r["source"]).unwrap();
+            if r["reason"] == "duplicate_row" || !read.contains(&def.id) {
+                continue;
+            }
+            let Ok(fields) = serde_json::from_str::<Vec<Option<String>>>(&r["record"]) else {
+                continue;
+            };
+            let subject = def
+                .fields
+                .iter()
+                .position(|f| f.role == hedui_schemas::Role::Subject)
+                .unwrap();
+            if fields.len() != def.fields.len() {
+                continue; // Split wrong: about no one known.
+            }
+            if let Some(Ok(id)) = fields[subject]
+                .as_deref()
+                .map(hedui_schemas::ResidentId::parse)
+            {
+                *about.entry(id.pack()).or_default() += 1;
+            }
+        }
+    }
+    let outcomes = outcomes_of(verified());
+    let findings = rows(&verified().join("findings.parquet"));
+    let mut households = 0;
+    for m in rows(&verified().join("members.parquet")) {
+        if !m["excluded"].is_empty() {
+            continue;
+        }
+        let key: i64 = m["person_key"].parse().unwrap();
+        let Some(&n) = about.get(&key) else {
+            continue;
+        };
+        let h = &m["household_id"];
+        let o = &outcomes[h]["outcome"];
+        assert_ne!(
+            o, "PASS",
+            "{h}: {n} unreadable records about a counted member"
+        );
+        let listed = findings
+            .iter()
+            .find(|f| &f["household_id"] == h && f["rule"] == "unreadable_records")
+            .unwrap_or_else(|| panic!("{h}: no unreadable_records finding"));
+        assert!(
+            listed["measured"].parse::<usize>().unwrap() >= n,
+            "{listed:?}"
+        );
+        assert!(
+            listed["sentence_zh"].contains("无法读取") && !listed["sentence_en"].is_empty(),
+            "{listed:?}"
+        );
+        households += 1;
+    }
+    assert!(
+        households > 50,
+        "{households} households with unreadable records"
+    );
+}
+
+#[test]
+fn a_bad_employer_code_keeps_the_wage_record_and_its_income() {
+    // Every social-insurance record's employer credit code gets a wrong check character:
+    // each record is still read (the code is a detail no rule reads), with a warning, and
+    // every household's income, finding and outcome is what it was.
+    let def = hedui_schemas::source("social_insurance").unwrap();
+    let exports = tempfile::tempdir().unwrap();
+    let delivered = province().join("exports").join(def.export.path);
+    let mut batches = hedui::output::read_parquet(&delivered).unwrap();
+    let mut changed = 0;
+    for b in &mut batches {
+        let schema = b.schema();
+        let i = schema.index_of("employer_uscc").unwrap();
+        let codes = hedui::output::text_column(b, "employer_uscc").unwrap();
+        let bad: arrow::array::StringArray = codes
+            .iter()
+            .map(|c| {
+                c.as_ref().map(|c| {
+                    changed += 1;
+                    let last = if c.ends_with('0') { '1' } else { '0' };
+                    format!("{}{last}", &c[..c.len() - 1])
+                })
+            })
+            .collect();
+        let mut cols = b.columns().to_vec();
+        cols[i] = std::sync::Arc::new(bad);
+        *b = arrow::array::RecordBatch::try_new(schema, cols).unwrap();
+    }
+    let path = exports.path().join(def.export.path);
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batches[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    let plan = hedui_connectors::config::SourceConfig::default_for(def, ".")
+        .build(def, exports.path(), &Default::default())
+        .unwrap();
+    let dir = staged_copy(&[]);
+    let opts = hedui_connectors::ingest::IngestOptions {
+        out: dir.path().to_path_buf(),
+        batch_rows: 8192,
+    };
+    let report = hedui_connectors::ingest::ingest_source(&plan, &opts, None);
+    let original: hedui::ingest::IngestReport =
+        serde_json::from_str(&std::fs::read_to_string(staged().join("ingest.json")).unwrap())
+            .unwrap();
+    let before = &original.sources["social_insurance"];
+    assert_eq!(report.accepted, before.accepted, "{report:?}");
+    assert_eq!(report.quarantined, before.quarantined, "{report:?}");
+    assert!(
+        report.warnings >= changed - before.quarantined,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.warnings_by_reason.keys().collect::<Vec<_>>(),
+        ["credit_code"]
+    );
+    let warnings = rows(&dir.path().join(report.warnings_file.as_ref().unwrap()));
+    assert_eq!(warnings.len() as u64, report.warnings);
+    assert_eq!(warnings[0]["field"], "employer");
+    let out = tempfile::tempdir().unwrap();
+    verify_into(dir.path(), out.path(), 2);
+    for f in ["households.parquet", "findings.parquet", "outcomes.parquet"] {
         assert!(
             std::fs::read(out.path().join(f)).unwrap()
                 == std::fs::read(verified().join(f)).unwrap(),

@@ -208,4 +208,20 @@ WHERE h.relation_to_head = 'child'
   -- anti-join reads 0.3 M of the 2.4 M members at 1M households.)
   AND NOT EXISTS (SELECT 1 FROM m x WHERE x.hh = d.hh AND x.person_key = h.person_key
                   AND (x.person_key / 11 / 1000) % 100000000 > {minor_born_after})
+UNION ALL
+-- Records about a counted member that could not be read: quarantined for any reason but
+-- being an exact copy of a record that was read, in a source a rule reads, with the
+-- subject's ID valid (ingestion keeps it as `subject_key`). The household cannot PASS on
+-- records nobody read. The record key says what was wrong (source, reason, field, and the
+-- offending text as people may see it, IDs masked at ingestion); `file` and `line` where.
+SELECT c.hh, 'unreadable_records', q.subject_key, CAST(q.source AS VARCHAR),
+       concat(CAST(q.source AS VARCHAR), ' ', CAST(q.reason AS VARCHAR),
+              CASE WHEN q.field IS NULL THEN '' ELSE concat(' ', q.field) END,
+              CASE WHEN q.shown IS NULL THEN '' ELSE concat(' "', q.shown, '"') END) AS record_key,
+       CAST(NULL AS BIGINT) AS key_a, CAST(NULL AS BIGINT) AS key_b, CAST(NULL AS BIGINT) AS amount_fen,
+       CAST(NULL AS VARCHAR) AS date, CAST(NULL AS BIGINT) AS measure, CAST(q.file AS VARCHAR), q.line
+FROM quarantine q JOIN counted c ON c.person_key = q.subject_key
+WHERE q.subject_key IS NOT NULL
+  AND CAST(q.reason AS VARCHAR) <> 'duplicate_row'
+  AND CAST(q.source AS VARCHAR) IN ({read_sources})
 ORDER BY hh, rule, source, record_key, key_a, key_b, person_key, file, line

@@ -976,6 +976,8 @@ fn decide_batch(
                     a.persons.iter().copied().collect(),
                 ),
                 "no_counted_member" => (0, 1, Vec::new()),
+                // Every record counts, two alike (the same mistake twice) as two.
+                "unreadable_records" => (a.rows as i64, 0, a.persons.iter().copied().collect()),
                 "declared_member_dead" | "undeclared_spouse" | "undeclared_minor_child" => (
                     a.persons.len() as i64,
                     0,

@@ -176,6 +176,7 @@ impl Parameters {
                 self.sole_trader_max_staff.to_string(),
             ),
             ("{minor_born_after}", self.minor_born_after.to_string()),
+            ("{read_sources}", sql_list(&read_sources())),
         ]
     }
 }
@@ -388,13 +389,13 @@ fn df_err(e: datafusion::error::DataFusionError) -> Error {
 
 /// A SQL list of quoted catalog codes (`NULL` when empty). The codes come from the checked
 /// policy (catalog codes: `[a-z_]` only), so quoting them is safe.
-fn sql_list(codes: &[String]) -> String {
+fn sql_list(codes: &[impl AsRef<str>]) -> String {
     if codes.is_empty() {
         return "NULL".into();
     }
     codes
         .iter()
-        .map(|c| format!("'{c}'"))
+        .map(|c| format!("'{}'", c.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -408,16 +409,33 @@ fn sql_excluded(codes: &[String]) -> String {
     sql_list(codes)
 }
 
+/// The sources some rule reads (the member sources and every rule's): an unreadable record
+/// in one of them about a counted member keeps the household from PASS
+/// (`unreadable_records`, evidence.sql).
+pub fn read_sources() -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = outcome::MEMBER_SOURCES
+        .iter()
+        .chain(outcome::RULES.iter().flat_map(|r| r.sources.iter()))
+        .copied()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
 /// so the same plans run; the outcome logic knows the source is missing).
 fn write_empty(path: &Path, def: &hedui_schemas::SourceDef) -> Result<()> {
+    write_empty_schema(path, def.staged_schema())
+}
+
+/// Writes an empty Parquet file with `schema`.
+fn write_empty_schema(path: &Path, schema: arrow::datatypes::SchemaRef) -> Result<()> {
     let file = std::fs::File::create(path).map_err(crate::error::io(path))?;
     let w =
-        parquet::arrow::ArrowWriter::try_new(file, def.staged_schema(), None).map_err(|err| {
-            Error::Parquet {
-                path: path.display().to_string(),
-                err,
-            }
+        parquet::arrow::ArrowWriter::try_new(file, schema, None).map_err(|err| Error::Parquet {
+            path: path.display().to_string(),
+            err,
         })?;
     w.close().map_err(|err| Error::Parquet {
         path: path.display().to_string(),
@@ -557,6 +575,31 @@ impl Engine {
                 .map_err(df_err)?;
             engine.tables.push(def.id);
         }
+        // Every source's quarantine, one table: the records that could not be read, with the
+        // subject they are about where its ID is valid. (A batch ingested before the
+        // quarantine had `subject_key` reads it as null: no record is attached.)
+        let schema = hedui_connectors::stage::quarantine_schema();
+        let mut quarantine = ingest_dir.join("quarantine");
+        let has_files = std::fs::read_dir(&quarantine).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+        });
+        if !has_files {
+            quarantine = engine.scratch.join("quarantine.parquet");
+            write_empty_schema(&quarantine, schema.clone())?;
+        }
+        let path = quarantine.to_str().ok_or_else(|| {
+            Error::Invalid(format!("{}: path is not UTF-8", quarantine.display()))
+        })?;
+        engine
+            .ctx
+            .register_parquet(
+                "quarantine",
+                path,
+                ParquetReadOptions::default().schema(&schema),
+            )
+            .await
+            .map_err(df_err)?;
         Ok(engine)
     }
 

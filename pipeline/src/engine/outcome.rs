@@ -117,4 +117,9 @@ pub const RULES: &[RuleDef] = &[
         severity: Severity::Review,
         sources: &[],
     },
+    RuleDef {
+        id: "unreadable_records",
+        severity: Severity::Review,
+        sources: &[],
+    },
 ];

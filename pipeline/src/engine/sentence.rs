@@ -225,6 +225,12 @@ pub fn sentences(f: &Finding, policy: &Policy) -> (String, String) {
             "家庭申报成员均已死亡或在押，无可计入的成员，需核实；".to_string(),
             "No declared member can be counted (all are dead or held); to be checked.".to_string(),
         ),
+        "unreadable_records" => (
+            format!("有 {n} 条关于家庭成员的部门记录无法读取（{keys}），核对不完整，需人工核实；"),
+            format!(
+                "{n} department record(s) about household members could not be read ({keys_en}); the check is incomplete and must be completed by hand."
+            ),
+        ),
         other => (format!("{other}；"), format!("{other}.")),
     };
     (format!("{zh}{basis_zh}"), format!("{en}{basis_en}"))

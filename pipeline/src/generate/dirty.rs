@@ -126,7 +126,8 @@ fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>>
             src.fields[i].name
         }
         DirtyKind::NegativeAmount => {
-            let i = find(&|c, _| matches!(c, Cell::Money(v) if *v > 0))?;
+            // An amount a rule reads: a bad detail (a value only shown) keeps its record.
+            let i = find(&|c, f| matches!(c, Cell::Money(v) if *v > 0) && !f.is_detail())?;
             let Cell::Money(v) = copy.cells[i] else {
                 return None;
             };

@@ -1520,6 +1520,7 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     }
 
     h.findings.sort_by_key(|f| f.rule);
+    let counted_ids = h.counted().iter().map(|&i| h.members[i].p.id).collect();
     let truth = TruthHousehold {
         id,
         region,
@@ -1533,6 +1534,7 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         asset_limit_fen: asset_limit,
         planted: std::mem::take(&mut h.planted),
         findings: std::mem::take(&mut h.findings),
+        counted_ids,
     };
     h.out.truth.push(truth);
     Ok(())

@@ -123,7 +123,68 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64) -> Result<Out> {
         let recs = std::mem::take(&mut out.recs[i]);
         out.recs[i] = dirty::inject(def, recs, &cfg.dirty, &mut rng);
     }
+    unreadable_records(&mut out);
     Ok(out)
+}
+
+/// The truth of the dirty rows about counted members: each household with a record that
+/// cannot be read about a counted member, in a source a rule reads, gets an
+/// `unreadable_records` finding listing them (the records of a chunk are about its own
+/// households' members and residents, so the chunk is enough).
+fn unreadable_records(out: &mut Out) {
+    use model::{Evidence, Finding, Rule};
+    let mut counted: std::collections::HashMap<hedui_schemas::ResidentId, usize> =
+        std::collections::HashMap::new();
+    for (h, t) in out.truth.iter().enumerate() {
+        for id in &t.counted_ids {
+            counted.insert(*id, h);
+        }
+    }
+    let read = crate::engine::read_sources();
+    let mut found: BTreeMap<usize, Vec<Evidence>> = BTreeMap::new();
+    for (i, def) in hedui_schemas::all_sources().iter().enumerate() {
+        if !read.contains(&def.id) {
+            continue;
+        }
+        for rec in &out.recs[i] {
+            let Some((kind, field, id)) = rec.dirty else {
+                continue;
+            };
+            let Some(&h) = counted.get(&id) else {
+                continue;
+            };
+            if !kind.is_unreadable_about_subject() {
+                continue;
+            }
+            let Some(at) = def.fields.iter().position(|f| f.name == field) else {
+                continue;
+            };
+            let reason = kind.expected_reason().map_or("", |r| r.as_str());
+            let shown = write::cell_text(&def.fields[at], &rec.cells[at]).unwrap_or_default();
+            found.entry(h).or_default().push(Evidence {
+                person: id,
+                source: def.id,
+                key: format!("{} {reason} {field} \"{shown}\"", def.id),
+                amount_fen: None,
+                date: String::new(),
+            });
+        }
+    }
+    for (h, evidence) in found {
+        let t = &mut out.truth[h];
+        let mut members: Vec<_> = evidence.iter().map(|e| e.person).collect();
+        members.sort_by_key(|id| id.pack());
+        members.dedup();
+        t.planted.push("unreadable_records");
+        t.findings.push(Finding {
+            rule: Rule::UnreadableRecords,
+            members,
+            measured: evidence.len() as i64,
+            threshold: 0,
+            evidence,
+        });
+        t.findings.sort_by_key(|f| f.rule);
+    }
 }
 
 /// Generates a province into `cfg.out`; `progress` is called with households done.

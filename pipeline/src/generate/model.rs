@@ -113,6 +113,19 @@ impl DirtyKind {
         }
     }
 
+    /// Whether a row of this kind is about its subject, whose ID stays valid: a record about
+    /// a person that nobody could read (a bad date, month, amount or code). Exact copies,
+    /// records with a bad subject ID and records that cannot be split are about no one known.
+    pub fn is_unreadable_about_subject(self) -> bool {
+        matches!(
+            self,
+            DirtyKind::BadDate
+                | DirtyKind::BadMonth
+                | DirtyKind::NegativeAmount
+                | DirtyKind::UnknownCode
+        )
+    }
+
     /// Whether the kind adds a row (rather than rewriting a real one).
     pub fn adds_row(self) -> bool {
         self.expected_reason().is_some()
@@ -168,6 +181,9 @@ pub enum Rule {
     UndeclaredMinorChild,
     /// No declared member counts.
     NoCountedMember,
+    /// Records about a counted member that could not be read (review: the check is
+    /// incomplete).
+    UnreadableRecords,
 }
 
 impl Rule {
@@ -187,6 +203,7 @@ impl Rule {
             Rule::UndeclaredSpouse => "undeclared_spouse",
             Rule::UndeclaredMinorChild => "undeclared_minor_child",
             Rule::NoCountedMember => "no_counted_member",
+            Rule::UnreadableRecords => "unreadable_records",
         }
     }
 
@@ -197,7 +214,8 @@ impl Rule {
             | Rule::DeclaredMemberDead
             | Rule::UndeclaredSpouse
             | Rule::UndeclaredMinorChild
-            | Rule::NoCountedMember => Severity::Review,
+            | Rule::NoCountedMember
+            | Rule::UnreadableRecords => Severity::Review,
             _ => Severity::Flag,
         }
     }
@@ -260,6 +278,8 @@ pub struct TruthHousehold {
     pub planted: Vec<&'static str>,
     /// The findings a batch must produce.
     pub findings: Vec<Finding>,
+    /// The members counted at the as-of date (to attach the dirty records about them).
+    pub counted_ids: Vec<ResidentId>,
 }
 
 impl TruthHousehold {

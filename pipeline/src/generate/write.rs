@@ -43,6 +43,33 @@ pub fn cell_text(f: &FieldDef, c: &Cell) -> Option<String> {
     })
 }
 
+/// How a department's Windows tools write its CSV export: line ends `\r\n` (every GBK and
+/// GB18030 export: Windows in a Chinese locale; and the UTF-8 exports of the banks, the
+/// payment platforms and the pension office, from Excel's "CSV UTF-8", which also writes a
+/// BOM). The rest end lines in `\n`. Either way the readers must report the physical line.
+pub fn windows_style(def: &SourceDef) -> (bool, bool) {
+    match (def.export.format, def.export.encoding) {
+        (Format::Csv, Encoding::Gbk | Encoding::Gb18030) => (true, false),
+        (Format::Csv, Encoding::Utf8) => {
+            let excel = matches!(def.id, "bank_deposit" | "internet_finance" | "pension");
+            (excel, excel)
+        }
+        _ => (false, false),
+    }
+}
+
+fn csv_writer(def: &SourceDef, capacity: usize) -> csv::Writer<Vec<u8>> {
+    let (crlf, _) = windows_style(def);
+    csv::WriterBuilder::new()
+        .flexible(true)
+        .terminator(if crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(Vec::with_capacity(capacity))
+}
+
 enum Sink {
     Csv { out: BufWriter<File> },
     Jsonl { out: BufWriter<File> },
@@ -100,10 +127,13 @@ fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
         Format::Csv => {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             let header: Vec<&str> = def.fields.iter().map(|f| f.raw.header).collect();
-            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            let mut w = csv_writer(def, 256);
             w.write_record(&header)
                 .map_err(|e| Error::Invalid(e.to_string()))?;
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            if windows_style(def).1 {
+                out.write_all(b"\xef\xbb\xbf").map_err(io(&path))?;
+            }
             out.write_all(&encode(def.export.encoding, &bytes, &path)?)
                 .map_err(io(&path))?;
             (Sink::Csv { out }, 1)
@@ -366,9 +396,7 @@ fn encode_records(def: &SourceDef, rs: &[&Rec]) -> Result<Body> {
     let path = Path::new(def.export.path);
     Ok(match def.export.format {
         Format::Csv => {
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_writer(Vec::with_capacity(rs.len() * 120));
+            let mut w = csv_writer(def, rs.len() * 120);
             for r in rs {
                 let fields: Vec<String> = r
                     .cells
