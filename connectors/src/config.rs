@@ -139,9 +139,48 @@ pub struct SourceConfig {
     /// Extra raw values per code field: `{ vehicle_type = { "K35" = "small_car" } }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Catalog fields the department does not deliver: staged empty. Allowed only for
+    /// details no rule reads (names, attributes, amounts only shown); a field a rule needs is
+    /// refused at build, naming the rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
+    /// Fields that are one value for the whole delivery (`{ share_pct = "100" }`): the raw
+    /// text every row gets, validated like a delivered cell.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constants: BTreeMap<String, String>,
+    /// Fields computed from the delivered columns with a SQL expression (DataFusion's
+    /// expression engine, on each raw batch before validation), e.g. a business status from
+    /// a cancellation date; the result is validated like a delivered cell.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub derive: BTreeMap<String, Derive>,
     /// Quality gates for this source.
     #[serde(default, skip_serializing_if = "Gates::is_unset")]
     pub gates: Gates,
+}
+
+/// How a field is derived from the delivered columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derive {
+    /// The delivered columns the expression reads (headers, JSON keys or Parquet columns),
+    /// each a text column (empty cells are empty strings, missing ones null).
+    pub from: Vec<String>,
+    /// The SQL expression; columns are named as in `from`, in double quotes where they are
+    /// not plain lowercase identifiers: `CASE WHEN "注销日期" = '' THEN '存续' ELSE '注销' END`.
+    pub sql: String,
+}
+
+/// Where a field's raw text comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldSource {
+    /// A delivered column (the plan's `header`).
+    Column,
+    /// Not delivered: staged empty.
+    Absent,
+    /// The same raw text on every row.
+    Constant(String),
+    /// Computed by the plan's derivation with this index in [`SourcePlan::derived`].
+    Derived(usize),
 }
 
 /// How to read and validate each catalog field of a source.
@@ -159,6 +198,8 @@ pub struct FieldPlan {
     pub extra_codes: BTreeMap<String, &'static str>,
     /// The thousands separator of amounts, if the source declares one.
     pub thousands: Option<char>,
+    /// Where its raw text comes from.
+    pub source: FieldSource,
 }
 
 /// A checked source config, ready to run.
@@ -174,6 +215,8 @@ pub struct SourcePlan {
     pub gates: Gates,
     /// The folder relative paths are resolved against.
     pub base: PathBuf,
+    /// The derived fields' expressions, checked and compiled.
+    pub derived: Vec<crate::derive::Derivation>,
 }
 
 fn bad(def: &SourceDef, msg: impl Into<String>) -> Error {
@@ -215,6 +258,9 @@ impl SourceConfig {
             months: BTreeMap::new(),
             thousands: None,
             codes: BTreeMap::new(),
+            absent: Vec::new(),
+            constants: BTreeMap::new(),
+            derive: BTreeMap::new(),
             gates: Gates::default(),
         }
     }
@@ -253,6 +299,56 @@ impl SourceConfig {
                 return Err(bad(def, format!("months: {name} is not a month field")));
             }
         }
+        let mut how: BTreeMap<&str, FieldSource> = BTreeMap::new();
+        let mut derived = Vec::new();
+        for name in &self.absent {
+            let f = known("absent", name)?;
+            if !f.is_detail() {
+                return Err(bad(
+                    def,
+                    format!(
+                        "absent: {name} cannot be absent: the rules read it (its role is {:?}); only names, attributes and amounts shown as evidence may be",
+                        f.role
+                    ),
+                ));
+            }
+            how.insert(f.name, FieldSource::Absent);
+        }
+        for (name, raw) in &self.constants {
+            let f = known("constants", name)?;
+            if how
+                .insert(f.name, FieldSource::Constant(raw.clone()))
+                .is_some()
+            {
+                return Err(bad(
+                    def,
+                    format!("{name} is given more than one way (absent, constants, derive)"),
+                ));
+            }
+        }
+        for (name, d) in &self.derive {
+            let f = known("derive", name)?;
+            let compiled = crate::derive::Derivation::compile(f.name, d)
+                .map_err(|e| bad(def, format!("derive.{name}: {e}")))?;
+            if how
+                .insert(f.name, FieldSource::Derived(derived.len()))
+                .is_some()
+            {
+                return Err(bad(
+                    def,
+                    format!("{name} is given more than one way (absent, constants, derive)"),
+                ));
+            }
+            derived.push(compiled);
+        }
+        for name in self.columns.keys() {
+            if how.contains_key(name.as_str()) {
+                return Err(bad(
+                    def,
+                    format!("columns: {name} is absent, constant or derived, not a column"),
+                ));
+            }
+        }
         let mut fields = Vec::with_capacity(def.fields.len());
         for f in def.fields {
             let mut extra_codes = BTreeMap::new();
@@ -285,6 +381,7 @@ impl SourceConfig {
                 month_style: self.months.get(f.name).copied(),
                 extra_codes,
                 thousands: self.thousands,
+                source: how.remove(f.name).unwrap_or(FieldSource::Column),
             });
         }
         for name in self.codes.keys() {
@@ -335,6 +432,7 @@ impl SourceConfig {
             fields,
             gates,
             base: base.to_path_buf(),
+            derived,
         })
     }
 }

@@ -561,3 +561,119 @@ fn remove_duplicates(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Gates, SourceConfig};
+    use arrow::array::{Array, AsArray, RecordBatch};
+    use arrow::datatypes::DataType;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// A business register that says a business's status by its cancellation date, has no
+    /// business names, and writes every capital in one unit column: mapped with `absent`,
+    /// `derive` and `constants`, no preprocessing.
+    #[test]
+    fn absent_constant_and_derived_fields_are_mapped_and_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "cerNo,uniscid,entType,personRole,regCapWanYuan,empNum,estDate,注销日期\r\n\
+            11010519491231002X,91350100M000100Y43,个体工商户,经营者,1.5,0,2020-01-02,\r\n\
+            11010519491231002X,91350100M000100Y43,个体工商户,经营者,1.5,0,2020-01-02,2024-03-05\r\n\
+            11010519491231002X,91350100M000100Y43,个体工商户,经营者,1.5,0,2020-01-02,2024-02-30\r\n";
+        std::fs::write(dir.path().join("b.csv"), text).unwrap();
+        let config = r#"
+            connector = { kind = "csv", path = "b.csv" }
+            absent = ["entity_name"]
+            constants = { staff = "0" }
+            [derive.status]
+            from = ["注销日期"]
+            sql = "CASE WHEN trim(\"注销日期\") = '' THEN '存续' ELSE '注销' END"
+            [derive.status_date]
+            from = ["注销日期", "estDate"]
+            sql = "CASE WHEN trim(\"注销日期\") = '' THEN \"estDate\" ELSE \"注销日期\" END"
+        "#;
+        let def = hedui_schemas::source("business").unwrap();
+        let c: SourceConfig = toml::from_str(config).unwrap();
+        let plan = c.build(def, dir.path(), &Gates::default()).unwrap();
+        let opts = IngestOptions {
+            out: dir.path().join("ingest"),
+            batch_rows: 2,
+        };
+        let r = ingest_source(&plan, &opts, None);
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!((r.read, r.accepted, r.quarantined), (3, 2, 1), "{r:?}");
+        assert_eq!(r.warnings, 0, "an absent field is not a warning");
+        let read = |p: &str| -> Vec<RecordBatch> {
+            ParquetRecordBatchReaderBuilder::try_new(File::open(opts.out.join(p)).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect()
+        };
+        let staged = arrow::compute::concat_batches(
+            &plan.def.staged_schema(),
+            &read("staged/business.parquet"),
+        )
+        .unwrap();
+        let text = |c: &str| -> Vec<String> {
+            let a = arrow::compute::cast(
+                staged.column_by_name(c).unwrap(),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            let a = a.as_string::<i32>();
+            (0..a.len())
+                .map(|i| {
+                    if a.is_null(i) {
+                        "∅".to_string()
+                    } else {
+                        a.value(i).to_string()
+                    }
+                })
+                .collect()
+        };
+        assert_eq!(text("status"), ["active", "deregistered"]);
+        assert_eq!(text("status_date"), ["2020-01-02", "2024-03-05"]);
+        assert_eq!(text("staff"), ["0", "0"]);
+        assert_eq!(text("entity_name"), ["∅", "∅"]);
+        assert_eq!(text("_line"), ["2", "3"]);
+        // The derived date that does not exist is quarantined, the derivation named.
+        let q = &read("quarantine/business.parquet")[0];
+        let raw = arrow::compute::cast(q.column_by_name("raw").unwrap(), &DataType::Utf8).unwrap();
+        let raw = raw.as_string::<i32>().value(0);
+        assert!(raw.starts_with("2024-02-30 (derived: CASE WHEN"), "{raw}");
+        let line = q
+            .column_by_name("line")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(0);
+        assert_eq!(line, 4);
+    }
+
+    #[test]
+    fn a_field_the_rules_read_cannot_be_absent() {
+        let def = hedui_schemas::source("business").unwrap();
+        let c: SourceConfig = toml::from_str(
+            "connector = { kind = \"csv\", path = \"b.csv\" }\nabsent = [\"status\"]",
+        )
+        .unwrap();
+        let e = c
+            .build(def, Path::new("."), &Gates::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("status cannot be absent: the rules read it"),
+            "{e}"
+        );
+        let c: SourceConfig = toml::from_str(
+            "connector = { kind = \"csv\", path = \"b.csv\" }\n[derive.status]\nfrom = [\"x\"]\nsql = \"y\"",
+        )
+        .unwrap();
+        let e = c
+            .build(def, Path::new("."), &Gates::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("derive.status") && e.contains("y"), "{e}");
+    }
+}

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod dedup;
+pub mod derive;
 pub mod ingest;
 pub mod pg;
 pub mod raw;

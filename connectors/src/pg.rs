@@ -96,6 +96,9 @@ pub fn read_postgres(plan: &SourcePlan, batch_rows: usize, sink: &mut Sink) -> R
         .map_err(|e| fail(format!("query failed: {}", pg_message(&e))))?;
     let label = format!("postgres://{host}");
     // Rows of a query result are numbered from 1, whatever line ends their values hold.
+    let sink = &mut |label: &str, recs: Vec<crate::raw::RawRecord>| {
+        sink(label, crate::raw::resolve(plan, label, recs)?)
+    };
     read_csv(
         plan,
         reader,

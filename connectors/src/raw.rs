@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type};
 use hedui_schemas::{Encoding, Format, ReasonCode, SourceDef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::config::{Connector, SourcePlan};
+use crate::config::{Connector, FieldSource, SourcePlan};
 use crate::split::{Piece, SplitError, Splitter};
 use crate::{Error, Result};
 
@@ -77,51 +77,76 @@ fn clean_header(h: &str) -> &str {
     h.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\u{3000}')
 }
 
-/// For each catalog field, the position of its column among `headers`; a missing required
-/// column is an error naming it, and so is a column the plan reads whose header appears twice
-/// (unless the config picks one occurrence as `"header#2"`).
+/// The delivered columns a plan reads, in the order of [`RawRecord::fields`] before
+/// [`resolve`]: each catalog field's header (`None` for a field that is absent, constant or
+/// derived), then every derivation's `from` columns.
+fn wanted(plan: &SourcePlan) -> Vec<(Option<&str>, bool, String)> {
+    let mut out: Vec<(Option<&str>, bool, String)> = plan
+        .def
+        .fields
+        .iter()
+        .zip(&plan.fields)
+        .map(|(f, fp)| match fp.source {
+            FieldSource::Column => (
+                Some(fp.header.as_str()),
+                f.required,
+                format!("field {}", f.name),
+            ),
+            _ => (None, false, String::new()),
+        })
+        .collect();
+    for d in &plan.derived {
+        for c in &d.from {
+            out.push((Some(c.as_str()), true, format!("derive.{}", d.field)));
+        }
+    }
+    out
+}
+
+/// For each delivered column the plan reads ([`wanted`]), its position among `headers`; a
+/// missing required column is an error naming it, and so is a column the plan reads whose
+/// header appears twice (unless the config picks one occurrence as `"header#2"`).
 pub fn column_positions(
     plan: &SourcePlan,
     label: &str,
     headers: &[String],
 ) -> Result<Vec<Option<usize>>> {
     let cleaned: Vec<&str> = headers.iter().map(|h| clean_header(h)).collect();
-    let mut positions = Vec::with_capacity(plan.fields.len());
-    for (f, fp) in plan.def.fields.iter().zip(&plan.fields) {
+    let mut positions = Vec::new();
+    for (header, required, what) in wanted(plan) {
+        let Some(header) = header else {
+            positions.push(None);
+            continue;
+        };
         let at: Vec<usize> = (0..cleaned.len())
-            .filter(|&i| cleaned[i] == fp.header)
+            .filter(|&i| cleaned[i] == header)
             .collect();
         let p = match at.as_slice() {
-            [] => pick_occurrence(&cleaned, &fp.header),
+            [] => pick_occurrence(&cleaned, header),
             [p] => Some(*p),
             _ => {
                 return Err(fmt_err(
                     plan.def,
                     label,
                     format!(
-                        "the column {:?} for field {} appears {} times (columns {}); name one as \"{}#N\" in the config's columns",
-                        fp.header,
-                        f.name,
+                        "the column {header:?} for {what} appears {} times (columns {}); name one as \"{header}#N\" in the config",
                         at.len(),
                         at.iter()
                             .map(|i| (i + 1).to_string())
                             .collect::<Vec<_>>()
                             .join(", "),
-                        fp.header
                     ),
                 ));
             }
         };
-        if p.is_none() && f.required {
-            // The header line is named by its columns' names only: were it a data row
-            // (a delivery without its header) the names would be a person's data.
+        if p.is_none() && required {
+            // The header line is named by its columns' count only: were it a data row (a
+            // delivery without its header) the names would be a person's data.
             return Err(fmt_err(
                 plan.def,
                 label,
                 format!(
-                    "no column {:?} for required field {} ({} columns in the first line)",
-                    fp.header,
-                    f.name,
+                    "no column {header:?} for required {what} ({} columns in the first line)",
                     headers.len(),
                 ),
             ));
@@ -129,6 +154,65 @@ pub fn column_positions(
         positions.push(p);
     }
     Ok(positions)
+}
+
+/// Completes a batch of raw records to one value per catalog field: constants filled in,
+/// derived fields computed from their `from` columns (which are then dropped).
+pub fn resolve(
+    plan: &SourcePlan,
+    label: &str,
+    mut records: Vec<RawRecord>,
+) -> Result<Vec<RawRecord>> {
+    let n = plan.fields.len();
+    let constants: Vec<(usize, &str)> = plan
+        .fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, fp)| match &fp.source {
+            FieldSource::Constant(v) => Some((i, v.as_str())),
+            _ => None,
+        })
+        .collect();
+    if constants.is_empty() && plan.derived.is_empty() {
+        return Ok(records);
+    }
+    let ok: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].problem.is_none())
+        .collect();
+    let mut offset = n;
+    let mut values: Vec<(usize, Vec<Option<String>>)> = Vec::new();
+    for d in &plan.derived {
+        let inputs: Vec<Vec<Option<&str>>> = (0..d.from.len())
+            .map(|j| {
+                ok.iter()
+                    .map(|&r| records[r].fields.get(offset + j).and_then(|v| v.as_deref()))
+                    .collect()
+            })
+            .collect();
+        let out = d
+            .eval(&inputs, ok.len())
+            .map_err(|e| fmt_err(plan.def, label, format!("derive.{}: {e}", d.field)))?;
+        let at = plan
+            .fields
+            .iter()
+            .position(|fp| {
+                matches!(fp.source, FieldSource::Derived(k) if std::ptr::eq(&plan.derived[k], d))
+            })
+            .unwrap_or(0);
+        values.push((at, out));
+        offset += d.from.len();
+    }
+    for (k, &r) in ok.iter().enumerate() {
+        let fields = &mut records[r].fields;
+        fields.truncate(n);
+        for &(i, v) in &constants {
+            fields[i] = Some(v.to_string());
+        }
+        for (i, out) in &mut values {
+            fields[*i] = out[k].take();
+        }
+    }
+    Ok(records)
 }
 
 /// `"header#N"`: the N-th column named `header` (1-based).
@@ -163,6 +247,7 @@ pub fn read_file(
 ) -> Result<()> {
     let src = plan.def;
     let file = File::open(path).map_err(|e| io_err(src, label, e))?;
+    let sink = &mut |label: &str, recs: Vec<RawRecord>| sink(label, resolve(plan, label, recs)?);
     match &plan.connector {
         Connector::Csv {
             encoding,
@@ -459,16 +544,16 @@ struct JsonKeys<'p> {
 
 impl<'p> JsonKeys<'p> {
     fn new(plan: &'p SourcePlan) -> Self {
-        let mut keys: Vec<(&str, usize)> = plan
-            .fields
+        let wanted = wanted(plan);
+        let mut keys: Vec<(&str, usize)> = wanted
             .iter()
             .enumerate()
-            .map(|(i, fp)| (fp.header.as_str(), i))
+            .filter_map(|(i, (h, _, _))| h.map(|h| (h, i)))
             .collect();
         keys.sort();
         JsonKeys {
             keys,
-            fields: plan.fields.len(),
+            fields: wanted.len(),
         }
     }
 

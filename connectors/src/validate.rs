@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use hedui_schemas::codes::trim_code;
 use hedui_schemas::{FieldDef, FieldType, ReasonCode, ResidentId, values};
 
-use crate::config::{FieldPlan, SourcePlan};
+use crate::config::{FieldPlan, FieldSource, SourcePlan};
 
 /// A normalised field value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,13 +128,26 @@ pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Row, Reje
     let mut values = Vec::with_capacity(raw.len());
     let mut warnings = Vec::new();
     for ((f, fp), r) in src.fields.iter().zip(&plan.fields).zip(raw) {
+        if fp.source == FieldSource::Absent {
+            values.push(Value::Null);
+            continue;
+        }
         match validate_field(f, fp, *r) {
             Ok(v) => values.push(v),
             Err(reason) => {
+                let text = r.unwrap_or_default();
+                // A cell the config made says how it was made.
+                let raw = match &fp.source {
+                    FieldSource::Constant(_) => format!("{text} (constant)"),
+                    FieldSource::Derived(k) => {
+                        format!("{text} (derived: {})", plan.derived[*k].sql)
+                    }
+                    _ => text.to_string(),
+                };
                 let rejection = Rejection {
                     reason,
                     field: Some(f.name),
-                    raw: r.unwrap_or_default().to_string(),
+                    raw,
                 };
                 if !f.is_detail() {
                     return Err(rejection);

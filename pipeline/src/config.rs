@@ -130,6 +130,39 @@ pub fn default_gates() -> Gates {
     }
 }
 
+/// A field the rules read cannot be declared absent: the error names the rules that read its
+/// source (the member sources are read by every rule).
+fn needed_not_absent(
+    def: &'static hedui_schemas::SourceDef,
+    c: &hedui_connectors::config::SourceConfig,
+) -> Result<()> {
+    use crate::engine::outcome::{MEMBER_SOURCES, RULES};
+    for name in &c.absent {
+        let Some(f) = def.field(name) else {
+            continue; // The connector's build names an unknown field.
+        };
+        if f.is_detail() {
+            continue;
+        }
+        let rules: Vec<&str> = if MEMBER_SOURCES.contains(&def.id) {
+            vec!["every rule (it says who the members are and who counts)"]
+        } else {
+            RULES
+                .iter()
+                .filter(|r| r.sources.contains(&def.id))
+                .map(|r| r.id)
+                .chain(["unreadable_records"])
+                .collect()
+        };
+        return Err(Error::Invalid(format!(
+            "hedui.toml: [sources.{}] absent: {name} cannot be absent, the rules read it: {}",
+            def.id,
+            rules.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 impl BatchConfig {
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
@@ -178,7 +211,10 @@ impl BatchConfig {
         let mut absent = Vec::new();
         for def in hedui_schemas::all_sources() {
             match self.sources.get(def.id) {
-                Some(c) => sources.push(c.build(def, base, &self.gates)?),
+                Some(c) => {
+                    needed_not_absent(def, c)?;
+                    sources.push(c.build(def, base, &self.gates)?)
+                }
                 None => absent.push(def.id),
             }
         }
@@ -217,6 +253,31 @@ mod tests {
             text.contains("kind = \"csv\"") && text.contains("encoding = \"gbk\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_field_the_rules_read_cannot_be_absent_and_the_rules_are_named() {
+        let mut cfg = BatchConfig::for_generated();
+        let vehicle = cfg.sources.get_mut("vehicle").unwrap();
+        vehicle.absent = vec!["vin".into(), "owner_name".into()];
+        assert!(
+            cfg.build(Path::new("/tmp/x")).is_err(),
+            "no field owner_name"
+        );
+        let vehicle = cfg.sources.get_mut("vehicle").unwrap();
+        vehicle.absent = vec!["vin".into()];
+        cfg.build(Path::new("/tmp/x")).unwrap();
+        let vehicle = cfg.sources.get_mut("vehicle").unwrap();
+        vehicle.absent = vec!["plate".into()];
+        let e = cfg.build(Path::new("/tmp/x")).unwrap_err().to_string();
+        assert!(
+            e.contains("[sources.vehicle] absent: plate cannot be absent, the rules read it: vehicle_owned, unreadable_records"),
+            "{e}"
+        );
+        let mut cfg = BatchConfig::for_generated();
+        cfg.sources.get_mut("death").unwrap().absent = vec!["death_date".into()];
+        let e = cfg.build(Path::new("/tmp/x")).unwrap_err().to_string();
+        assert!(e.contains("every rule"), "{e}");
     }
 
     #[test]
