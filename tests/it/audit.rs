@@ -570,3 +570,60 @@ fn a_delivery_cut_in_half_fails_its_source_in_the_next_nightly_run() {
         std::fs::read(b.dir.join("ingest/ingest.json")).unwrap()
     );
 }
+
+#[test]
+fn the_check_catches_a_pass_over_an_unreadable_record() {
+    // The demo's check reads the batch's quarantine, members and outcomes itself: a batch
+    // whose household with unreadable records about a member says PASS fails it.
+    let root = tempfile::tempdir().unwrap();
+    let batch = run_batch(small_province(), root.path(), &Policy::default_policy());
+    let mut examples = Vec::new();
+    assert_eq!(
+        hedui::check::pass_with_unreadable(&batch.dir, &mut examples).unwrap(),
+        0
+    );
+    let findings = read_csv(&batch.dir.join("findings.csv"));
+    let outcomes_path = batch.dir.join("outcomes.parquet");
+    let outcomes = hedui::output::read_parquet(&outcomes_path).unwrap();
+    let review: std::collections::HashSet<String> = findings
+        .iter()
+        .filter(|f| f["rule"] == "unreadable_records")
+        .map(|f| f["household_id"].clone())
+        .collect();
+    assert!(!review.is_empty());
+    let mut turned = 0;
+    let rewritten: Vec<RecordBatch> = outcomes
+        .iter()
+        .map(|b| {
+            let hh = hedui::output::text_column(b, "household_id").unwrap();
+            let o = hedui::output::text_column(b, "outcome").unwrap();
+            let new: arrow::array::StringArray = (0..b.num_rows())
+                .map(|i| {
+                    let h = hh[i].clone().unwrap();
+                    if review.contains(&h) && o[i].as_deref() == Some("REVIEW") {
+                        turned += 1;
+                        Some("PASS".to_string())
+                    } else {
+                        o[i].clone()
+                    }
+                })
+                .collect();
+            let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+            cols[b.schema().index_of("outcome").unwrap()] = Arc::new(new);
+            RecordBatch::try_new(b.schema(), cols).unwrap()
+        })
+        .collect();
+    assert!(turned > 0);
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&outcomes_path).unwrap(),
+        rewritten[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &rewritten {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    let n = hedui::check::pass_with_unreadable(&batch.dir, &mut examples).unwrap();
+    assert_eq!(n, turned, "{examples:?}");
+}
