@@ -78,6 +78,7 @@ fn province() -> PathBuf {
             dirty: hedui::generate::DirtyRates::default(),
             plant: hedui::generate::PlantRates::default(),
             policy: hedui::policy::Policy::default_policy(),
+            layout: Default::default(),
         };
         hedui::generate::generate(&cfg, &|_| {}).unwrap();
     }

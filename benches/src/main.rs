@@ -331,6 +331,7 @@ fn compare_bench(
                     dirty: DirtyRates::default(),
                     plant: PlantRates::default(),
                     policy: Policy::default_policy(),
+                    layout: Default::default(),
                 },
                 &|_| {},
             )?;
@@ -720,6 +721,7 @@ fn main() -> Result<()> {
                     dirty: DirtyRates::default(),
                     plant: PlantRates::default(),
                     policy: Policy::default_policy(),
+                    layout: Default::default(),
                 };
                 let t = Instant::now();
                 let s = generate::generate(&cfg, &|_| {})?;

@@ -301,7 +301,8 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
         return Ok(0);
     };
     let read = crate::engine::read_sources();
-    let mut about: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    // Packed key -> the first such record about the person (for the examples).
+    let mut about: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
     let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     files.sort();
     for path in files {
@@ -312,6 +313,8 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
             let source = text_column(&b, "source")?;
             let reason = text_column(&b, "reason")?;
             let record = text_column(&b, "record")?;
+            let file = text_column(&b, "file")?;
+            let line = int_column(&b, "line")?;
             for i in 0..b.num_rows() {
                 let (Some(src), Some(reason), Some(record)) = (&source[i], &reason[i], &record[i])
                 else {
@@ -320,7 +323,13 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
                 let Some(def) = hedui_schemas::source(src) else {
                     continue;
                 };
-                if reason == "duplicate_row" || !read.contains(&def.id) {
+                // Exact copies do not count; a record that could not be split into its fields
+                // (its `record` is the cells as delivered, not the catalog's) names no one.
+                if matches!(
+                    reason.as_str(),
+                    "duplicate_row" | "wrong_column_count" | "malformed" | "unterminated_quote"
+                ) || !read.contains(&def.id)
+                {
                     continue;
                 }
                 let Ok(fields) = serde_json::from_str::<Vec<Option<String>>>(record) else {
@@ -336,23 +345,32 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
                 if let Some(Some(raw)) = subject.and_then(|s| fields.get(s))
                     && let Ok(id) = hedui_schemas::ResidentId::parse(raw)
                 {
-                    about.insert(id.pack());
+                    about.entry(id.pack()).or_insert_with(|| {
+                        format!(
+                            "{}:{} ({reason})",
+                            file[i].as_deref().unwrap_or("?"),
+                            line[i].unwrap_or_default()
+                        )
+                    });
                 }
             }
             Ok(())
         })?;
     }
-    let mut households: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut households: std::collections::HashMap<String, String> =
+        std::collections::HashMap::new();
     for_each_batch(&batch_dir.join("members.parquet"), |b| {
         let hh = text_column(&b, "household_id")?;
         let key = int_column(&b, "person_key")?;
         let excluded = text_column(&b, "excluded")?;
         for i in 0..b.num_rows() {
             if excluded[i].is_none()
-                && key[i].is_some_and(|k| about.contains(&k))
+                && let Some(record) = key[i].and_then(|k| about.get(&k))
                 && let Some(h) = &hh[i]
             {
-                households.insert(h.clone());
+                households
+                    .entry(h.clone())
+                    .or_insert_with(|| record.clone());
             }
         }
         Ok(())
@@ -364,12 +382,12 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
         for i in 0..b.num_rows() {
             if o[i].as_deref() == Some("PASS")
                 && let Some(h) = &hh[i]
-                && households.contains(h)
+                && let Some(record) = households.get(h)
             {
                 n += 1;
                 if examples.len() < 10 {
                     examples.push(format!(
-                        "{h} PASSes with an unreadable record about a member"
+                        "{h} PASSes although {record}, about a counted member, could not be read"
                     ));
                 }
             }

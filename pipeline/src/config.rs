@@ -176,15 +176,17 @@ impl BatchConfig {
     /// The config `hedui generate` writes: every source in its default layout under
     /// `exports/`, and the default gates.
     pub fn for_generated() -> Self {
+        Self::for_layout(crate::generate::Layout::Catalog)
+    }
+
+    /// The config that reads a province generated in `layout` (`hedui generate --layout`).
+    pub fn for_layout(layout: crate::generate::Layout) -> Self {
         BatchConfig {
             ingest: IngestSection::default(),
             gates: default_gates(),
             engine: EngineSection::default(),
             policy: None,
-            sources: hedui_schemas::all_sources()
-                .iter()
-                .map(|s| (s.id.to_string(), SourceConfig::default_for(s, "exports")))
-                .collect(),
+            sources: crate::generate::style::configs(layout),
         }
     }
 

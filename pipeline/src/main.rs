@@ -51,6 +51,12 @@ enum Command {
         /// Policy file (default: the shipped policy/guangdong.toml).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// How the exports are written: `catalog` (each department's default layout) or
+        /// `county` (other headers, CRLF and BOMs, display fields missing, business status as
+        /// dates, tax in 万元, 15-digit IDs, escaped JSON keys), with the hedui.toml that maps
+        /// it. The planted truth is the same.
+        #[arg(long, default_value = "catalog")]
+        layout: generate::Layout,
     },
     /// Ingest every source of a batch config into a staged snapshot (validate, quarantine,
     /// stage, gate), without running the rules: checks a department's new export.
@@ -168,6 +174,9 @@ enum Command {
         /// Where the province is written.
         #[arg(long, default_value = "province")]
         out: PathBuf,
+        /// The exports' layout (`catalog` or `county`; see `generate --layout`).
+        #[arg(long, default_value = "catalog")]
+        layout: generate::Layout,
     },
 }
 
@@ -325,6 +334,7 @@ fn main() -> Result<()> {
             as_of,
             dirty_scale,
             policy,
+            layout,
         } => {
             if !(0.0..=50.0).contains(&dirty_scale) {
                 anyhow::bail!("--dirty-scale must be between 0 and 50");
@@ -341,6 +351,7 @@ fn main() -> Result<()> {
                 dirty: DirtyRates::scaled(dirty_scale),
                 plant: PlantRates::default(),
                 policy,
+                layout,
             };
             generate_and_report(&cfg)?;
         }
@@ -404,7 +415,11 @@ fn main() -> Result<()> {
                 std::process::exit(2);
             }
         }
-        Command::Demo { households, out } => {
+        Command::Demo {
+            households,
+            out,
+            layout,
+        } => {
             let cfg = GenerateConfig {
                 households,
                 seed: 1,
@@ -413,6 +428,7 @@ fn main() -> Result<()> {
                 dirty: DirtyRates::default(),
                 plant: PlantRates::default(),
                 policy: Policy::default_policy(),
+                layout,
             };
             generate_and_report(&cfg)?;
             let (bc, base) = BatchConfig::load(&cfg.out.join("hedui.toml"))?;

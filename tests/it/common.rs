@@ -19,6 +19,7 @@ pub fn generate_into(out: &Path, households: u64, seed: u64) -> generate::Summar
         dirty: DirtyRates::default(),
         plant: PlantRates::default(),
         policy: Policy::default_policy(),
+        layout: Default::default(),
     };
     generate::generate(&cfg, &|_| {}).unwrap()
 }

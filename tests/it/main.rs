@@ -6,6 +6,8 @@
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
+//! - `county`: the county-style province (layouts the catalog never writes) read with its
+//!   generated config alone, against the same planted truth.
 //! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
 //! - `postgres`: PostgreSQL sources against a real server started by `.ci/run`.
 //! - `review`: static reports and the review web app over HTTP, per role.
@@ -15,6 +17,7 @@ mod audit;
 mod browser;
 mod cli;
 mod common;
+mod county;
 mod engine;
 mod generate;
 mod ingest;

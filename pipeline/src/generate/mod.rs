@@ -19,6 +19,7 @@ pub mod household;
 pub mod model;
 pub mod people;
 pub mod recs;
+pub mod style;
 pub mod truth;
 pub mod write;
 
@@ -37,6 +38,7 @@ use crate::{Error, Result};
 pub use dirty::DirtyRates;
 pub use household::PlantRates;
 use household::{Ctx, Out};
+pub use style::Layout;
 use write::SourceCounts;
 
 /// The default batch date the truth is planted against.
@@ -62,6 +64,8 @@ pub struct GenerateConfig {
     pub plant: PlantRates,
     /// The policy the truth follows.
     pub policy: Policy,
+    /// How the exports are written (the truth is the same in every layout).
+    pub layout: Layout,
 }
 
 /// What was generated.
@@ -108,7 +112,7 @@ pub fn income_window(as_of: NaiveDate, months: u32) -> Vec<i32> {
         .collect()
 }
 
-fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64) -> Result<Out> {
+fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64, styles: &[style::Style]) -> Result<Out> {
     let mut out = Out::default();
     let start = c * CHUNK;
     let end = ((c + 1) * CHUNK).min(cfg.households);
@@ -123,7 +127,7 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64) -> Result<Out> {
         let recs = std::mem::take(&mut out.recs[i]);
         out.recs[i] = dirty::inject(def, recs, &cfg.dirty, &mut rng);
     }
-    unreadable_records(&mut out);
+    unreadable_records(&mut out, styles);
     Ok(out)
 }
 
@@ -131,7 +135,7 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64) -> Result<Out> {
 /// cannot be read about a counted member, in a source a rule reads, gets an
 /// `unreadable_records` finding listing them (the records of a chunk are about its own
 /// households' members and residents, so the chunk is enough).
-fn unreadable_records(out: &mut Out) {
+fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
     use model::{Evidence, Finding, Rule};
     let mut counted: std::collections::HashMap<hedui_schemas::ResidentId, usize> =
         std::collections::HashMap::new();
@@ -160,7 +164,15 @@ fn unreadable_records(out: &mut Out) {
                 continue;
             };
             let reason = kind.expected_reason().map_or("", |r| r.as_str());
-            let shown = write::cell_text(&def.fields[at], &rec.cells[at]).unwrap_or_default();
+            // The text as delivered in this layout (a tax amount in 万元 in the county's).
+            let st = &styles[i];
+            let shown = st
+                .columns
+                .iter()
+                .find(|c| matches!(c.what, style::What::Field { index, .. } if index == at))
+                .and_then(|c| write::styled_text(def, st, c, rec))
+                .or_else(|| write::cell_text(&def.fields[at], &rec.cells[at]))
+                .unwrap_or_default();
             found.entry(h).or_default().push(Evidence {
                 person: id,
                 source: def.id,
@@ -213,7 +225,8 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
     for d in [&exports, &truth_dir] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
-    let mut writers = write::Writers::create(&exports, &truth_dir.join("dirty_rows.csv"))?;
+    let styles = style::styles(cfg.layout);
+    let mut writers = write::Writers::create(&exports, &truth_dir.join("dirty_rows.csv"), &styles)?;
     let mut truth = truth::TruthWriter::create(&truth_dir)?;
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut findings: BTreeMap<String, u64> = BTreeMap::new();
@@ -226,8 +239,8 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         let outs: Vec<(write::EncodedChunk, Vec<model::TruthHousehold>)> = (c..upto)
             .into_par_iter()
             .map(|k| {
-                let out = chunk(&ctx, cfg, k)?;
-                Ok((write::encode_chunk(&out.recs)?, out.truth))
+                let out = chunk(&ctx, cfg, k, &styles)?;
+                Ok((write::encode_chunk(&out.recs, &styles)?, out.truth))
             })
             .collect::<Result<_>>()?;
         for (encoded, households) in outs {
@@ -260,12 +273,20 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         &cfg.out.join("generation.json"),
         &GenerationFile::from(&summary),
     )?;
-    let header = format!(
-        "# hedui batch config for the province generated here ({} households, seed {}).\n\
-         # Every source in its department's default layout; see `hedui sources`.\n\n",
-        cfg.households, cfg.seed
-    );
-    let toml = crate::config::BatchConfig::for_generated().to_toml(&header)?;
+    let header = match cfg.layout {
+        Layout::Catalog => format!(
+            "# hedui batch config for the province generated here ({} households, seed {}).\n\
+             # Every source in its department's default layout; see `hedui sources`.\n\n",
+            cfg.households, cfg.seed
+        ),
+        Layout::County => format!(
+            "# hedui batch config for the province generated here ({} households, seed {}),\n\
+             # exported in the county style: each source's block maps the delivery as it is\n\
+             # (columns, units, absent, derive); no preprocessing.\n\n",
+            cfg.households, cfg.seed
+        ),
+    };
+    let toml = crate::config::BatchConfig::for_layout(cfg.layout).to_toml(&header)?;
     let path = cfg.out.join("hedui.toml");
     std::fs::write(&path, toml).map_err(io(&path))?;
     Ok(summary)

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::household::{BANK_FILES, banks};
 use super::model::{Cell, Rec};
+use super::style::{Column, Style, What};
 use crate::error::io;
 use crate::{Error, Result};
 
@@ -58,11 +59,30 @@ pub fn windows_style(def: &SourceDef) -> (bool, bool) {
     }
 }
 
-fn csv_writer(def: &SourceDef, capacity: usize) -> csv::Writer<Vec<u8>> {
-    let (crlf, _) = windows_style(def);
+/// The text of column `col` of `r` in `style`: a field's cell (money in the column's unit, an
+/// ID in the 15-digit form where the style writes it so), or a cancellation date made from a
+/// status and its date.
+pub fn styled_text(def: &SourceDef, style: &Style, col: &Column, r: &Rec) -> Option<String> {
+    match col.what {
+        What::Field { index, unit } => {
+            let f = def.fields.get(index)?;
+            match r.cells.get(index)? {
+                Cell::Money(v) => Some(values::format_money(*v, unit)),
+                Cell::Id(id) if style.id15 => Some(id.to_15().unwrap_or_else(|| id.to_string())),
+                c => cell_text(f, c),
+            }
+        }
+        What::CancelledOn { status, date } => match r.cells.get(status)? {
+            Cell::Code("active") => None,
+            _ => cell_text(def.fields.get(date)?, r.cells.get(date)?),
+        },
+    }
+}
+
+fn csv_writer(style: &Style, capacity: usize) -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .flexible(true)
-        .terminator(if crlf {
+        .terminator(if style.crlf {
             csv::Terminator::CRLF
         } else {
             csv::Terminator::Any(b'\n')
@@ -120,21 +140,21 @@ fn parquet_schema(def: &SourceDef) -> SchemaRef {
     ))
 }
 
-fn open(def: &'static SourceDef, dir: &Path, rel: String) -> Result<OutFile> {
+fn open(def: &'static SourceDef, style: &Style, dir: &Path, rel: String) -> Result<OutFile> {
     let path = dir.join(&rel);
     let file = File::create(&path).map_err(io(&path))?;
-    let (sink, lines) = match def.export.format {
+    let (sink, lines) = match style.format {
         Format::Csv => {
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            let header: Vec<&str> = def.fields.iter().map(|f| f.raw.header).collect();
-            let mut w = csv_writer(def, 256);
+            let header: Vec<&str> = style.columns.iter().map(|c| c.header.as_str()).collect();
+            let mut w = csv_writer(style, 256);
             w.write_record(&header)
                 .map_err(|e| Error::Invalid(e.to_string()))?;
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            if windows_style(def).1 {
+            if style.bom {
                 out.write_all(b"\xef\xbb\xbf").map_err(io(&path))?;
             }
-            out.write_all(&encode(def.export.encoding, &bytes, &path)?)
+            out.write_all(&encode(style.encoding, &bytes, &path)?)
                 .map_err(io(&path))?;
             (Sink::Csv { out }, 1)
         }
@@ -191,18 +211,18 @@ fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
 
 impl Writers {
     /// Creates every export file under `exports` and the dirty-row log.
-    pub fn create(exports: &Path, dirty_log: &Path) -> Result<Self> {
+    pub fn create(exports: &Path, dirty_log: &Path, styles: &[Style]) -> Result<Self> {
         let mut sources = Vec::new();
-        for def in hedui_schemas::all_sources() {
-            let files = if def.export.path.ends_with('/') {
-                let dir = exports.join(def.export.path);
+        for (def, style) in hedui_schemas::all_sources().iter().zip(styles) {
+            let files = if style.path.ends_with('/') {
+                let dir = exports.join(&style.path);
                 std::fs::create_dir_all(&dir).map_err(io(&dir))?;
                 BANK_FILES
                     .iter()
-                    .map(|f| open(def, exports, format!("{}{f}", def.export.path)))
+                    .map(|f| open(def, style, exports, format!("{}{f}", style.path)))
                     .collect::<Result<Vec<_>>>()?
             } else {
-                vec![open(def, exports, def.export.path.to_string())?]
+                vec![open(def, style, exports, style.path.clone())?]
             };
             sources.push(SourceOut {
                 def,
@@ -360,9 +380,9 @@ fn route(def: &SourceDef, r: &Rec) -> usize {
 }
 
 /// Encodes every source's records of one chunk.
-pub fn encode_chunk(recs: &[Vec<Rec>]) -> Result<EncodedChunk> {
+pub fn encode_chunk(recs: &[Vec<Rec>], styles: &[Style]) -> Result<EncodedChunk> {
     let mut sources = Vec::with_capacity(recs.len());
-    for (def, rs) in hedui_schemas::all_sources().iter().zip(recs) {
+    for ((def, rs), style) in hedui_schemas::all_sources().iter().zip(recs).zip(styles) {
         let nfiles = if def.export.path.ends_with('/') {
             BANK_FILES.len()
         } else {
@@ -383,7 +403,7 @@ pub fn encode_chunk(recs: &[Vec<Rec>]) -> Result<EncodedChunk> {
                 Ok(EncodedPart {
                     rows: rs.len() as u64,
                     dirty,
-                    body: encode_records(def, &rs)?,
+                    body: encode_records(def, style, &rs)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -392,46 +412,58 @@ pub fn encode_chunk(recs: &[Vec<Rec>]) -> Result<EncodedChunk> {
     Ok(EncodedChunk { sources })
 }
 
-fn encode_records(def: &SourceDef, rs: &[&Rec]) -> Result<Body> {
-    let path = Path::new(def.export.path);
-    Ok(match def.export.format {
+fn encode_records(def: &SourceDef, style: &Style, rs: &[&Rec]) -> Result<Body> {
+    let path = Path::new(&style.path);
+    Ok(match style.format {
         Format::Csv => {
-            let mut w = csv_writer(def, rs.len() * 120);
+            let mut w = csv_writer(style, rs.len() * 120);
             for r in rs {
-                let fields: Vec<String> = r
-                    .cells
+                let mut fields: Vec<String> = style
+                    .columns
                     .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        def.fields
-                            .get(i)
-                            .and_then(|f| cell_text(f, c))
-                            .unwrap_or_default()
-                    })
+                    .map(|c| styled_text(def, style, c, r).unwrap_or_default())
                     .collect();
+                // A record with a cell too many (planted dirt) keeps it.
+                for _ in def.fields.len()..r.cells.len() {
+                    fields.push(String::new());
+                }
                 w.write_record(&fields)
                     .map_err(|e| Error::Invalid(e.to_string()))?;
             }
             let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
-            Body::Bytes(encode(def.export.encoding, &bytes, path)?)
+            Body::Bytes(encode(style.encoding, &bytes, path)?)
         }
         Format::Jsonl => {
             let mut buf = String::with_capacity(rs.len() * 160);
+            let keys: Vec<String> = style
+                .columns
+                .iter()
+                .map(|c| {
+                    if style.escape_keys {
+                        super::style::json_ascii(&c.header)
+                    } else {
+                        serde_json::to_string(&c.header).unwrap_or_default()
+                    }
+                })
+                .collect();
             for r in rs {
                 buf.push('{');
-                for (i, (f, c)) in def.fields.iter().zip(&r.cells).enumerate() {
+                for (i, (c, key)) in style.columns.iter().zip(&keys).enumerate() {
                     if i > 0 {
                         buf.push(',');
                     }
-                    buf.push_str(&serde_json::to_string(f.raw.header).unwrap_or_default());
+                    buf.push_str(key);
                     buf.push(':');
-                    match (c, cell_text(f, c)) {
-                        (_, None) => buf.push_str("null"),
+                    let number = matches!(
+                        c.what,
+                        What::Field { index, .. }
+                            if matches!(r.cells.get(index), Some(Cell::Money(_) | Cell::Count(_)))
+                    );
+                    match styled_text(def, style, c, r) {
+                        None => buf.push_str("null"),
                         // Amounts and counts are JSON numbers, written from exact text.
-                        (Cell::Money(_) | Cell::Count(_), Some(t)) => buf.push_str(&t),
-                        (_, Some(t)) => {
-                            buf.push_str(&serde_json::to_string(&t).unwrap_or_default())
-                        }
+                        Some(t) if number => buf.push_str(&t),
+                        Some(t) => buf.push_str(&serde_json::to_string(&t).unwrap_or_default()),
                     }
                 }
                 buf.push_str("}\n");

@@ -1,0 +1,109 @@
+//! The county-style province: exports in layouts the catalog never writes (other headers,
+//! CRLF and BOMs, display fields missing, business status as dates, tax in 万元, 15-digit
+//! IDs, escaped JSON keys), read with the generated hedui.toml alone, against the same
+//! planted truth as the catalog layout.
+
+use std::path::{Path, PathBuf};
+
+use hedui::config::BatchConfig;
+use hedui::generate::{self, DirtyRates, GenerateConfig, Layout, PlantRates};
+use hedui::policy::Policy;
+
+use crate::common::{HOUSEHOLDS, province};
+
+fn county() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hedui-it-county")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let cfg = GenerateConfig {
+            households: HOUSEHOLDS,
+            seed: 1,
+            as_of: generate::DEFAULT_AS_OF.parse().unwrap(),
+            out: dir.clone(),
+            dirty: DirtyRates::default(),
+            plant: PlantRates::default(),
+            policy: Policy::default_policy(),
+            layout: Layout::County,
+        };
+        generate::generate(&cfg, &|_| {}).unwrap();
+        dir
+    })
+}
+
+#[test]
+fn the_county_exports_are_not_the_catalog_layout() {
+    let read = |p: &str| std::fs::read(county().join("exports").join(p)).unwrap();
+    let pension = read("pension.csv");
+    assert!(pension.starts_with(b"\xef\xbb\xbf"), "a BOM");
+    assert!(pension.windows(2).any(|w| w == b"\r\n"), "CRLF");
+    let text = String::from_utf8_lossy(&pension);
+    assert!(
+        text.lines().next().unwrap().contains("待遇年月"),
+        "other headers"
+    );
+    let business = String::from_utf8(read("business.jsonl")).unwrap();
+    assert!(
+        business.contains("\\u6ce8\\u9500\\u65e5\\u671f"),
+        "escaped keys"
+    );
+    assert!(!business.contains("regState"), "status as a date");
+    let death = encoding_rs::GBK.decode(&read("death.csv")).0.into_owned();
+    assert!(!death.lines().next().unwrap().contains("姓名"), "no names");
+    let tax = String::from_utf8_lossy(&read("tax.csv")).into_owned();
+    assert!(tax.contains("收入额(万元)"), "tax in 万元");
+    let hukou = encoding_rs::GBK.decode(&read("hukou.csv")).0.into_owned();
+    let short = hukou
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').next().is_some_and(|id| id.len() == 15))
+        .count();
+    assert!(short > 1_000, "15-digit IDs: {short}");
+    let config = std::fs::read_to_string(county().join("hedui.toml")).unwrap();
+    for key in ["absent", "derive", "[sources.tax.units]", "columns"] {
+        assert!(config.contains(key), "the config maps with {key}");
+    }
+}
+
+#[test]
+fn the_county_province_matches_the_same_planted_truth() {
+    // The same plants: the households and findings planted are the catalog layout's.
+    for f in ["households.csv", "findings.csv"] {
+        assert!(
+            std::fs::read(county().join("truth").join(f)).unwrap()
+                == std::fs::read(province().join("truth").join(f)).unwrap(),
+            "{f} is the catalog layout's"
+        );
+    }
+    let (cfg, base) = BatchConfig::load(&county().join("hedui.toml")).unwrap();
+    let plan = cfg.build(&base).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let batch = rt
+        .block_on(hedui::run::run(
+            &plan,
+            &Policy::default_policy(),
+            generate::DEFAULT_AS_OF.parse().unwrap(),
+            root.path(),
+            &hedui::run::Progress::none(),
+        ))
+        .unwrap();
+    assert!(batch.ingest.failed.is_empty(), "{:?}", batch.ingest.failed);
+    // Every source read, accepted and quarantined what the generator wrote.
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(county().join("truth/quarantine.json")).unwrap(),
+    )
+    .unwrap();
+    for (id, r) in &batch.ingest.sources {
+        let t = &truth[id];
+        assert_eq!(Some(r.read), t["read"].as_u64(), "{id} read");
+        assert_eq!(Some(r.accepted), t["accepted"].as_u64(), "{id} accepted");
+        assert_eq!(r.warnings, 0, "{id}: absent fields are no warnings");
+    }
+    let check = hedui::check::check_against_truth(&batch.dir, &county().join("truth")).unwrap();
+    assert!(check.ok(), "{}", check.render(&county().join("truth")));
+    assert!(check.evidence_expected > 10_000, "{check:?}");
+}
