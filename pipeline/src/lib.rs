@@ -16,6 +16,7 @@ pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod manifest;
+pub mod map;
 pub mod output;
 pub mod policy;
 pub mod publish;

@@ -1,7 +1,7 @@
 //! The `hedui` command line: catalog, generator, ingest, run, replay, verify, diff, check,
 //! report, serve and user management.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -119,6 +119,20 @@ enum Command {
         a: PathBuf,
         /// The later batch folder.
         b: PathBuf,
+    },
+    /// Proposes how to read a department's new export: the catalog source and a
+    /// `[sources.<id>]` block for hedui.toml (columns, encoding, delimiter, units, absent
+    /// details), dry-run on its first rows, with what a human must still decide.
+    Map {
+        /// The export files (CSV, JSON lines or Parquet).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The catalog source, when the headers do not say it.
+        #[arg(long)]
+        source: Option<String>,
+        /// Rows to dry-run the block on.
+        #[arg(long, default_value_t = 1000)]
+        sample: usize,
     },
     /// Compares a published batch with a generated province's planted truth (findings,
     /// evidence, outcomes); exits 1 on any difference.
@@ -570,6 +584,27 @@ fn main() -> Result<()> {
                     println!("disabled {name}");
                 }
             }
+        }
+        Command::Map {
+            files,
+            source,
+            sample,
+        } => {
+            let mut undecided = 0;
+            for f in &files {
+                let sniffed = hedui::map::sniff(f)?;
+                let p = hedui::map::propose(&sniffed, source.as_deref(), &f.to_string_lossy())?;
+                let d = hedui::map::dry_run(&p, Path::new("."), sample);
+                println!("{}", hedui::map::render(&p, &d, &sniffed)?);
+                if !p.decide.is_empty() || d.error.is_some() {
+                    undecided += 1;
+                }
+            }
+            println!(
+                "# {} of {} files ready to paste; paths are as given here: make them relative to hedui.toml",
+                files.len() - undecided,
+                files.len()
+            );
         }
         Command::Check { batch, truth } => {
             let check = hedui::check::check_against_truth(&batch, &truth)?;

@@ -16,6 +16,7 @@ pub mod codes;
 pub mod id;
 pub mod reason;
 pub mod sources;
+pub mod synonyms;
 pub mod uscc;
 pub mod values;
 

@@ -107,3 +107,97 @@ fn the_county_province_matches_the_same_planted_truth() {
     assert!(check.ok(), "{}", check.render(&county().join("truth")));
     assert!(check.evidence_expected > 10_000, "{check:?}");
 }
+
+#[test]
+fn hedui_map_proposes_blocks_that_ingest_as_the_hand_written_config_does() {
+    // Every export of the county province, mapped by `hedui map` with no hint: the proposed
+    // block, unedited, must pick the right source and ingest with the counts of the county
+    // config (the hand-written reference), or say what a human must decide.
+    let (cfg, _) = BatchConfig::load(&county().join("hedui.toml")).unwrap();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for e in walk(&county().join("exports")) {
+        files.push(e);
+    }
+    files.sort();
+    let (mut ready, mut undecided) = (0, Vec::new());
+    for file in &files {
+        let sniffed = hedui::map::sniff(file).unwrap();
+        let path = file.to_string_lossy().into_owned();
+        let p = hedui::map::propose(&sniffed, None, &path).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = if file.parent().unwrap().ends_with("bank_deposit") {
+            "bank_deposit".to_string()
+        } else {
+            name.split('.').next().unwrap().to_string()
+        };
+        assert_eq!(p.def.id, expected, "{name}: proposed source");
+        if !p.decide.is_empty() {
+            undecided.push(format!("{name}: {:?}", p.decide));
+            continue;
+        }
+        // The reference: the county config's block for the source, on this file alone.
+        let mut reference = cfg.sources[p.def.id].clone();
+        reference.connector = p.config.connector.clone();
+        let ingest = |c: &hedui_connectors::config::SourceConfig| {
+            let plan = c.build(p.def, Path::new("/"), &Default::default()).unwrap();
+            let out = tempfile::tempdir().unwrap();
+            let opts = hedui_connectors::ingest::IngestOptions {
+                out: out.path().to_path_buf(),
+                batch_rows: 8192,
+            };
+            let r = hedui_connectors::ingest::ingest_source(&plan, &opts, None);
+            (r.status, r.read, r.accepted, r.quarantined, r.by_reason)
+        };
+        let want = ingest(&reference);
+        let got = ingest(&p.config);
+        assert_eq!(got, want, "{name}: the proposed block ingests otherwise");
+        assert!(want.1 > 0, "{name}");
+        ready += 1;
+    }
+    assert!(
+        ready >= 20,
+        "{ready} of {} ready: {undecided:?}",
+        files.len()
+    );
+    assert!(
+        undecided
+            .iter()
+            .any(|u| u.starts_with("business.jsonl") && u.contains("derive")),
+        "the business register's status must be derived by a human: {undecided:?}"
+    );
+    // The dry run reports what the first rows give.
+    let tax = county().join("exports/tax.csv");
+    let sniffed = hedui::map::sniff(&tax).unwrap();
+    let p = hedui::map::propose(&sniffed, None, &tax.to_string_lossy()).unwrap();
+    assert_eq!(
+        p.config.units.get("income_fen"),
+        Some(&hedui_schemas::MoneyUnit::WanYuan)
+    );
+    let d = hedui::map::dry_run(&p, Path::new("/"), 2_000);
+    assert_eq!(d.read, 2_000);
+    assert!(d.accepted > 1_900 && d.error.is_none(), "{d:?}");
+    let text = hedui::map::render(&p, &d, &sniffed).unwrap();
+    assert!(
+        text.contains("[sources.tax") && text.contains("ready to paste"),
+        "{text}"
+    );
+    let longest_digits = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest_digits < 15, "no full IDs in the examples: {text}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
