@@ -48,6 +48,7 @@ def fill(sql, p, out):
         "minor_born_after": p["minor_born_after"], "lines": lines,
         "flag_rules": sql_list(p["flag_rules"]),
         "any_missing": bool(p["unverified_sources"]), "out": out,
+        "read_sources": sql_list(p["read_sources"]),
     }
     for k, v in values.items():
         sql = sql.replace("{" + k + "}", str(v).lower() if isinstance(v, bool) else str(v))
@@ -74,6 +75,11 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"duckdb peer: no staged {s} at {path}")
         con.execute(f"CREATE VIEW {s} AS SELECT * FROM read_parquet('{path}')")
+    # Every source's quarantine, one view (the records that could not be read).
+    quarantine = os.path.join(os.path.dirname(os.path.abspath(a.staged)), "quarantine", "*.parquet")
+    con.execute(
+        f"CREATE VIEW quarantine AS SELECT * FROM read_parquet('{quarantine}', union_by_name = true)"
+    )
     os.makedirs(a.out, exist_ok=True)
     # Comment lines out first (they may hold semicolons), then one statement at a time.
     sql = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))

@@ -261,6 +261,18 @@ def main():
         .join(member_hukou, on="hukou_no")
         .join(married, on=["household_id", "person_key"], how="anti")
     )
+    # Records about a counted member that could not be read (the quarantine keeps the
+    # subject's key where its ID is valid), in a source a rule reads, exact copies aside.
+    quarantine_glob = os.path.join(os.path.dirname(os.path.abspath(a.staged)), "quarantine", "*.parquet")
+    unreadable = (
+        pl.scan_parquet(quarantine_glob)
+        .filter(
+            col("subject_key").is_not_null()
+            & (text("reason") != "duplicate_row")
+            & text("source").is_in(p["read_sources"])
+        )
+        .join(counted, left_on="subject_key", right_on="person_key")
+    )
     findings = (
         pl.concat(
             [
@@ -281,6 +293,7 @@ def main():
                 rule(spouses, "undeclared_spouse"),
                 rule(children, "undeclared_minor_child"),
                 rule(hh.filter(col("counted") == 0), "no_counted_member"),
+                rule(unreadable, "unreadable_records"),
             ]
         )
         .unique()

@@ -146,7 +146,10 @@ UNION SELECT d.household_id, 'undeclared_minor_child' FROM hukou h JOIN member_h
     WHERE CAST(h.relation_to_head AS VARCHAR) = 'child' AND CAST(h.status AS VARCHAR) = 'active'
       AND (h.person_key // 11 // 1000) % 100000000 > {minor_born_after}
       AND NOT EXISTS (SELECT 1 FROM members x WHERE x.household_id = d.household_id AND x.person_key = h.person_key)
-UNION SELECT household_id, 'no_counted_member' FROM households WHERE counted = 0;
+UNION SELECT household_id, 'no_counted_member' FROM households WHERE counted = 0
+UNION SELECT c.household_id, 'unreadable_records' FROM quarantine q JOIN counted c ON c.person_key = q.subject_key
+    WHERE q.subject_key IS NOT NULL AND CAST(q.reason AS VARCHAR) <> 'duplicate_row'
+      AND CAST(q.source AS VARCHAR) IN ({read_sources});
 
 CREATE TEMP TABLE outcomes AS
 SELECT h.household_id,

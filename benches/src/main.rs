@@ -389,6 +389,9 @@ fn compare_bench(
                 .collect::<Vec<_>>()
         );
         params["unverified_sources"] = serde_json::json!(unverified);
+        // The sources whose unreadable records about a counted member give
+        // `unreadable_records`.
+        params["read_sources"] = serde_json::json!(hedui::engine::read_sources());
         let params_path = dir.join("params.json");
         std::fs::write(&params_path, serde_json::to_string_pretty(&params)?)?;
         let dept_rows: u64 = manifest.sources.values().map(|s| s.accepted).sum();

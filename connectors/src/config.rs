@@ -300,6 +300,14 @@ impl SourceConfig {
             }
         }
         let mut how: BTreeMap<&str, FieldSource> = BTreeMap::new();
+        // Each field is given at most one way.
+        let mut give = |name: &'static str, source: FieldSource| match how.insert(name, source) {
+            Some(_) => Err(bad(
+                def,
+                format!("{name} is given more than one way (absent, constants, derive)"),
+            )),
+            None => Ok(()),
+        };
         let mut derived = Vec::new();
         for name in &self.absent {
             let f = known("absent", name)?;
@@ -312,33 +320,19 @@ impl SourceConfig {
                     ),
                 ));
             }
-            how.insert(f.name, FieldSource::Absent);
+            give(f.name, FieldSource::Absent)?;
         }
         for (name, raw) in &self.constants {
-            let f = known("constants", name)?;
-            if how
-                .insert(f.name, FieldSource::Constant(raw.clone()))
-                .is_some()
-            {
-                return Err(bad(
-                    def,
-                    format!("{name} is given more than one way (absent, constants, derive)"),
-                ));
-            }
+            give(
+                known("constants", name)?.name,
+                FieldSource::Constant(raw.clone()),
+            )?;
         }
         for (name, d) in &self.derive {
             let f = known("derive", name)?;
             let compiled = crate::derive::Derivation::compile(f.name, d)
                 .map_err(|e| bad(def, format!("derive.{name}: {e}")))?;
-            if how
-                .insert(f.name, FieldSource::Derived(derived.len()))
-                .is_some()
-            {
-                return Err(bad(
-                    def,
-                    format!("{name} is given more than one way (absent, constants, derive)"),
-                ));
-            }
+            give(f.name, FieldSource::Derived(derived.len()))?;
             derived.push(compiled);
         }
         for name in self.columns.keys() {

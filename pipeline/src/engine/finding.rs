@@ -328,10 +328,13 @@ impl Engine {
         let mut w = ParquetOut::scratch(&unsorted, schema.clone())?;
         let mut queries: Vec<(&str, String)> = Vec::new();
         for part in rules.split("\nUNION ALL\n") {
+            // The rule whose literal comes first (its SELECT list), not one named later in a
+            // condition (`unreadable_records` lists the sources, and `public_payroll` is one).
             let name = RULES
                 .iter()
-                .find(|r| part.contains(&format!("'{}'", r.id)))
-                .map_or("?", |r| r.id);
+                .filter_map(|r| part.find(&format!("'{}'", r.id)).map(|at| (at, r.id)))
+                .min()
+                .map_or("?", |(_, id)| id);
             match queries.last_mut() {
                 Some((last, sql)) if *last == name => {
                     sql.push_str("\nUNION ALL\n");
