@@ -64,16 +64,27 @@ async fn show(c: &Client, css: &str) {
 }
 
 /// The text of the element `css`, waiting up to 20 s for it to appear (a click that loads a
-/// page returns before the page is there).
+/// page returns before the page is there). An element found on the page being left goes
+/// stale as the next one loads: it is looked up again, a few times.
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(std::time::Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let mut attempts = 0;
+    loop {
+        let found = c
+            .wait()
+            .at_most(std::time::Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap();
+        match found.text().await {
+            Ok(t) => return t,
+            Err(e) if attempts < 5 => {
+                eprintln!("{css}: {e}; looking it up again");
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +222,15 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
     show(&c, "#finding-0 .decision").await;
     shot(&c, &shots, "4-decision-form.png").await;
     form.submit().await.unwrap();
-    let current = text_of(&c, "#finding-0 .decision-current").await;
+    // The page with the form may still be there for a moment: wait for the recorded one.
+    let mut current = String::new();
+    for _ in 0..100 {
+        current = text_of(&c, "#finding-0 .decision-current").await;
+        if current == "排除（核实无误）" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(current, "排除（核实无误）");
     assert!(
         text_of(&c, "#finding-0 .decision")
