@@ -69,13 +69,11 @@ impl Derivation {
     ) -> Result<Vec<Option<String>>, String> {
         let columns: Vec<ArrayRef> = inputs
             .iter()
-            .map(|c| Arc::new(StringArray::from(c.clone())) as ArrayRef)
+            .map(|c| Arc::new(c.iter().copied().collect::<StringArray>()) as ArrayRef)
             .collect();
-        let batch = if columns.is_empty() {
-            return Ok(vec![None; rows]);
-        } else {
-            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())?
-        };
+        // (`compile` refuses an empty `from`, so there is a column to size the batch.)
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())?;
         let value = self
             .expr
             .evaluate(&batch)

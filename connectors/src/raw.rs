@@ -932,6 +932,33 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_cut_mid_record_or_mid_character_is_quarantined_at_its_line() {
+        // Cut inside the last record (no line end after it): one short row, at its line.
+        let text = pension_text(4, &["\r\n"], false);
+        let cut = &text[..text.len() - 10]; // ",1003.00\r\n" cut off
+        let recs = read_bytes(&pension_csv("utf8"), cut.as_bytes(), "csv").unwrap();
+        assert_eq!(recs.len(), 4);
+        let last = &recs[3];
+        assert_eq!(last.line, 5);
+        let back = physical(cut)[last.line as usize - 1];
+        assert!(back.starts_with(&id(3)), "{back:?}");
+        // The cut record is not accepted as it stands: too few columns, or a bad amount.
+        let short = last.problem == Some(ReasonCode::WrongColumnCount)
+            || last.fields.get(4).and_then(|f| f.as_deref()) != Some("1003.00");
+        assert!(short, "{last:?}");
+        // GBK cut in the middle of a two-byte character: the record is malformed, not read
+        // with a character made up.
+        let mut gbk = encode(&pension_text(3, &["\r\n"], false), "gbk");
+        gbk.truncate(gbk.len() - 2);
+        let gbk = [gbk, encoding_rs::GBK.encode("张").0[..1].to_vec()].concat();
+        let recs = read_bytes(&pension_csv("gbk"), &gbk, "csv").unwrap();
+        assert_eq!(recs.len(), 3);
+        assert!(recs[..2].iter().all(|r| r.problem.is_none()));
+        assert!(recs[2].problem.is_some(), "{:?}", recs[2]);
+        assert_eq!(recs[2].line, 4);
+    }
+
+    #[test]
     fn a_quote_closed_lines_later_gives_back_the_lines_it_took() {
         // Line 3 opens a quote; line 5 has a stray quote that closes it: the record the two
         // make does not fit the header, and its three lines come back one by one.

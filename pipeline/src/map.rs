@@ -448,15 +448,16 @@ pub fn dry_run(p: &Proposal, base: &Path, rows: usize) -> DryRun {
                         .or_insert((0, Vec::new()));
                     e.0 += 1;
                     if e.1.len() < 3 {
-                        let shown = hedui_schemas::id::mask_text(&raw);
-                        let shown = if field.is_some_and(|f| {
+                        // IDs masked; other text (a date, an amount, a code) as delivered.
+                        let is_id = field.is_none_or(|f| {
                             p.def
                                 .field(f)
-                                .is_some_and(|f| !matches!(f.ty, FieldType::PersonId))
-                        }) {
-                            raw.clone()
+                                .is_none_or(|f| matches!(f.ty, FieldType::PersonId))
+                        });
+                        let shown = if is_id {
+                            hedui_schemas::id::mask_text(&raw)
                         } else {
-                            shown
+                            raw.clone()
                         };
                         e.1.push(format!(
                             "line {} {} {shown:?}",
