@@ -195,7 +195,10 @@ fn engine_bench(
             t.elapsed().as_secs_f64()
         );
         if explain || analyze {
-            for (name, plan) in engine.explain(&policy, manifest.as_of, analyze).await? {
+            for (name, plan) in engine
+                .explain(&policy, manifest.as_of, analyze, None)
+                .await?
+            {
                 println!("\n## {name}\n\n{plan}");
             }
         }
@@ -382,10 +385,10 @@ fn compare_bench(
         let mut params =
             serde_json::to_value(hedui::engine::Parameters::new(&policy, manifest.as_of))?;
         params["flag_rules"] = serde_json::json!(
-            hedui::engine::outcome::RULES
+            hedui_schemas::Rule::ALL
                 .iter()
-                .filter(|r| r.severity == hedui::engine::outcome::Severity::Flag)
-                .map(|r| r.id)
+                .filter(|r| r.severity() == hedui_schemas::Severity::Flag)
+                .map(|r| r.id())
                 .collect::<Vec<_>>()
         );
         params["unverified_sources"] = serde_json::json!(unverified);

@@ -300,7 +300,7 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(0);
     };
-    let read = crate::engine::read_sources();
+    let read = hedui_schemas::rules::read_sources();
     // Packed key -> the first such record about the person (for the examples).
     let mut about: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
     let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();

@@ -136,7 +136,7 @@ fn needed_not_absent(
     def: &'static hedui_schemas::SourceDef,
     c: &hedui_connectors::config::SourceConfig,
 ) -> Result<()> {
-    use crate::engine::outcome::{MEMBER_SOURCES, RULES};
+    use hedui_schemas::rules::{MEMBER_SOURCES, Rule, rules_reading};
     for name in &c.absent {
         let Some(f) = def.field(name) else {
             continue; // The connector's build names an unknown field.
@@ -147,11 +147,10 @@ fn needed_not_absent(
         let rules: Vec<&str> = if MEMBER_SOURCES.contains(&def.id) {
             vec!["every rule (it says who the members are and who counts)"]
         } else {
-            RULES
-                .iter()
-                .filter(|r| r.sources.contains(&def.id))
-                .map(|r| r.id)
-                .chain(["unreadable_records"])
+            rules_reading(def.id)
+                .into_iter()
+                .chain([Rule::UnreadableRecords])
+                .map(Rule::id)
                 .collect()
         };
         return Err(Error::Invalid(format!(

@@ -5,7 +5,8 @@
 //! ([`catalog`], one file per source under [`sources`]), the staged Arrow schema of each, the
 //! raw export layout a department uses by default, the code tables ([`codes`]), the value
 //! parsers that turn raw text into fen, dates and months ([`values`]), and the identifiers
-//! ([`id`] for resident IDs, [`uscc`] for unified social credit codes).
+//! ([`id`] for resident IDs, [`uscc`] for unified social credit codes), and the rules of the
+//! policy with the outcomes they lead to ([`rules`]).
 //!
 //! A value that does not validate is reported as a [`ReasonCode`]: the same codes name the
 //! quarantine reasons in ingestion and in the generator's planted truth.
@@ -15,6 +16,7 @@ pub mod catalog;
 pub mod codes;
 pub mod id;
 pub mod reason;
+pub mod rules;
 pub mod sources;
 pub mod synonyms;
 pub mod uscc;
@@ -26,4 +28,5 @@ pub use catalog::{
 };
 pub use id::{IdError, ResidentId};
 pub use reason::ReasonCode;
+pub use rules::{Outcome, Rule, Severity, Unit};
 pub use sources::{SOURCE_IDS, all_sources, source};

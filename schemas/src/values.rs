@@ -320,6 +320,17 @@ pub fn parse_region(raw: &str) -> Result<i32, ReasonCode> {
     s.parse().map_err(|_| ReasonCode::BadRegion)
 }
 
+/// The income window for a batch date (yyyymm, oldest first): the `months` full calendar
+/// months before the month of `as_of`. The engine sums income over it and the generator plants
+/// income in it.
+pub fn income_window(as_of: NaiveDate, months: u32) -> Vec<i32> {
+    let cur = month_of(as_of);
+    (1..=months as i32)
+        .rev()
+        .map(|k| add_months(cur, -k))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,22 +283,7 @@ fn the_truth_plants_both_sides_of_every_line() {
         );
     }
     let rules: HashSet<&str> = findings.iter().map(|f| f["rule"].as_str()).collect();
-    for r in [
-        "income_over_line",
-        "assets_over_limit",
-        "property_excess",
-        "vehicle_owned",
-        "vessel_owned",
-        "business_registered",
-        "sole_trader_review",
-        "public_payroll",
-        "duplicate_benefit",
-        "declared_member_dead",
-        "undeclared_spouse",
-        "undeclared_minor_child",
-        "no_counted_member",
-        "unreadable_records",
-    ] {
+    for r in hedui_schemas::Rule::ALL.map(hedui_schemas::Rule::id) {
         assert!(rules.contains(r), "no {r} finding planted");
     }
 }

@@ -1,5 +1,5 @@
 -- Financial assets per household: per account (bank deposit, securities, insurance policy,
--- internet platform) the latest value on or before the batch date {as_of}, summed over each
+-- internet platform) the latest value on or before the batch date $as_of, summed over each
 -- household's counted members. Values dated after the batch date are ignored. The snapshots
 -- of the four sources are kept to the counted members by one semi-join over all of them
 -- (after the Bloom filter `may_be_counted` has dropped most others: prefilter.rs). The limit and
@@ -10,16 +10,16 @@ WITH counted AS (
 ),
 snapshots AS (
     SELECT person_key, 1 AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
-    WHERE as_of <= DATE '{as_of}'
+    WHERE as_of <= $as_of
     UNION ALL
     SELECT person_key, 2, account, market_value_fen, as_of FROM securities
-    WHERE as_of <= DATE '{as_of}'
+    WHERE as_of <= $as_of
     UNION ALL
     SELECT person_key, 3, policy_no, cash_value_fen, as_of FROM commercial_insurance
-    WHERE as_of <= DATE '{as_of}'
+    WHERE as_of <= $as_of
     UNION ALL
     SELECT person_key, 4, account, balance_fen, as_of FROM internet_finance
-    WHERE as_of <= DATE '{as_of}'
+    WHERE as_of <= $as_of
 ),
 -- The latest snapshot per account (the larger value when two share a date): the largest
 -- (date, value) pair, packed exactly into one 128-bit decimal, days x 10^20 + fen (fen is a

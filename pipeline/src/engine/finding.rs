@@ -4,7 +4,7 @@
 //! 1. `households.parquet`: the metrics query (`metrics.sql`) streamed to disk, one
 //!    row per household (counted members, income and assets with their limits and the policy
 //!    values in force).
-//! 2. `evidence.parquet`: every record behind a finding (`evidence.sql`, which reads
+//! 2. `evidence.parquet`: every record behind a finding (each rule's plan in `rules/`, which read
 //!    the metrics file back as a listing table), with the member's full resident ID, the
 //!    record's key in its source and its file and line in the delivery.
 //! 3. `findings.parquet` / `findings.csv` and `outcomes.parquet` / `outcomes.csv`: one pass
@@ -24,11 +24,12 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use hedui_schemas::ResidentId;
 
-use super::outcome::{RULES, RuleDef, Severity};
+use super::outcome::{Rule, decide};
 use super::{Engine, df_err};
 use crate::output::{CsvOut, ParquetOut, bool_column, int_column, text_column, utf8_column};
 use crate::policy::Policy;
 use crate::{Error, Result};
+use datafusion::prelude::col;
 
 /// The files [`Engine::verify`] writes, in the order it writes them.
 pub const ENGINE_OUTPUTS: &[&str] = &[
@@ -47,7 +48,7 @@ pub struct Finding {
     /// Household id.
     pub household_id: String,
     /// The rule.
-    pub rule: &'static RuleDef,
+    pub rule: Rule,
     /// Region code.
     pub region: i64,
     /// Programme code.
@@ -80,13 +81,7 @@ pub struct Finding {
 impl Finding {
     /// The unit of `measured` and `threshold`.
     pub fn unit(&self) -> &'static str {
-        match self.rule.id {
-            "income_over_line" | "assets_over_limit" => "fen",
-            "sole_trader_review" => "staff",
-            "public_payroll" => "months",
-            "no_counted_member" => "members",
-            _ => "records",
-        }
+        self.rule.unit().as_str()
     }
 }
 
@@ -129,13 +124,7 @@ impl Stage {
     }
 }
 
-#[derive(Default)]
-struct Acc {
-    persons: BTreeSet<i64>,
-    records: BTreeSet<String>,
-    measure: Option<i64>,
-    rows: u64,
-}
+use super::rules::{self, Figures, Gathered as Acc, Measured};
 
 fn evidence_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -235,6 +224,8 @@ impl Engine {
         out: &Path,
         progress: &(dyn Fn(Stage) + Sync),
     ) -> Result<Verified> {
+        let params = super::Parameters::new(policy, as_of);
+        self.prepare(&params, &policy.name).await?;
         progress(Stage::Metrics);
         // Household resolution once, to a file every later query reads as a table.
         // A person declared twice in a household is merged into one member first.
@@ -247,7 +238,7 @@ impl Engine {
             keys.borrow_mut().add_to(&with_person_id(b)?)
         };
         self.stream_to_ending(
-            &self.members_sql(as_of),
+            self.members_plan(as_of).await?,
             &members_path,
             |b| {
                 let parts = duplicates.borrow_mut().push(b)?;
@@ -272,102 +263,76 @@ impl Engine {
         }
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
-        for (_, table, sql) in self.sum_queries(policy, as_of) {
-            self.scratch_table_on(&self.sums, table, &sql).await?;
-        }
-        let metrics_path = out.join("households.parquet");
-        let sql = self.metrics_sql(policy, as_of)?;
-        self.stream_to(&sql, &metrics_path, |b| keys.spell_out(b))
+        self.scratch_table("income_sums", self.income_plan(&params).await?)
             .await?;
+        self.scratch_table("asset_sums", self.assets_plan(&params).await?)
+            .await?;
+        let metrics_path = out.join("households.parquet");
+        self.stream_to(self.metrics_plan(&params).await?, &metrics_path, |b| {
+            keys.spell_out(b)
+        })
+        .await?;
         self.register_in_hh_order("metrics", &metrics_path).await?;
 
         progress(Stage::Evidence);
         // The counted members of the households that fail a sum test, and the units the
-        // counted members own, as tables of their own (see evidence.sql); each of the two
+        // counted members own, as tables of their own (the rules' plans read them); each of the two
         // sets of members also as a key test (`may_be_over_line`, `may_be_over_limit`:
         // prefilter.rs) that drops most other records as the department tables are read.
-        for (name, test, filter) in [
-            ("income_members", "over_line", super::prefilter::OVER_LINE),
-            ("asset_members", "over_limit", super::prefilter::OVER_LIMIT),
-        ] {
-            let sql = format!(
-                "SELECT m.hh, m.person_key FROM members m \
-                 JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.{test}"
-            );
-            self.scratch_table(name, &sql).await?;
+        for (name, sql, filter) in OVER_THE_LINES {
+            self.scratch_table(name, self.plan_on(&self.ctx, sql, &params).await?)
+                .await?;
             let mut keys = super::prefilter::Keys::default();
-            for b in self
-                .query(&format!("SELECT person_key FROM {name}"))
-                .await?
-            {
+            let members = self.ctx.table(name).await.map_err(df_err)?;
+            for b in members.collect().await.map_err(df_err)? {
                 keys.add_all(&b)?;
             }
             self.ctx.register_udf(keys.into_udf(filter));
         }
-        self.scratch_table("units", &self.units_sql(policy, as_of))
+        self.scratch_table("units", self.units_plan(&params).await?)
             .await?;
         let rule_index: BTreeMap<&str, usize> =
-            RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+            Rule::ALL.iter().map(|r| (r.id(), r.index())).collect();
         let mut acc: BTreeMap<(i64, usize), Acc> = BTreeMap::new();
         // The rules' records first, unsorted, to a scratch file, one rule's query after the
         // other; then one sort over all of them. (Run as one union, every rule's joins build
         // their hash tables at once, and a memory limit cannot spill those; sorting the union
         // directly runs a sort per rule and partition at once, each starved under a limit.)
-        // A rule of several parts (income: one per department table, each joined to the few
-        // members over the line) runs as one query: its parts overlap rather than each
-        // starting and draining the cores on its own.
-        let sql = self.evidence_sql(policy, as_of);
-        let (body, order) = sql
-            .rsplit_once("ORDER BY")
-            .ok_or_else(|| Error::Invalid("engine: evidence query without ORDER BY".into()))?;
-        let (definitions, rules) = body
-            .split_once(EVIDENCE_RULES_MARK)
-            .ok_or_else(|| Error::Invalid("engine: evidence query without its rules".into()))?;
+        let params = super::Parameters::new(policy, as_of);
         let unsorted = self.scratch().join("evidence.unsorted.parquet");
         let schema = unsorted_schema();
         let mut w = ParquetOut::scratch(&unsorted, schema.clone())?;
-        let mut queries: Vec<(&str, String)> = Vec::new();
-        for part in rules.split("\nUNION ALL\n") {
-            // The rule whose literal comes first (its SELECT list), not one named later in a
-            // condition (`unreadable_records` lists the sources, and `public_payroll` is one).
-            let name = RULES
-                .iter()
-                .filter_map(|r| part.find(&format!("'{}'", r.id)).map(|at| (at, r.id)))
-                .min()
-                .map_or("?", |(_, id)| id);
-            match queries.last_mut() {
-                Some((last, sql)) if *last == name => {
-                    sql.push_str("\nUNION ALL\n");
-                    sql.push_str(part);
-                }
-                _ => queries.push((name, part.to_string())),
-            }
-        }
-        for (name, rule) in queries {
+        for (rule, sql) in rules::RULES
+            .iter()
+            .filter_map(|d| Some((d.rule, d.evidence?)))
+        {
             // Errors name the rule whose query failed (a memory limit names its operator only).
-            let err = |e| Error::Invalid(format!("evidence for {name}: {}", df_err(e)));
+            let err = |e| Error::Invalid(format!("evidence for {rule}: {}", df_err(e)));
             let started = super::StageTimer::start();
             let df = self
-                .ctx
-                .sql(&format!("{definitions}\n{rule}"))
+                .plan_on(&self.ctx, sql, &params)
                 .await
-                .map_err(err)?;
+                .map_err(|e| Error::Invalid(format!("evidence for {rule}: {e}")))?;
             let mut stream = df.execute_stream().await.map_err(err)?;
             while let Some(b) = stream.next().await {
-                w.write(&conform(&b.map_err(err)?, &schema)?)?;
+                w.write(&conform(&b.map_err(err)?, rule, &schema)?)?;
             }
             let (ms, cpu_ms) = started.ms();
-            tracing::debug!(rule = name, ms, cpu_ms, "engine evidence query");
+            tracing::debug!(rule = rule.id(), ms, cpu_ms, "engine evidence query");
         }
         w.finish()?;
         self.register_output("evidence_unsorted", &unsorted).await?;
         let schema = evidence_schema();
+        let sorted = self
+            .ctx
+            .table("evidence_unsorted")
+            .await
+            .and_then(|t| t.sort_by(EVIDENCE_ORDER.iter().map(|c| col(*c)).collect()))
+            .map_err(df_err)?;
         let evidence_rows = self
-            .stream_to(
-                &format!("SELECT * FROM evidence_unsorted ORDER BY {order}"),
-                &out.join("evidence.parquet"),
-                |b| evidence_batch(b, &schema, &keys, &rule_index, &mut acc),
-            )
+            .stream_to(sorted, &out.join("evidence.parquet"), |b| {
+                evidence_batch(b, &schema, &keys, &rule_index, &mut acc)
+            })
             .await?;
         let _ = self
             .ctx
@@ -415,7 +380,7 @@ impl Engine {
         let c = Decide {
             policy,
             counted_of: &counted_of,
-            no_counted_member: rule_index["no_counted_member"],
+            no_counted_member: Rule::NoCountedMember.index(),
             unverified: &unverified,
             unverified_policy: &unverified_policy,
             unverified_text,
@@ -472,41 +437,78 @@ impl Engine {
         Ok(v)
     }
 
-    /// The physical plans of the members, sums, metrics, units and evidence queries (after a
-    /// [`Engine::verify`], which registers the tables they read); with `analyze`, run again
-    /// with each operator's metrics (rows, time, memory).
+    /// The logical and physical plans of the batch's queries at `as_of` under `policy`, by
+    /// name (`members`, `income`, `assets`, `metrics`, `units`, then each rule's evidence by
+    /// its id), or of the one named `only`. After a [`Engine::verify`] they read what it wrote;
+    /// before one, empty stand-ins with the same columns. With `analyze` each is run, with
+    /// each operator's metrics (rows, time, memory).
     pub async fn explain(
         &self,
         policy: &Policy,
         as_of: NaiveDate,
         analyze: bool,
-    ) -> Result<Vec<(&'static str, String)>> {
+        only: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        let params = super::Parameters::new(policy, as_of);
+        self.prepare(&params, &policy.name).await?;
+        let mut plans: Vec<(String, datafusion::prelude::DataFrame)> = Vec::new();
+        // Each plan, then a stand-in for the table it writes if there is none yet: the
+        // columns the engine writes, no rows.
+        let members = self.members_plan(as_of).await?;
+        let schema = Arc::new(members.schema().as_arrow().clone());
+        let empty =
+            HouseholdKeys::default().add_to(&with_person_id(&RecordBatch::new_empty(schema))?)?;
+        self.stand_in("members", empty.schema()).await?;
+        plans.push(("members".into(), members));
+        for (name, table, plan) in [
+            ("income", "income_sums", self.income_plan(&params).await?),
+            ("assets", "asset_sums", self.assets_plan(&params).await?),
+        ] {
+            self.stand_in(table, Arc::new(plan.schema().as_arrow().clone()))
+                .await?;
+            plans.push((name.into(), plan));
+        }
+        let metrics = self.metrics_plan(&params).await?;
+        let schema = Arc::new(metrics.schema().as_arrow().clone());
+        let empty = HouseholdKeys::default().spell_out(&RecordBatch::new_empty(schema))?;
+        self.stand_in("metrics", empty.schema()).await?;
+        plans.push(("metrics".into(), metrics));
+        for (name, sql, _) in OVER_THE_LINES {
+            let plan = self.plan_on(&self.ctx, sql, &params).await?;
+            self.stand_in(name, Arc::new(plan.schema().as_arrow().clone()))
+                .await?;
+        }
+        let units = self.units_plan(&params).await?;
+        self.stand_in("units", Arc::new(units.schema().as_arrow().clone()))
+            .await?;
+        plans.push(("units".into(), units));
+        for d in rules::RULES {
+            if let Some(sql) = d.evidence {
+                plans.push((
+                    d.rule.id().into(),
+                    self.plan_on(&self.ctx, sql, &params).await?,
+                ));
+            }
+        }
+        if let Some(only) = only {
+            plans.retain(|(name, _)| name == only);
+            if plans.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "explain: no plan named {only} (members, income, assets, metrics, units, or a rule with evidence)"
+                )));
+            }
+        }
         let mut out = Vec::new();
-        let mut queries = vec![("members", &self.ctx, self.members_sql(as_of))];
-        queries.extend(
-            self.sum_queries(policy, as_of)
-                .map(|(name, _, sql)| (name, &self.sums, sql)),
-        );
-        queries.extend([
-            ("metrics", &self.ctx, self.metrics_sql(policy, as_of)?),
-            ("units", &self.ctx, self.units_sql(policy, as_of)),
-            ("evidence", &self.ctx, self.evidence_sql(policy, as_of)),
-        ]);
-        for (name, ctx, sql) in queries {
-            let prefix = if analyze {
-                "EXPLAIN ANALYZE "
-            } else {
-                "EXPLAIN "
-            };
+        for (name, plan) in plans {
             let mut text = String::new();
-            for b in self.query_on(ctx, &format!("{prefix}{sql}")).await? {
+            let explained = plan.explain(false, analyze).map_err(df_err)?;
+            for b in explained.collect().await.map_err(df_err)? {
                 let kinds = text_column(&b, "plan_type")?;
-                let plans = text_column(&b, "plan")?;
-                for (k, p) in kinds.into_iter().zip(plans) {
-                    if k.as_deref() != Some("logical_plan") {
-                        text.push_str(p.as_deref().unwrap_or(""));
-                        text.push('\n');
-                    }
+                let texts = text_column(&b, "plan")?;
+                for (k, p) in kinds.into_iter().zip(texts) {
+                    text.push_str(&format!("-- {}\n", k.as_deref().unwrap_or("")));
+                    text.push_str(p.as_deref().unwrap_or(""));
+                    text.push('\n');
                 }
             }
             out.push((name, text));
@@ -514,24 +516,24 @@ impl Engine {
         Ok(out)
     }
 
-    /// The income and asset sums, which run on the sums' session: (name in [`Engine::explain`],
-    /// table written, query).
-    fn sum_queries(
-        &self,
-        policy: &Policy,
-        as_of: NaiveDate,
-    ) -> [(&'static str, &'static str, String); 2] {
-        [
-            ("income", "income_sums", self.income_sql(policy, as_of)),
-            ("assets", "asset_sums", self.assets_sql(policy, as_of)),
-        ]
+    /// Registers an empty table `name` with `schema`, unless a table of that name is there.
+    async fn stand_in(&self, name: &str, schema: SchemaRef) -> Result<()> {
+        if self.ctx.table_exist(name).map_err(df_err)? {
+            return Ok(());
+        }
+        let table =
+            datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).map_err(df_err)?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(df_err)?;
+        Ok(())
     }
 
     /// Sources that a rule needs and that have no staged snapshot.
     pub fn unverified_sources(&self, policy: &Policy) -> Vec<&'static str> {
         let mut needed: BTreeSet<&'static str> =
             super::outcome::MEMBER_SOURCES.iter().copied().collect();
-        needed.extend(RULES.iter().flat_map(|r| r.sources.iter().copied()));
+        needed.extend(Rule::ALL.iter().flat_map(|r| r.sources().iter().copied()));
         if policy.deduct_medical_expense {
             needed.insert("medical_expense");
         }
@@ -542,33 +544,23 @@ impl Engine {
             .collect()
     }
 
-    /// Writes the result of `sql` to `name.parquet` in the engine's scratch folder and
+    /// Writes the result of `plan` to `name.parquet` in the engine's scratch folder and
     /// registers it as table `name`.
-    async fn scratch_table(&self, name: &str, sql: &str) -> Result<()> {
-        self.scratch_table_on(&self.ctx, name, sql).await
-    }
-
-    /// [`Engine::scratch_table`] on the session `ctx` (the sums' has more partitions).
-    async fn scratch_table_on(
-        &self,
-        ctx: &datafusion::prelude::SessionContext,
-        name: &str,
-        sql: &str,
-    ) -> Result<()> {
+    async fn scratch_table(&self, name: &str, plan: datafusion::prelude::DataFrame) -> Result<()> {
         let path = self.scratch().join(format!("{name}.parquet"));
-        self.stream_on(ctx, sql, &path, |b| Ok(vec![b.clone()]), || Ok(None))
+        self.stream_to_ending(plan, &path, |b| Ok(vec![b.clone()]), || Ok(None))
             .await?;
         self.register_output(name, &path).await
     }
 
-    /// Runs `sql` and writes every batch, mapped by `f`, to a Parquet file; returns the rows.
+    /// Runs `plan` and writes every batch, mapped by `f`, to a Parquet file; returns the rows.
     async fn stream_to(
         &self,
-        sql: &str,
+        plan: datafusion::prelude::DataFrame,
         path: &Path,
         mut f: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
     ) -> Result<u64> {
-        self.stream_to_ending(sql, path, |b| Ok(vec![f(b)?]), || Ok(None))
+        self.stream_to_ending(plan, path, |b| Ok(vec![f(b)?]), || Ok(None))
             .await
     }
 
@@ -576,19 +568,7 @@ impl Engine {
     /// back, or letting them go), then the rows `end` gives last.
     async fn stream_to_ending(
         &self,
-        sql: &str,
-        path: &Path,
-        f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
-        end: impl FnOnce() -> Result<Option<RecordBatch>>,
-    ) -> Result<u64> {
-        self.stream_on(&self.ctx, sql, path, f, end).await
-    }
-
-    /// [`Engine::stream_to_ending`] on the session `ctx`.
-    async fn stream_on(
-        &self,
-        ctx: &datafusion::prelude::SessionContext,
-        sql: &str,
+        df: datafusion::prelude::DataFrame,
         path: &Path,
         mut f: impl FnMut(&RecordBatch) -> Result<Vec<RecordBatch>>,
         end: impl FnOnce() -> Result<Option<RecordBatch>>,
@@ -599,7 +579,6 @@ impl Engine {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         // Errors name the file the query writes (a memory limit names its operator only).
         let err = |e| Error::Invalid(format!("query for {file}: {}", df_err(e)));
-        let df = ctx.sql(sql).await.map_err(err)?;
         let schema = df.schema().inner().clone();
         let mut stream = on_a_task(df.execute_stream().await.map_err(err)?);
         let schema = f(&RecordBatch::new_empty(schema))?
@@ -695,7 +674,7 @@ impl HouseholdKeys {
             Some(((hh, r), _)) => Err(Error::Invalid(format!(
                 "engine: evidence for {} ({}) but no such household in the metrics",
                 self.id(*hh).unwrap_or("?"),
-                RULES[*r].id
+                Rule::ALL[*r].id()
             ))),
             None => Ok(()),
         }
@@ -720,44 +699,73 @@ impl HouseholdKeys {
     }
 }
 
-/// Where the rules begin in the evidence query.
-const EVIDENCE_RULES_MARK: &str = "-- The rules.";
+/// The order of `evidence.parquet`: a household's rows by rule, then by record. Every
+/// column takes part, so the order (and the file's bytes) does not depend on the order the
+/// rules' queries gave their rows in.
+const EVIDENCE_ORDER: &[&str] = &[
+    "hh",
+    "rule",
+    "source",
+    "record_key",
+    "key_a",
+    "key_b",
+    "person_key",
+    "file",
+    "line",
+];
 
-/// The evidence query's columns, before IDs are spelled out.
+/// The counted members of the households that fail a sum test, as tables of their own
+/// (`income_members`, `asset_members`: the income and asset evidence's), with the key test of
+/// each set (prefilter.rs). (Table, plan, test.)
+const OVER_THE_LINES: [(&str, &str, &str); 2] = [
+    (
+        "income_members",
+        "SELECT m.hh, m.person_key FROM members m \
+         JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.over_line",
+        super::prefilter::OVER_LINE,
+    ),
+    (
+        "asset_members",
+        "SELECT m.hh, m.person_key FROM members m \
+         JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.over_limit",
+        super::prefilter::OVER_LIMIT,
+    ),
+];
+
+/// The columns of the unsorted evidence: the rules' ([`rules::EVIDENCE_COLUMNS`]) with the
+/// rule's id second, before IDs are spelled out.
 fn unsorted_schema() -> SchemaRef {
-    let f = |n: &str, t: DataType| Field::new(n, t, true);
-    Arc::new(Schema::new(vec![
-        f("hh", DataType::Int64),
-        f("rule", DataType::Utf8),
-        f("person_key", DataType::Int64),
-        f("source", DataType::Utf8),
-        f("record_key", DataType::Utf8),
-        f("key_a", DataType::Int64),
-        f("key_b", DataType::Int64),
-        f("amount_fen", DataType::Int64),
-        f("date", DataType::Utf8),
-        f("measure", DataType::Int64),
-        f("file", DataType::Utf8),
-        f("line", DataType::Int64),
-    ]))
+    let mut fields: Vec<Field> = rules::EVIDENCE_COLUMNS
+        .iter()
+        .map(|(name, t)| Field::new(*name, t.clone(), true))
+        .collect();
+    fields.insert(1, Field::new("rule", DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
 }
 
-/// One rule's records in the evidence query's columns (by position: a rule's query names
-/// its columns only as the union's first branch does).
-fn conform(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    if b.num_columns() != schema.fields().len() {
-        return Err(Error::Invalid(format!(
-            "engine: an evidence rule gives {} columns, not {}",
-            b.num_columns(),
-            schema.fields().len()
-        )));
-    }
-    let cols = b
-        .columns()
+/// One batch of a rule's evidence in the columns of the unsorted evidence file, found by
+/// name (`rules::EVIDENCE_COLUMNS`), with the rule's id added.
+fn conform(b: &RecordBatch, rule: Rule, schema: &SchemaRef) -> Result<RecordBatch> {
+    let cols = schema
+        .fields()
         .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .map(|f| {
+            if f.name() == "rule" {
+                let ids = arrow::array::StringArray::from_iter_values(std::iter::repeat_n(
+                    rule.id(),
+                    b.num_rows(),
+                ));
+                return Ok(Arc::new(ids) as ArrayRef);
+            }
+            let c = b.column_by_name(f.name()).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "engine: the evidence plan of {rule} gives no column {}",
+                    f.name()
+                ))
+            })?;
+            Ok(arrow::compute::cast(c, f.data_type())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
@@ -956,42 +964,20 @@ fn decide_batch(
         }
         let mut findings = Vec::with_capacity(found.len());
         for (r, a) in found {
-            let rule = &RULES[r];
-            let (measured, threshold, members) = match rule.id {
-                "income_over_line" => (
-                    income[i].unwrap_or_default(),
-                    income_limit[i].unwrap_or_default(),
-                    c.counted_of.get(&hh).cloned().unwrap_or_default(),
-                ),
-                "assets_over_limit" => (
-                    assets[i].unwrap_or_default(),
-                    asset_limit[i].unwrap_or_default(),
-                    c.counted_of.get(&hh).cloned().unwrap_or_default(),
-                ),
-                "property_excess" => (
-                    a.records.len() as i64,
-                    i64::from(c.policy.max_residential_units),
-                    a.persons.iter().copied().collect(),
-                ),
-                "sole_trader_review" => (
-                    a.measure.unwrap_or_default(),
-                    i64::from(c.policy.sole_trader_review_max_staff),
-                    a.persons.iter().copied().collect(),
-                ),
-                "no_counted_member" => (0, 1, Vec::new()),
-                // Every record counts, two alike (the same mistake twice) as two.
-                "unreadable_records" => (a.rows as i64, 0, a.persons.iter().copied().collect()),
-                "declared_member_dead" | "undeclared_spouse" | "undeclared_minor_child" => (
-                    a.persons.len() as i64,
-                    0,
-                    a.persons.iter().copied().collect(),
-                ),
-                _ => (
-                    a.records.len() as i64,
-                    0,
-                    a.persons.iter().copied().collect(),
-                ),
+            let rule = Rule::ALL[r];
+            let figures = Figures {
+                income_fen: income[i].unwrap_or_default(),
+                income_limit_fen: income_limit[i].unwrap_or_default(),
+                assets_fen: assets[i].unwrap_or_default(),
+                asset_limit_fen: asset_limit[i].unwrap_or_default(),
+                counted_members: c.counted_of.get(&hh).map_or(&[], Vec::as_slice),
+                policy: c.policy,
             };
+            let Measured {
+                measured,
+                threshold,
+                members,
+            } = (rules::def(rule).measure)(&a, &figures);
             findings.push(Finding {
                 household_id: h.to_string(),
                 rule,
@@ -1021,10 +1007,10 @@ fn decide_batch(
         } else {
             c.unverified
         };
-        let outcome = decide(&findings, unv);
+        let outcome = decide(findings.iter().map(|f| f.rule), unv).as_str();
         d.tally.add(region, programme, outcome);
         for f in &findings {
-            *d.findings.entry(f.rule.id).or_default() += 1;
+            *d.findings.entry(f.rule.id()).or_default() += 1;
             d.rows.finding(f, c.policy)?;
         }
         d.households += 1;
@@ -1044,20 +1030,6 @@ fn decide_batch(
         )?;
     }
     Ok(())
-}
-
-/// FLAG when any FLAG finding; else UNVERIFIED when a test could not run; else REVIEW when
-/// any finding; else PASS.
-fn decide(findings: &[Finding], unverified: &[&str]) -> &'static str {
-    if findings.iter().any(|f| f.rule.severity == Severity::Flag) {
-        "FLAG"
-    } else if !unverified.is_empty() {
-        "UNVERIFIED"
-    } else if !findings.is_empty() {
-        "REVIEW"
-    } else {
-        "PASS"
-    }
 }
 
 /// One batch of the evidence query: mapped to the output schema ([`render_evidence`]) and its
@@ -1350,8 +1322,8 @@ impl OutcomeRows {
                 f.household_id.as_str(),
                 n1.format(f.region),
                 &f.programme,
-                f.rule.id,
-                f.rule.severity.as_str(),
+                f.rule.id(),
+                f.rule.severity().as_str(),
                 &masked,
                 n2.format(f.measured),
                 n3.format(f.threshold),
@@ -1368,8 +1340,8 @@ impl OutcomeRows {
         for (col, v) in [
             Some(f.household_id.as_str()),
             Some(&f.programme),
-            Some(f.rule.id),
-            Some(f.rule.severity.as_str()),
+            Some(f.rule.id()),
+            Some(f.rule.severity().as_str()),
             Some(&full),
             Some(f.unit()),
             from.as_deref(),
@@ -1403,7 +1375,7 @@ impl OutcomeRows {
         declared: i64,
         counted: i64,
     ) -> Result<()> {
-        let rules: Vec<&str> = findings.iter().map(|f| f.rule.id).collect();
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule.id()).collect();
         let rules = rules.join(";");
         let (mut n1, mut n2, mut n3) = (
             itoa::Buffer::new(),

@@ -1,5 +1,5 @@
 -- Household resolution: every declared member of every household under check, and whether
--- they count at the batch date {as_of}.
+-- they count at the batch date $as_of.
 --
 -- A member is excluded when dead on or before the batch date (a death or a cremation record)
 -- or held on the batch date (an incarceration record whose period covers it). Those tables
@@ -31,14 +31,14 @@ status AS (
     SELECT person_key, MIN(died_on) AS died_on, MIN(held_from) AS held_from
     FROM (
         SELECT person_key, death_date AS died_on, CAST(NULL AS DATE) AS held_from FROM death
-        WHERE death_date <= DATE '{as_of}'
+        WHERE death_date <= $as_of
         UNION ALL
         SELECT person_key, cremation_date, CAST(NULL AS DATE) FROM cremation
-        WHERE cremation_date <= DATE '{as_of}'
+        WHERE cremation_date <= $as_of
         UNION ALL
         SELECT person_key, CAST(NULL AS DATE), from_date FROM incarceration
-        WHERE from_date <= DATE '{as_of}'
-          AND (to_date IS NULL OR to_date >= DATE '{as_of}')
+        WHERE from_date <= $as_of
+          AND (to_date IS NULL OR to_date >= $as_of)
     ) d
     GROUP BY person_key
 )

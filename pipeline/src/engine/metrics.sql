@@ -6,11 +6,12 @@
 -- income_fen x 10,000 > multiple_bp x standard_fen x counted x months (multiple in basis
 -- points). `income_per_capita_fen` is the monthly figure per counted member a caseworker
 -- reads (truncated to the fen; one member when none counts). The asset test FLAGs when financial assets exceed
--- {asset_months} x standard x counted members. Equal passes both. `lines` holds, per region and
--- programme, the values the policy has in force at the batch date; a household whose region
+-- $asset_months x standard x counted members. Equal passes both. `lines` holds, per region and
+-- programme, the values the policy has in force at the batch date (`policy_lines`, a table the
+-- engine registers from the policy); a household whose region
 -- or programme has none gets NULLs there (and can never PASS).
-WITH lines (region, programme, multiple_bp, standard_fen, standard_from, reference) AS (
-    VALUES {lines}
+WITH lines AS (
+    SELECT region, programme, multiple_bp, standard_fen, standard_from, reference FROM policy_lines
 ),
 -- Households are grouped and joined on `hh`, the integer key members.parquet gives each
 -- household in household-id order (string keys cost more to hash, compare and sort); the
@@ -46,14 +47,14 @@ SELECT h.hh,
        l.standard_from,
        l.reference,
        l.multiple_bp,
-       CAST({months} AS BIGINT) AS months,
+       CAST($months AS BIGINT) AS months,
        COALESCE(i.income_fen, CAST(0 AS BIGINT)) AS income_fen,
-       COALESCE(i.income_fen, CAST(0 AS BIGINT)) / (GREATEST(h.counted, 1) * {months}) AS income_per_capita_fen,
-       l.multiple_bp * l.standard_fen * h.counted * {months} / 10000 AS income_limit_fen,
-       COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line,
+       COALESCE(i.income_fen, CAST(0 AS BIGINT)) / (GREATEST(h.counted, 1) * $months) AS income_per_capita_fen,
+       l.multiple_bp * l.standard_fen * h.counted * $months / 10000 AS income_limit_fen,
+       COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * $months AS over_line,
        COALESCE(a.assets_fen, CAST(0 AS BIGINT)) AS assets_fen,
-       {asset_months} * l.standard_fen * h.counted AS asset_limit_fen,
-       COALESCE(a.assets_fen, 0) > {asset_months} * l.standard_fen * h.counted AS over_limit
+       $asset_months * l.standard_fen * h.counted AS asset_limit_fen,
+       COALESCE(a.assets_fen, 0) > $asset_months * l.standard_fen * h.counted AS over_limit
 FROM households h
 LEFT JOIN income i ON i.hh = h.hh
 LEFT JOIN assets a ON a.hh = h.hh

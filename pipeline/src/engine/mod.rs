@@ -9,21 +9,25 @@
 //!
 //! The queries: `members.sql` (household resolution: who is declared, who counts at the batch
 //! date, who is excluded and why; `members.rs` merges a person declared twice in a
-//! household), `income.sql` and `assets.sql` (sums per household),
+//! household), `income_figures.sql`, `income.sql` and `assets.sql` (sums per household),
 //! `metrics.sql` (one row per household with the policy values in force and the sum tests),
-//! `units.sql` (real estate owned by the counted members) and `evidence.sql` (every record
-//! behind every finding). [`Engine::verify`] runs them in
-//! that order and writes the batch's files ([`finding`]); [`outcome`] declares the rules and
-//! the sources each needs; [`sentence`] explains each finding in Chinese and English.
+//! `units.sql` (real estate owned by the counted members), and each rule's evidence plan in
+//! [`rules`] (every record behind every finding, one file per rule). Every query is a plan
+//! with named parameters (`$as_of`, ...) bound from [`Parameters`], never SQL text filled in.
+//! [`Engine::verify`] runs them in that order and writes the batch's files ([`finding`]);
+//! [`outcome`] decides each household from its findings; [`sentence`] explains each finding
+//! in Chinese and English (each rule's words are in its file).
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::common::ScalarValue;
 use datafusion::execution::memory_pool::{
     FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::{Expr, LogicalPlan, lit};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::{Error, Result};
 
@@ -31,11 +35,16 @@ pub mod finding;
 mod members;
 pub mod outcome;
 mod prefilter;
+mod rules;
 pub mod sentence;
 
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
-/// Net income per household over the window, over the `members` table (to `income_sums`).
+/// The counted members' income records over the window, one row per record (`income.rs`
+/// sums them per person).
+const INCOME_FIGURES_SQL: &str = include_str!("income_figures.sql");
+/// Net income per household over the window, over the `members` table and the income per
+/// person (`income_per_person`; to `income_sums`).
 const INCOME_SQL: &str = include_str!("income.sql");
 /// Financial assets per household, over the `members` table (to `asset_sums`).
 const ASSETS_SQL: &str = include_str!("assets.sql");
@@ -43,9 +52,6 @@ const ASSETS_SQL: &str = include_str!("assets.sql");
 const METRICS_SQL: &str = include_str!("metrics.sql");
 /// Real estate owned by the counted members (to `units`, which the evidence query reads).
 const UNITS_SQL: &str = include_str!("units.sql");
-/// The evidence behind every finding, over the `members`, `metrics`, `income_members`,
-/// `asset_members` and `units` tables.
-const EVIDENCE_SQL: &str = include_str!("evidence.sql");
 
 /// The values a batch's queries are filled with, from the policy and the batch date: the
 /// one place they are derived (the peer queries in `benches/peers/` read them as JSON).
@@ -108,7 +114,7 @@ impl Parameters {
     /// The parameters of a batch at `as_of` under `policy`.
     pub fn new(policy: &crate::policy::Policy, as_of: NaiveDate) -> Parameters {
         use chrono::Datelike;
-        let window = crate::generate::income_window(as_of, policy.income_window_months);
+        let window = hedui_schemas::values::income_window(as_of, policy.income_window_months);
         let mut lines = Vec::new();
         for region in policy.regions.values() {
             let Ok(standard) = policy.standard_at(region.code, as_of) else {
@@ -154,31 +160,105 @@ impl Parameters {
         }
     }
 
-    /// The queries' placeholders and their SQL text.
-    fn placeholders(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("{as_of}", self.as_of.clone()),
-            ("{ws}", self.ws.to_string()),
-            ("{we}", self.we.to_string()),
-            ("{months}", self.months.to_string()),
-            ("{asset_months}", self.asset_months.to_string()),
-            ("{count_tax_wage}", self.count_tax_wage.to_string()),
-            ("{other_tax_types}", sql_list(&self.other_tax_types)),
-            ("{pension_schemes}", sql_list(&self.pension_schemes)),
-            ("{count_unemployment}", self.count_unemployment.to_string()),
-            ("{deduct_medical}", self.deduct_medical.to_string()),
-            ("{current_month}", self.current_month.to_string()),
-            ("{max_residential}", self.max_residential.to_string()),
-            ("{forbidden_uses}", sql_list(&self.forbidden_uses)),
-            ("{exempt_vehicles}", sql_excluded(&self.exempt_vehicles)),
+    /// The values of the plans' named parameters (`$as_of` is the batch date, `$ws` the
+    /// window's first month, ...), but for the lists ([`Parameters::lists`]). Numbers are
+    /// 64-bit, as a number written in SQL is.
+    fn scalars(&self) -> Result<Vec<(&'static str, ScalarValue)>> {
+        let as_of: NaiveDate = self
+            .as_of
+            .parse()
+            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", self.as_of)))?;
+        let int = |v: i64| ScalarValue::Int64(Some(v));
+        let flag = |v: bool| ScalarValue::Boolean(Some(v));
+        Ok(vec![
+            ("as_of", ScalarValue::Date32(Some(days_since_epoch(as_of)))),
+            ("ws", int(self.ws.into())),
+            ("we", int(self.we.into())),
+            ("months", int(self.months.into())),
+            ("asset_months", int(self.asset_months.into())),
+            ("count_tax_wage", flag(self.count_tax_wage)),
+            ("count_unemployment", flag(self.count_unemployment)),
+            ("deduct_medical", flag(self.deduct_medical)),
+            ("current_month", int(self.current_month.into())),
+            ("max_residential", int(self.max_residential.into())),
             (
-                "{sole_trader_max_staff}",
-                self.sole_trader_max_staff.to_string(),
+                "sole_trader_max_staff",
+                int(self.sole_trader_max_staff.into()),
             ),
-            ("{minor_born_after}", self.minor_born_after.to_string()),
-            ("{read_sources}", sql_list(&read_sources())),
+            ("minor_born_after", int(self.minor_born_after.into())),
+        ])
+    }
+
+    /// The list parameters, each written in a plan as the whole list of an `IN`
+    /// (`scheme IN ($pension_schemes)`): catalog codes.
+    fn lists(&self) -> Vec<(&'static str, Vec<String>)> {
+        vec![
+            ("other_tax_types", self.other_tax_types.clone()),
+            ("pension_schemes", self.pension_schemes.clone()),
+            ("forbidden_uses", self.forbidden_uses.clone()),
+            ("exempt_vehicles", self.exempt_vehicles.clone()),
+            (
+                "read_sources",
+                read_sources().into_iter().map(String::from).collect(),
+            ),
         ]
     }
+
+    /// `plan` with its named parameters bound: each list parameter's `IN` spelt out as a list
+    /// of the codes, then every other parameter replaced by its value. A name with no value is
+    /// a planning error, as is a list parameter used anywhere but as the list of an `IN`.
+    pub(crate) fn bind(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::logical_expr::expr::{InList, Placeholder};
+        use datafusion::logical_expr::expr_rewriter::NamePreserver;
+        let lists = self.lists();
+        let list_of = |e: &Expr| match e {
+            Expr::Placeholder(Placeholder { id, .. }) => lists
+                .iter()
+                .find(|(name, _)| id.strip_prefix('$') == Some(*name)),
+            _ => None,
+        };
+        let plan = plan
+            .transform_up_with_subqueries(|node| {
+                // (An expression keeps its name: a plan above may refer to it by name, as a
+                // HAVING does to its aggregates.)
+                let names = NamePreserver::new(&node);
+                node.map_expressions(|e| {
+                    let name = names.save(&e);
+                    let e = e.transform_up(|e| match e {
+                        Expr::InList(InList {
+                            expr,
+                            list,
+                            negated,
+                        }) if list.len() == 1 && list_of(&list[0]).is_some() => {
+                            let (_, codes) = list_of(&list[0]).expect("matched above");
+                            // An empty list as the SQL text had it: `IN (NULL)`, never true,
+                            // and `NOT IN ('')`, a code no catalog has (`NOT IN (NULL)` is
+                            // never true either, and would drop every row).
+                            let list = match (codes.is_empty(), negated) {
+                                (true, false) => vec![Expr::Literal(ScalarValue::Utf8(None), None)],
+                                (true, true) => vec![lit("")],
+                                (false, _) => codes.iter().map(|c| lit(c.as_str())).collect(),
+                            };
+                            Ok(Transformed::yes(Expr::InList(InList::new(
+                                expr, list, negated,
+                            ))))
+                        }
+                        e => Ok(Transformed::no(e)),
+                    })?;
+                    Ok(e.update_data(|e| name.restore(e)))
+                })
+            })
+            .map_err(df_err)?
+            .data;
+        plan.with_param_values(self.scalars()?).map_err(df_err)
+    }
+}
+
+/// Days from 1970-01-01 to `d` (Arrow's `Date32`).
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+    (d - epoch).num_days() as i32
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere nothing to do). The
@@ -387,41 +467,7 @@ fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::Invalid(format!("engine: {e}"))
 }
 
-/// A SQL list of quoted catalog codes (`NULL` when empty). The codes come from the checked
-/// policy (catalog codes: `[a-z_]` only), so quoting them is safe.
-fn sql_list(codes: &[impl AsRef<str>]) -> String {
-    if codes.is_empty() {
-        return "NULL".into();
-    }
-    codes
-        .iter()
-        .map(|c| format!("'{}'", c.as_ref()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A SQL list of quoted catalog codes for `NOT IN`: `''` (a code no catalog has) when empty,
-/// since `x NOT IN (NULL)` is never true and would exclude every row.
-fn sql_excluded(codes: &[String]) -> String {
-    if codes.is_empty() {
-        return "''".into();
-    }
-    sql_list(codes)
-}
-
-/// The sources some rule reads (the member sources and every rule's): an unreadable record
-/// in one of them about a counted member keeps the household from PASS
-/// (`unreadable_records`, evidence.sql).
-pub fn read_sources() -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = outcome::MEMBER_SOURCES
-        .iter()
-        .chain(outcome::RULES.iter().flat_map(|r| r.sources.iter()))
-        .copied()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
+pub use hedui_schemas::rules::read_sources;
 
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
 /// so the same plans run; the outcome logic knows the source is missing).
@@ -618,52 +664,136 @@ impl Engine {
             .map_err(df_err)
     }
 
-    /// The metrics query for `as_of` (income and assets with their limits per household;
-    /// reads the `members` table).
-    pub(crate) fn metrics_sql(
+    /// Plans `sql` on the session `ctx` with its named parameters bound from `params`.
+    pub(crate) async fn plan_on(
         &self,
-        policy: &crate::policy::Policy,
-        as_of: NaiveDate,
-    ) -> Result<String> {
-        let lines: Vec<String> = Parameters::new(policy, as_of)
-            .lines
-            .iter()
-            .map(|l| {
-                format!(
-                    "({}, '{}', {}, {}, DATE '{}', '{}')",
-                    l.region,
-                    l.programme,
-                    l.multiple_bp,
-                    l.standard_fen,
-                    l.standard_from,
-                    l.reference.replace('\'', "''")
-                )
-            })
-            .collect();
-        if lines.is_empty() {
+        ctx: &SessionContext,
+        sql: &str,
+        params: &Parameters,
+    ) -> Result<DataFrame> {
+        let plan = ctx.state().create_logical_plan(sql).await.map_err(df_err)?;
+        ctx.execute_logical_plan(params.bind(plan)?)
+            .await
+            .map_err(df_err)
+    }
+
+    /// Registers what the plans of a batch read besides the tables: the lines the policy has
+    /// in force at the batch date, per region and programme (`policy_lines`, metrics.sql).
+    /// Fails when the policy has no standard in force then.
+    pub(crate) async fn prepare(&self, params: &Parameters, policy_name: &str) -> Result<()> {
+        use arrow::array::{Date32Array, Int64Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        if params.lines.is_empty() {
             return Err(Error::Invalid(format!(
-                "policy {}: no standard in force on {as_of}",
-                policy.name
+                "policy {policy_name}: no standard in force on {}",
+                params.as_of
             )));
         }
-        Ok(self
-            .fill(METRICS_SQL, policy, as_of)
-            .replace("{lines}", &lines.join(",\n    ")))
-    }
-
-    /// The income sums per household (reads the `members` table).
-    pub(crate) fn income_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        let wages: Vec<String> = crate::generate::income_window(as_of, policy.income_window_months)
+        let l = &params.lines;
+        let from = l
             .iter()
-            .map(|m| format!("COALESCE(MAX(CASE WHEN month = {m} THEN wage_fen END), 0)"))
-            .collect();
-        self.fill(INCOME_SQL, policy, as_of)
-            .replace("{monthly_wages}", &wages.join(" + "))
+            .map(|l| {
+                l.standard_from
+                    .parse::<NaiveDate>()
+                    .map(days_since_epoch)
+                    .map_err(|e| {
+                        Error::Invalid(format!("engine: standard from {}: {e}", l.standard_from))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("region", DataType::Int64, false),
+            Field::new("programme", DataType::Utf8, false),
+            Field::new("multiple_bp", DataType::Int64, false),
+            Field::new("standard_fen", DataType::Int64, false),
+            Field::new("standard_from", DataType::Date32, false),
+            Field::new("reference", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(Int64Array::from_iter_values(
+                    l.iter().map(|l| i64::from(l.region)),
+                )),
+                std::sync::Arc::new(StringArray::from_iter_values(
+                    l.iter().map(|l| &l.programme),
+                )),
+                std::sync::Arc::new(Int64Array::from_iter_values(
+                    l.iter().map(|l| l.multiple_bp),
+                )),
+                std::sync::Arc::new(Int64Array::from_iter_values(
+                    l.iter().map(|l| l.standard_fen),
+                )),
+                std::sync::Arc::new(Date32Array::from(from)),
+                std::sync::Arc::new(StringArray::from_iter_values(
+                    l.iter().map(|l| &l.reference),
+                )),
+            ],
+        )?;
+        let table =
+            datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(df_err)?;
+        let _ = self.ctx.deregister_table("policy_lines").map_err(df_err)?;
+        self.ctx
+            .register_table("policy_lines", std::sync::Arc::new(table))
+            .map_err(df_err)?;
+        Ok(())
     }
 
-    /// The asset sums per household (reads the `members` table).
-    pub(crate) fn assets_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        self.fill(ASSETS_SQL, policy, as_of)
+    /// The metrics plan (income and assets with their limits per household; reads `members`,
+    /// `income_sums`, `asset_sums` and `policy_lines`).
+    pub(crate) async fn metrics_plan(&self, params: &Parameters) -> Result<DataFrame> {
+        self.plan_on(&self.ctx, METRICS_SQL, params).await
+    }
+
+    /// The income sums per household, on the sums' session (reads `members`): the counted
+    /// members' income records (income_figures.sql) summed per person, with the largest wage
+    /// figure of each month of the window as an aggregate of its own, one per month (so
+    /// built here, from the window), registered as `income_per_person`; then per household
+    /// (income.sql).
+    pub(crate) async fn income_plan(&self, params: &Parameters) -> Result<DataFrame> {
+        use datafusion::functions::expr_fn::coalesce;
+        use datafusion::functions_aggregate::expr_fn::{max, sum};
+        use datafusion::prelude::{col, when};
+        let figures = self.plan_on(&self.sums, INCOME_FIGURES_SQL, params).await?;
+        let as_of: NaiveDate = params
+            .as_of
+            .parse()
+            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", params.as_of)))?;
+        let window = hedui_schemas::values::income_window(as_of, params.months);
+        let mut aggregates = Vec::with_capacity(window.len() + 1);
+        for m in &window {
+            let wage = when(col("month").eq(lit(i64::from(*m))), col("wage_fen"))
+                .end()
+                .map_err(df_err)?;
+            aggregates.push(max(wage).alias(format!("wage_{m}")));
+        }
+        aggregates.push(sum(col("amount_fen")).alias("amounts"));
+        // COALESCE(MAX(wage of month 1), 0) + ... + COALESCE(SUM(amount_fen), 0), added up in
+        // that order.
+        let fen = window
+            .iter()
+            .map(|m| format!("wage_{m}"))
+            .chain(["amounts".to_string()])
+            .map(|c| coalesce(vec![col(c), lit(0i64)]))
+            .reduce(|a, b| a + b)
+            .expect("the amounts at least");
+        let per_person = figures
+            .aggregate(vec![col("person_key")], aggregates)
+            .and_then(|df| df.select(vec![col("person_key"), fen.alias("fen")]))
+            .map_err(df_err)?;
+        let _ = self
+            .ctx
+            .deregister_table("income_per_person")
+            .map_err(df_err)?;
+        self.ctx
+            .register_table("income_per_person", per_person.into_view())
+            .map_err(df_err)?;
+        self.plan_on(&self.sums, INCOME_SQL, params).await
+    }
+
+    /// The asset sums per household, on the sums' session (reads `members`).
+    pub(crate) async fn assets_plan(&self, params: &Parameters) -> Result<DataFrame> {
+        self.plan_on(&self.sums, ASSETS_SQL, params).await
     }
 
     /// Where the engine keeps what it writes for itself.
@@ -671,27 +801,25 @@ impl Engine {
         &self.scratch
     }
 
-    /// The owned units for `as_of` (reads the `members` table).
-    pub(crate) fn units_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        self.fill(UNITS_SQL, policy, as_of)
+    /// The owned units (reads `members`).
+    pub(crate) async fn units_plan(&self, params: &Parameters) -> Result<DataFrame> {
+        self.plan_on(&self.ctx, UNITS_SQL, params).await
     }
 
-    /// The evidence query for `as_of` (needs the tables `evidence.sql` reads).
-    pub(crate) fn evidence_sql(&self, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        self.fill(EVIDENCE_SQL, policy, as_of)
-    }
-
-    /// Fills a query's placeholders from the policy and the batch date.
-    fn fill(&self, sql: &str, policy: &crate::policy::Policy, as_of: NaiveDate) -> String {
-        Parameters::new(policy, as_of)
-            .placeholders()
-            .into_iter()
-            .fold(sql.to_string(), |s, (k, v)| s.replace(k, &v))
-    }
-
-    /// The household-resolution query for `as_of`.
-    fn members_sql(&self, as_of: NaiveDate) -> String {
-        MEMBERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string())
+    /// The household-resolution plan for `as_of` (reads the member sources).
+    async fn members_plan(&self, as_of: NaiveDate) -> Result<DataFrame> {
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(MEMBERS_SQL)
+            .await
+            .map_err(df_err)?
+            .with_param_values(vec![(
+                "as_of",
+                ScalarValue::Date32(Some(days_since_epoch(as_of))),
+            )])
+            .map_err(df_err)?;
+        self.ctx.execute_logical_plan(plan).await.map_err(df_err)
     }
 
     /// Registers a Parquet file the engine wrote as table `name` (replacing any before).
@@ -739,7 +867,13 @@ impl Engine {
     pub async fn members(&self, as_of: NaiveDate) -> Result<Vec<RecordBatch>> {
         let mut merged = members::Duplicates::default();
         let mut out = Vec::new();
-        for b in self.query(&self.members_sql(as_of)).await? {
+        let batches = self
+            .members_plan(as_of)
+            .await?
+            .collect()
+            .await
+            .map_err(df_err)?;
+        for b in batches {
             out.extend(merged.push(&b)?.into_iter().filter(|b| b.num_rows() > 0));
         }
         out.extend(merged.finish()?);

@@ -103,14 +103,7 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The income window for a batch date: the N full months before the month of `as_of`.
-pub fn income_window(as_of: NaiveDate, months: u32) -> Vec<i32> {
-    let cur = hedui_schemas::values::month_of(as_of);
-    (1..=months as i32)
-        .rev()
-        .map(|k| hedui_schemas::values::add_months(cur, -k))
-        .collect()
-}
+pub use hedui_schemas::values::income_window;
 
 fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64, styles: &[style::Style]) -> Result<Out> {
     let mut out = Out::default();
@@ -144,7 +137,7 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
             counted.insert(*id, h);
         }
     }
-    let read = crate::engine::read_sources();
+    let read = hedui_schemas::rules::read_sources();
     let mut found: BTreeMap<usize, Vec<Evidence>> = BTreeMap::new();
     for (i, def) in hedui_schemas::all_sources().iter().enumerate() {
         if !read.contains(&def.id) {

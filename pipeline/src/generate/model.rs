@@ -149,77 +149,8 @@ impl Rec {
     }
 }
 
-/// Severity of a finding: the engine's.
-pub use crate::engine::outcome::Severity;
-
-/// A rule of the default policy, by its stable id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Rule {
-    /// Household income over the window, less deductions, above the line.
-    IncomeOverLine,
-    /// Financial assets above the limit.
-    AssetsOverLimit,
-    /// More than one residential unit, or a shop, office, garage or parking space.
-    PropertyExcess,
-    /// A non-exempt motor vehicle.
-    VehicleOwned,
-    /// A vessel.
-    VesselOwned,
-    /// Legal representative or shareholder of an active business.
-    BusinessRegistered,
-    /// A sole trader with no staff (review instead of flag).
-    SoleTraderReview,
-    /// A member on the public payroll.
-    PublicPayroll,
-    /// A member receiving the same programme elsewhere.
-    DuplicateBenefit,
-    /// A declared member who is dead.
-    DeclaredMemberDead,
-    /// A spouse in the marriage records who was not declared.
-    UndeclaredSpouse,
-    /// A minor child in the household registration who was not declared.
-    UndeclaredMinorChild,
-    /// No declared member counts.
-    NoCountedMember,
-    /// Records about a counted member that could not be read (review: the check is
-    /// incomplete).
-    UnreadableRecords,
-}
-
-impl Rule {
-    /// The stable rule id.
-    pub fn id(self) -> &'static str {
-        match self {
-            Rule::IncomeOverLine => "income_over_line",
-            Rule::AssetsOverLimit => "assets_over_limit",
-            Rule::PropertyExcess => "property_excess",
-            Rule::VehicleOwned => "vehicle_owned",
-            Rule::VesselOwned => "vessel_owned",
-            Rule::BusinessRegistered => "business_registered",
-            Rule::SoleTraderReview => "sole_trader_review",
-            Rule::PublicPayroll => "public_payroll",
-            Rule::DuplicateBenefit => "duplicate_benefit",
-            Rule::DeclaredMemberDead => "declared_member_dead",
-            Rule::UndeclaredSpouse => "undeclared_spouse",
-            Rule::UndeclaredMinorChild => "undeclared_minor_child",
-            Rule::NoCountedMember => "no_counted_member",
-            Rule::UnreadableRecords => "unreadable_records",
-        }
-    }
-
-    /// The severity of its findings.
-    pub fn severity(self) -> Severity {
-        match self {
-            Rule::SoleTraderReview
-            | Rule::DeclaredMemberDead
-            | Rule::UndeclaredSpouse
-            | Rule::UndeclaredMinorChild
-            | Rule::NoCountedMember
-            | Rule::UnreadableRecords => Severity::Review,
-            _ => Severity::Flag,
-        }
-    }
-}
+/// The rules a household is planted to fail, and their severities: the catalog's.
+pub use hedui_schemas::rules::{Rule, Severity};
 
 /// One evidence record behind a planted finding.
 #[derive(Debug, Clone)]

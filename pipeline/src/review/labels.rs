@@ -45,38 +45,20 @@ impl Lang {
             .collect()
     }
 
-    /// A rule's name.
+    /// A rule's name (the id itself for an id no rule has: a batch's files are input).
     pub fn rule(self, id: &str) -> String {
-        let (zh, en) = match id {
-            "income_over_line" => ("收入超过标准", "Income over the line"),
-            "assets_over_limit" => ("金融资产超过限额", "Financial assets over the limit"),
-            "property_excess" => ("房产超过规定", "Property beyond what is allowed"),
-            "vehicle_owned" => ("拥有机动车辆", "Owns a motor vehicle"),
-            "vessel_owned" => ("拥有船舶", "Owns a vessel"),
-            "business_registered" => ("登记经营企业", "Registered business"),
-            "sole_trader_review" => ("个体工商户（需复核）", "Sole trader (review)"),
-            "public_payroll" => ("财政供养人员", "On the public payroll"),
-            "duplicate_benefit" => ("重复享受救助", "Benefit received twice"),
-            "declared_member_dead" => ("申报成员已死亡", "Declared member has died"),
-            "undeclared_spouse" => ("未申报配偶", "Undeclared spouse"),
-            "undeclared_minor_child" => ("未申报未成年子女", "Undeclared minor child"),
-            "no_counted_member" => ("无可计入成员", "No member counts"),
-            "unreadable_records" => ("有记录无法读取", "Records that could not be read"),
-            other => return other.to_string(),
-        };
-        self.pick(zh, en).to_string()
+        match hedui_schemas::Rule::from_id(id) {
+            Some(r) => self.pick(r.name_zh(), r.name_en()).to_string(),
+            None => id.to_string(),
+        }
     }
 
-    /// An outcome's name.
+    /// An outcome's name (the code itself for a code no outcome has).
     pub fn outcome(self, code: &str) -> String {
-        let (zh, en) = match code {
-            "PASS" => ("通过", "Pass"),
-            "FLAG" => ("不符合", "Flagged"),
-            "REVIEW" => ("需复核", "Review"),
-            "UNVERIFIED" => ("未能核对", "Unverified"),
-            other => return other.to_string(),
-        };
-        self.pick(zh, en).to_string()
+        match hedui_schemas::Outcome::parse(code) {
+            Some(o) => self.pick(o.name_zh(), o.name_en()).to_string(),
+            None => code.to_string(),
+        }
     }
 
     /// A programme's name.
@@ -345,10 +327,11 @@ mod tests {
 
     #[test]
     fn every_rule_and_reason_has_words_in_both_languages() {
-        for r in crate::engine::outcome::RULES {
-            assert_ne!(Lang::Zh.rule(r.id), r.id, "{} has no Chinese name", r.id);
-            assert_ne!(Lang::En.rule(r.id), r.id, "{} has no English name", r.id);
+        for r in hedui_schemas::Rule::ALL {
+            assert_eq!(Lang::Zh.rule(r.id()), r.name_zh());
+            assert_eq!(Lang::En.rule(r.id()), r.name_en());
         }
+        assert_eq!(Lang::Zh.outcome("UNVERIFIED"), "未能核对");
         for r in hedui_schemas::ReasonCode::ALL {
             assert_ne!(Lang::Zh.reason(r.as_str()), r.as_str());
             assert_ne!(Lang::En.reason(r.as_str()), r.as_str());

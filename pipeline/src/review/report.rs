@@ -536,12 +536,12 @@ pub fn summary_view(
     let rule_series = vec![("o-FLAG".to_string(), lang.ui()["households"].to_string())];
     let findings = chart(
         lang.ui()["charts_findings"].to_string(),
-        crate::engine::outcome::RULES
+        hedui_schemas::Rule::ALL
             .iter()
             .map(|r| {
                 (
-                    lang.rule(r.id),
-                    vec![(0, now.rules.get(r.id).copied().unwrap_or(0))],
+                    lang.rule(r.id()),
+                    vec![(0, now.rules.get(r.id()).copied().unwrap_or(0))],
                 )
             })
             .collect(),
@@ -628,12 +628,12 @@ pub fn summary_view(
                 )
             })
             .collect();
-        for r in crate::engine::outcome::RULES {
+        for r in hedui_schemas::Rule::ALL {
             let (x, y) = (
-                before.rules.get(r.id).copied().unwrap_or(0),
-                now.rules.get(r.id).copied().unwrap_or(0),
+                before.rules.get(r.id()).copied().unwrap_or(0),
+                now.rules.get(r.id()).copied().unwrap_or(0),
             );
-            rows.push((lang.rule(r.id), x, y, String::new()));
+            rows.push((lang.rule(r.id()), x, y, String::new()));
         }
         for row in &mut rows {
             let d = row.2 - row.1;

@@ -653,7 +653,7 @@ async fn households(
             undecided => !f.undecided.is_empty(),
         },
         programmes => ["dibao", "low_income", "tekun"].iter().map(|p| (p.to_string(), v.lang.programme(p))).collect::<Vec<_>>(),
-        rules => crate::engine::outcome::RULES.iter().map(|r| (r.id.to_string(), v.lang.rule(r.id))).collect::<Vec<_>>(),
+        rules => hedui_schemas::Rule::ALL.iter().map(|r| (r.id().to_string(), v.lang.rule(r.id()))).collect::<Vec<_>>(),
         outcomes => ["FLAG", "REVIEW", "UNVERIFIED", "PASS"].iter().map(|o| (o.to_string(), v.lang.outcome(o))).collect::<Vec<_>>(),
         regions => visible_regions,
         ..v.page()

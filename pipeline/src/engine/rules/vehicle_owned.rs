@@ -1,0 +1,42 @@
+//! `vehicle_owned` (FLAG): a counted member owns a motor vehicle at the batch date of a type
+//! the policy does not exempt. Measured: the distinct vehicles (plates).
+
+use super::{RuleDef, Words};
+use crate::engine::finding::Finding;
+use hedui_schemas::Rule;
+
+pub(super) static RULE: RuleDef = RuleDef {
+    rule: Rule::VehicleOwned,
+    evidence: Some(include_str!("vehicle_owned.sql")),
+    measure: super::records,
+    sentence,
+};
+
+fn sentence(_: &Finding, w: &Words<'_>) -> (String, String) {
+    let (n, keys, keys_en) = (w.n, &w.keys_zh, &w.keys_en);
+    (
+        format!("家庭成员名下登记有非豁免机动车 {n} 辆（{keys}）；"),
+        format!("Household members own {n} non-exempt motor vehicle(s) ({keys_en})."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rules::tests::{figures, gathered, sentences};
+    use crate::policy::Policy;
+
+    #[test]
+    fn measures_the_distinct_records() {
+        let policy = Policy::default_policy();
+        let m = (RULE.measure)(&gathered(&[5, 2], &["A", "B"], 3), &figures(&policy));
+        assert_eq!((m.measured, m.threshold, m.members), (2, 0, vec![2, 5]));
+    }
+
+    #[test]
+    fn the_sentence_lists_the_records() {
+        let (zh, en) = sentences(Rule::VehicleOwned, &["A1", "B2", "C3", "D4"], 4, 0);
+        assert!(zh.contains("机动车 4 辆（A1、B2、C3、… (+1)）"), "{zh}");
+        assert!(en.contains("own 4 non-exempt motor vehicle(s) (A1, B2, C3, … (+1))"), "{en}");
+    }
+}

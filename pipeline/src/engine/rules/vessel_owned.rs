@@ -1,0 +1,42 @@
+//! `vessel_owned` (FLAG): a counted member owns a registered vessel at the batch date.
+//! Measured: the distinct vessels.
+
+use super::{RuleDef, Words};
+use crate::engine::finding::Finding;
+use hedui_schemas::Rule;
+
+pub(super) static RULE: RuleDef = RuleDef {
+    rule: Rule::VesselOwned,
+    evidence: Some(include_str!("vessel_owned.sql")),
+    measure: super::records,
+    sentence,
+};
+
+fn sentence(_: &Finding, w: &Words<'_>) -> (String, String) {
+    let (n, keys, keys_en) = (w.n, &w.keys_zh, &w.keys_en);
+    (
+        format!("家庭成员名下登记有船舶 {n} 艘（{keys}）；"),
+        format!("Household members own {n} registered vessel(s) ({keys_en})."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rules::tests::{figures, gathered, sentences};
+    use crate::policy::Policy;
+
+    #[test]
+    fn measures_the_distinct_records() {
+        let policy = Policy::default_policy();
+        let m = (RULE.measure)(&gathered(&[5, 2], &["A", "B"], 3), &figures(&policy));
+        assert_eq!((m.measured, m.threshold, m.members), (2, 0, vec![2, 5]));
+    }
+
+    #[test]
+    fn the_sentence_lists_the_records() {
+        let (zh, en) = sentences(Rule::VesselOwned, &["A1", "B2", "C3", "D4"], 4, 0);
+        assert!(zh.contains("船舶 4 艘（A1、B2、C3、… (+1)）"), "{zh}");
+        assert!(en.contains("own 4 registered vessel(s) (A1,"), "{en}");
+    }
+}
