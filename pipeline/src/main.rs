@@ -89,6 +89,30 @@ enum Command {
         #[arg(long)]
         memory_limit: Option<u64>,
     },
+    /// Prints the logical and physical plans of a batch's queries (household resolution, the
+    /// income and asset sums, the household metrics, the owned units, and each rule's
+    /// evidence) at a batch date, over the staged snapshot in the config's ingest folder, or
+    /// over empty tables when there is none (or no config): no batch is run.
+    Explain {
+        /// The batch config (its policy and `[engine]` settings, and `ingest/` beside it);
+        /// without one, the shipped policy over empty tables.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The batch date.
+        #[arg(long)]
+        as_of: NaiveDate,
+        /// One plan: `members`, `income`, `assets`, `metrics`, `units` or a rule's id.
+        plan: Option<String>,
+        /// The ingest folder (default: `ingest/` beside the config).
+        #[arg(long)]
+        ingest: Option<PathBuf>,
+        /// Policy file (default: the config's, else the shipped policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Run each plan and show every operator's metrics (rows, time, memory).
+        #[arg(long)]
+        analyze: bool,
+    },
     /// Re-runs a published batch from its own staged snapshot and policy copy into a scratch
     /// folder and compares every output byte for byte; exits 1 naming the first file and row
     /// that differ.
@@ -455,6 +479,49 @@ fn main() -> Result<()> {
             println!("\n{}", check.render(&truth));
             if !check.ok() {
                 std::process::exit(1);
+            }
+        }
+        Command::Explain {
+            config,
+            as_of,
+            plan,
+            ingest,
+            policy,
+            analyze,
+        } => {
+            let (settings, config_policy, ingest) = match &config {
+                Some(path) => {
+                    let (cfg, base) = BatchConfig::load(path)?;
+                    let ingest = ingest.unwrap_or_else(|| hedui::ingest::default_out(path));
+                    (
+                        cfg.engine.clone(),
+                        cfg.policy.map(|p| base.join(p)),
+                        Some(ingest),
+                    )
+                }
+                None => (Default::default(), None, ingest),
+            };
+            let policy = match policy.or(config_policy) {
+                Some(p) => Policy::load(&p)?,
+                None => Policy::default_policy(),
+            };
+            let staged = ingest.filter(|d| d.join("staged/applications.parquet").is_file());
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let plans = rt.block_on(async {
+                let engine = match &staged {
+                    Some(dir) => hedui::engine::Engine::open_with(dir, &settings).await?,
+                    None => hedui::engine::Engine::open_empty(&settings).await?,
+                };
+                engine
+                    .explain(&policy, as_of, analyze, plan.as_deref())
+                    .await
+            })?;
+            match &staged {
+                Some(dir) => println!("-- over the staged snapshot in {}", dir.display()),
+                None => println!("-- over empty tables (no staged snapshot)"),
+            }
+            for (name, text) in plans {
+                println!("\n== {name}\n{text}");
             }
         }
         Command::Replay { batch, scratch } => {

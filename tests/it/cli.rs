@@ -218,3 +218,84 @@ fn run_publishes_outcomes_and_a_summary() {
     assert!(run(&root).status.success());
     assert!(root.join("20261115-002/summary.json").is_file());
 }
+
+#[test]
+fn explain_prints_every_plan_on_a_fresh_checkout_and_over_a_staged_snapshot() {
+    // No config, no batch: the shipped policy over empty tables.
+    let dir = tempfile::tempdir().unwrap();
+    let out = hedui()
+        .current_dir(dir.path())
+        .args(["explain", "--as-of", "2026-11-15"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("-- over empty tables"), "{text}");
+    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("== ")).collect();
+    let mut expected = vec!["members", "income", "assets", "metrics", "units"];
+    expected.extend(
+        hedui_schemas::Rule::ALL
+            .iter()
+            .filter(|r| **r != hedui_schemas::Rule::NoCountedMember)
+            .map(|r| r.id()),
+    );
+    assert_eq!(names, expected);
+    assert_eq!(text.matches("-- physical_plan").count(), expected.len());
+
+    // One plan, over a batch's staged snapshot, with its operators' metrics.
+    let prov = tempfile::tempdir().unwrap();
+    let ok = hedui()
+        .args(["generate", "--households", "200", "--out"])
+        .arg(prov.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let config = prov.path().join("hedui.toml");
+    let ok = hedui()
+        .arg("ingest")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = hedui()
+        .arg("explain")
+        .arg("--config")
+        .arg(&config)
+        .args(["--as-of", "2026-11-15", "--analyze", "vehicle_owned"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("-- over the staged snapshot in"), "{text}");
+    assert!(text.contains("\n== vehicle_owned\n"), "{text}");
+    assert!(
+        text.contains("vehicle.parquet") && text.contains("output_rows="),
+        "{text}"
+    );
+
+    // A plan no batch has is refused, naming the choices.
+    let out = hedui()
+        .args(["explain", "--as-of", "2026-11-15", "no_such_rule"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no plan named no_such_rule"), "{err}");
+}

@@ -509,6 +509,21 @@ impl Engine {
         ingest_dir: &Path,
         settings: &crate::config::EngineSection,
     ) -> Result<Self> {
+        Self::open_at(Some(ingest_dir), settings).await
+    }
+
+    /// An engine over empty tables: every source stands in with its staged schema and no
+    /// rows, as does the quarantine. Its plans can be explained (`hedui explain` before any
+    /// batch); a batch on it has no household.
+    pub async fn open_empty(settings: &crate::config::EngineSection) -> Result<Self> {
+        Self::open_at(None, settings).await
+    }
+
+    /// [`Engine::open_with`] over `ingest_dir`, or over empty tables.
+    async fn open_at(
+        ingest_dir: Option<&Path>,
+        settings: &crate::config::EngineSection,
+    ) -> Result<Self> {
         use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
         use datafusion::execution::runtime_env::RuntimeEnvBuilder;
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -596,15 +611,28 @@ impl Engine {
             missing: Vec::new(),
             scratch,
         };
+        // The key tests (prefilter.rs) of no member yet, so that every plan can be made (and
+        // explained) before a batch; `verify` registers each over its members.
+        for udf in prefilter::MemberKeys::default()
+            .into_udfs()
+            .into_iter()
+            .chain(
+                [prefilter::OVER_LINE, prefilter::OVER_LIMIT]
+                    .map(|name| prefilter::Keys::default().into_udf(name)),
+            )
+        {
+            engine.sums.register_udf(udf.clone());
+            engine.ctx.register_udf(udf);
+        }
         for def in hedui_schemas::all_sources() {
             let mut path = ingest_dir
-                .join("staged")
-                .join(format!("{}.parquet", def.id));
+                .map(|d| d.join("staged").join(format!("{}.parquet", def.id)))
+                .unwrap_or_default();
             if !path.is_file() {
-                if def.id == "applications" {
+                if let (Some(dir), "applications") = (ingest_dir, def.id) {
                     return Err(Error::Invalid(format!(
                         "engine: no staged applications under {}",
-                        ingest_dir.display()
+                        dir.display()
                     )));
                 }
                 path = engine.scratch.join(format!("{}.parquet", def.id));
@@ -625,7 +653,7 @@ impl Engine {
         // subject they are about where its ID is valid. (A batch ingested before the
         // quarantine had `subject_key` reads it as null: no record is attached.)
         let schema = hedui_connectors::stage::quarantine_schema();
-        let mut quarantine = ingest_dir.join("quarantine");
+        let mut quarantine = ingest_dir.map(|d| d.join("quarantine")).unwrap_or_default();
         let has_files = std::fs::read_dir(&quarantine).is_ok_and(|d| {
             d.flatten()
                 .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
@@ -941,6 +969,129 @@ mod tests {
                 .downcast_ref::<arrow::array::Int64Array>()
                 .unwrap();
             assert!(n.iter().all(|c| c == Some(337)), "attempt {attempt}: {n:?}");
+        }
+    }
+
+    // Every plan of a batch can be made and explained before any batch, over empty tables:
+    // the key tests, the policy's lines and the tables the engine writes stand in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_plan_explains_over_empty_tables() {
+        let engine = super::Engine::open_empty(&Default::default())
+            .await
+            .unwrap();
+        assert_eq!(engine.missing.len(), hedui_schemas::all_sources().len());
+        let policy = crate::policy::Policy::default_policy();
+        let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
+        let plans = engine.explain(&policy, as_of, false, None).await.unwrap();
+        let names: Vec<&str> = plans.iter().map(|(n, _)| n.as_str()).collect();
+        let rules = super::rules::RULES
+            .iter()
+            .filter(|d| d.evidence.is_some())
+            .map(|d| d.rule.id());
+        let expected: Vec<&str> = ["members", "income", "assets", "metrics", "units"]
+            .into_iter()
+            .chain(rules)
+            .collect();
+        assert_eq!(names, expected);
+        for (name, text) in &plans {
+            assert!(text.contains("-- logical_plan\n"), "{name}: {text}");
+            assert!(text.contains("-- physical_plan\n"), "{name}: {text}");
+        }
+        let plan = |n: &str| &plans.iter().find(|(name, _)| name == n).unwrap().1;
+        // The policy's codes are in the plans as lists, its dates and months as values.
+        assert!(
+            plan("vehicle_owned").contains("motorcycle"),
+            "{}",
+            plan("vehicle_owned")
+        );
+        assert!(plan("income").contains("202605"), "{}", plan("income"));
+        assert!(
+            plan("metrics").contains("policy_lines"),
+            "{}",
+            plan("metrics")
+        );
+        // One plan by name; a name no plan has is an error naming the choices.
+        let one = engine
+            .explain(&policy, as_of, false, Some("undeclared_spouse"))
+            .await
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        let err = engine
+            .explain(&policy, as_of, false, Some("no_counted_member"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no plan named no_counted_member"), "{err}");
+    }
+
+    // A parameter a plan names but no value is given for is a planning error, not a plan that
+    // runs with a hole in it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unbound_parameter_is_a_planning_error() {
+        let engine = super::Engine::open_empty(&Default::default())
+            .await
+            .unwrap();
+        let policy = crate::policy::Policy::default_policy();
+        let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
+        let params = super::Parameters::new(&policy, as_of);
+        let err = engine
+            .plan_on(
+                &engine.ctx,
+                "SELECT * FROM vehicle WHERE registered_on <= $as_off",
+                &params,
+            )
+            .await
+            .map(|_| ());
+        let Err(err) = err else {
+            panic!("planned with an unbound name")
+        };
+        let err = err.to_string();
+        assert!(err.contains("$as_off"), "{err}");
+        // A list is spelt out as an IN list; an empty one keeps the meaning the SQL text had:
+        // IN matches nothing, NOT IN every code (a null is neither in nor out, as with any list).
+        engine
+            .ctx
+            .sql("CREATE TABLE codes AS VALUES ('motorcycle'), ('car'), (NULL)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut empty = params.clone();
+        empty.exempt_vehicles.clear();
+        for (sql, p, n) in [
+            (
+                "SELECT * FROM codes WHERE column1 IN ($exempt_vehicles)",
+                &params,
+                1,
+            ),
+            (
+                "SELECT * FROM codes WHERE column1 NOT IN ($exempt_vehicles)",
+                &params,
+                1,
+            ),
+            (
+                "SELECT * FROM codes WHERE column1 IN ($exempt_vehicles)",
+                &empty,
+                0,
+            ),
+            (
+                "SELECT * FROM codes WHERE column1 NOT IN ($exempt_vehicles)",
+                &empty,
+                2,
+            ),
+        ] {
+            let rows: usize = engine
+                .plan_on(&engine.ctx, sql, p)
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum();
+            assert_eq!(rows, n, "{sql} with {:?}", p.exempt_vehicles);
         }
     }
 
