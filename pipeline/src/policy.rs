@@ -40,7 +40,11 @@ struct IncomeFile {
     counted_pension_schemes: Vec<String>,
     counted_tax_income_types: Vec<String>,
     count_unemployment_benefit: bool,
+    /// Special-care payments (优抚) are never counted: only `false` is accepted.
+    #[serde(default)]
     count_special_care: bool,
+    /// Social-assistance payments are never counted: only `false` is accepted.
+    #[serde(default)]
     count_assistance: bool,
     deduct_medical_expense: bool,
 }
@@ -160,10 +164,6 @@ pub struct Policy {
     pub counted_tax_income_types: Vec<String>,
     /// Whether unemployment benefit counts.
     pub count_unemployment_benefit: bool,
-    /// Whether special-care payments count.
-    pub count_special_care: bool,
-    /// Whether assistance payments count.
-    pub count_assistance: bool,
     /// Whether medical out-of-pocket spending is deducted.
     pub deduct_medical_expense: bool,
     /// Exempt vehicle types.
@@ -240,6 +240,27 @@ impl Policy {
             msg,
         };
         let f: PolicyFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        // Payments the rules never count: a setting that asked for them would change nothing,
+        // so it is refused rather than silently ignored.
+        for (key, on, what) in [
+            (
+                "count_special_care",
+                f.income.count_special_care,
+                "special-care payments (优抚)",
+            ),
+            (
+                "count_assistance",
+                f.income.count_assistance,
+                "social-assistance payments",
+            ),
+        ] {
+            if on {
+                return Err(err(format!(
+                    "[income] {key} = true: {what} are never counted as income (shared/domain.md), \
+                     and no rule counts them; set it to false or leave it out"
+                )));
+            }
+        }
         if f.income_window_months == 0 || f.income_window_months > 24 {
             return Err(err(format!(
                 "income_window_months = {} (1..=24)",
@@ -375,8 +396,6 @@ impl Policy {
             counted_pension_schemes: f.income.counted_pension_schemes,
             counted_tax_income_types: f.income.counted_tax_income_types,
             count_unemployment_benefit: f.income.count_unemployment_benefit,
-            count_special_care: f.income.count_special_care,
-            count_assistance: f.income.count_assistance,
             deduct_medical_expense: f.income.deduct_medical_expense,
             exempt_vehicle_types: f.vehicles.exempt_types,
             max_residential_units: f.property.max_residential_units,
@@ -460,6 +479,20 @@ mod tests {
 
     fn with(edit: impl Fn(String) -> String) -> Result<Policy> {
         Policy::from_toml(&edit(DEFAULT_POLICY.to_string()), "test.toml")
+    }
+
+    #[test]
+    fn payments_never_counted_are_refused_when_asked_for_and_may_be_left_out() {
+        for key in ["count_special_care", "count_assistance"] {
+            let e = with(|s| s.replace(&format!("{key} = false"), &format!("{key} = true")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("{key} = true")) && e.contains("never counted"),
+                "{e}"
+            );
+            with(|s| s.replace(&format!("{key} = false\n"), "")).unwrap();
+        }
     }
 
     #[test]

@@ -787,3 +787,225 @@ fn a_bad_employer_code_keeps_the_wage_record_and_its_income() {
         );
     }
 }
+
+/// Every leaf key of a TOML value, as a dotted path (`regions.standards.from`: arrays of
+/// tables name their keys once).
+fn leaf_keys(v: &toml::Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                leaf_keys(v, &p, out);
+            }
+        }
+        toml::Value::Array(a) if a.iter().all(|v| v.is_table()) && !a.is_empty() => {
+            for v in a {
+                leaf_keys(v, path, out);
+            }
+        }
+        _ => {
+            out.insert(path.to_string());
+        }
+    }
+}
+
+#[test]
+fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
+    // For each key of the shipped policy: an edit of it, then the batch's results (household
+    // metrics, findings, outcomes) under the edited policy must differ from the shipped
+    // policy's. A key whose edit is refused at load says so. A key added to the policy file
+    // without an edit here fails the test: no setting may be parsed and never read.
+    use toml::Value;
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let set = |path: &'static [&'static str], v: Value| -> Edit {
+        Box::new(move |root: &mut Value| {
+            let mut at = root;
+            for k in path {
+                at = match k.parse::<usize>() {
+                    Ok(i) => &mut at.as_array_mut().unwrap()[i],
+                    Err(_) => at.get_mut(*k).unwrap(),
+                };
+            }
+            *at = v.clone();
+        })
+    };
+    let s = |t: &str| Value::String(t.into());
+    let list = |t: &[&str]| Value::Array(t.iter().map(|t| Value::String(t.to_string())).collect());
+    // (key, edit, refused at load)
+    let edits: Vec<(&str, Edit, bool)> = vec![
+        ("name", set(&["name"], s("edited")), false),
+        (
+            "income_window_months",
+            set(&["income_window_months"], Value::Integer(3)),
+            false,
+        ),
+        (
+            "financial_asset_months",
+            set(&["financial_asset_months"], Value::Integer(12)),
+            false,
+        ),
+        (
+            "programmes.dibao",
+            set(&["programmes", "dibao"], s("1.05")),
+            false,
+        ),
+        (
+            "programmes.low_income",
+            set(&["programmes", "low_income"], s("1.4")),
+            false,
+        ),
+        (
+            "programmes.tekun",
+            set(&["programmes", "tekun"], s("1.7")),
+            false,
+        ),
+        (
+            "income.counted_pension_schemes",
+            set(&["income", "counted_pension_schemes"], list(&[])),
+            false,
+        ),
+        (
+            "income.counted_tax_income_types",
+            set(&["income", "counted_tax_income_types"], list(&["wage"])),
+            false,
+        ),
+        (
+            "income.count_unemployment_benefit",
+            set(
+                &["income", "count_unemployment_benefit"],
+                Value::Boolean(false),
+            ),
+            false,
+        ),
+        (
+            "income.count_special_care",
+            set(&["income", "count_special_care"], Value::Boolean(true)),
+            true,
+        ),
+        (
+            "income.count_assistance",
+            set(&["income", "count_assistance"], Value::Boolean(true)),
+            true,
+        ),
+        (
+            "income.deduct_medical_expense",
+            set(&["income", "deduct_medical_expense"], Value::Boolean(true)),
+            false,
+        ),
+        (
+            "vehicles.exempt_types",
+            set(&["vehicles", "exempt_types"], list(&[])),
+            false,
+        ),
+        (
+            "property.max_residential_units",
+            set(&["property", "max_residential_units"], Value::Integer(3)),
+            false,
+        ),
+        (
+            "property.forbidden_uses",
+            set(&["property", "forbidden_uses"], list(&["shop"])),
+            false,
+        ),
+        (
+            "business.sole_trader_review_max_staff",
+            set(
+                &["business", "sole_trader_review_max_staff"],
+                Value::Integer(20),
+            ),
+            false,
+        ),
+        // Guangzhou (the first region) under another code: its households have no line.
+        (
+            "regions.code",
+            set(&["regions", "0", "code"], Value::Integer(440200)),
+            false,
+        ),
+        (
+            "regions.name_zh",
+            set(&["regions", "0", "name_zh"], s("羊城")),
+            false,
+        ),
+        (
+            "regions.name_en",
+            set(&["regions", "0", "name_en"], s("Canton")),
+            false,
+        ),
+        // Guangzhou's 2025 standard from after the batch date: the 2022 one is in force.
+        (
+            "regions.standards.from",
+            set(
+                &["regions", "0", "standards", "1", "from"],
+                Value::String("2026-12-01".into()),
+            ),
+            false,
+        ),
+        (
+            "regions.standards.dibao_yuan",
+            set(
+                &["regions", "0", "standards", "1", "dibao_yuan"],
+                s("1400.00"),
+            ),
+            false,
+        ),
+        (
+            "regions.standards.reference",
+            set(
+                &["regions", "0", "standards", "1", "reference"],
+                s("edited reference"),
+            ),
+            false,
+        ),
+    ];
+    let shipped: Value = toml::from_str(hedui::policy::DEFAULT_POLICY).unwrap();
+    let mut keys = std::collections::BTreeSet::new();
+    leaf_keys(&shipped, "", &mut keys);
+    let edited: std::collections::BTreeSet<String> =
+        edits.iter().map(|(k, _, _)| k.to_string()).collect();
+    assert_eq!(
+        keys, edited,
+        "the policy file's keys and the edits here disagree"
+    );
+
+    let staged = staged();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt.block_on(Engine::open(staged, 2)).unwrap();
+    let results = |policy: &hedui::policy::Policy| -> Vec<Vec<u8>> {
+        let out = tempfile::tempdir().unwrap();
+        rt.block_on(engine.verify(policy, as_of, out.path(), &|_| {}))
+            .unwrap();
+        ["households.parquet", "findings.csv", "outcomes.csv"]
+            .iter()
+            .map(|f| std::fs::read(out.path().join(f)).unwrap())
+            .collect()
+    };
+    let baseline = results(&hedui::policy::Policy::default_policy());
+    for (key, edit, refused) in &edits {
+        let mut v = shipped.clone();
+        edit(&mut v);
+        assert_ne!(v, shipped, "{key}: the edit changes nothing");
+        let loaded = hedui::policy::Policy::from_toml(&toml::to_string(&v).unwrap(), "edited.toml");
+        if *refused {
+            let e = loaded.map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(key.rsplit('.').next().unwrap()), "{key}: {e}");
+            continue;
+        }
+        let policy = loaded.unwrap_or_else(|e| panic!("{key}: {e}"));
+        if *key == "name" {
+            // The name is the policy's label: a batch's manifest records it (`policy_name`)
+            // beside the policy's hash; no rule reads it.
+            assert_eq!(policy.name, "edited");
+            continue;
+        }
+        assert_ne!(
+            results(&policy),
+            baseline,
+            "{key}: the edit changed no result"
+        );
+    }
+}
