@@ -6,6 +6,8 @@
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
+//! - `golden`: hand-written deliveries per rule (`tests/golden/<rule>/`) against their
+//!   expected findings, evidence and outcomes.
 //! - `county`: the county-style province (layouts the catalog never writes) read with its
 //!   generated config alone, against the same planted truth.
 //! - `ingest`: connectors, validation, quarantine, staging and gates on the generated province.
@@ -20,6 +22,7 @@ mod common;
 mod county;
 mod engine;
 mod generate;
+mod golden;
 mod ingest;
 mod postgres;
 mod review;
