@@ -1009,3 +1009,52 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_batch_out_of_memory_says_so_by_its_kind_and_names_its_query() {
+    // Under a limit too small for any sort's merge reservation, the engine fails with an
+    // error a caller can tell from the others by its kind, not its text.
+    let staged = staged();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let policy = hedui::policy::Policy::default_policy();
+    let as_of = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let settings = hedui::config::EngineSection {
+        memory_limit_mib: Some(1),
+        spill_dir: Some(spill.path().to_path_buf()),
+        target_partitions: Some(2),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let err = rt
+        .block_on(async {
+            let engine = Engine::open_with(staged, &settings).await.unwrap();
+            engine.verify(&policy, as_of, out.path(), &|_| {}).await
+        })
+        .map(|_| ())
+        .unwrap_err();
+    let text = err.to_string();
+    match &err {
+        hedui::Error::ResourcesExhausted { query, .. } => {
+            assert!(
+                query.starts_with("query for ") || query.starts_with("evidence for "),
+                "{query}"
+            );
+            assert!(
+                text.contains(query.as_str()) && text.contains("memory_limit_mib"),
+                "{text}"
+            );
+        }
+        other => panic!("not ResourcesExhausted: {other:?}"),
+    }
+    // A plan that names a table no batch has is a planning error, not a resource one.
+    let err = rt
+        .block_on(async {
+            let engine = Engine::open_with(staged, &Default::default())
+                .await
+                .unwrap();
+            engine.query("SELECT * FROM no_such_table").await
+        })
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(err, hedui::Error::Planning { .. }), "{err:?}");
+}

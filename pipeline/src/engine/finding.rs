@@ -280,7 +280,7 @@ impl Engine {
         // sets of members also as a key test (`may_be_over_line`, `may_be_over_limit`:
         // prefilter.rs) that drops most other records as the department tables are read.
         for (name, sql, filter) in OVER_THE_LINES {
-            self.scratch_table(name, self.plan_on(&self.ctx, sql, &params).await?)
+            self.scratch_table(name, self.plan_on(&self.ctx, name, sql, &params).await?)
                 .await?;
             let mut keys = super::prefilter::Keys::default();
             let members = self.ctx.table(name).await.map_err(df_err)?;
@@ -307,12 +307,10 @@ impl Engine {
             .filter_map(|d| Some((d.rule, d.evidence?)))
         {
             // Errors name the rule whose query failed (a memory limit names its operator only).
-            let err = |e| Error::Invalid(format!("evidence for {rule}: {}", df_err(e)));
+            let query = format!("evidence for {rule}");
+            let err = |e| Error::engine(&query, e);
             let started = super::StageTimer::start();
-            let df = self
-                .plan_on(&self.ctx, sql, &params)
-                .await
-                .map_err(|e| Error::Invalid(format!("evidence for {rule}: {e}")))?;
+            let df = self.plan_on(&self.ctx, &query, sql, &params).await?;
             let mut stream = df.execute_stream().await.map_err(err)?;
             while let Some(b) = stream.next().await {
                 w.write(&conform(&b.map_err(err)?, rule, &schema)?)?;
@@ -474,7 +472,7 @@ impl Engine {
         self.stand_in("metrics", empty.schema()).await?;
         plans.push(("metrics".into(), metrics));
         for (name, sql, _) in OVER_THE_LINES {
-            let plan = self.plan_on(&self.ctx, sql, &params).await?;
+            let plan = self.plan_on(&self.ctx, name, sql, &params).await?;
             self.stand_in(name, Arc::new(plan.schema().as_arrow().clone()))
                 .await?;
         }
@@ -486,7 +484,7 @@ impl Engine {
             if let Some(sql) = d.evidence {
                 plans.push((
                     d.rule.id().into(),
-                    self.plan_on(&self.ctx, sql, &params).await?,
+                    self.plan_on(&self.ctx, d.rule.id(), sql, &params).await?,
                 ));
             }
         }
@@ -578,7 +576,8 @@ impl Engine {
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         // Errors name the file the query writes (a memory limit names its operator only).
-        let err = |e| Error::Invalid(format!("query for {file}: {}", df_err(e)));
+        let query = format!("query for {file}");
+        let err = |e| Error::engine(&query, e);
         let schema = df.schema().inner().clone();
         let mut stream = on_a_task(df.execute_stream().await.map_err(err)?);
         let schema = f(&RecordBatch::new_empty(schema))?

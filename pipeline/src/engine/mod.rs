@@ -207,7 +207,7 @@ impl Parameters {
     /// `plan` with its named parameters bound: each list parameter's `IN` spelt out as a list
     /// of the codes, then every other parameter replaced by its value. A name with no value is
     /// a planning error, as is a list parameter used anywhere but as the list of an `IN`.
-    pub(crate) fn bind(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+    pub(crate) fn bind(&self, query: &str, plan: LogicalPlan) -> Result<LogicalPlan> {
         use datafusion::common::tree_node::{Transformed, TreeNode};
         use datafusion::logical_expr::expr::{InList, Placeholder};
         use datafusion::logical_expr::expr_rewriter::NamePreserver;
@@ -249,9 +249,10 @@ impl Parameters {
                     Ok(e.update_data(|e| name.restore(e)))
                 })
             })
-            .map_err(df_err)?
+            .map_err(|e| Error::engine(query, e))?
             .data;
-        plan.with_param_values(self.scalars()?).map_err(df_err)
+        plan.with_param_values(self.scalars()?)
+            .map_err(|e| Error::engine(query, e))
     }
 }
 
@@ -463,8 +464,9 @@ impl StageTimer {
     }
 }
 
+/// An engine error where no one query is at work (tables registered, sessions built).
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
-    Error::Invalid(format!("engine: {e}"))
+    Error::engine("", e)
 }
 
 pub use hedui_schemas::rules::read_sources;
@@ -696,13 +698,15 @@ impl Engine {
     pub(crate) async fn plan_on(
         &self,
         ctx: &SessionContext,
+        query: &str,
         sql: &str,
         params: &Parameters,
     ) -> Result<DataFrame> {
-        let plan = ctx.state().create_logical_plan(sql).await.map_err(df_err)?;
-        ctx.execute_logical_plan(params.bind(plan)?)
+        let err = |e| Error::engine(query, e);
+        let plan = ctx.state().create_logical_plan(sql).await.map_err(err)?;
+        ctx.execute_logical_plan(params.bind(query, plan)?)
             .await
-            .map_err(df_err)
+            .map_err(err)
     }
 
     /// Registers what the plans of a batch read besides the tables: the lines the policy has
@@ -770,7 +774,8 @@ impl Engine {
     /// The metrics plan (income and assets with their limits per household; reads `members`,
     /// `income_sums`, `asset_sums` and `policy_lines`).
     pub(crate) async fn metrics_plan(&self, params: &Parameters) -> Result<DataFrame> {
-        self.plan_on(&self.ctx, METRICS_SQL, params).await
+        self.plan_on(&self.ctx, "metrics", METRICS_SQL, params)
+            .await
     }
 
     /// The income sums per household, on the sums' session (reads `members`): the counted
@@ -782,7 +787,9 @@ impl Engine {
         use datafusion::functions::expr_fn::coalesce;
         use datafusion::functions_aggregate::expr_fn::{max, sum};
         use datafusion::prelude::{col, when};
-        let figures = self.plan_on(&self.sums, INCOME_FIGURES_SQL, params).await?;
+        let figures = self
+            .plan_on(&self.sums, "income", INCOME_FIGURES_SQL, params)
+            .await?;
         let as_of: NaiveDate = params
             .as_of
             .parse()
@@ -816,12 +823,12 @@ impl Engine {
         self.ctx
             .register_table("income_per_person", per_person.into_view())
             .map_err(df_err)?;
-        self.plan_on(&self.sums, INCOME_SQL, params).await
+        self.plan_on(&self.sums, "income", INCOME_SQL, params).await
     }
 
     /// The asset sums per household, on the sums' session (reads `members`).
     pub(crate) async fn assets_plan(&self, params: &Parameters) -> Result<DataFrame> {
-        self.plan_on(&self.sums, ASSETS_SQL, params).await
+        self.plan_on(&self.sums, "assets", ASSETS_SQL, params).await
     }
 
     /// Where the engine keeps what it writes for itself.
@@ -831,7 +838,7 @@ impl Engine {
 
     /// The owned units (reads `members`).
     pub(crate) async fn units_plan(&self, params: &Parameters) -> Result<DataFrame> {
-        self.plan_on(&self.ctx, UNITS_SQL, params).await
+        self.plan_on(&self.ctx, "units", UNITS_SQL, params).await
     }
 
     /// The household-resolution plan for `as_of` (reads the member sources).
@@ -1037,6 +1044,7 @@ mod tests {
         let err = engine
             .plan_on(
                 &engine.ctx,
+                "test",
                 "SELECT * FROM vehicle WHERE registered_on <= $as_off",
                 &params,
             )
@@ -1082,7 +1090,7 @@ mod tests {
             ),
         ] {
             let rows: usize = engine
-                .plan_on(&engine.ctx, sql, p)
+                .plan_on(&engine.ctx, "test", sql, p)
                 .await
                 .unwrap()
                 .collect()
