@@ -14,29 +14,41 @@
 //! `units.sql` (real estate owned by the counted members), and each rule's evidence plan in
 //! [`rules`] (every record behind every finding, one file per rule). Every query is a plan
 //! with named parameters (`$as_of`, ...) bound from [`Parameters`], never SQL text filled in.
-//! [`Engine::verify`] runs them in that order and writes the batch's files ([`finding`]);
-//! [`outcome`] decides each household from its findings; [`sentence`] explains each finding
-//! in Chinese and English (each rule's words are in its file).
+//! [`Engine::verify`] runs them in that order and writes the batch's files ([`finding`]:
+//! the stages; `keys.rs`: households and IDs as the engine keys them; `evidence.rs`: the
+//! evidence rendered and gathered into findings; `decide.rs`: findings measured, outcomes
+//! decided, both written); [`outcome`] decides each household from its findings; [`sentence`]
+//! explains each finding in Chinese and English (each rule's words are in its file).
+//! `params.rs` binds the plans' parameters; `memory.rs` holds the allocator's settings and
+//! the memory pool under a limit.
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::execution::memory_pool::{
-    FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
-};
-use datafusion::logical_expr::{Expr, LogicalPlan, lit};
+use datafusion::logical_expr::lit;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::{Error, Result};
 
+mod decide;
+mod evidence;
 pub mod finding;
+mod keys;
 mod members;
+mod memory;
 pub mod outcome;
+mod params;
 mod prefilter;
 mod rules;
 pub mod sentence;
+
+pub use hedui_schemas::rules::read_sources;
+pub(crate) use memory::memory_pool;
+pub use memory::{keep_freed_memory, no_huge_pages};
+use params::days_since_epoch;
+pub use params::{Line, Parameters};
 
 /// The household-resolution query.
 const MEMBERS_SQL: &str = include_str!("members.sql");
@@ -52,340 +64,6 @@ const ASSETS_SQL: &str = include_str!("assets.sql");
 const METRICS_SQL: &str = include_str!("metrics.sql");
 /// Real estate owned by the counted members (to `units`, which the evidence query reads).
 const UNITS_SQL: &str = include_str!("units.sql");
-
-/// The values a batch's queries are filled with, from the policy and the batch date: the
-/// one place they are derived (the peer queries in `benches/peers/` read them as JSON).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Parameters {
-    /// Batch date, `yyyy-mm-dd`.
-    pub as_of: String,
-    /// First month of the income window (yyyymm).
-    pub ws: i32,
-    /// Last month of the income window (yyyymm).
-    pub we: i32,
-    /// Months in the income window.
-    pub months: u32,
-    /// Months of the standard allowed as financial assets per counted member.
-    pub asset_months: u32,
-    /// Whether the tax-reported wage counts (as one of the four wage figures).
-    pub count_tax_wage: bool,
-    /// Tax income types counted besides the wage.
-    pub other_tax_types: Vec<String>,
-    /// Pension schemes counted as income.
-    pub pension_schemes: Vec<String>,
-    /// Whether unemployment benefit counts as income.
-    pub count_unemployment: bool,
-    /// Whether out-of-pocket medical expense is deducted.
-    pub deduct_medical: bool,
-    /// The batch date's month (yyyymm).
-    pub current_month: i32,
-    /// Residential units a household may own.
-    pub max_residential: u32,
-    /// Property uses no household may own.
-    pub forbidden_uses: Vec<String>,
-    /// Vehicle types that do not count.
-    pub exempt_vehicles: Vec<String>,
-    /// Staff up to which a sole trader is REVIEW rather than FLAG.
-    pub sole_trader_max_staff: u32,
-    /// A minor at the batch date was born after this day (yyyymmdd).
-    pub minor_born_after: i32,
-    /// The lines in force at the batch date, per region and programme.
-    pub lines: Vec<Line>,
-}
-
-/// One region's and programme's line in force.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Line {
-    /// Region code.
-    pub region: i32,
-    /// Programme code.
-    pub programme: String,
-    /// Multiple of the dibao standard, in basis points.
-    pub multiple_bp: i64,
-    /// Dibao standard in fen per person per month.
-    pub standard_fen: i64,
-    /// Date the standard took effect, `yyyy-mm-dd`.
-    pub standard_from: String,
-    /// Its legal reference.
-    pub reference: String,
-}
-
-impl Parameters {
-    /// The parameters of a batch at `as_of` under `policy`.
-    pub fn new(policy: &crate::policy::Policy, as_of: NaiveDate) -> Parameters {
-        use chrono::Datelike;
-        let window = hedui_schemas::values::income_window(as_of, policy.income_window_months);
-        let mut lines = Vec::new();
-        for region in policy.regions.values() {
-            let Ok(standard) = policy.standard_at(region.code, as_of) else {
-                continue;
-            };
-            for (programme, multiple) in &region.programmes {
-                lines.push(Line {
-                    region: region.code,
-                    programme: programme.clone(),
-                    multiple_bp: multiple.0,
-                    standard_fen: standard.dibao_fen,
-                    standard_from: standard.from.format("%Y-%m-%d").to_string(),
-                    reference: standard.reference.clone(),
-                });
-            }
-        }
-        Parameters {
-            as_of: as_of.format("%Y-%m-%d").to_string(),
-            ws: window[0],
-            we: window[window.len() - 1],
-            months: policy.income_window_months,
-            asset_months: policy.financial_asset_months,
-            count_tax_wage: policy.counted_tax_income_types.iter().any(|t| t == "wage"),
-            other_tax_types: policy
-                .counted_tax_income_types
-                .iter()
-                .filter(|t| *t != "wage")
-                .cloned()
-                .collect(),
-            pension_schemes: policy.counted_pension_schemes.clone(),
-            count_unemployment: policy.count_unemployment_benefit,
-            deduct_medical: policy.deduct_medical_expense,
-            current_month: hedui_schemas::values::month_of(as_of),
-            max_residential: policy.max_residential_units,
-            forbidden_uses: policy.forbidden_property_uses.clone(),
-            exempt_vehicles: policy.exempt_vehicle_types.clone(),
-            sole_trader_max_staff: policy.sole_trader_review_max_staff,
-            // A minor at the batch date was born after the same day 18 years earlier.
-            minor_born_after: (as_of.year() - 18) * 10_000
-                + as_of.month() as i32 * 100
-                + as_of.day() as i32,
-            lines,
-        }
-    }
-
-    /// The values of the plans' named parameters (`$as_of` is the batch date, `$ws` the
-    /// window's first month, ...), but for the lists ([`Parameters::lists`]). Numbers are
-    /// 64-bit, as a number written in SQL is.
-    fn scalars(&self) -> Result<Vec<(&'static str, ScalarValue)>> {
-        let as_of: NaiveDate = self
-            .as_of
-            .parse()
-            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", self.as_of)))?;
-        let int = |v: i64| ScalarValue::Int64(Some(v));
-        let flag = |v: bool| ScalarValue::Boolean(Some(v));
-        Ok(vec![
-            ("as_of", ScalarValue::Date32(Some(days_since_epoch(as_of)))),
-            ("ws", int(self.ws.into())),
-            ("we", int(self.we.into())),
-            ("months", int(self.months.into())),
-            ("asset_months", int(self.asset_months.into())),
-            ("count_tax_wage", flag(self.count_tax_wage)),
-            ("count_unemployment", flag(self.count_unemployment)),
-            ("deduct_medical", flag(self.deduct_medical)),
-            ("current_month", int(self.current_month.into())),
-            ("max_residential", int(self.max_residential.into())),
-            (
-                "sole_trader_max_staff",
-                int(self.sole_trader_max_staff.into()),
-            ),
-            ("minor_born_after", int(self.minor_born_after.into())),
-        ])
-    }
-
-    /// The list parameters, each written in a plan as the whole list of an `IN`
-    /// (`scheme IN ($pension_schemes)`): catalog codes.
-    fn lists(&self) -> Vec<(&'static str, Vec<String>)> {
-        vec![
-            ("other_tax_types", self.other_tax_types.clone()),
-            ("pension_schemes", self.pension_schemes.clone()),
-            ("forbidden_uses", self.forbidden_uses.clone()),
-            ("exempt_vehicles", self.exempt_vehicles.clone()),
-            (
-                "read_sources",
-                read_sources().into_iter().map(String::from).collect(),
-            ),
-        ]
-    }
-
-    /// `plan` with its named parameters bound: each list parameter's `IN` spelt out as a list
-    /// of the codes, then every other parameter replaced by its value. A name with no value is
-    /// a planning error, as is a list parameter used anywhere but as the list of an `IN`.
-    pub(crate) fn bind(&self, query: &str, plan: LogicalPlan) -> Result<LogicalPlan> {
-        use datafusion::common::tree_node::{Transformed, TreeNode};
-        use datafusion::logical_expr::expr::{InList, Placeholder};
-        use datafusion::logical_expr::expr_rewriter::NamePreserver;
-        let lists = self.lists();
-        let list_of = |e: &Expr| match e {
-            Expr::Placeholder(Placeholder { id, .. }) => lists
-                .iter()
-                .find(|(name, _)| id.strip_prefix('$') == Some(*name)),
-            _ => None,
-        };
-        let plan = plan
-            .transform_up_with_subqueries(|node| {
-                // (An expression keeps its name: a plan above may refer to it by name, as a
-                // HAVING does to its aggregates.)
-                let names = NamePreserver::new(&node);
-                node.map_expressions(|e| {
-                    let name = names.save(&e);
-                    let e = e.transform_up(|e| match e {
-                        Expr::InList(InList {
-                            expr,
-                            list,
-                            negated,
-                        }) if list.len() == 1 && list_of(&list[0]).is_some() => {
-                            let (_, codes) = list_of(&list[0]).expect("matched above");
-                            // An empty list as the SQL text had it: `IN (NULL)`, never true,
-                            // and `NOT IN ('')`, a code no catalog has (`NOT IN (NULL)` is
-                            // never true either, and would drop every row).
-                            let list = match (codes.is_empty(), negated) {
-                                (true, false) => vec![Expr::Literal(ScalarValue::Utf8(None), None)],
-                                (true, true) => vec![lit("")],
-                                (false, _) => codes.iter().map(|c| lit(c.as_str())).collect(),
-                            };
-                            Ok(Transformed::yes(Expr::InList(InList::new(
-                                expr, list, negated,
-                            ))))
-                        }
-                        e => Ok(Transformed::no(e)),
-                    })?;
-                    Ok(e.update_data(|e| name.restore(e)))
-                })
-            })
-            .map_err(|e| Error::engine(query, e))?
-            .data;
-        plan.with_param_values(self.scalars()?)
-            .map_err(|e| Error::engine(query, e))
-    }
-}
-
-/// Days from 1970-01-01 to `d` (Arrow's `Date32`).
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
-    (d - epoch).num_days() as i32
-}
-
-/// Turns transparent huge pages off for this process (Linux; elsewhere nothing to do). The
-/// allocator asks for huge pages on its arenas, and the kernel then zeroes a whole 2 MiB
-/// page at the first touch of the engine's short-lived buffers: 43 % of household
-/// resolution's time at 1M households went to zeroing pages (benches/README.md). Call once,
-/// first thing in `main`.
-pub fn no_huge_pages() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
-        tracing::debug!(error = %e, "transparent huge pages stay on");
-    }
-}
-
-/// Keeps the memory the allocator frees for reuse rather than handing it back to the kernel a
-/// second later (mimalloc's `purge_delay` of 1,000 ms, set to never). The engine's stages each
-/// last a second or more and each frees its hash tables and buffers before the next builds
-/// its own: with the default, each stage's memory was returned and the next stage's first
-/// touch of it faulted fresh zeroed pages back in, 0.7-0.85 M page faults and 2.5-4 s of
-/// kernel time per 1M-household core against 0.27-0.3 M and 1.5-2 s kept (peak RSS 0.95-1.0
-/// GiB against 1.1-1.2; benches/README.md). A `MIMALLOC_PURGE_DELAY` in the environment is
-/// left to rule. Call in `main`, before any thread is started, for a batch command without a
-/// memory limit: not for the long-running review server, nor under `--memory-limit`, where
-/// the user asked for memory over speed (a 1M core under a 300 MiB limit peaked at 0.98-1.02
-/// GiB with freed memory kept against 0.73 without).
-pub fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
-    set_purge_delay(-1);
-}
-
-/// mimalloc's `purge_delay` option: its place in `mi_option_e` (mimalloc.h of the v3 sources
-/// `libmimalloc-sys` builds), which the sys crate names no constant for; between its
-/// `mi_option_eager_commit_delay` (14) and `mi_option_use_numa_nodes` (16). The test below
-/// holds it to the option's default, 1,000 ms.
-const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Sets mimalloc's `purge_delay`, in milliseconds (negative: never).
-#[allow(unsafe_code)]
-fn set_purge_delay(ms: std::ffi::c_long) {
-    // SAFETY: `mi_option_set` stores a number in mimalloc's static table of options, at the
-    // index of a known option; it takes no pointer. It is a plain store, so it is called
-    // before any other thread is started (`keep_freed_memory`, from `main` before the
-    // runtime starts). mimalloc reads the option each time it schedules a purge.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, ms) };
-}
-
-/// mimalloc's `purge_delay`, in milliseconds.
-#[cfg(test)]
-#[allow(unsafe_code)]
-fn purge_delay() -> std::ffi::c_long {
-    // SAFETY: `mi_option_get` reads mimalloc's table of options at a known index; no pointer.
-    unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
-}
-
-/// The engine's memory pool under a limit of `bytes`: DataFusion's fair spill pool, but for
-/// the hash repartitions' batches in flight, which it always admits.
-///
-/// DataFusion 55's `RepartitionExec`, when the pool refuses a batch, writes it to a spill file
-/// for its output partition; when two of its inputs spill at once the reader waits on the
-/// older file for a batch that is in the newer one, and the query stops for good, every
-/// thread parked (apache/datafusion#24883, fixed after 55.2.0, the latest release). A 1M
-/// household core under `--memory-limit 300` stalled so in 2 of 11 runs, in the asset sums.
-/// Admitted, the repartitions never spill. Their batches in flight are few (a repartition's
-/// senders wait once every output channel holds a batch) and are counted in the pool's total,
-/// but the fair pool measures each sort's and aggregation's share against the memory held by
-/// what cannot spill, so they can take the pool past its limit by those batches.
-pub(crate) fn memory_pool(bytes: usize) -> std::sync::Arc<dyn MemoryPool> {
-    std::sync::Arc::new(RepartitionsAdmitted(FairSpillPool::new(bytes)))
-}
-
-/// [`memory_pool`]: a fair spill pool whose `RepartitionExec` reservations always grow.
-#[derive(Debug)]
-struct RepartitionsAdmitted(FairSpillPool);
-
-impl std::fmt::Display for RepartitionsAdmitted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (repartitions admitted)", self.0)
-    }
-}
-
-impl MemoryPool for RepartitionsAdmitted {
-    fn name(&self) -> &str {
-        "RepartitionsAdmitted"
-    }
-
-    fn register(&self, consumer: &MemoryConsumer) {
-        self.0.register(consumer)
-    }
-
-    fn unregister(&self, consumer: &MemoryConsumer) {
-        self.0.unregister(consumer)
-    }
-
-    fn grow(&self, reservation: &MemoryReservation, n: usize) {
-        self.0.grow(reservation, n)
-    }
-
-    fn shrink(&self, reservation: &MemoryReservation, n: usize) {
-        self.0.shrink(reservation, n)
-    }
-
-    fn try_grow(&self, reservation: &MemoryReservation, n: usize) -> datafusion::error::Result<()> {
-        // A repartition's output channel: "RepartitionExec[{partition}]" (its merge, when it
-        // keeps an order, "RepartitionExec[Merge {partition}]", is not a spiller anyway).
-        if reservation
-            .consumer()
-            .name()
-            .starts_with("RepartitionExec[")
-        {
-            self.0.grow(reservation, n);
-            Ok(())
-        } else {
-            self.0.try_grow(reservation, n)
-        }
-    }
-
-    fn reserved(&self) -> usize {
-        self.0.reserved()
-    }
-
-    fn memory_limit(&self) -> MemoryLimit {
-        self.0.memory_limit()
-    }
-}
 
 /// The cores this process may use.
 pub fn cores() -> usize {
@@ -468,8 +146,6 @@ impl StageTimer {
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::engine("", e)
 }
-
-pub use hedui_schemas::rules::read_sources;
 
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
 /// so the same plans run; the outcome logic knows the source is missing).
@@ -918,67 +594,6 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use datafusion::datasource::MemTable;
-    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    use datafusion::prelude::{SessionConfig, SessionContext};
-
-    use super::{memory_pool, purge_delay, set_purge_delay};
-
-    // apache/datafusion#24883's query: a distinct count on two partitions in tiny batches under
-    // a 2 MiB limit makes the repartitions spill, and with DataFusion 55.2.0's fair spill pool
-    // one of the first few attempts never finished (every worker parked). Through the
-    // engine's pool each attempt finishes, with the right counts.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_memory_limit_does_not_stall_the_repartitions() {
-        let data = SessionContext::new()
-            .sql(
-                "SELECT v % 13 AS g, repeat(CAST(v % 337 AS VARCHAR), 16) AS trace_id \
-                 FROM generate_series(1, 40000) AS s(v)",
-            )
-            .await
-            .unwrap();
-        let schema = Arc::new(data.schema().as_arrow().clone());
-        let batches = data.collect().await.unwrap();
-        for attempt in 0..12 {
-            let runtime = RuntimeEnvBuilder::new()
-                .with_memory_pool(memory_pool(2 << 20))
-                .build_arc()
-                .unwrap();
-            let config = SessionConfig::new()
-                .with_target_partitions(2)
-                .with_batch_size(64)
-                .set_usize(
-                    "datafusion.execution.sort_spill_reservation_bytes",
-                    64 << 10,
-                );
-            let ctx = SessionContext::new_with_config_rt(config, runtime);
-            let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).unwrap();
-            ctx.register_table("t", Arc::new(table)).unwrap();
-            let query = async {
-                ctx.sql("SELECT g, COUNT(DISTINCT trace_id) AS n FROM t GROUP BY g")
-                    .await?
-                    .collect()
-                    .await
-            };
-            let out = tokio::time::timeout(Duration::from_secs(30), query)
-                .await
-                .unwrap_or_else(|_| panic!("attempt {attempt} stalled"))
-                .unwrap();
-            let counts = arrow::compute::concat_batches(&out[0].schema(), &out).unwrap();
-            assert_eq!(counts.num_rows(), 13);
-            // 337 values of `v % 337` spread over the 13 groups: every group sees all 337.
-            let n = counts.column(1);
-            let n = n
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap();
-            assert!(n.iter().all(|c| c == Some(337)), "attempt {attempt}: {n:?}");
-        }
-    }
-
     // Every plan of a batch can be made and explained before any batch, over empty tables:
     // the key tests, the policy's lines and the tables the engine writes stand in.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1101,19 +716,5 @@ mod tests {
                 .sum();
             assert_eq!(rows, n, "{sql} with {:?}", p.exempt_vehicles);
         }
-    }
-
-    #[test]
-    fn the_purge_delay_is_the_option_set() {
-        // The option at `PURGE_DELAY` has the purge delay's default (no other of mimalloc's
-        // options defaults to 1,000), unless the environment set it. (This test binary's
-        // allocator is the system's: no other thread reads mimalloc's options meanwhile.)
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(purge_delay(), 1_000);
-        }
-        set_purge_delay(-1);
-        assert_eq!(purge_delay(), -1);
-        set_purge_delay(1_000);
-        assert_eq!(purge_delay(), 1_000);
     }
 }
