@@ -4,14 +4,9 @@
 /// An error that stops a hedui command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The policy file is invalid; the message names the file and the entry.
-    #[error("policy {path}: {msg}")]
-    Policy {
-        /// The policy file.
-        path: String,
-        /// What is wrong.
-        msg: String,
-    },
+    /// The policy is invalid, unreadable, or has no value for a household.
+    #[error(transparent)]
+    Policy(#[from] hedui_schemas::policy::PolicyError),
     /// A command-line or config value is invalid.
     #[error("{0}")]
     Invalid(String),

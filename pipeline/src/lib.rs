@@ -18,7 +18,7 @@ pub mod ingest;
 pub mod manifest;
 pub mod map;
 pub mod output;
-pub mod policy;
+pub use hedui_schemas::policy;
 pub mod publish;
 pub mod review;
 pub mod run;

@@ -6,7 +6,8 @@
 //! raw export layout a department uses by default, the code tables ([`codes`]), the value
 //! parsers that turn raw text into fen, dates and months ([`values`]), and the identifiers
 //! ([`id`] for resident IDs, [`uscc`] for unified social credit codes), and the rules of the
-//! policy with the outcomes they lead to ([`rules`]).
+//! policy with the outcomes they lead to ([`rules`]), and the policy itself ([`policy`]:
+//! thresholds and lines as data, loaded from TOML and checked before any work).
 //!
 //! A value that does not validate is reported as a [`ReasonCode`]: the same codes name the
 //! quarantine reasons in ingestion and in the generator's planted truth.
@@ -15,6 +16,7 @@
 pub mod catalog;
 pub mod codes;
 pub mod id;
+pub mod policy;
 pub mod reason;
 pub mod rules;
 pub mod sources;

@@ -10,11 +10,43 @@
 
 use std::collections::BTreeMap;
 
+use crate::{MoneyUnit, codes, values};
 use chrono::NaiveDate;
-use hedui_schemas::{MoneyUnit, codes, values};
 use serde::Deserialize;
 
-use crate::{Error, Result};
+/// A policy that cannot be used, or a question it cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The policy file is invalid; the message names the file and the entry.
+    #[error("policy {path}: {msg}")]
+    Invalid {
+        /// The policy file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The policy file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policy has no value for a household: no region, no standard in force on the date,
+    /// no multiple for the programme.
+    #[error("policy {policy}: {msg}")]
+    NotInForce {
+        /// The policy's name.
+        policy: String,
+        /// What is missing.
+        msg: String,
+    },
+}
+
+/// Result with [`PolicyError`].
+pub type Result<T, E = PolicyError> = std::result::Result<T, E>;
 
 /// The shipped Guangdong policy.
 pub const DEFAULT_POLICY: &str = include_str!("../../policy/guangdong.toml");
@@ -210,7 +242,7 @@ impl InForce<'_> {
 fn check_codes(path: &str, what: &str, table: &codes::CodeTable, list: &[String]) -> Result<()> {
     for c in list {
         if table.entry(c).is_none() {
-            return Err(Error::Policy {
+            return Err(PolicyError::Invalid {
                 path: path.into(),
                 msg: format!("{what}: unknown {} code {c:?}", table.id),
             });
@@ -229,13 +261,16 @@ impl Policy {
 
     /// Loads and checks a policy file.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(crate::error::io(path))?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses and checks policy text; `path` names it in errors.
     pub fn from_toml(text: &str, path: &str) -> Result<Self> {
-        let err = |msg: String| Error::Policy {
+        let err = |msg: String| PolicyError::Invalid {
             path: path.into(),
             msg,
         };
@@ -410,16 +445,20 @@ impl Policy {
         let r = self
             .regions
             .get(&region)
-            .ok_or_else(|| Error::Invalid(format!("policy {}: no region {region}", self.name)))?;
+            .ok_or_else(|| PolicyError::NotInForce {
+                policy: self.name.clone(),
+                msg: format!("no region {region}"),
+            })?;
         r.standards
             .iter()
             .rev()
             .find(|s| s.from <= date && s.until.is_none_or(|u| date <= u))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "policy {}: no dibao standard for {} ({region}) in force on {date}",
-                    self.name, r.name_en
-                ))
+            .ok_or_else(|| PolicyError::NotInForce {
+                policy: self.name.clone(),
+                msg: format!(
+                    "no dibao standard for {} ({region}) in force on {date}",
+                    r.name_en
+                ),
             })
     }
 
@@ -427,9 +466,14 @@ impl Policy {
     pub fn in_force(&self, region: i32, programme: &str, date: NaiveDate) -> Result<InForce<'_>> {
         let standard = self.standard_at(region, date)?;
         let region = &self.regions[&region];
-        let multiple = *region.programmes.get(programme).ok_or_else(|| {
-            Error::Invalid(format!("policy {}: no programme {programme}", self.name))
-        })?;
+        let multiple =
+            *region
+                .programmes
+                .get(programme)
+                .ok_or_else(|| PolicyError::NotInForce {
+                    policy: self.name.clone(),
+                    msg: format!("no programme {programme}"),
+                })?;
         Ok(InForce {
             region,
             standard,
