@@ -93,17 +93,7 @@ impl Check {
     }
 }
 
-/// The columns an evidence record is compared on, in the truth's `evidence.csv` and the
-/// batch's `evidence.parquet` alike.
-pub const EVIDENCE_KEY: &[&str] = &[
-    "household_id",
-    "rule",
-    "person_id",
-    "source",
-    "record_key",
-    "amount_fen",
-    "date",
-];
+pub use hedui_generate::truth::EVIDENCE_KEY;
 
 fn hash(fields: &[&str]) -> u128 {
     xxh3_128(fields.join("\u{1f}").as_bytes())

@@ -185,7 +185,7 @@ impl BatchConfig {
             gates: default_gates(),
             engine: EngineSection::default(),
             policy: None,
-            sources: crate::generate::style::configs(layout),
+            sources: crate::layout::configs(layout),
         }
     }
 

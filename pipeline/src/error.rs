@@ -32,6 +32,9 @@ pub enum Error {
     /// Reading an export failed.
     #[error(transparent)]
     Connector(#[from] hedui_connectors::Error),
+    /// Generating a province failed.
+    #[error(transparent)]
+    Generate(#[from] hedui_generate::Error),
     /// The engine could not plan a query: a table, column or named parameter missing, types
     /// that do not fit. A fault of the plan or of the staged snapshot, not of the machine.
     #[error("engine{}: {source}", at(query))]

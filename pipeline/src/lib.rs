@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod layout;
 pub mod manifest;
 pub mod map;
 pub mod output;

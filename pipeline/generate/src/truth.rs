@@ -16,6 +16,18 @@ use super::model::TruthHousehold;
 use crate::error::io;
 use crate::{Error, Result};
 
+/// The columns an evidence record is compared on, in the truth's `evidence.csv` and the
+/// batch's `evidence.parquet` alike.
+pub const EVIDENCE_KEY: &[&str] = &[
+    "household_id",
+    "rule",
+    "person_id",
+    "source",
+    "record_key",
+    "amount_fen",
+    "date",
+];
+
 /// Streaming writers of the per-household truth files.
 pub struct TruthWriter {
     households: csv::Writer<BufWriter<File>>,
@@ -66,7 +78,7 @@ impl TruthWriter {
                     "threshold",
                 ],
             )?,
-            evidence: writer(&dir.join("evidence.csv"), crate::check::EVIDENCE_KEY)?,
+            evidence: writer(&dir.join("evidence.csv"), EVIDENCE_KEY)?,
         })
     }
 

@@ -11,10 +11,14 @@
 //!   encodings of the catalog's default layouts (`bank_deposit/` holds one file per bank);
 //! - `truth/`: what a batch must find (see [`truth`]);
 //! - `generation.json`: the parameters and row counts;
-//! - `hedui.toml`: a batch config that ingests the exports.
+//! - `hedui.toml`: a batch config that ingests the exports (written by `hedui::generate`,
+//!   which knows the config; this crate knows only the catalog, so the truth it plants can
+//!   never borrow the engine's logic).
+#![warn(missing_docs)]
 
 pub mod background;
 pub mod dirty;
+pub mod error;
 pub mod household;
 pub mod model;
 pub mod people;
@@ -32,10 +36,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::io;
-use crate::policy::Policy;
-use crate::{Error, Result};
 pub use dirty::DirtyRates;
+use error::io;
+pub use error::{Error, Result};
+use hedui_schemas::policy::Policy;
 pub use household::PlantRates;
 use household::{Ctx, Out};
 pub use style::Layout;
@@ -266,22 +270,6 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         &cfg.out.join("generation.json"),
         &GenerationFile::from(&summary),
     )?;
-    let header = match cfg.layout {
-        Layout::Catalog => format!(
-            "# hedui batch config for the province generated here ({} households, seed {}).\n\
-             # Every source in its department's default layout; see `hedui sources`.\n\n",
-            cfg.households, cfg.seed
-        ),
-        Layout::County => format!(
-            "# hedui batch config for the province generated here ({} households, seed {}),\n\
-             # exported in the county style: each source's block maps the delivery as it is\n\
-             # (columns, units, absent, derive); no preprocessing.\n\n",
-            cfg.households, cfg.seed
-        ),
-    };
-    let toml = crate::config::BatchConfig::for_layout(cfg.layout).to_toml(&header)?;
-    let path = cfg.out.join("hedui.toml");
-    std::fs::write(&path, toml).map_err(io(&path))?;
     Ok(summary)
 }
 

@@ -16,8 +16,8 @@ use rand::Rng;
 use super::model::{Evidence, Finding, Rec, Rule, TruthHousehold};
 use super::people::{self, age_on};
 use super::recs::{self, Person, src};
-use crate::policy::Policy;
 use crate::{Error, Result};
+use hedui_schemas::policy::Policy;
 
 /// How often each case is planted, per household (each drawn independently).
 #[derive(Debug, Clone)]
