@@ -253,6 +253,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A rule measured by its distinct records: three rows about two members, two records.
+    pub(crate) fn measures_distinct_records(def: &RuleDef) {
+        let policy = Policy::default_policy();
+        let m = (def.measure)(&gathered(&[5, 2], &["A", "B"], 3), &figures(&policy));
+        assert_eq!(
+            (m.measured, m.threshold, m.members),
+            (2, 0, vec![2, 5]),
+            "{}",
+            def.rule
+        );
+    }
+
     /// Figures of a household with no sum findings.
     pub(crate) fn figures(policy: &Policy) -> Figures<'_> {
         Figures {

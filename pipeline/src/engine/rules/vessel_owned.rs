@@ -23,14 +23,11 @@ fn sentence(_: &Finding, w: &Words<'_>) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::rules::tests::{figures, gathered, sentences};
-    use crate::policy::Policy;
+    use crate::engine::rules::tests::{measures_distinct_records, sentences};
 
     #[test]
     fn measures_the_distinct_records() {
-        let policy = Policy::default_policy();
-        let m = (RULE.measure)(&gathered(&[5, 2], &["A", "B"], 3), &figures(&policy));
-        assert_eq!((m.measured, m.threshold, m.members), (2, 0, vec![2, 5]));
+        measures_distinct_records(&RULE);
     }
 
     #[test]
