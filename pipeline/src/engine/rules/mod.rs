@@ -27,8 +27,9 @@ use crate::policy::Policy;
 macro_rules! registry {
     ($($file:ident),* $(,)?) => {
         $(mod $file;)*
-        /// Every rule's definition, in the order of [`Rule::ALL`].
-        pub(crate) static RULES: &[&RuleDef] = &[$(&$file::RULE),*];
+        /// Every rule's definition, in the order of [`Rule::ALL`] (one for each: a rule of
+        /// the catalog without its file here does not compile).
+        pub(crate) static RULES: [&RuleDef; Rule::ALL.len()] = [$(&$file::RULE),*];
     };
 }
 
