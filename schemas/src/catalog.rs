@@ -319,6 +319,98 @@ pub const FILE_COLUMN: &str = "_file";
 /// or row number (Parquet, PostgreSQL) a row came from.
 pub const LINE_COLUMN: &str = "_line";
 
+/// How a source's records count in a household's net income over the window (the income
+/// test): the catalog says it, not the engine, so a department that adds income is one schema
+/// file. The window is on the source's `Period` field.
+#[derive(Debug)]
+pub struct Counts {
+    /// Records kept at all (besides the window).
+    pub rows: Gate,
+    /// A wage figure: per member and month the largest wage figure of every source counts
+    /// (one salary reported to several departments is counted once, never summed).
+    pub wage: Option<Figure>,
+    /// Income added to the household's.
+    pub added: Option<Figure>,
+    /// An amount deducted (tax paid, personal contributions, out-of-pocket medical spending).
+    pub deducted: Option<Figure>,
+    /// What a caseworker is shown of each record behind an income finding; `None`: its records
+    /// are no evidence of income (a deduction), and the source is needed only when `rows`
+    /// keeps records at all.
+    pub evidence: Option<Shown>,
+}
+
+/// An amount field of a record, and when the record's amount counts.
+#[derive(Debug)]
+pub struct Figure {
+    /// The money field.
+    pub field: &'static str,
+    /// When it counts.
+    pub when: Gate,
+}
+
+/// A record behind an income finding as the evidence shows it.
+#[derive(Debug)]
+pub struct Shown {
+    /// The amount shown.
+    pub amount: &'static str,
+    /// A code field the record key names after the month (tax: the income type).
+    pub kind: Option<&'static str>,
+}
+
+/// A condition on a record under the policy in force.
+#[derive(Debug)]
+pub enum Gate {
+    /// Always.
+    Always,
+    /// When the policy's switch is on.
+    Switch(Switch),
+    /// When the field's code is one of the policy's list.
+    In(&'static str, List),
+    /// When the field's code is this code and the policy's list holds it (the tax-reported
+    /// wage: `income_type` is `wage`, and `wage` is a counted income type).
+    Is(&'static str, &'static str, List),
+    /// When the field's code is one of the policy's list but not this code.
+    InBut(&'static str, List, &'static str),
+}
+
+/// A policy switch a gate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// `[income] count_unemployment_benefit`.
+    CountUnemploymentBenefit,
+    /// `[income] deduct_medical_expense`.
+    DeductMedicalExpense,
+}
+
+/// A policy list of catalog codes a gate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    /// `[income] counted_tax_income_types`.
+    CountedTaxIncomeTypes,
+    /// `[income] counted_pension_schemes`.
+    CountedPensionSchemes,
+}
+
+impl Switch {
+    /// The switch under `policy`.
+    pub fn on(self, policy: &crate::policy::Policy) -> bool {
+        match self {
+            Switch::CountUnemploymentBenefit => policy.count_unemployment_benefit,
+            Switch::DeductMedicalExpense => policy.deduct_medical_expense,
+        }
+    }
+}
+
+impl List {
+    /// The list under `policy`.
+    pub fn codes(self, policy: &crate::policy::Policy) -> &[String] {
+        match self {
+            List::CountedTaxIncomeTypes => &policy.counted_tax_income_types,
+            List::CountedPensionSchemes => &policy.counted_pension_schemes,
+        }
+    }
+}
+
 /// The raw export a department delivers by default.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportLayout {
@@ -350,6 +442,8 @@ pub struct SourceDef {
     pub fields: &'static [FieldDef],
     /// The department's default export.
     pub export: ExportLayout,
+    /// How its records count in a household's income, if they do.
+    pub counts: Option<&'static Counts>,
 }
 
 impl SourceDef {

@@ -25,8 +25,8 @@ pub mod uscc;
 pub mod values;
 
 pub use catalog::{
-    DateStyle, Encoding, FieldDef, FieldType, Format, MoneyUnit, MonthStyle, RawColumn, Role,
-    SourceDef,
+    Counts, DateStyle, Encoding, FieldDef, FieldType, Figure, Format, Gate, List, MoneyUnit,
+    MonthStyle, RawColumn, Role, Shown, SourceDef, Switch,
 };
 pub use id::{IdError, ResidentId};
 pub use reason::ReasonCode;

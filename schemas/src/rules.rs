@@ -113,6 +113,38 @@ impl Unit {
     }
 }
 
+/// The sources whose records are evidence of a household's income ([`crate::Counts`]), in
+/// catalog order.
+static INCOME_SOURCES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    crate::all_sources()
+        .iter()
+        .filter(|s| s.counts.is_some_and(|c| c.evidence.is_some()))
+        .map(|s| s.id)
+        .collect()
+});
+
+/// The sources that only deduct from income (no record of theirs is evidence of it), needed
+/// under `policy` when it keeps their records (out-of-pocket medical spending, when the
+/// policy deducts it).
+pub fn deduction_sources(policy: &crate::policy::Policy) -> Vec<&'static str> {
+    crate::all_sources()
+        .iter()
+        .filter(|s| {
+            s.counts.is_some_and(|c| {
+                c.evidence.is_none()
+                    && match &c.rows {
+                        crate::Gate::Always => true,
+                        crate::Gate::Switch(w) => w.on(policy),
+                        crate::Gate::In(_, l)
+                        | crate::Gate::Is(_, _, l)
+                        | crate::Gate::InBut(_, l, _) => !l.codes(policy).is_empty(),
+                    }
+            })
+        })
+        .map(|s| s.id)
+        .collect()
+}
+
 /// Sources every rule needs: who the members are and who counts.
 pub const MEMBER_SOURCES: &[&str] = &["applications", "death", "cremation", "incarceration"];
 
@@ -223,14 +255,8 @@ impl Rule {
     /// a household the rule does not FLAG is UNVERIFIED.
     pub fn sources(self) -> &'static [&'static str] {
         match self {
-            Rule::IncomeOverLine => &[
-                "tax",
-                "public_payroll",
-                "social_insurance",
-                "provident_fund",
-                "pension",
-                "unemployment_benefit",
-            ],
+            // Every source whose records are evidence of income (the catalog's `counts`).
+            Rule::IncomeOverLine => &INCOME_SOURCES,
             Rule::AssetsOverLimit => &[
                 "bank_deposit",
                 "securities",
@@ -353,6 +379,27 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), Rule::ALL.len());
         assert_eq!(Rule::from_id("no_such_rule"), None);
+    }
+
+    #[test]
+    fn income_is_read_from_the_sources_the_catalog_says_count() {
+        let mut income = Rule::IncomeOverLine.sources().to_vec();
+        income.sort_unstable();
+        assert_eq!(
+            income,
+            [
+                "pension",
+                "provident_fund",
+                "public_payroll",
+                "social_insurance",
+                "tax",
+                "unemployment_benefit"
+            ]
+        );
+        let mut policy = crate::policy::Policy::default_policy();
+        assert!(deduction_sources(&policy).is_empty());
+        policy.deduct_medical_expense = true;
+        assert_eq!(deduction_sources(&policy), ["medical_expense"]);
     }
 
     #[test]

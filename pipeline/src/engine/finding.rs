@@ -449,9 +449,7 @@ impl Engine {
         let mut needed: BTreeSet<&'static str> =
             super::outcome::MEMBER_SOURCES.iter().copied().collect();
         needed.extend(Rule::ALL.iter().flat_map(|r| r.sources().iter().copied()));
-        if policy.deduct_medical_expense {
-            needed.insert("medical_expense");
-        }
+        needed.extend(hedui_schemas::rules::deduction_sources(policy));
         self.missing
             .iter()
             .copied()

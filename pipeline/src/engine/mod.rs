@@ -35,6 +35,7 @@ use crate::{Error, Result};
 mod decide;
 mod evidence;
 pub mod finding;
+mod income;
 mod keys;
 mod members;
 mod memory;
@@ -386,7 +387,8 @@ impl Engine {
     }
 
     /// Registers what the plans of a batch read besides the tables: the lines the policy has
-    /// in force at the batch date, per region and programme (`policy_lines`, metrics.sql).
+    /// in force at the batch date, per region and programme (`policy_lines`, metrics.sql), and
+    /// the income records of every source the catalog says feeds income (income.rs).
     /// Fails when the policy has no standard in force then.
     pub(crate) async fn prepare(&self, params: &Parameters, policy_name: &str) -> Result<()> {
         use arrow::array::{Date32Array, Int64Array, StringArray};
@@ -444,7 +446,7 @@ impl Engine {
         self.ctx
             .register_table("policy_lines", std::sync::Arc::new(table))
             .map_err(df_err)?;
-        Ok(())
+        self.register_income(params).await
     }
 
     /// The metrics plan (income and assets with their limits per household; reads `members`,

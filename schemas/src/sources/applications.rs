@@ -21,4 +21,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("relation", Code(&codes::RELATION), Category, "与申请人关系", "relation to the applicant"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "applications.csv" },
+    counts: None,
 };

@@ -20,4 +20,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("amount_fen", Money, Income, "monthly_amount_fen", "monthly amount").unit(MoneyUnit::Fen),
     ],
     export: ExportLayout { format: Format::Parquet, encoding: Encoding::Utf8, path: "assistance.parquet" },
+    counts: None,
 };

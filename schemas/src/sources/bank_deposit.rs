@@ -19,4 +19,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("as_of", Date, AsOf, "余额日期", "balance date"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "bank_deposit/" },
+    counts: None,
 };

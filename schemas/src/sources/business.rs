@@ -23,4 +23,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("status_date", Date, ValidTo, "regStateDate", "date of the current status"),
     ],
     export: ExportLayout { format: Format::Jsonl, encoding: Encoding::Utf8, path: "business.jsonl" },
+    counts: None,
 };

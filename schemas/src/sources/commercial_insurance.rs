@@ -18,4 +18,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("as_of", Date, AsOf, "valueDate", "valuation date"),
     ],
     export: ExportLayout { format: Format::Jsonl, encoding: Encoding::Utf8, path: "commercial_insurance.jsonl" },
+    counts: None,
 };

@@ -16,4 +16,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("cremation_date", Date, AsOf, "hhrq", "date of cremation"),
     ],
     export: ExportLayout { format: Format::Jsonl, encoding: Encoding::Utf8, path: "cremation.jsonl" },
+    counts: None,
 };

@@ -16,4 +16,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("death_date", Date, AsOf, "死亡日期", "date of death").dates(DateStyle::Chinese),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "death.csv" },
+    counts: None,
 };

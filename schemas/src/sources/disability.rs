@@ -18,4 +18,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("certified_on", Date, AsOf, "发证日期", "date certified").dates(DateStyle::Slash),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "disability.csv" },
+    counts: None,
 };

@@ -17,4 +17,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("employer", Text, Attribute, "employerName", "employer, for employment registrations").optional(),
     ],
     export: ExportLayout { format: Format::Jsonl, encoding: Encoding::Utf8, path: "employment.jsonl" },
+    counts: None,
 };

@@ -20,4 +20,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("status_date", Date, AsOf, "变动日期", "date of the last status change").dates(DateStyle::Slash),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "hukou.csv" },
+    counts: None,
 };

@@ -17,4 +17,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("to_date", Date, ValidTo, "出监日期", "released on, empty while held").dates(DateStyle::Compact).optional(),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "incarceration.csv" },
+    counts: None,
 };

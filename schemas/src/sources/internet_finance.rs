@@ -18,4 +18,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("as_of", Date, AsOf, "统计日期", "balance date"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "internet_finance.csv" },
+    counts: None,
 };

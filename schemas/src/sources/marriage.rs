@@ -17,4 +17,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("event_date", Date, AsOf, "登记日期", "registration date"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "marriage.csv" },
+    counts: None,
 };

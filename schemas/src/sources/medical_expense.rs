@@ -16,4 +16,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("out_of_pocket_fen", Money, Deduction, "self_pay_fen", "out-of-pocket amount").unit(MoneyUnit::Fen),
     ],
     export: ExportLayout { format: Format::Parquet, encoding: Encoding::Utf8, path: "medical_expense.parquet" },
+    counts: Some(&Counts {
+        rows: Gate::Switch(Switch::DeductMedicalExpense),
+        wage: None,
+        added: None,
+        deducted: Some(Figure { field: "out_of_pocket_fen", when: Gate::Always }),
+        evidence: None,
+    }),
 };

@@ -9,8 +9,8 @@ use crate::catalog::SourceDef;
 /// What every source file needs in scope.
 mod prelude {
     pub use crate::catalog::{
-        DateStyle, Encoding, ExportLayout, FieldType::*, Format, MoneyUnit, MonthStyle, Role::*,
-        SourceDef, field,
+        Counts, DateStyle, Encoding, ExportLayout, FieldType::*, Figure, Format, Gate, List,
+        MoneyUnit, MonthStyle, Role::*, Shown, SourceDef, Switch, field,
     };
     pub use crate::codes;
 }
@@ -69,6 +69,55 @@ pub fn source(id: &str) -> Option<&'static SourceDef> {
 
 #[cfg(test)]
 mod tests {
+    use crate::catalog::Gate;
+
+    // A source that feeds income names its fields rightly: money for every amount, a code for
+    // every gate and record kind, and a period for the window (the engine builds its plans
+    // from these names, so a wrong one would fail a batch, not a build).
+    #[test]
+    fn every_income_source_names_real_fields_of_the_right_kind() {
+        let mut n = 0;
+        for s in super::all_sources() {
+            let Some(c) = s.counts else { continue };
+            n += 1;
+            let field = |name: &str| {
+                s.field(name)
+                    .unwrap_or_else(|| panic!("{}: counts names no field {name}", s.id))
+            };
+            let money = |name: &str| {
+                assert!(
+                    matches!(field(name).ty, FieldType::Money),
+                    "{}.{name}",
+                    s.id
+                );
+            };
+            let code = |name: &str| {
+                assert!(
+                    matches!(field(name).ty, FieldType::Code(_)),
+                    "{}.{name}",
+                    s.id
+                );
+            };
+            let gate = |g: &Gate| match g {
+                Gate::Always | Gate::Switch(_) => {}
+                Gate::In(f, _) | Gate::Is(f, _, _) | Gate::InBut(f, _, _) => code(f),
+            };
+            assert!(s.fields.iter().any(|f| f.role == Role::Period), "{}", s.id);
+            gate(&c.rows);
+            for f in [&c.wage, &c.added, &c.deducted].into_iter().flatten() {
+                money(f.field);
+                gate(&f.when);
+            }
+            if let Some(shown) = &c.evidence {
+                money(shown.amount);
+                if let Some(k) = shown.kind {
+                    code(k);
+                }
+            }
+        }
+        assert_eq!(n, 7, "the sources that feed income");
+    }
+
     use std::collections::HashSet;
 
     use super::*;

@@ -18,4 +18,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("amount_fen", Money, Income, "发放金额(元)", "amount paid"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "pension.csv" },
+    counts: Some(&Counts {
+        rows: Gate::In("scheme", List::CountedPensionSchemes),
+        wage: None,
+        added: Some(Figure { field: "amount_fen", when: Gate::Always }),
+        deducted: None,
+        evidence: Some(Shown { amount: "amount_fen", kind: None }),
+    }),
 };

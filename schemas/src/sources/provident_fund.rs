@@ -18,4 +18,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("withdrawal_fen", Money, Evidence, "提取金额(元)", "amount withdrawn that month").optional(),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gb18030, path: "provident_fund.csv" },
+    counts: Some(&Counts {
+        rows: Gate::Always,
+        wage: Some(Figure { field: "base_fen", when: Gate::Always }),
+        added: None,
+        deducted: None,
+        evidence: Some(Shown { amount: "base_fen", kind: None }),
+    }),
 };

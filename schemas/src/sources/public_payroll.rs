@@ -18,4 +18,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("salary_fen", Money, Income, "应发工资(元)", "gross salary"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "public_payroll.csv" },
+    counts: Some(&Counts {
+        rows: Gate::Always,
+        wage: Some(Figure { field: "salary_fen", when: Gate::Always }),
+        added: None,
+        deducted: None,
+        evidence: Some(Shown { amount: "salary_fen", kind: None }),
+    }),
 };

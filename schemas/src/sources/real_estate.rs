@@ -21,4 +21,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("deregistered_on", Date, ValidTo, "注销日期", "deregistration (sale), empty while owned").dates(DateStyle::Chinese).optional(),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "real_estate.csv" },
+    counts: None,
 };

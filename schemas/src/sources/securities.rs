@@ -17,4 +17,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("as_of", Date, AsOf, "valuation_date", "valuation date"),
     ],
     export: ExportLayout { format: Format::Parquet, encoding: Encoding::Utf8, path: "securities.parquet" },
+    counts: None,
 };

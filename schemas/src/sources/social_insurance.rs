@@ -18,4 +18,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("personal_fen", Money, Deduction, "personal_contribution_fen", "personal contribution").unit(MoneyUnit::Fen),
     ],
     export: ExportLayout { format: Format::Parquet, encoding: Encoding::Utf8, path: "social_insurance.parquet" },
+    counts: Some(&Counts {
+        rows: Gate::Always,
+        wage: Some(Figure { field: "base_fen", when: Gate::Always }),
+        added: None,
+        deducted: Some(Figure { field: "personal_fen", when: Gate::Always }),
+        evidence: Some(Shown { amount: "base_fen", kind: None }),
+    }),
 };

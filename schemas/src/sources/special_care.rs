@@ -17,4 +17,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("amount_fen", Money, Income, "金额(元)", "amount paid"),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "special_care.csv" },
+    counts: None,
 };

@@ -19,4 +19,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("withholder", CreditCode, Attribute, "withholder_uscc", "withholding agent").optional(),
     ],
     export: ExportLayout { format: Format::Parquet, encoding: Encoding::Utf8, path: "tax.parquet" },
+    counts: Some(&Counts {
+        rows: Gate::Always,
+        wage: Some(Figure { field: "income_fen", when: Gate::Is("income_type", "wage", List::CountedTaxIncomeTypes) }),
+        added: Some(Figure { field: "income_fen", when: Gate::InBut("income_type", List::CountedTaxIncomeTypes, "wage") }),
+        deducted: Some(Figure { field: "tax_fen", when: Gate::Always }),
+        evidence: Some(Shown { amount: "income_fen", kind: Some("income_type") }),
+    }),
 };

@@ -16,4 +16,11 @@ pub static SOURCE: SourceDef = SourceDef {
         field("amount_fen", Money, Income, "amountYuan", "amount paid"),
     ],
     export: ExportLayout { format: Format::Jsonl, encoding: Encoding::Utf8, path: "unemployment_benefit.jsonl" },
+    counts: Some(&Counts {
+        rows: Gate::Switch(Switch::CountUnemploymentBenefit),
+        wage: None,
+        added: Some(Figure { field: "amount_fen", when: Gate::Always }),
+        deducted: None,
+        evidence: Some(Shown { amount: "amount_fen", kind: None }),
+    }),
 };

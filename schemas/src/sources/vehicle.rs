@@ -20,4 +20,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("value_fen", Money, Evidence, "车辆价值(万元)", "assessed value").unit(MoneyUnit::WanYuan),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "vehicle.csv" },
+    counts: None,
 };

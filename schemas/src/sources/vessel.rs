@@ -19,4 +19,5 @@ pub static SOURCE: SourceDef = SourceDef {
         field("deregistered_on", Date, ValidTo, "注销日期", "deregistration, empty while registered").dates(DateStyle::Slash).optional(),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Gbk, path: "vessel.csv" },
+    counts: None,
 };
