@@ -36,7 +36,9 @@ pub mod src {
     pub const MEDICAL_EXPENSE: usize = 22;
     pub const INCARCERATION: usize = 23;
     pub const SPECIAL_CARE: usize = 24;
-    pub const COUNT: usize = 25;
+    /// Every source of the catalog (a source the generator plants nothing for gets an
+    /// empty export).
+    pub const COUNT: usize = hedui_schemas::SOURCE_IDS.len();
 }
 
 fn opt_date(d: Option<NaiveDate>) -> Cell {
