@@ -123,6 +123,15 @@ static INCOME_SOURCES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyL
         .collect()
 });
 
+/// The sources that hold a financial asset (a field of role `Asset`), in catalog order.
+static ASSET_SOURCES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    crate::all_sources()
+        .iter()
+        .filter(|s| s.fields.iter().any(|f| f.role == crate::Role::Asset))
+        .map(|s| s.id)
+        .collect()
+});
+
 /// The sources that only deduct from income (no record of theirs is evidence of it), needed
 /// under `policy` when it keeps their records (out-of-pocket medical spending, when the
 /// policy deducts it).
@@ -257,12 +266,8 @@ impl Rule {
         match self {
             // Every source whose records are evidence of income (the catalog's `counts`).
             Rule::IncomeOverLine => &INCOME_SOURCES,
-            Rule::AssetsOverLimit => &[
-                "bank_deposit",
-                "securities",
-                "commercial_insurance",
-                "internet_finance",
-            ],
+            // Every source the catalog tags as holding an asset.
+            Rule::AssetsOverLimit => &ASSET_SOURCES,
             Rule::PropertyExcess => &["real_estate"],
             Rule::VehicleOwned => &["vehicle"],
             Rule::VesselOwned => &["vessel"],
@@ -382,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn income_is_read_from_the_sources_the_catalog_says_count() {
+    fn income_and_assets_are_read_from_the_sources_the_catalog_says() {
         let mut income = Rule::IncomeOverLine.sources().to_vec();
         income.sort_unstable();
         assert_eq!(
@@ -394,6 +399,15 @@ mod tests {
                 "social_insurance",
                 "tax",
                 "unemployment_benefit"
+            ]
+        );
+        assert_eq!(
+            Rule::AssetsOverLimit.sources(),
+            [
+                "bank_deposit",
+                "securities",
+                "commercial_insurance",
+                "internet_finance"
             ]
         );
         let mut policy = crate::policy::Policy::default_policy();

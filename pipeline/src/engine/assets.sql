@@ -1,25 +1,16 @@
--- Financial assets per household: per account (bank deposit, securities, insurance policy,
--- internet platform) the latest value on or before the batch date $as_of, summed over each
--- household's counted members. Values dated after the batch date are ignored. The snapshots
--- of the four sources are kept to the counted members by one semi-join over all of them
--- (after the Bloom filter `may_be_counted` has dropped most others: prefilter.rs). The limit and
--- the test are in metrics.sql. An account is keyed by its source's number (1-4: an integer
--- is cheaper to group on than the source's name) and its account number.
+-- Financial assets per household: per account the latest value on or before the batch date
+-- $as_of, summed over each household's counted members. `asset_records` is every snapshot
+-- of every source the catalog tags as holding an asset (assets.rs; values dated after the
+-- batch date are left out there), with the source's catalog number (`src`: an integer is
+-- cheaper to group on than the source's name) and its account number. The snapshots are kept
+-- to the counted members by one semi-join over all of them (after the Bloom filter
+-- `may_be_counted` has dropped most others: prefilter.rs). The limit and the test are in
+-- metrics.sql.
 WITH counted AS (
     SELECT hh, person_key FROM members WHERE excluded IS NULL
 ),
 snapshots AS (
-    SELECT person_key, 1 AS src, account AS acct, balance_fen AS fen, as_of FROM bank_deposit
-    WHERE as_of <= $as_of
-    UNION ALL
-    SELECT person_key, 2, account, market_value_fen, as_of FROM securities
-    WHERE as_of <= $as_of
-    UNION ALL
-    SELECT person_key, 3, policy_no, cash_value_fen, as_of FROM commercial_insurance
-    WHERE as_of <= $as_of
-    UNION ALL
-    SELECT person_key, 4, account, balance_fen, as_of FROM internet_finance
-    WHERE as_of <= $as_of
+    SELECT person_key, src, acct, fen, as_of FROM asset_records
 ),
 -- The latest snapshot per account (the larger value when two share a date): the largest
 -- (date, value) pair, packed exactly into one 128-bit decimal, days x 10^20 + fen (fen is a

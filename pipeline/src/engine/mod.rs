@@ -32,6 +32,7 @@ use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionC
 
 use crate::{Error, Result};
 
+mod assets;
 mod decide;
 mod evidence;
 pub mod finding;
@@ -388,7 +389,8 @@ impl Engine {
 
     /// Registers what the plans of a batch read besides the tables: the lines the policy has
     /// in force at the batch date, per region and programme (`policy_lines`, metrics.sql), and
-    /// the income records of every source the catalog says feeds income (income.rs).
+    /// the income records of every source the catalog says feeds income (income.rs), and the
+    /// snapshots of every source it tags as holding an asset (assets.rs).
     /// Fails when the policy has no standard in force then.
     pub(crate) async fn prepare(&self, params: &Parameters, policy_name: &str) -> Result<()> {
         use arrow::array::{Date32Array, Int64Array, StringArray};
@@ -446,7 +448,8 @@ impl Engine {
         self.ctx
             .register_table("policy_lines", std::sync::Arc::new(table))
             .map_err(df_err)?;
-        self.register_income(params).await
+        self.register_income(params).await?;
+        self.register_assets(params).await
     }
 
     /// The metrics plan (income and assets with their limits per household; reads `members`,

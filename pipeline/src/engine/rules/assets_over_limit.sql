@@ -1,23 +1,11 @@
 -- Assets over the limit: the latest snapshot on or before the batch date $as_of of every
 -- account of the counted members of a household over the limit (`asset_members`; its Bloom
--- filter `may_be_over_limit` first, as for income).
+-- filter `may_be_over_limit` first, as for income), from every source the catalog tags as
+-- holding an asset (`asset_records`: assets.rs).
 WITH snapshots AS (
-    SELECT person_key, 'bank_deposit' AS src, account AS acct, balance_fen AS fen, as_of,
-           CAST(_file AS VARCHAR) AS file, _line AS line
-    FROM bank_deposit
-    WHERE as_of <= $as_of AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
-    UNION ALL
-    SELECT person_key, 'securities', account, market_value_fen, as_of, CAST(_file AS VARCHAR), _line
-    FROM securities
-    WHERE as_of <= $as_of AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
-    UNION ALL
-    SELECT person_key, 'commercial_insurance', policy_no, cash_value_fen, as_of, CAST(_file AS VARCHAR), _line
-    FROM commercial_insurance
-    WHERE as_of <= $as_of AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
-    UNION ALL
-    SELECT person_key, 'internet_finance', account, balance_fen, as_of, CAST(_file AS VARCHAR), _line
-    FROM internet_finance
-    WHERE as_of <= $as_of AND may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
+    SELECT person_key, source AS src, acct, fen, as_of, file, line
+    FROM asset_records
+    WHERE may_be_over_limit(person_key) AND person_key IN (SELECT person_key FROM asset_members)
 ),
 latest AS (
     SELECT person_key, src, acct, fen, as_of, file, line,
