@@ -12,7 +12,7 @@ use datafusion::logical_expr::{cast, lit};
 use datafusion::prelude::{DataFrame, col};
 use hedui_schemas::{FieldDef, Role, SourceDef};
 
-use super::{Engine, Parameters, days_since_epoch, df_err};
+use super::{Engine, Parameters, df_err};
 use crate::Result;
 
 /// The view of every asset snapshot.
@@ -26,13 +26,7 @@ fn field_of(def: &SourceDef, role: Role) -> Option<&'static FieldDef> {
 impl Engine {
     /// Registers `asset_records` for the batch's parameters.
     pub(crate) async fn register_assets(&self, p: &Parameters) -> Result<()> {
-        let as_of: chrono::NaiveDate = p
-            .as_of
-            .parse()
-            .map_err(|e| crate::Error::Invalid(format!("engine: batch date {}: {e}", p.as_of)))?;
-        let batch_date = lit(datafusion::common::ScalarValue::Date32(Some(
-            days_since_epoch(as_of),
-        )));
+        let batch_date = lit(p.batch_date()?);
         let mut records: Option<DataFrame> = None;
         for def in hedui_schemas::all_sources() {
             let Some(value) = field_of(def, Role::Asset) else {
@@ -65,17 +59,10 @@ impl Engine {
                     ])
                 })
                 .map_err(df_err)?;
-            records = Some(match records {
-                None => rows,
-                Some(r) => r.union(rows).map_err(df_err)?,
-            });
+            records = Some(super::income::union(records, rows)?);
         }
         let records = records
             .ok_or_else(|| crate::Error::Invalid("catalog: no source holds an asset".into()))?;
-        let _ = self.ctx.deregister_table(RECORDS).map_err(df_err)?;
-        self.ctx
-            .register_table(RECORDS, records.into_view())
-            .map_err(df_err)?;
-        Ok(())
+        self.register_table(RECORDS, records.into_view())
     }
 }

@@ -103,6 +103,14 @@ fn amount(f: &Figure, p: &Parameters, otherwise: Option<i64>) -> Result<Expr> {
     })
 }
 
+/// `rows` after those `so_far` (the first source's rows begin the union).
+pub(crate) fn union(so_far: Option<DataFrame>, rows: DataFrame) -> Result<DataFrame> {
+    match so_far {
+        None => Ok(rows),
+        Some(r) => r.union(rows).map_err(df_err),
+    }
+}
+
 /// `a AND b` of the conditions there are.
 fn all(conditions: impl IntoIterator<Item = Option<Expr>>) -> Option<Expr> {
     conditions.into_iter().flatten().reduce(Expr::and)
@@ -153,10 +161,7 @@ impl Engine {
                     ])
                 })
                 .map_err(df_err)?;
-            records = Some(match records {
-                None => rows,
-                Some(r) => r.union(rows).map_err(df_err)?,
-            });
+            records = Some(union(records, rows)?);
             let Some(shown) = &c.evidence else { continue };
             // Shown: the records that count as a wage figure or as income.
             let counts = [c.wage.as_ref(), c.added.as_ref()]
@@ -184,19 +189,13 @@ impl Engine {
                     ])
                 })
                 .map_err(df_err)?;
-            evidence = Some(match evidence {
-                None => shown_rows,
-                Some(e) => e.union(shown_rows).map_err(df_err)?,
-            });
+            evidence = Some(union(evidence, shown_rows)?);
         }
         for (name, view) in [(RECORDS, records), (EVIDENCE, evidence)] {
             let view = view.ok_or_else(|| {
                 crate::Error::Invalid(format!("catalog: no source feeds income ({name})"))
             })?;
-            let _ = self.ctx.deregister_table(name).map_err(df_err)?;
-            self.ctx
-                .register_table(name, view.into_view())
-                .map_err(df_err)?;
+            self.register_table(name, view.into_view())?;
         }
         Ok(())
     }

@@ -444,10 +444,7 @@ impl Engine {
         )?;
         let table =
             datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(df_err)?;
-        let _ = self.ctx.deregister_table("policy_lines").map_err(df_err)?;
-        self.ctx
-            .register_table("policy_lines", std::sync::Arc::new(table))
-            .map_err(df_err)?;
+        self.register_table("policy_lines", std::sync::Arc::new(table))?;
         self.register_income(params).await?;
         self.register_assets(params).await
     }
@@ -471,11 +468,7 @@ impl Engine {
         let figures = self
             .plan_on(&self.sums, "income", INCOME_FIGURES_SQL, params)
             .await?;
-        let as_of: NaiveDate = params
-            .as_of
-            .parse()
-            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", params.as_of)))?;
-        let window = hedui_schemas::values::income_window(as_of, params.months);
+        let window = hedui_schemas::values::income_window(params.date()?, params.months);
         let mut aggregates = Vec::with_capacity(window.len() + 1);
         for m in &window {
             let wage = when(col("month").eq(lit(i64::from(*m))), col("wage_fen"))
@@ -497,19 +490,25 @@ impl Engine {
             .aggregate(vec![col("person_key")], aggregates)
             .and_then(|df| df.select(vec![col("person_key"), fen.alias("fen")]))
             .map_err(df_err)?;
-        let _ = self
-            .ctx
-            .deregister_table("income_per_person")
-            .map_err(df_err)?;
-        self.ctx
-            .register_table("income_per_person", per_person.into_view())
-            .map_err(df_err)?;
+        self.register_table("income_per_person", per_person.into_view())?;
         self.plan_on(&self.sums, "income", INCOME_SQL, params).await
     }
 
     /// The asset sums per household, on the sums' session (reads `members`).
     pub(crate) async fn assets_plan(&self, params: &Parameters) -> Result<DataFrame> {
         self.plan_on(&self.sums, "assets", ASSETS_SQL, params).await
+    }
+
+    /// Registers `table` as `name`, replacing any table of that name (shared by both
+    /// sessions: they have one catalog).
+    pub(crate) fn register_table(
+        &self,
+        name: &str,
+        table: std::sync::Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Result<()> {
+        let _ = self.ctx.deregister_table(name).map_err(df_err)?;
+        self.ctx.register_table(name, table).map_err(df_err)?;
+        Ok(())
     }
 
     /// Where the engine keeps what it writes for itself.

@@ -116,18 +116,26 @@ impl Parameters {
         }
     }
 
+    /// The batch date.
+    pub(crate) fn date(&self) -> Result<NaiveDate> {
+        self.as_of
+            .parse()
+            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", self.as_of)))
+    }
+
+    /// The batch date as a value of a plan (Arrow's `Date32`).
+    pub(crate) fn batch_date(&self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Date32(Some(days_since_epoch(self.date()?))))
+    }
+
     /// The values of the plans' named parameters (`$as_of` is the batch date, `$ws` the
     /// window's first month, ...), but for the lists ([`Parameters::lists`]). Numbers are
     /// 64-bit, as a number written in SQL is.
     fn scalars(&self) -> Result<Vec<(&'static str, ScalarValue)>> {
-        let as_of: NaiveDate = self
-            .as_of
-            .parse()
-            .map_err(|e| Error::Invalid(format!("engine: batch date {}: {e}", self.as_of)))?;
         let int = |v: i64| ScalarValue::Int64(Some(v));
         let flag = |v: bool| ScalarValue::Boolean(Some(v));
         Ok(vec![
-            ("as_of", ScalarValue::Date32(Some(days_since_epoch(as_of)))),
+            ("as_of", self.batch_date()?),
             ("ws", int(self.ws.into())),
             ("we", int(self.we.into())),
             ("months", int(self.months.into())),

@@ -25,33 +25,21 @@ fn measure(_: &Gathered, h: &Figures<'_>) -> Measured {
 
 fn sentence(f: &Finding, w: &Words<'_>) -> (String, String) {
     let people = f.counted.max(1) * f.months.max(1);
-    let line = f.standard_fen.unwrap_or(0) * f.multiple_bp.unwrap_or(0) / 10_000;
-    let city_zh = w.city_zh;
-    let city_en = w.city_en;
+    let (months, counted, city_zh, city_en) = (f.months, f.counted, w.city_zh, w.city_en);
+    // The figures, as both sentences print them.
+    let income = yuan(f.measured);
+    let pc = yuan(f.measured / people);
+    let line = yuan(f.standard_fen.unwrap_or(0) * f.multiple_bp.unwrap_or(0) / 10_000);
+    let std = yuan(f.standard_fen.unwrap_or(0));
+    let mult = multiple(f.multiple_bp.unwrap_or(0));
+    let limit = yuan(f.threshold);
+    let (prog_zh, prog_en) = (programme_zh(&f.programme), programme_en(&f.programme));
     (
         format!(
-            "家庭近 {months} 个月收入合计 {income} 元（月人均 {pc} 元），高于{city_zh}{prog}标准 {line} 元/人·月（低保标准 {std} 元 × {mult}）× {counted} 人 × {months} 个月 = {limit} 元；",
-            months = f.months,
-            income = yuan(f.measured),
-            pc = yuan(f.measured / people),
-            prog = programme_zh(&f.programme),
-            line = yuan(line),
-            std = yuan(f.standard_fen.unwrap_or(0)),
-            mult = multiple(f.multiple_bp.unwrap_or(0)),
-            counted = f.counted,
-            limit = yuan(f.threshold),
+            "家庭近 {months} 个月收入合计 {income} 元（月人均 {pc} 元），高于{city_zh}{prog_zh}标准 {line} 元/人·月（低保标准 {std} 元 × {mult}）× {counted} 人 × {months} 个月 = {limit} 元；"
         ),
         format!(
-            "Household income over the last {months} months is {income} yuan ({pc} yuan per person per month), above the {city_en} {prog} line of {line} yuan per person per month (dibao standard {std} x {mult}) x {counted} members x {months} months = {limit} yuan.",
-            months = f.months,
-            income = yuan(f.measured),
-            pc = yuan(f.measured / people),
-            prog = programme_en(&f.programme),
-            line = yuan(line),
-            std = yuan(f.standard_fen.unwrap_or(0)),
-            mult = multiple(f.multiple_bp.unwrap_or(0)),
-            counted = f.counted,
-            limit = yuan(f.threshold),
+            "Household income over the last {months} months is {income} yuan ({pc} yuan per person per month), above the {city_en} {prog_en} line of {line} yuan per person per month (dibao standard {std} x {mult}) x {counted} members x {months} months = {limit} yuan."
         ),
     )
 }
