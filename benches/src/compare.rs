@@ -185,7 +185,7 @@ impl Results {
             let cols = FIGURES
                 .iter()
                 .map(|c| int_column(&b, c))
-                .collect::<hedui::Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>, hedui::engine::Error>>()?;
             for (i, id) in ids.into_iter().enumerate() {
                 let mut f: Figures = [None; 6];
                 for (j, c) in cols.iter().enumerate() {
@@ -193,7 +193,7 @@ impl Results {
                 }
                 r.figures.insert(id.unwrap_or_default(), f);
             }
-            Ok(())
+            Ok::<_, hedui::engine::Error>(())
         })?;
         for_each_batch(&dir.join("findings.parquet"), |b| {
             for (h, rule) in text_column(&b, "household_id")?
@@ -203,7 +203,7 @@ impl Results {
                 r.findings
                     .insert((h.unwrap_or_default(), rule.unwrap_or_default()));
             }
-            Ok(())
+            Ok::<_, hedui::engine::Error>(())
         })?;
         for_each_batch(&dir.join("outcomes.parquet"), |b| {
             for (h, o) in text_column(&b, "household_id")?
@@ -213,7 +213,7 @@ impl Results {
                 r.outcomes
                     .insert(h.unwrap_or_default(), o.unwrap_or_default());
             }
-            Ok(())
+            Ok::<_, hedui::engine::Error>(())
         })?;
         Ok(r)
     }

@@ -20,6 +20,7 @@ use crate::raw::RawRecord;
 use crate::stage::{About, QuarantineBuilder, StagedBuilder, quarantine_schema};
 use crate::validate::{Rejection, validate_row};
 use crate::{Error, Result};
+use hedui_schemas::batch::BatchFileError;
 use hedui_schemas::{FieldType, ResidentId, Role};
 
 /// Status of a source in a batch.
@@ -72,6 +73,71 @@ pub struct SourceReport {
     /// the ingest folder; written only when there are warnings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings_file: Option<String>,
+}
+
+/// `ingest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Per source id (every catalog source appears).
+    pub sources: BTreeMap<String, SourceReport>,
+    /// The ids of failed sources.
+    pub failed: Vec<String>,
+}
+
+impl IngestReport {
+    /// Reads a previous report, if there is one.
+    pub fn read(path: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes the report as pretty JSON.
+    pub fn write(&self, path: &Path) -> std::result::Result<(), BatchFileError> {
+        let tmp = path.with_extension("json.partial");
+        hedui_schemas::batch::write_json(&tmp, self)?;
+        std::fs::rename(&tmp, path).map_err(|source| BatchFileError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// A terminal table of the report.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<22} {:<7} {:>10} {:>10} {:>11}  {}\n",
+            "source", "status", "read", "accepted", "quarantined", "quarantine reasons / error"
+        );
+        for (id, r) in &self.sources {
+            let status = match r.status {
+                Status::Ok => "ok",
+                Status::Failed => "FAILED",
+            };
+            let detail = match &r.error {
+                Some(e) => e.clone(),
+                None => r
+                    .by_reason
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            out.push_str(&format!(
+                "{id:<22} {status:<7} {:>10} {:>10} {:>11}  {detail}\n",
+                r.read, r.accepted, r.quarantined
+            ));
+        }
+        let (read, acc, q) = self.sources.values().fold((0, 0, 0), |a, r| {
+            (a.0 + r.read, a.1 + r.accepted, a.2 + r.quarantined)
+        });
+        out.push_str(&format!(
+            "{:<22} {:<7} {read:>10} {acc:>10} {q:>11}\n",
+            "total", ""
+        ));
+        if !self.failed.is_empty() {
+            out.push_str(&format!("failed sources: {}\n", self.failed.join(", ")));
+        }
+        out
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -53,7 +53,7 @@ fn parquet_rows(path: &Path) -> Result<Vec<Vec<(String, String)>>> {
                     .collect(),
             );
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(rows)
 }
@@ -111,16 +111,18 @@ pub async fn replay(batch: &Path, scratch: &Path) -> Result<Replay> {
     let policy_path = batch.join(POLICY_COPY);
     let text = std::fs::read_to_string(&policy_path).map_err(crate::error::io(&policy_path))?;
     if hash_bytes(text.as_bytes()) != manifest.policy_sha256 {
-        return Err(Error::Invalid(format!(
-            "{}: the batch's policy copy is not the one it ran with (run `hedui verify`)",
-            policy_path.display()
-        )));
+        return Err(Error::Integrity {
+            path: policy_path.display().to_string(),
+            msg: "the batch's policy copy is not the one it ran with (run `hedui verify`)".into(),
+        });
     }
     let policy = Policy::from_toml(&text, &policy_path.display().to_string())?;
     let ingest_path = batch.join("ingest").join("ingest.json");
-    let ingest = crate::ingest::IngestReport::read(&ingest_path).ok_or_else(|| {
-        Error::Invalid(format!("{}: missing or unreadable", ingest_path.display()))
-    })?;
+    let ingest =
+        crate::ingest::IngestReport::read(&ingest_path).ok_or_else(|| Error::Integrity {
+            path: ingest_path.display().to_string(),
+            msg: "missing or unreadable".into(),
+        })?;
     std::fs::create_dir_all(scratch).map_err(crate::error::io(scratch))?;
     // The engine reads the batch's own staged snapshot: link it into the scratch folder.
     let scratch_ingest = scratch.join("ingest");
@@ -288,7 +290,7 @@ fn read_sides(batch: &Path) -> Result<BTreeMap<String, Side>> {
                 .or_default()
                 .outcome = o[i].clone().unwrap_or_default();
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     for_each_batch(&batch.join("findings.parquet"), |b| {
         let h = text_column(&b, "household_id")?;
@@ -308,7 +310,7 @@ fn read_sides(batch: &Path) -> Result<BTreeMap<String, Side>> {
                     ),
                 );
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(out)
 }
@@ -324,7 +326,7 @@ fn evidence_of(
         let cols: Vec<Vec<Option<String>>> = ["rule", "source", "record_key", "amount_fen", "date"]
             .iter()
             .map(|c| text_column(&b, c))
-            .collect::<Result<_>>()?;
+            .collect::<Result<_, crate::engine::Error>>()?;
         for i in 0..b.num_rows() {
             let Some(hh) = &h[i] else { continue };
             if !households.contains(hh) {
@@ -350,7 +352,7 @@ fn evidence_of(
                 cols[4][i].as_deref().unwrap_or("-")
             ));
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(out)
 }
@@ -376,7 +378,7 @@ fn metrics_of(
         let cols: Vec<Vec<Option<String>>> = names
             .iter()
             .map(|c| text_column(&b, c))
-            .collect::<Result<_>>()?;
+            .collect::<Result<_, crate::engine::Error>>()?;
         for i in 0..b.num_rows() {
             let Some(hh) = &h[i] else { continue };
             if households.contains(hh) {
@@ -390,7 +392,7 @@ fn metrics_of(
                 );
             }
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(out)
 }

@@ -101,14 +101,22 @@ fn hash(fields: &[&str]) -> u128 {
 
 /// Rows of a truth CSV file, as header-keyed fields, one at a time.
 fn each_csv(path: &Path, mut f: impl FnMut(&csv::StringRecord, &csv::StringRecord)) -> Result<()> {
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let mut r = csv::Reader::from_path(path).map_err(|e| Error::Input {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
     let headers = r
         .headers()
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
+        .map_err(|e| Error::Input {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?
         .clone();
     for rec in r.records() {
-        let rec = rec.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let rec = rec.map_err(|e| Error::Input {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
         f(&headers, &rec);
     }
     Ok(())
@@ -198,7 +206,7 @@ pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> 
                 ),
             );
         }
-        Ok(())
+        Ok::<_, crate::Error>(())
     })?;
     c.findings_expected = want.len() as u64;
     for (k, w) in &want {
@@ -240,12 +248,12 @@ pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> 
         let v: Vec<Vec<Option<String>>> = cols
             .iter()
             .map(|n| text_column(&b, n))
-            .collect::<Result<_>>()?;
+            .collect::<Result<_, crate::engine::Error>>()?;
         for i in 0..b.num_rows() {
             let row: Vec<&str> = v.iter().map(|c| c[i].as_deref().unwrap_or("")).collect();
             got_ev.push(hash(&row));
         }
-        Ok(())
+        Ok::<_, crate::Error>(())
     })?;
     want_ev.sort_unstable();
     got_ev.sort_unstable();
@@ -269,7 +277,7 @@ pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> 
                 o[i].as_deref().unwrap_or(""),
             ]));
         }
-        Ok(())
+        Ok::<_, crate::Error>(())
     })?;
     c.households = want_o.len() as u64;
     c.households_in_batch = got_o.len() as u64;
@@ -344,7 +352,7 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
                     });
                 }
             }
-            Ok(())
+            Ok::<_, Error>(())
         })?;
     }
     let mut households: std::collections::HashMap<String, String> =
@@ -363,7 +371,7 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
                     .or_insert_with(|| record.clone());
             }
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     let mut n = 0;
     for_each_batch(&batch_dir.join("outcomes.parquet"), |b| {
@@ -382,7 +390,7 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
                 }
             }
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(n)
 }

@@ -60,22 +60,8 @@ impl Default for IngestSection {
     }
 }
 
-/// The `[engine]` section: how the verification core runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EngineSection {
-    /// Memory the engine's operators may hold, in MiB; beyond it sorts and aggregations
-    /// spill (compressed) to `spill_dir`. Unset: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_mib: Option<u64>,
-    /// Where spills go (default: the system's temporary folder).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spill_dir: Option<PathBuf>,
-    /// DataFusion target partitions (default: three per core, or one per core under a
-    /// memory limit). Outputs do not depend on it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_partitions: Option<usize>,
-}
+/// The `[engine]` section: how the verification core runs (defined by the engine).
+pub use hedui_engine::EngineSection;
 
 /// The whole `hedui.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,11 +139,14 @@ fn needed_not_absent(
                 .map(Rule::id)
                 .collect()
         };
-        return Err(Error::Invalid(format!(
-            "hedui.toml: [sources.{}] absent: {name} cannot be absent, the rules read it: {}",
-            def.id,
-            rules.join(", ")
-        )));
+        return Err(Error::Config {
+            file: "hedui.toml".into(),
+            msg: format!(
+                "[sources.{}] absent: {name} cannot be absent, the rules read it: {}",
+                def.id,
+                rules.join(", ")
+            ),
+        });
     }
     Ok(())
 }
@@ -166,8 +155,10 @@ impl BatchConfig {
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<(Self, PathBuf)> {
         let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let cfg: BatchConfig = toml::from_str(&text)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let cfg: BatchConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            file: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((cfg, base))
     }
@@ -193,20 +184,23 @@ impl BatchConfig {
     pub fn build(&self, base: &Path) -> Result<BatchPlan> {
         for id in self.sources.keys() {
             if hedui_schemas::source(id).is_none() {
-                return Err(Error::Invalid(format!(
-                    "hedui.toml: [sources.{id}] is not a catalog source (see `hedui sources`)"
-                )));
+                return Err(Error::Config {
+                    file: "hedui.toml".into(),
+                    msg: format!("[sources.{id}] is not a catalog source (see `hedui sources`)"),
+                });
             }
         }
         if !self.sources.contains_key("applications") {
-            return Err(Error::Invalid(
-                "hedui.toml: [sources.applications] is required".into(),
-            ));
+            return Err(Error::Config {
+                file: "hedui.toml".into(),
+                msg: "[sources.applications] is required".into(),
+            });
         }
         if self.ingest.batch_rows == 0 || self.ingest.max_concurrent_sources == 0 {
-            return Err(Error::Invalid(
-                "hedui.toml: [ingest] values must be at least 1".into(),
-            ));
+            return Err(Error::Config {
+                file: "hedui.toml".into(),
+                msg: "[ingest] values must be at least 1".into(),
+            });
         }
         let mut sources = Vec::new();
         let mut absent = Vec::new();
@@ -226,14 +220,13 @@ impl BatchConfig {
             base: base.to_path_buf(),
             policy: self.policy.as_ref().map(|p| base.join(p)),
             engine: self.engine.clone(),
-            config_text: toml::to_string_pretty(self)
-                .map_err(|e| Error::Invalid(format!("hedui.toml: {e}")))?,
+            config_text: toml::to_string_pretty(self)?,
         })
     }
 
     /// The config as TOML, with a header comment.
     pub fn to_toml(&self, header: &str) -> Result<String> {
-        let body = toml::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        let body = toml::to_string_pretty(self)?;
         Ok(format!("{header}{body}"))
     }
 }

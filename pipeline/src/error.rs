@@ -7,9 +7,55 @@ pub enum Error {
     /// The policy is invalid, unreadable, or has no value for a household.
     #[error(transparent)]
     Policy(#[from] hedui_schemas::policy::PolicyError),
-    /// A command-line or config value is invalid.
-    #[error("{0}")]
-    Invalid(String),
+    /// `hedui.toml` is invalid: unreadable TOML, an unknown source, a field the rules read
+    /// declared absent, a value out of range.
+    #[error("{file}: {msg}")]
+    Config {
+        /// The config file (`hedui.toml` when the file is not known).
+        file: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A file given to a command is not what it must be (an export `hedui map` cannot read,
+    /// a truth file `hedui check` cannot parse).
+    #[error("{path}: {msg}")]
+    Input {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A catalog source id that does not exist.
+    #[error("no catalog source {0:?} (see `hedui sources`)")]
+    UnknownSource(String),
+    /// The batch root is locked by another run.
+    #[error("batch root {root} is locked by another run ({holder}); wait for it to finish")]
+    Locked {
+        /// The batch root.
+        root: String,
+        /// Who holds the lock (host and process, as the holder wrote it).
+        holder: String,
+    },
+    /// A published batch is never overwritten, nor a batch replayed over a copy that is
+    /// not the one it ran with: the batch's integrity is at stake.
+    #[error("{path}: {msg}")]
+    Integrity {
+        /// The file.
+        path: String,
+        /// What does not hold.
+        msg: String,
+    },
+    /// The runtime or one of its tasks failed (a task panicked, the runtime did not start).
+    #[error("{what}: {detail}")]
+    Runtime {
+        /// `ingest task`, `starting the runtime`.
+        what: &'static str,
+        /// The cause.
+        detail: String,
+    },
+    /// Writing a config as TOML failed.
+    #[error(transparent)]
+    Toml(#[from] toml::ser::Error),
     /// Reading or writing a file failed.
     #[error("{path}: {err}")]
     Io {
@@ -35,66 +81,15 @@ pub enum Error {
     /// Generating a province failed.
     #[error(transparent)]
     Generate(#[from] hedui_generate::Error),
-    /// The engine could not plan a query: a table, column or named parameter missing, types
-    /// that do not fit. A fault of the plan or of the staged snapshot, not of the machine.
-    #[error("engine{}: {source}", at(query))]
-    Planning {
-        /// The query (`evidence for vehicle_owned`, `query for households.parquet`, ...;
-        /// empty where the engine was setting up its tables).
-        query: String,
-        /// DataFusion's error.
-        #[source]
-        source: Box<datafusion::error::DataFusionError>,
-    },
-    /// A query ran out of memory under the engine's limit (or out of spill space): the
-    /// batch may succeed with a higher `[engine] memory_limit_mib` or more room for spills.
-    #[error(
-        "engine{}: out of memory under the engine's limit or out of spill space \
-         (raise [engine] memory_limit_mib or give spill_dir room): {source}",
-        at(query)
-    )]
-    ResourcesExhausted {
-        /// The query.
-        query: String,
-        /// DataFusion's error.
-        #[source]
-        source: Box<datafusion::error::DataFusionError>,
-    },
-    /// A query failed as it ran (a staged file unreadable, a value out of range).
-    #[error("engine{}: {source}", at(query))]
-    Engine {
-        /// The query.
-        query: String,
-        /// DataFusion's error.
-        #[source]
-        source: Box<datafusion::error::DataFusionError>,
-    },
-}
-
-/// ` (query)`, or nothing for no query.
-fn at(query: &str) -> String {
-    if query.is_empty() {
-        String::new()
-    } else {
-        format!(" ({query})")
-    }
-}
-
-impl Error {
-    /// An engine error of `query`, by its cause: planning, resources exhausted, or a failure
-    /// as the query ran.
-    pub fn engine(query: impl Into<String>, e: datafusion::error::DataFusionError) -> Error {
-        use datafusion::error::DataFusionError as E;
-        let query = query.into();
-        let source = Box::new(e);
-        match source.find_root() {
-            E::ResourcesExhausted(_) => Error::ResourcesExhausted { query, source },
-            E::Plan(_) | E::SchemaError(..) | E::SQL(..) | E::NotImplemented(_) => {
-                Error::Planning { query, source }
-            }
-            _ => Error::Engine { query, source },
-        }
-    }
+    /// A batch file (manifest, summary, ingest report) could not be read or written.
+    #[error(transparent)]
+    BatchFile(#[from] hedui_schemas::batch::BatchFileError),
+    /// Reports or the review app failed.
+    #[error(transparent)]
+    Review(#[from] hedui_review::Error),
+    /// The engine failed (planning, resources exhausted, a query as it ran, an output).
+    #[error(transparent)]
+    Engine(#[from] hedui_engine::Error),
 }
 
 /// Result with [`Error`].

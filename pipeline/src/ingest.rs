@@ -12,76 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hedui_connectors::ingest::{IngestOptions, SourceReport, Status, ingest_source};
-use serde::{Deserialize, Serialize};
 
 use crate::config::BatchPlan;
 use crate::error::io;
 use crate::{Error, Result};
 
-/// `ingest.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IngestReport {
-    /// Per source id (every catalog source appears).
-    pub sources: BTreeMap<String, SourceReport>,
-    /// The ids of failed sources.
-    pub failed: Vec<String>,
-}
-
-impl IngestReport {
-    /// Reads a previous report, if there is one.
-    pub fn read(path: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(path).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    /// Writes the report as pretty JSON.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
-        text.push('\n');
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, text).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))
-    }
-
-    /// A terminal table of the report.
-    pub fn table(&self) -> String {
-        let mut out = format!(
-            "{:<22} {:<7} {:>10} {:>10} {:>11}  {}\n",
-            "source", "status", "read", "accepted", "quarantined", "quarantine reasons / error"
-        );
-        for (id, r) in &self.sources {
-            let status = match r.status {
-                Status::Ok => "ok",
-                Status::Failed => "FAILED",
-            };
-            let detail = match &r.error {
-                Some(e) => e.clone(),
-                None => r
-                    .by_reason
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
-            out.push_str(&format!(
-                "{id:<22} {status:<7} {:>10} {:>10} {:>11}  {detail}\n",
-                r.read, r.accepted, r.quarantined
-            ));
-        }
-        let (read, acc, q) = self.sources.values().fold((0, 0, 0), |a, r| {
-            (a.0 + r.read, a.1 + r.accepted, a.2 + r.quarantined)
-        });
-        out.push_str(&format!(
-            "{:<22} {:<7} {read:>10} {acc:>10} {q:>11}\n",
-            "total", ""
-        ));
-        if !self.failed.is_empty() {
-            out.push_str(&format!("failed sources: {}\n", self.failed.join(", ")));
-        }
-        out
-    }
-}
+pub use hedui_connectors::ingest::IngestReport;
 
 /// Accepted rows per source of the last good snapshot: what the relative gate
 /// (`min_accepted_vs_previous`) compares a delivery with.
@@ -154,9 +90,10 @@ pub async fn ingest_all(
     }
     let mut sources = BTreeMap::new();
     for t in tasks {
-        let r = t
-            .await
-            .map_err(|e| Error::Invalid(format!("ingest task: {e}")))?;
+        let r = t.await.map_err(|e| Error::Runtime {
+            what: "ingest task",
+            detail: e.to_string(),
+        })?;
         sources.insert(r.source.clone(), r);
     }
     for id in &plan.absent {
@@ -187,7 +124,10 @@ pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Invalid(format!("starting the runtime: {e}")))?;
+        .map_err(|e| Error::Runtime {
+            what: "starting the runtime",
+            detail: e.to_string(),
+        })?;
     rt.block_on(ingest_all(
         plan,
         out,

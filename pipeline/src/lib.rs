@@ -10,18 +10,17 @@
 pub mod audit;
 pub mod check;
 pub mod config;
-mod cpu;
-pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod layout;
 pub mod manifest;
 pub mod map;
-pub mod output;
+pub use hedui_engine as engine;
+pub use hedui_engine::output;
+pub use hedui_review as review;
 pub use hedui_schemas::policy;
 pub mod publish;
-pub mod review;
 pub mod run;
 pub mod sources_cmd;
 

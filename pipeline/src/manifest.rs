@@ -13,101 +13,18 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::Result;
 use crate::error::io;
-use crate::{Error, Result};
 
-/// The manifest's file name.
-pub const MANIFEST: &str = "manifest.json";
-/// The copy of the policy a batch ran with.
-pub const POLICY_COPY: &str = "policy.toml";
-/// The copy of the batch config a batch ran with.
-pub const CONFIG_COPY: &str = "config.toml";
+pub use hedui_schemas::batch::{CONFIG_COPY, MANIFEST, POLICY_COPY};
 
 /// The commit hedui was built from (`unknown` outside a git checkout).
 pub const SOURCE_COMMIT: &str = env!("HEDUI_COMMIT");
 
-/// A hashed file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileHash {
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
-}
-
-/// One delivered file of a source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputFile {
-    /// As named in the staged data's `_file` (relative to the config's folder), or the
-    /// connector's label (a PostgreSQL query).
-    pub name: String,
-    /// Rows read from it.
-    pub rows: u64,
-    /// Its hash, when it is a file.
-    pub hash: Option<FileHash>,
-}
-
-/// What one source delivered and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceInputs {
-    /// `ok` or `failed`.
-    pub status: String,
-    /// Rows read.
-    pub read: u64,
-    /// Rows accepted.
-    pub accepted: u64,
-    /// Rows quarantined.
-    pub quarantined: u64,
-    /// The accepted rows the relative gate compared this delivery with (the newest earlier
-    /// batch in which the source was ok), if there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline_accepted: Option<u64>,
-    /// The delivered files.
-    pub files: Vec<InputFile>,
-}
-
-/// The link to the batch published before this one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Previous {
-    /// Its id.
-    pub batch_id: String,
-    /// SHA-256 of its `manifest.json`.
-    pub manifest_sha256: String,
-}
-
-/// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Manifest format version.
-    pub format: u32,
-    /// The batch id.
-    pub batch_id: String,
-    /// The batch date.
-    pub as_of: NaiveDate,
-    /// hedui's version.
-    pub hedui_version: String,
-    /// The commit hedui was built from.
-    pub source_commit: String,
-    /// The policy's name.
-    pub policy_name: String,
-    /// SHA-256 of the policy the batch ran with (`policy.toml` in the batch).
-    pub policy_sha256: String,
-    /// SHA-256 of the batch config (`config.toml` in the batch).
-    pub config_sha256: String,
-    /// Per source: delivered files and counts.
-    pub sources: BTreeMap<String, SourceInputs>,
-    /// Every file of the batch but the manifest, by path relative to the batch folder.
-    pub files: BTreeMap<String, FileHash>,
-    /// Seconds per stage.
-    pub timings: Vec<(String, f64)>,
-    /// The batch published before this one on the same root.
-    pub previous: Option<Previous>,
-}
+pub use hedui_schemas::batch::{FileHash, InputFile, Manifest, Previous, SourceInputs};
 
 /// SHA-256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<FileHash> {
@@ -184,24 +101,6 @@ pub fn hash_inputs(base: &Path, names: Vec<(String, u64)>) -> Vec<InputFile> {
             InputFile { name, rows, hash }
         })
         .collect()
-}
-
-impl Manifest {
-    /// Reads a batch's manifest.
-    pub fn read(batch: &Path) -> Result<Self> {
-        let path = batch.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
-    }
-
-    /// Writes it as pretty JSON into `batch`.
-    pub fn write(&self, batch: &Path) -> Result<()> {
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
-        text.push('\n');
-        let path = batch.join(MANIFEST);
-        std::fs::write(&path, text).map_err(io(&path))
-    }
 }
 
 /// How many published batches back [`baseline`] looks for a source's last good delivery.

@@ -75,7 +75,10 @@ pub struct DryRun {
 const SAMPLE_ROWS: usize = 500;
 
 fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{}: {msg}", path.display()))
+    Error::Input {
+        path: path.display().to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 /// Reads a file's header and first rows.
@@ -309,14 +312,14 @@ fn unit_of(header: &str, values: &[&str], default: MoneyUnit) -> MoneyUnit {
 /// is the connector's path as it will stand in `hedui.toml`.
 pub fn propose(s: &Sniffed, source: Option<&str>, path: &str) -> Result<Proposal> {
     let def = match source {
-        Some(id) => hedui_schemas::source(id).ok_or_else(|| {
-            Error::Invalid(format!("no catalog source {id:?} (see `hedui sources`)"))
-        })?,
+        Some(id) => {
+            hedui_schemas::source(id).ok_or_else(|| Error::UnknownSource(id.to_string()))?
+        }
         None => hedui_schemas::all_sources()
             .iter()
             .copied()
             .max_by_key(|d| fit(d, &s.headers))
-            .ok_or_else(|| Error::Invalid("no catalog sources".into()))?,
+            .ok_or_else(|| Error::UnknownSource(String::new()))?,
     };
     let matched = match_fields(def, &s.headers);
     let mut c = SourceConfig::default_for(def, ".");
@@ -487,8 +490,7 @@ pub fn render(p: &Proposal, d: &DryRun, sniffed: &Sniffed) -> Result<String> {
     }
     let block = toml::to_string_pretty(&Block {
         sources: BTreeMap::from([(p.def.id, &p.config)]),
-    })
-    .map_err(|e| Error::Invalid(e.to_string()))?;
+    })?;
     let mut out = format!(
         "# {}: {} ({}), {} {}\n",
         sniffed.path.display(),

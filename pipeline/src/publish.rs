@@ -47,11 +47,10 @@ impl RootLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                return Err(Error::Invalid(format!(
-                    "batch root {} is locked by another run ({}); wait for it to finish",
-                    root.display(),
-                    holder.trim()
-                )));
+                return Err(Error::Locked {
+                    root: root.display().to_string(),
+                    holder: holder.trim().to_string(),
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
         }
@@ -107,10 +106,10 @@ impl RootLock {
         sync_tree(partial)?;
         let target = self.root.join(id);
         if target.exists() {
-            return Err(Error::Invalid(format!(
-                "{}: a published batch is never overwritten",
-                target.display()
-            )));
+            return Err(Error::Integrity {
+                path: target.display().to_string(),
+                msg: "a published batch is never overwritten".into(),
+            });
         }
         std::fs::rename(partial, &target).map_err(io(&target))?;
         sync_dir(&self.root)?;
@@ -118,33 +117,7 @@ impl RootLock {
     }
 }
 
-/// The published batch ids under `root`, sorted.
-pub fn published(root: &Path) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-        Err(e) => return Err(io(root)(e)),
-    };
-    for e in entries {
-        let e = e.map_err(io(root))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if is_batch_id(&name) && e.path().is_dir() {
-            ids.push(name);
-        }
-    }
-    ids.sort();
-    Ok(ids)
-}
-
-/// `yyyymmdd-NNN`.
-pub fn is_batch_id(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() >= 12
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'-'
-        && b[9..].iter().all(u8::is_ascii_digit)
-}
+pub use hedui_schemas::batch::{is_batch_id, published};
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

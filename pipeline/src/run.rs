@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use hedui_connectors::ingest::SourceReport;
-use serde::{Deserialize, Serialize};
 
 use crate::config::BatchPlan;
 use crate::engine::Engine;
@@ -30,34 +29,9 @@ use crate::manifest::{
 };
 use crate::policy::Policy;
 use crate::publish::RootLock;
-use crate::{Error, Result};
+use crate::Result;
 
-/// `summary.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    /// The batch id.
-    pub batch_id: String,
-    /// The batch date.
-    pub as_of: NaiveDate,
-    /// The policy's name.
-    pub policy: String,
-    /// Households under check.
-    pub households: u64,
-    /// Households by outcome.
-    pub outcomes: BTreeMap<String, u64>,
-    /// Households by region, programme and outcome.
-    pub by_region_programme: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Findings by rule.
-    pub findings: BTreeMap<String, u64>,
-    /// Evidence records behind the findings.
-    pub evidence_rows: u64,
-    /// Rows quarantined per source.
-    pub quarantined: BTreeMap<String, u64>,
-    /// Sources that failed or were absent.
-    pub failed_sources: Vec<String>,
-    /// Sources whose absence leaves households UNVERIFIED.
-    pub unverified_sources: Vec<String>,
-}
+pub use hedui_schemas::batch::Summary;
 
 /// A finished batch.
 pub struct Batch {
@@ -252,11 +226,10 @@ pub(crate) fn summary_of(
 
 /// Writes `summary.json`.
 pub(crate) fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
-    let mut text =
-        serde_json::to_string_pretty(summary).map_err(|e| Error::Invalid(e.to_string()))?;
-    text.push('\n');
-    let path = dir.join("summary.json");
-    std::fs::write(&path, text).map_err(io(&path))
+    Ok(hedui_schemas::batch::write_json(
+        &dir.join("summary.json"),
+        summary,
+    )?)
 }
 
 /// The terminal summary of a batch.

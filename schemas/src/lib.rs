@@ -13,6 +13,7 @@
 //! quarantine reasons in ingestion and in the generator's planted truth.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod catalog;
 pub mod codes;
 pub mod id;

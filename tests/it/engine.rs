@@ -1034,7 +1034,7 @@ fn a_batch_out_of_memory_says_so_by_its_kind_and_names_its_query() {
         .unwrap_err();
     let text = err.to_string();
     match &err {
-        hedui::Error::ResourcesExhausted { query, .. } => {
+        hedui::engine::Error::ResourcesExhausted { query, .. } => {
             assert!(
                 query.starts_with("query for ") || query.starts_with("evidence for "),
                 "{query}"
@@ -1056,5 +1056,8 @@ fn a_batch_out_of_memory_says_so_by_its_kind_and_names_its_query() {
         })
         .map(|_| ())
         .unwrap_err();
-    assert!(matches!(err, hedui::Error::Planning { .. }), "{err:?}");
+    assert!(
+        matches!(err, hedui::engine::Error::Planning { .. }),
+        "{err:?}"
+    );
 }

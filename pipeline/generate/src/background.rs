@@ -21,7 +21,7 @@ fn person(ctx: &Ctx, serial: u64, rng: &mut impl Rng) -> Result<Person> {
     let male = rng.random_bool(0.5);
     let age = rng.random_range(18..=88);
     let id = people::make_id(serial, true, male, ctx.as_of.year() - age)
-        .ok_or_else(|| Error::Invalid("too many households for the ID space".into()))?;
+        .ok_or_else(|| Error::OutOfRange("too many households for the ID space".into()))?;
     // Invariant: make_id only returns IDs whose birth date exists.
     let birth = id.birth_date().expect("generated IDs have a birth date");
     Ok(Person {

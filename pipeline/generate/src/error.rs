@@ -4,9 +4,18 @@
 /// An error that stops the generator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A parameter out of range, or output that could not be encoded.
+    /// A parameter out of range (no households, more households than the ID space holds).
     #[error("generate: {0}")]
-    Invalid(String),
+    OutOfRange(String),
+    /// A planted value that the export's format or encoding cannot hold.
+    #[error("generate: {0}")]
+    Encode(String),
+    /// Writing CSV failed.
+    #[error("generate: {0}")]
+    Csv(#[from] csv::Error),
+    /// Writing JSON failed.
+    #[error("generate: {0}")]
+    Json(#[from] serde_json::Error),
     /// The policy has no value the generator needs (a standard in force for a region).
     #[error(transparent)]
     Policy(#[from] hedui_schemas::policy::PolicyError),

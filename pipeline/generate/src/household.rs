@@ -245,7 +245,7 @@ impl<R: Rng> Hh<'_, '_, R> {
         let age = self.rng.random_range(age_lo..=age_hi);
         let year = self.ctx.as_of.year() - age;
         let id = people::make_id(self.idx * SLOTS + slot, false, male, year)
-            .ok_or_else(|| Error::Invalid("too many households for the ID space".into()))?;
+            .ok_or_else(|| Error::OutOfRange("too many households for the ID space".into()))?;
         let name = people::name(self.rng, surname);
         // Invariant: make_id only returns IDs whose birth date exists.
         let birth = id.birth_date().expect("generated IDs have a birth date");

@@ -199,10 +199,10 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
 /// Generates a province into `cfg.out`; `progress` is called with households done.
 pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary> {
     if cfg.households == 0 {
-        return Err(Error::Invalid("--households must be at least 1".into()));
+        return Err(Error::OutOfRange("--households must be at least 1".into()));
     }
     if cfg.households * 12 >= people::MAX_SERIAL {
-        return Err(Error::Invalid(format!(
+        return Err(Error::OutOfRange(format!(
             "at most {} households",
             people::MAX_SERIAL / 12
         )));

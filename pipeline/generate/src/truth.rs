@@ -43,7 +43,7 @@ fn writer(path: &Path, header: &[&str]) -> Result<csv::Writer<BufWriter<File>>> 
 }
 
 fn csv_err(e: csv::Error) -> Error {
-    Error::Invalid(format!("writing truth: {e}"))
+    Error::Csv(e)
 }
 
 impl TruthWriter {
@@ -134,7 +134,10 @@ impl TruthWriter {
     /// Flushes the files.
     pub fn finish(self) -> Result<()> {
         for w in [self.households, self.findings, self.evidence] {
-            let mut inner = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            let mut inner = w.into_inner().map_err(|e| Error::Io {
+                path: "rows in memory".into(),
+                err: e.into_error(),
+            })?;
             inner.flush().map_err(|err| Error::Io {
                 path: "truth".into(),
                 err,
@@ -146,8 +149,7 @@ impl TruthWriter {
 
 /// Writes pretty JSON with a trailing newline.
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let mut text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     std::fs::write(path, text).map_err(io(path))
 }

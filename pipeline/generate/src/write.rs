@@ -148,9 +148,11 @@ fn open(def: &'static SourceDef, style: &Style, dir: &Path, rel: String) -> Resu
             let mut out = BufWriter::with_capacity(1 << 20, file);
             let header: Vec<&str> = style.columns.iter().map(|c| c.header.as_str()).collect();
             let mut w = csv_writer(style, 256);
-            w.write_record(&header)
-                .map_err(|e| Error::Invalid(e.to_string()))?;
-            let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            w.write_record(&header)?;
+            let bytes = w.into_inner().map_err(|e| Error::Io {
+                path: "rows in memory".into(),
+                err: e.into_error(),
+            })?;
             if style.bom {
                 out.write_all(b"\xef\xbb\xbf").map_err(io(&path))?;
             }
@@ -192,7 +194,8 @@ fn open(def: &'static SourceDef, style: &Style, dir: &Path, rel: String) -> Resu
 }
 
 fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let text = std::str::from_utf8(utf8).map_err(|e| Error::Invalid(e.to_string()))?;
+    let text =
+        std::str::from_utf8(utf8).map_err(|e| Error::Encode(format!("{}: {e}", path.display())))?;
     let enc = match encoding {
         Encoding::Utf8 => return Ok(utf8.to_vec()),
         Encoding::Gbk => encoding_rs::GBK,
@@ -200,7 +203,7 @@ fn encode(encoding: Encoding, utf8: &[u8], path: &Path) -> Result<Vec<u8>> {
     };
     let (bytes, _, unmappable) = enc.encode(text);
     if unmappable {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Encode(format!(
             "{}: text not representable in {}",
             path.display(),
             enc.name()
@@ -240,8 +243,7 @@ impl Writers {
             "field",
             "expected",
             "person_id",
-        ])
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+        ])?;
         Ok(Writers {
             sources,
             dirty_log: log,
@@ -273,17 +275,15 @@ impl Writers {
                         None => "accepted",
                     };
                     let line = (first + offset).to_string();
-                    self.dirty_log
-                        .write_record([
-                            so.def.id,
-                            file.rel.as_str(),
-                            line.as_str(),
-                            kind.as_str(),
-                            field,
-                            expected,
-                            id.to_string().as_str(),
-                        ])
-                        .map_err(|e| Error::Invalid(e.to_string()))?;
+                    self.dirty_log.write_record([
+                        so.def.id,
+                        file.rel.as_str(),
+                        line.as_str(),
+                        kind.as_str(),
+                        field,
+                        expected,
+                        id.to_string().as_str(),
+                    ])?;
                 }
                 match (&mut file.sink, part.body) {
                     (Sink::Csv { out, .. } | Sink::Jsonl { out }, Body::Bytes(bytes)) => {
@@ -296,7 +296,7 @@ impl Writers {
                         })?;
                     }
                     _ => {
-                        return Err(Error::Invalid(format!(
+                        return Err(Error::Encode(format!(
                             "{}: encoded body does not match the file",
                             so.def.id
                         )));
@@ -327,10 +327,10 @@ impl Writers {
             }
             counts.insert(so.def.id.to_string(), so.counts);
         }
-        let mut log = self
-            .dirty_log
-            .into_inner()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut log = self.dirty_log.into_inner().map_err(|e| Error::Io {
+            path: "dirty_rows.csv".into(),
+            err: e.into_error(),
+        })?;
         log.flush().map_err(|err| Error::Io {
             path: "dirty_rows.csv".into(),
             err,
@@ -427,10 +427,12 @@ fn encode_records(def: &SourceDef, style: &Style, rs: &[&Rec]) -> Result<Body> {
                 for _ in def.fields.len()..r.cells.len() {
                     fields.push(String::new());
                 }
-                w.write_record(&fields)
-                    .map_err(|e| Error::Invalid(e.to_string()))?;
+                w.write_record(&fields)?;
             }
-            let bytes = w.into_inner().map_err(|e| Error::Invalid(e.to_string()))?;
+            let bytes = w.into_inner().map_err(|e| Error::Io {
+                path: "rows in memory".into(),
+                err: e.into_error(),
+            })?;
             Body::Bytes(encode(style.encoding, &bytes, path)?)
         }
         Format::Jsonl => {
@@ -474,7 +476,7 @@ fn encode_records(def: &SourceDef, style: &Style, rs: &[&Rec]) -> Result<Body> {
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(def.fields.len());
             for (i, f) in def.fields.iter().enumerate() {
                 let bad = |c: &Cell| {
-                    Error::Invalid(format!(
+                    Error::Encode(format!(
                         "{}.{}: cannot write {c:?} to Parquet",
                         def.id, f.name
                     ))

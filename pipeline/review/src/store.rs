@@ -1,0 +1,640 @@
+//! The review database (SQLite): users, sessions, caseworkers' decisions and the access log.
+//!
+//! Decisions and the access log are appended, never updated; the decision in force for a
+//! finding is the newest one recorded for the same household, rule and evidence fingerprint, in
+//! whichever batch it was recorded. The database runs in WAL mode with full syncs, so a
+//! recorded decision survives a crash the moment the caseworker sees it listed.
+//!
+//! Passwords are stored as argon2id PHC strings; session tokens only as their SHA-256, so the
+//! database alone does not let anyone log in.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Role {
+    /// Reviews and decides on the households of their regions.
+    Caseworker,
+    /// Reads everything, decides nothing.
+    Auditor,
+    /// Manages users; reads the access log.
+    Admin,
+}
+
+impl Role {
+    /// `caseworker`, `auditor` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caseworker => "caseworker",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "caseworker" => Ok(Role::Caseworker),
+            "auditor" => Ok(Role::Auditor),
+            "admin" => Ok(Role::Admin),
+            other => Err(Error::Refused(format!(
+                "unknown role {other:?} (caseworker, auditor or admin)"
+            ))),
+        }
+    }
+}
+
+/// A user as the app sees them after login.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Region codes a caseworker may see (empty for other roles).
+    pub regions: BTreeSet<i32>,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+}
+
+/// A live session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Its user.
+    pub user: User,
+    /// The token every form of the session must carry.
+    pub csrf: String,
+}
+
+/// A caseworker's decision on a finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// The household.
+    pub household_id: String,
+    /// The finding's rule.
+    pub rule: String,
+    /// The evidence fingerprint it was made on.
+    pub fingerprint: String,
+    /// `confirmed`, `dismissed` or `home_visit`.
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub user: String,
+    /// The batch it was recorded in.
+    pub batch_id: String,
+    /// When (UTC).
+    pub at: String,
+}
+
+/// The decisions a caseworker can record.
+pub const DECISIONS: [&str; 3] = ["confirmed", "dismissed", "home_visit"];
+
+/// One line of the access log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Access {
+    /// When (UTC).
+    pub at: String,
+    /// Who.
+    pub user: String,
+    /// Which batch.
+    pub batch_id: String,
+    /// Which household.
+    pub household_id: String,
+    /// `view` or `decide:<decision>`.
+    pub action: String,
+}
+
+/// How long a session lasts.
+pub const SESSION_SECS: i64 = 8 * 3600;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 12;
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+}
+
+fn db(source: rusqlite::Error) -> Error {
+    Error::Database { path: None, source }
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+fn stamp() -> String {
+    now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// 32 random bytes as hex, from the operating system's generator.
+pub fn random_token() -> Result<String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::Secret {
+        what: "random source",
+        detail: e.to_string(),
+    })?;
+    Ok(hex::encode(b))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn parse_regions(s: &str) -> Result<BTreeSet<i32>> {
+    s.split([',', ' ', ';'])
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse::<i32>()
+                .ok()
+                .filter(|c| (100_000..1_000_000).contains(c))
+                .ok_or_else(|| Error::Refused(format!("region {x:?} is not a 6-digit code")))
+        })
+        .collect()
+}
+
+fn regions_text(r: &BTreeSet<i32>) -> String {
+    r.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// A user name: 1-64 of `A-Z a-z 0-9 _ . -`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "user name {name:?}: use 1-64 letters, digits, '_', '.', '-'"
+        )))
+    }
+}
+
+/// An argon2id hash of `password` with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Error::Secret {
+        what: "random source",
+        detail: e.to_string(),
+    })?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Secret {
+        what: "salt",
+        detail: e.to_string(),
+    })?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Secret {
+            what: "hashing password",
+            detail: e.to_string(),
+        })
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash checked when the user does not exist, so a wrong name costs as long as a wrong
+/// password (no telling which names exist by timing).
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
+        }
+        let conn = Connection::open(path).map_err(|source| Error::Database {
+            path: Some(path.display().to_string()),
+            source,
+        })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS users (
+                 name TEXT PRIMARY KEY,
+                 hash TEXT NOT NULL,
+                 role TEXT NOT NULL CHECK (role IN ('caseworker', 'auditor', 'admin')),
+                 regions TEXT NOT NULL DEFAULT '',
+                 created_at TEXT NOT NULL,
+                 disabled INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS sessions (
+                 token_hash TEXT PRIMARY KEY,
+                 user TEXT NOT NULL REFERENCES users(name),
+                 csrf TEXT NOT NULL,
+                 expires_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS decisions (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 household_id TEXT NOT NULL,
+                 rule TEXT NOT NULL,
+                 fingerprint TEXT NOT NULL,
+                 decision TEXT NOT NULL CHECK (decision IN ('confirmed', 'dismissed', 'home_visit')),
+                 reason TEXT NOT NULL,
+                 user TEXT NOT NULL REFERENCES users(name),
+                 batch_id TEXT NOT NULL,
+                 at TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS decisions_household ON decisions (household_id);
+             CREATE TABLE IF NOT EXISTS access_log (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 at TEXT NOT NULL,
+                 user TEXT NOT NULL,
+                 batch_id TEXT NOT NULL,
+                 household_id TEXT NOT NULL,
+                 action TEXT NOT NULL);",
+        )
+        .map_err(db)?;
+        Ok(Store { conn })
+    }
+
+    /// Adds a user (the password is hashed here). Fails if the name is taken.
+    pub fn add_user(&self, name: &str, password: &str, role: Role, regions: &str) -> Result<()> {
+        check_name(name)?;
+        if password.chars().count() < MIN_PASSWORD {
+            return Err(Error::Refused(format!(
+                "password: at least {MIN_PASSWORD} characters"
+            )));
+        }
+        let regions = parse_regions(regions)?;
+        match role {
+            Role::Caseworker if regions.is_empty() => {
+                return Err(Error::Refused(
+                    "a caseworker needs at least one region".into(),
+                ));
+            }
+            Role::Auditor | Role::Admin if !regions.is_empty() => {
+                return Err(Error::Refused(format!(
+                    "an {} sees every region; give regions to caseworkers only",
+                    role.as_str()
+                )));
+            }
+            _ => {}
+        }
+        let hash = hash_password(password)?;
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO users (name, hash, role, regions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, hash, role.as_str(), regions_text(&regions), stamp()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(Error::Refused(format!("user {name} exists already")));
+        }
+        Ok(())
+    }
+
+    /// Disables a user and ends their sessions.
+    pub fn disable_user(&self, name: &str) -> Result<()> {
+        let n = self
+            .conn
+            .execute("UPDATE users SET disabled = 1 WHERE name = ?1", [name])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(Error::Refused(format!("no user {name}")));
+        }
+        self.conn
+            .execute("DELETE FROM sessions WHERE user = ?1", [name])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
+        let role: String = row.get(1)?;
+        let regions: String = row.get(2)?;
+        Ok((
+            User {
+                name: row.get(0)?,
+                role: Role::parse(&role).unwrap_or(Role::Auditor),
+                regions: parse_regions(&regions).unwrap_or_default(),
+                disabled: row.get::<_, i64>(3)? != 0,
+            },
+            row.get(4)?,
+        ))
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, role, regions, disabled, hash FROM users ORDER BY name")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], Self::user_row)
+            .map_err(db)?
+            .map(|r| r.map(|(u, _)| u))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        Ok(rows)
+    }
+
+    /// The user if `password` is theirs and they are enabled. Costs one argon2 verification
+    /// whether or not the user exists.
+    pub fn check_login(&self, name: &str, password: &str) -> Result<Option<User>> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT name, role, regions, disabled, hash FROM users WHERE name = ?1",
+                [name],
+                Self::user_row,
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(match found {
+            Some((user, hash)) => {
+                (verify_password(password, &hash) && !user.disabled).then_some(user)
+            }
+            None => {
+                verify_password(password, dummy_hash());
+                None
+            }
+        })
+    }
+
+    /// Starts a session for `user`; returns the cookie token (only its hash is stored).
+    pub fn start_session(&self, user: &str) -> Result<String> {
+        let token = random_token()?;
+        let csrf = random_token()?;
+        let expires = now().timestamp() + SESSION_SECS;
+        self.conn
+            .execute(
+                "DELETE FROM sessions WHERE expires_at < ?1",
+                [now().timestamp()],
+            )
+            .map_err(db)?;
+        self.conn
+            .execute(
+                "INSERT INTO sessions (token_hash, user, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash(&token), user, csrf, expires],
+            )
+            .map_err(db)?;
+        Ok(token)
+    }
+
+    /// The live session of a cookie token, if any.
+    pub fn session(&self, token: &str) -> Result<Option<Session>> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT u.name, u.role, u.regions, u.disabled, s.csrf
+                 FROM sessions s JOIN users u ON u.name = s.user
+                 WHERE s.token_hash = ?1 AND s.expires_at >= ?2",
+                params![token_hash(token), now().timestamp()],
+                Self::user_row,
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(found
+            .filter(|(u, _)| !u.disabled)
+            .map(|(user, csrf)| Session { user, csrf }))
+    }
+
+    /// Ends a session.
+    pub fn end_session(&self, token: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM sessions WHERE token_hash = ?1",
+                [token_hash(token)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records a decision.
+    pub fn decide(&self, d: &Decision) -> Result<()> {
+        if !DECISIONS.contains(&d.decision.as_str()) {
+            return Err(Error::Refused(format!("unknown decision {:?}", d.decision)));
+        }
+        self.conn
+            .execute(
+                "INSERT INTO decisions (household_id, rule, fingerprint, decision, reason, user, batch_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    d.household_id,
+                    d.rule,
+                    d.fingerprint,
+                    d.decision,
+                    d.reason,
+                    d.user,
+                    d.batch_id,
+                    stamp()
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn decision_rows(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Decision>> {
+        let sql = format!(
+            "SELECT household_id, rule, fingerprint, decision, reason, user, batch_id, at
+             FROM decisions {filter} ORDER BY id DESC"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(db)?;
+        let rows = st
+            .query_map(args, |r| {
+                Ok(Decision {
+                    household_id: r.get(0)?,
+                    rule: r.get(1)?,
+                    fingerprint: r.get(2)?,
+                    decision: r.get(3)?,
+                    reason: r.get(4)?,
+                    user: r.get(5)?,
+                    batch_id: r.get(6)?,
+                    at: r.get(7)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        Ok(rows)
+    }
+
+    /// The decisions in force for a household's findings `(rule, fingerprint)`, in order.
+    pub fn decisions_for(
+        &self,
+        household_id: &str,
+        findings: &[(String, String)],
+    ) -> Result<Vec<Option<Decision>>> {
+        let rows = self.decision_rows("WHERE household_id = ?1", &[&household_id])?;
+        Ok(findings
+            .iter()
+            .map(|(rule, fp)| {
+                rows.iter()
+                    .find(|d| &d.rule == rule && &d.fingerprint == fp)
+                    .cloned()
+            })
+            .collect())
+    }
+
+    /// Every decision in force, by `(household, rule, fingerprint)`.
+    pub fn all_decisions(&self) -> Result<HashMap<(String, String, String), Decision>> {
+        let mut out = HashMap::new();
+        for d in self.decision_rows("", &[])? {
+            out.entry((
+                d.household_id.clone(),
+                d.rule.clone(),
+                d.fingerprint.clone(),
+            ))
+            .or_insert(d);
+        }
+        Ok(out)
+    }
+
+    /// Writes one line of the access log.
+    pub fn log_access(
+        &self,
+        user: &str,
+        batch_id: &str,
+        household_id: &str,
+        action: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO access_log (at, user, batch_id, household_id, action) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![stamp(), user, batch_id, household_id, action],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The newest `limit` lines of the access log, optionally for one household.
+    pub fn access_log(&self, household_id: Option<&str>, limit: u32) -> Result<Vec<Access>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at, user, batch_id, household_id, action FROM access_log
+                 WHERE ?1 IS NULL OR household_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![household_id, limit], |r| {
+                Ok(Access {
+                    at: r.get(0)?,
+                    user: r.get(1)?,
+                    batch_id: r.get(2)?,
+                    household_id: r.get(3)?,
+                    action: r.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_sessions_and_decisions_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("review.sqlite")).unwrap();
+        s.add_user(
+            "wang",
+            "correct horse battery",
+            Role::Caseworker,
+            "440100,440300",
+        )
+        .unwrap();
+        assert!(
+            s.add_user("wang", "correct horse battery", Role::Caseworker, "440100")
+                .is_err()
+        );
+        assert!(s.add_user("li", "short", Role::Auditor, "").is_err());
+        assert!(
+            s.add_user("li", "long enough password", Role::Caseworker, "")
+                .is_err()
+        );
+        assert!(
+            s.add_user("li", "long enough password", Role::Auditor, "440100")
+                .is_err()
+        );
+        assert!(
+            s.add_user("bad name", "long enough password", Role::Auditor, "")
+                .is_err()
+        );
+
+        assert!(s.check_login("wang", "wrong password!!").unwrap().is_none());
+        assert!(
+            s.check_login("nobody", "correct horse battery")
+                .unwrap()
+                .is_none()
+        );
+        let u = s
+            .check_login("wang", "correct horse battery")
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.regions, BTreeSet::from([440100, 440300]));
+
+        let token = s.start_session("wang").unwrap();
+        let sess = s.session(&token).unwrap().unwrap();
+        assert_eq!(sess.user.name, "wang");
+        assert!(s.session("not a token").unwrap().is_none());
+        s.end_session(&token).unwrap();
+        assert!(s.session(&token).unwrap().is_none());
+
+        let d = |decision: &str, fp: &str| Decision {
+            household_id: "H1".into(),
+            rule: "vehicle_owned".into(),
+            fingerprint: fp.into(),
+            decision: decision.into(),
+            reason: "seen".into(),
+            user: "wang".into(),
+            batch_id: "20261115-001".into(),
+            at: String::new(),
+        };
+        s.decide(&d("confirmed", "a")).unwrap();
+        s.decide(&d("dismissed", "a")).unwrap();
+        assert!(s.decide(&d("maybe", "a")).is_err());
+        let found = s
+            .decisions_for(
+                "H1",
+                &[
+                    ("vehicle_owned".into(), "a".into()),
+                    ("vehicle_owned".into(), "b".into()),
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            found[0].as_ref().unwrap().decision,
+            "dismissed",
+            "the newest wins"
+        );
+        assert!(found[1].is_none(), "another fingerprint has no decision");
+
+        let token = s.start_session("wang").unwrap();
+        s.disable_user("wang").unwrap();
+        assert!(s.session(&token).unwrap().is_none());
+        assert!(
+            s.check_login("wang", "correct horse battery")
+                .unwrap()
+                .is_none()
+        );
+    }
+}
