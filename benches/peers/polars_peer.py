@@ -3,7 +3,7 @@
 
 Usage: polars_peer.py STAGED_DIR PARAMS_JSON OUT_DIR [--threads N]
 
-The same members, sums, rules and outcomes as hedui's engine (pipeline/src/engine/*.sql)
+The same members, sums, rules and outcomes as hedui's engine (pipeline/engine/src/*.sql)
 and verify.duckdb.sql, without evidence rows, sentences or manifests. Writes
 households.parquet, findings.parquet and outcomes.parquet to OUT_DIR.
 """

@@ -1,5 +1,5 @@
 -- The verification core written as one would by hand in DuckDB: the same members, sums,
--- rules and outcomes as hedui's engine (pipeline/src/engine/*.sql), without the evidence
+-- rules and outcomes as hedui's engine (pipeline/engine/src/*.sql), without the evidence
 -- rows, sentences or manifests. Placeholders ({as_of}, {ws}, ...) are filled from the
 -- parameters hedui derives from the policy (`hedui::engine::Parameters`); every source is a
 -- view over its staged Parquet file.
