@@ -18,6 +18,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use hedui_connectors::ingest::SourceReport;
 
+use crate::Result;
 use crate::config::BatchPlan;
 use crate::engine::Engine;
 use crate::engine::finding::{Stage, Verified};
@@ -29,7 +30,6 @@ use crate::manifest::{
 };
 use crate::policy::Policy;
 use crate::publish::RootLock;
-use crate::Result;
 
 pub use hedui_schemas::batch::Summary;
 

@@ -822,6 +822,794 @@ fn weighted<T: Copy>(rng: &mut impl Rng, items: &[(T, f64)]) -> T {
     items[items.len() - 1].0
 }
 
+/// The application as filed: what the household's registration and records name.
+struct Application {
+    /// The application date.
+    date: NaiveDate,
+    /// The household id.
+    id: String,
+    /// The household registration number.
+    hukou_no: String,
+    programme: &'static str,
+    /// `new` or `recheck`.
+    kind: &'static str,
+}
+
+/// The applicant, as the members after them are drawn from.
+struct Applicant {
+    surname: String,
+    age: i32,
+    male: bool,
+    has_spouse: bool,
+}
+
+/// The household's lines at the batch date.
+struct Lines {
+    /// Members counted at the batch date (indices into the members).
+    counted: Vec<usize>,
+    c: i64,
+    income_limit: i64,
+    asset_limit: i64,
+    /// The monthly dibao standard per person in force.
+    dibao_fen: i64,
+}
+
+/// The household's sections, each drawing from the household's RNG in turn (the order of
+/// the draws is the province's: a section moved is a different province).
+impl<R: Rng> Hh<'_, '_, R> {
+    /// The declared members: the applicant and those declared with them.
+    fn declare_members(&mut self, programme: &str, no_counted: bool) -> Result<Applicant> {
+        let ctx = self.ctx;
+        let size = if no_counted {
+            1
+        } else if programme == "tekun" {
+            if self.rng.random_bool(0.9) { 1 } else { 2 }
+        } else {
+            weighted(
+                self.rng,
+                &[
+                    (1usize, 0.25),
+                    (2, 0.25),
+                    (3, 0.25),
+                    (4, 0.15),
+                    (5, 0.07),
+                    (6, 0.03),
+                ],
+            )
+        };
+        let (lo, hi) = if programme == "tekun" {
+            (61, 90)
+        } else {
+            (25, 75)
+        };
+        let applicant = self.new_person(lo, hi, None, None)?;
+        let surname = people::surname(&applicant.name).to_string();
+        let app_age = age_on(applicant.birth, ctx.as_of);
+        let app_male = applicant.id.is_male();
+        self.members.push(Member {
+            p: applicant,
+            relation: "head",
+            status: Status::Counted,
+        });
+        let mut has_spouse = false;
+        while self.members.len() < size {
+            let (rel, p) = if !has_spouse && app_age >= 22 && self.rng.random_bool(0.7) {
+                has_spouse = true;
+                let (a, b) = ((app_age - 6).max(19), (app_age + 6).min(90));
+                ("spouse", self.new_person(a, b, Some(!app_male), None)?)
+            } else if app_age < 50 && self.rng.random_bool(0.3) {
+                (
+                    "parent",
+                    self.new_person(
+                        (app_age + 22).max(61),
+                        (app_age + 35).clamp(61, 95),
+                        None,
+                        None,
+                    )?,
+                )
+            } else if app_age < 58 && self.rng.random_bool(0.7) {
+                (
+                    "child",
+                    self.new_person(1, (app_age - 20).clamp(1, 17), None, Some(&surname))?,
+                )
+            } else {
+                (
+                    "child",
+                    self.new_person(19, (app_age - 19).clamp(19, 30), None, Some(&surname))?,
+                )
+            };
+            self.members.push(Member {
+                p,
+                relation: rel,
+                status: Status::Counted,
+            });
+        }
+        Ok(Applicant {
+            surname,
+            age: app_age,
+            male: app_male,
+            has_spouse,
+        })
+    }
+
+    /// Members excluded at the batch date (death, incarceration) and the traps beside them:
+    /// the dead members and the records that show it.
+    fn exclusions(&mut self, no_counted: bool) -> (Vec<ResidentId>, Vec<Evidence>) {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let mut dead_evidence = Vec::new();
+        let mut dead_members = Vec::new();
+        let dead_pick = if no_counted {
+            Some(0)
+        } else if self.members.len() >= 2 && self.rng.random_bool(plant.dead_member) {
+            Some(self.rng.random_range(1..self.members.len()))
+        } else {
+            None
+        };
+        if let Some(i) = dead_pick {
+            self.planted.push(if no_counted {
+                "no_counted_member"
+            } else {
+                "dead_member"
+            });
+            let date = self.days_before(1, 300);
+            let p = self.members[i].p.clone();
+            let way = self.rng.random_range(0..3);
+            if way != 1 {
+                self.out.push(src::DEATH, recs::death(&p, date));
+                dead_evidence.push(Self::ev(
+                    p.id,
+                    "death",
+                    p.id.to_string(),
+                    None,
+                    date.to_string(),
+                ));
+            }
+            if way != 0 {
+                let cdate = date + Duration::days(self.rng.random_range(1..=7));
+                let cdate = cdate.min(ctx.as_of);
+                self.out.push(src::CREMATION, recs::cremation(&p, cdate));
+                dead_evidence.push(Self::ev(
+                    p.id,
+                    "cremation",
+                    p.id.to_string(),
+                    None,
+                    cdate.to_string(),
+                ));
+            }
+            self.members[i].status = Status::Dead;
+            dead_members.push(p.id);
+            // Trap: a pension still paid after death must not count.
+            if self.rng.random_bool(0.4) {
+                let amount = yuan(self.rng, 1500, 3500);
+                self.pension(&p, amount, "employee", false);
+            }
+        } else if self.members.len() >= 2 && self.rng.random_bool(plant.dead_member / 2.0) {
+            // Trap: a death recorded after the as-of date; the member still counts.
+            self.planted.push("death_after_as_of");
+            let i = self.rng.random_range(1..self.members.len());
+            let p = self.members[i].p.clone();
+            let date = self.days_after(1, 20);
+            self.out.push(src::DEATH, recs::death(&p, date));
+        }
+        let adults_not_head: Vec<usize> = (1..self.members.len())
+            .filter(|i| self.members[*i].status == Status::Counted && self.age(*i) >= 18)
+            .collect();
+        if !adults_not_head.is_empty() && self.rng.random_bool(plant.incarcerated) {
+            let i = adults_not_head[self.rng.random_range(0..adults_not_head.len())];
+            let p = self.members[i].p.clone();
+            let from = self.days_before(100, 1500);
+            let to = self.rng.random_bool(0.5).then(|| self.days_after(30, 900));
+            self.out
+                .push(src::INCARCERATION, recs::incarceration(&p, from, to));
+            self.members[i].status = Status::Incarcerated;
+            self.planted.push("incarcerated_member");
+            // Trap: rent income of an excluded member must not count.
+            for m in ctx.window.clone() {
+                let rent = yuan(self.rng, 1500, 3000);
+                self.out
+                    .push(src::TAX, recs::tax(p.id, m, "property", rent, 0, None));
+            }
+        } else if !adults_not_head.is_empty() && self.rng.random_bool(plant.incarcerated / 2.0) {
+            // Trap: released before the as-of date; the member counts.
+            let i = adults_not_head[self.rng.random_range(0..adults_not_head.len())];
+            let p = self.members[i].p.clone();
+            let from = self.days_before(800, 2000);
+            let to = self.days_before(1, 300);
+            self.out
+                .push(src::INCARCERATION, recs::incarceration(&p, from, Some(to)));
+            self.planted.push("released_member");
+        }
+        (dead_members, dead_evidence)
+    }
+
+    /// The household registration, the marriages and the applications, with the undeclared
+    /// spouses and children (and their traps).
+    fn registration(&mut self, app: &Application, applicant: &Applicant) -> Result<()> {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let region = self.region;
+        let Applicant {
+            surname,
+            age: app_age,
+            male: app_male,
+            has_spouse,
+        } = applicant;
+        let (app_age, app_male, has_spouse) = (*app_age, *app_male, *has_spouse);
+        for m in &self.members {
+            let rel = m.relation;
+            let date = ctx.as_of - Duration::days(400 + (m.p.id.body() % 4000) as i64);
+            let status = if m.status == Status::Dead && self.rng.random_bool(0.5) {
+                "deregistered"
+            } else {
+                "active"
+            };
+            let cells = recs::hukou(&m.p, &app.hukou_no, rel, region, status, date);
+            self.out.push(src::HUKOU, cells);
+        }
+        for m in &self.members {
+            self.out.push(
+                src::APPLICATIONS,
+                recs::application(
+                    &app.id,
+                    app.programme,
+                    region,
+                    app.date,
+                    app.kind,
+                    &m.p,
+                    m.relation,
+                ),
+            );
+        }
+        let head = self.members[0].p.clone();
+        let pair = |a: ResidentId, b: ResidentId| if a.is_male() { (a, b) } else { (b, a) };
+        if let Some(s) = self
+            .members
+            .iter()
+            .find(|m| m.relation == "spouse")
+            .map(|m| m.p.id)
+        {
+            let (man, woman) = pair(head.id, s);
+            let date = self.days_before(1000, 12000);
+            self.out
+                .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+        }
+        if !has_spouse && app_age >= 24 {
+            if self.rng.random_bool(plant.undeclared_spouse) {
+                let other = self.new_person(
+                    (app_age - 5).max(19),
+                    (app_age + 5).min(90),
+                    Some(!app_male),
+                    None,
+                )?;
+                let (man, woman) = pair(head.id, other.id);
+                let date = self.days_before(300, 8000);
+                self.out
+                    .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
+                // Trap: the undeclared spouse's wages are not counted (they are not added).
+                let w = yuan(self.rng, 4000, 9000);
+                self.wages(&other, w, false, false);
+                let e = Self::ev(
+                    other.id,
+                    "marriage",
+                    format!("{man}+{woman}"),
+                    None,
+                    date.to_string(),
+                );
+                self.find(Rule::UndeclaredSpouse, vec![other.id], 1, 0, vec![e]);
+                self.planted.push("undeclared_spouse");
+            } else if self.rng.random_bool(plant.undeclared_spouse) {
+                // Trap: a divorced former spouse.
+                let other = self.new_person(
+                    (app_age - 5).max(19),
+                    (app_age + 5).min(90),
+                    Some(!app_male),
+                    None,
+                )?;
+                let (man, woman) = pair(head.id, other.id);
+                let wed = self.days_before(3000, 9000);
+                let split = self.days_before(30, 2500);
+                self.out
+                    .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", wed));
+                self.out
+                    .push(src::MARRIAGE, recs::marriage(man, woman, "divorce", split));
+                self.planted.push("divorced_spouse");
+            }
+        }
+        if (22..60).contains(&app_age) {
+            if self.rng.random_bool(plant.undeclared_minor_child) {
+                let c = self.new_person(1, 16, None, Some(surname))?;
+                let date = c.birth + Duration::days(20);
+                self.out.push(
+                    src::HUKOU,
+                    recs::hukou(&c, &app.hukou_no, "child", region, "active", date),
+                );
+                let e = Self::ev(c.id, "hukou", app.hukou_no.clone(), None, date.to_string());
+                self.find(Rule::UndeclaredMinorChild, vec![c.id], 1, 0, vec![e]);
+                self.planted.push("undeclared_minor_child");
+            } else if app_age >= 40 && self.rng.random_bool(plant.undeclared_minor_child) {
+                // Trap: an undeclared adult child in the same registration.
+                let c = self.new_person(19, 22, None, Some(surname))?;
+                let date = c.birth + Duration::days(30);
+                self.out.push(
+                    src::HUKOU,
+                    recs::hukou(&c, &app.hukou_no, "child", region, "active", date),
+                );
+                self.planted.push("undeclared_adult_child");
+            }
+        }
+        Ok(())
+    }
+
+    /// The household's lines: who counts, the income line and the asset limit.
+    fn lines(&mut self, programme: &str) -> Result<Lines> {
+        let ctx = self.ctx;
+        let counted = self.counted();
+        let c = counted.len() as i64;
+        let in_force = ctx.policy.in_force(self.region, programme, ctx.as_of)?;
+        let months = ctx.window.len() as i64;
+        let income_limit = if c > 0 {
+            in_force.income_limit_fen(c, months)
+        } else {
+            0
+        };
+        let asset_limit =
+            i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
+        Ok(Lines {
+            counted,
+            c,
+            income_limit,
+            asset_limit,
+            dibao_fen: in_force.standard.dibao_fen,
+        })
+    }
+
+    /// Income: the planted case against the line, public payroll, excluded income of counted
+    /// members, the household's own current benefit. The income counted.
+    fn plant_income(&mut self, app: &Application, lines: &Lines) -> i64 {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let Lines {
+            counted,
+            c,
+            income_limit,
+            ..
+        } = lines;
+        let (c, income_limit) = (*c, *income_limit);
+        let region = self.region;
+        let head = self.members[0].p.clone();
+        let adults: Vec<usize> = counted
+            .iter()
+            .copied()
+            .filter(|i| self.age(*i) >= 18)
+            .collect();
+        let payroll_member = (!adults.is_empty() && self.rng.random_bool(plant.payroll))
+            .then(|| adults[self.rng.random_range(0..adults.len())]);
+        let mut income = 0;
+        if c > 0 {
+            let r = self.rng.random::<f64>();
+            let (target, tag) = if payroll_member.is_some() {
+                // A public salary decides the income; nothing else is planted on top.
+                (0, "payroll_income")
+            } else if r < plant.income_over {
+                if self.rng.random_bool(0.5) {
+                    (income_limit + 1, "income_line_plus_1_fen")
+                } else {
+                    (
+                        income_limit * self.rng.random_range(110..=250) / 100,
+                        "income_over_line",
+                    )
+                }
+            } else if r < plant.income_over + plant.income_at_line {
+                (income_limit, "income_at_line")
+            } else if r < plant.income_over + plant.income_at_line + plant.income_below_line {
+                (income_limit - 1, "income_line_minus_1_fen")
+            } else if self.rng.random_bool(0.2) {
+                (0, "no_income")
+            } else {
+                (
+                    income_limit * self.rng.random_range(0..=60) / 100,
+                    "normal_income",
+                )
+            };
+            self.planted.push(tag);
+            income = self.income(target, payroll_member);
+            if income > income_limit {
+                let ev = std::mem::take(&mut self.income_evidence);
+                let ids = counted.iter().map(|i| self.members[*i].p.id).collect();
+                self.find(Rule::IncomeOverLine, ids, income, income_limit, ev);
+            }
+        }
+        if let Some(i) = payroll_member {
+            let p = self.members[i].p.id;
+            let ev = ctx
+                .window
+                .iter()
+                .map(|m| Self::ev(p, "public_payroll", m.to_string(), None, m.to_string()))
+                .collect();
+            self.find(Rule::PublicPayroll, vec![p], ctx.window.len() as i64, 0, ev);
+            self.planted.push("public_payroll");
+        }
+        // Excluded income of counted members: special care, resident pension, assistance.
+        for i in counted.clone() {
+            let p = self.members[i].p.clone();
+            if self.age(i) >= 60
+                && self.rng.random_bool(0.4)
+                && !self
+                    .income_evidence
+                    .iter()
+                    .any(|e| e.person == p.id && e.source == "pension")
+            {
+                let amount = yuan(self.rng, 180, 320);
+                self.pension(&p, amount, "resident_basic", true);
+            }
+            if self.rng.random_bool(0.02) {
+                for m in ctx.window.clone() {
+                    let amount = yuan(self.rng, 800, 2500);
+                    self.out
+                        .push(src::SPECIAL_CARE, recs::special_care(&p, m, amount));
+                }
+            }
+            if self.age(i) >= 60 && self.rng.random_bool(0.3) {
+                for m in ctx.window.clone() {
+                    let amount = self.rng.random_range(5_000..=200_000);
+                    self.out
+                        .push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, m, amount));
+                }
+            }
+            if (18..60).contains(&self.age(i)) && self.rng.random_bool(0.15) {
+                let d = self.days_before(30, 900);
+                self.out.push(
+                    src::EMPLOYMENT,
+                    recs::employment(p.id, "unemployed", d, None),
+                );
+            }
+            if self.rng.random_bool(0.08) {
+                let cat = ["visual", "hearing", "physical", "intellectual", "mental"]
+                    [self.rng.random_range(0..5)];
+                let grade = self.rng.random_range(1..=4);
+                let d = self.days_before(100, 5000);
+                self.out
+                    .push(src::DISABILITY, recs::disability(&p, cat, grade, d));
+            }
+        }
+        if app.kind == "recheck" && c > 0 {
+            // The household's own current benefit: same household and region, never a duplicate.
+            let from = add_months(
+                hedui_schemas::values::month_of(ctx.as_of),
+                -self.rng.random_range(7..60),
+            );
+            let amount = lines.dibao_fen * c / 2;
+            self.out.push(
+                src::ASSISTANCE,
+                recs::assistance(head.id, &app.id, app.programme, region, from, None, amount),
+            );
+        }
+        income
+    }
+
+    /// Financial assets: the planted case against the limit, and accounts of excluded members
+    /// that must not count. The assets counted.
+    fn plant_assets(&mut self, lines: &Lines) -> i64 {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let Lines {
+            counted,
+            c,
+            asset_limit,
+            ..
+        } = lines;
+        let (c, asset_limit) = (*c, *asset_limit);
+        let mut assets = 0;
+        if c > 0 {
+            let r = self.rng.random::<f64>();
+            let (target, tag) = if r < plant.assets_over {
+                if self.rng.random_bool(0.5) {
+                    (asset_limit + 1, "assets_limit_plus_1_fen")
+                } else {
+                    (
+                        asset_limit * self.rng.random_range(110..=400) / 100,
+                        "assets_over_limit",
+                    )
+                }
+            } else if r < plant.assets_over + plant.assets_at_limit {
+                (asset_limit, "assets_at_limit")
+            } else if r < plant.assets_over + plant.assets_at_limit + plant.assets_below_limit {
+                (asset_limit - 1, "assets_limit_minus_1_fen")
+            } else {
+                (
+                    asset_limit * self.rng.random_range(0..=50) / 100,
+                    "normal_assets",
+                )
+            };
+            self.planted.push(tag);
+            let ev = self.assets(target);
+            assets = target;
+            if target > asset_limit {
+                let ids = counted.iter().map(|i| self.members[*i].p.id).collect();
+                self.find(Rule::AssetsOverLimit, ids, target, asset_limit, ev);
+            }
+        }
+        // Trap: accounts of excluded members do not count.
+        for m in self
+            .members
+            .iter()
+            .filter(|m| m.status != Status::Counted)
+            .map(|m| m.p.clone())
+            .collect::<Vec<_>>()
+        {
+            let amount = asset_limit.max(1_000_000) * 2;
+            self.account(&m, amount);
+        }
+        assets
+    }
+
+    /// Real estate: homes, a second home, a forbidden use, and the traps.
+    fn plant_property(&mut self, counted_people: &[Person]) {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let head = self.members[0].p.clone();
+        let mut units = Vec::new();
+        if !counted_people.is_empty() {
+            let spouse = self
+                .members
+                .iter()
+                .find(|m| m.relation == "spouse" && m.status == Status::Counted)
+                .map(|m| m.p.clone());
+            let owners_home = match (&spouse, self.rng.random_bool(0.5)) {
+                (Some(s), true) => vec![head.clone(), s.clone()],
+                _ => vec![counted_people[0].clone()],
+            };
+            let second = self.rng.random_bool(plant.second_home);
+            let forbidden = self.rng.random_bool(plant.forbidden_property);
+            if second || forbidden || self.rng.random_bool(0.45) {
+                let reg = self.days_before(400, 6000);
+                let u = self.unit(&owners_home, "residential", reg, None);
+                for o in &owners_home {
+                    units.push(Self::ev(
+                        o.id,
+                        "real_estate",
+                        u.0.clone(),
+                        None,
+                        u.1.to_string(),
+                    ));
+                }
+            }
+            if second {
+                let owner = counted_people[self.rng.random_range(0..counted_people.len())].clone();
+                let reg = self.days_before(30, 3000);
+                let u = self.unit(std::slice::from_ref(&owner), "residential", reg, None);
+                units.push(Self::ev(
+                    owner.id,
+                    "real_estate",
+                    u.0,
+                    None,
+                    u.1.to_string(),
+                ));
+                self.planted.push("second_home");
+            }
+            if forbidden {
+                let owner = counted_people[self.rng.random_range(0..counted_people.len())].clone();
+                let use_ = ["shop", "office", "garage", "parking"][self.rng.random_range(0..4)];
+                let reg = self.days_before(30, 3000);
+                let u = self.unit(std::slice::from_ref(&owner), use_, reg, None);
+                units.push(Self::ev(
+                    owner.id,
+                    "real_estate",
+                    u.0,
+                    None,
+                    u.1.to_string(),
+                ));
+                self.planted.push("forbidden_property");
+            }
+            if second || forbidden {
+                let distinct: std::collections::BTreeSet<&str> =
+                    units.iter().map(|e| e.key.as_str()).collect();
+                let n = distinct.len() as i64;
+                let ids = units
+                    .iter()
+                    .map(|e| e.person)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                self.find(
+                    Rule::PropertyExcess,
+                    ids,
+                    n,
+                    i64::from(ctx.policy.max_residential_units),
+                    units.clone(),
+                );
+            } else if self.rng.random_bool(0.06) {
+                // Traps: a home sold before the as-of date, and one bought after it.
+                let owner = counted_people[0].clone();
+                let reg = self.days_before(3000, 6000);
+                let sold = self.days_before(30, 2000);
+                self.unit(std::slice::from_ref(&owner), "residential", reg, Some(sold));
+                if self.rng.random_bool(0.5) {
+                    let bought = self.days_after(1, 40);
+                    self.unit(std::slice::from_ref(&owner), "parking", bought, None);
+                }
+                self.planted.push("sold_or_future_property");
+            }
+        }
+        // Trap: a shop owned by an excluded member.
+        if let Some(m) = self
+            .members
+            .iter()
+            .find(|m| m.status != Status::Counted)
+            .map(|m| m.p.clone())
+            && self.rng.random_bool(0.3)
+        {
+            let reg = self.days_before(400, 4000);
+            self.unit(std::slice::from_ref(&m), "shop", reg, None);
+        }
+    }
+
+    /// Vehicles (exempt ones and sold ones as traps) and vessels.
+    fn plant_vehicles(&mut self, counted_people: &[Person]) {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        if !counted_people.is_empty() {
+            let owner = counted_people[self.rng.random_range(0..counted_people.len())].id;
+            if self.rng.random_bool(plant.vehicle) {
+                let ty = ["small_car", "small_car", "truck", "passenger_coach"]
+                    [self.rng.random_range(0..4)];
+                let reg = self.days_before(30, 4000);
+                let e = self.vehicle(owner, ty, reg, None);
+                self.find(Rule::VehicleOwned, vec![owner], 1, 0, vec![e]);
+                self.planted.push("vehicle");
+            } else if self.rng.random_bool(0.12) {
+                let ty = ["motorcycle", "electric_bicycle", "disability_scooter"]
+                    [self.rng.random_range(0..3)];
+                let reg = self.days_before(30, 3000);
+                self.vehicle(owner, ty, reg, None);
+                self.planted.push("exempt_vehicle");
+            } else if self.rng.random_bool(0.03) {
+                let reg = self.days_before(1000, 4000);
+                let dereg = self.days_before(1, 900);
+                self.vehicle(owner, "small_car", reg, Some(dereg));
+                if self.rng.random_bool(0.5) {
+                    let later = self.days_after(1, 30);
+                    self.vehicle(owner, "small_car", later, None);
+                }
+                self.planted.push("sold_or_future_vehicle");
+            }
+            if self.rng.random_bool(plant.vessel) {
+                let key = self.key();
+                let no = format!("CN{:014}", key);
+                let value = self.rng.random_range(5..=300) * 1_000_000;
+                let reg = self.days_before(100, 3000);
+                let name = format!(
+                    "{}渔{:05}",
+                    self.region_city().trim_end_matches('市'),
+                    key % 100_000
+                );
+                self.out.push(
+                    src::VESSEL,
+                    recs::vessel(owner, &no, &name, value, reg, None),
+                );
+                let e = Self::ev(owner, "vessel", no, Some(value), reg.to_string());
+                self.find(Rule::VesselOwned, vec![owner], 1, 0, vec![e]);
+                self.planted.push("vessel");
+            }
+        }
+    }
+
+    /// Businesses: companies, sole traders with and without staff, a deregistered trap.
+    fn plant_businesses(&mut self, counted: &[usize]) {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let adult_ids: Vec<ResidentId> = counted
+            .iter()
+            .filter(|i| self.age(**i) >= 18)
+            .map(|i| self.members[*i].p.id)
+            .collect();
+        if !adult_ids.is_empty() {
+            let who = adult_ids[self.rng.random_range(0..adult_ids.len())];
+            let since = self.days_before(100, 3000);
+            if self.rng.random_bool(plant.company) {
+                let role = if self.rng.random_bool(0.5) {
+                    "legal_representative"
+                } else {
+                    "shareholder"
+                };
+                let staff = self.rng.random_range(0..=30);
+                let e = self.business(who, "company", role, staff, "active", since);
+                self.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
+                self.planted.push("company");
+            } else if self.rng.random_bool(plant.sole_trader_staff) {
+                let staff = self.rng.random_range(1..=5);
+                let e = self.business(who, "sole_trader", "operator", staff, "active", since);
+                self.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
+                self.planted.push("sole_trader_with_staff");
+            } else if self.rng.random_bool(plant.sole_trader_no_staff) {
+                let e = self.business(who, "sole_trader", "operator", 0, "active", since);
+                self.find(
+                    Rule::SoleTraderReview,
+                    vec![who],
+                    0,
+                    i64::from(ctx.policy.sole_trader_review_max_staff),
+                    vec![e],
+                );
+                self.planted.push("sole_trader_no_staff");
+            } else if self.rng.random_bool(0.01) {
+                // Trap: a business deregistered before the as-of date.
+                let closed = self.days_before(1, 90);
+                self.business(
+                    who,
+                    "company",
+                    "legal_representative",
+                    3,
+                    "deregistered",
+                    closed,
+                );
+                self.planted.push("deregistered_business");
+            }
+        }
+    }
+
+    /// Assistance received elsewhere: a duplicate benefit, or the traps of an ended benefit and
+    /// another programme.
+    fn plant_duplicate_benefit(
+        &mut self,
+        programme: &'static str,
+        lines: &Lines,
+        counted_people: &[Person],
+    ) {
+        let ctx = self.ctx;
+        let plant = ctx.plant;
+        let region = self.region;
+        if !counted_people.is_empty() {
+            let who = counted_people[self.rng.random_range(0..counted_people.len())].id;
+            let cur = hedui_schemas::values::month_of(ctx.as_of);
+            if self.rng.random_bool(plant.duplicate_benefit) {
+                let other_region = REGIONS[self.rng.random_range(0..REGIONS.len())].0;
+                let other_hh = format!("H{other_region}9{:08}", self.idx % 100_000_000);
+                let from = add_months(cur, -self.rng.random_range(1..30));
+                let to = self
+                    .rng
+                    .random_bool(0.5)
+                    .then(|| add_months(cur, self.rng.random_range(0..6)));
+                let amount = lines.dibao_fen;
+                self.out.push(
+                    src::ASSISTANCE,
+                    recs::assistance(who, &other_hh, programme, other_region, from, to, amount),
+                );
+                let e = Self::ev(who, "assistance", other_hh, Some(amount), from.to_string());
+                self.find(Rule::DuplicateBenefit, vec![who], 1, 0, vec![e]);
+                self.planted.push("duplicate_benefit");
+            } else if self.rng.random_bool(plant.duplicate_benefit) {
+                // Traps: the same programme elsewhere that ended before the as-of month, or a
+                // different programme.
+                let other_hh = format!("H{region}8{:08}", self.idx % 100_000_000);
+                let ended = self.rng.random_bool(0.5);
+                let (prog, to) = if ended {
+                    (
+                        programme,
+                        Some(add_months(cur, -self.rng.random_range(1..12))),
+                    )
+                } else {
+                    (
+                        if programme == "dibao" {
+                            "tekun"
+                        } else {
+                            "dibao"
+                        },
+                        None,
+                    )
+                };
+                let from = add_months(cur, -40);
+                let amount = lines.dibao_fen / 2;
+                self.out.push(
+                    src::ASSISTANCE,
+                    recs::assistance(who, &other_hh, prog, region, from, to, amount),
+                );
+                self.planted.push("other_or_ended_benefit");
+            }
+        }
+    }
+}
+
 /// Generates household `idx` into `out`.
 pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Result<()> {
     let plant = ctx.plant;
@@ -852,658 +1640,29 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         planted: Vec::new(),
         income_evidence: Vec::new(),
     };
-    let app_date = h.days_before(0, 30);
+    let app = Application {
+        date: h.days_before(0, 30),
+        id,
+        hukou_no,
+        programme,
+        kind,
+    };
 
-    // ---- members ----------------------------------------------------------------------
-    let size = if no_counted {
-        1
-    } else if programme == "tekun" {
-        if h.rng.random_bool(0.9) { 1 } else { 2 }
-    } else {
-        weighted(
-            h.rng,
-            &[
-                (1usize, 0.25),
-                (2, 0.25),
-                (3, 0.25),
-                (4, 0.15),
-                (5, 0.07),
-                (6, 0.03),
-            ],
-        )
-    };
-    let (lo, hi) = if programme == "tekun" {
-        (61, 90)
-    } else {
-        (25, 75)
-    };
-    let applicant = h.new_person(lo, hi, None, None)?;
-    let surname = people::surname(&applicant.name).to_string();
-    let app_age = age_on(applicant.birth, ctx.as_of);
-    let app_male = applicant.id.is_male();
-    h.members.push(Member {
-        p: applicant,
-        relation: "head",
-        status: Status::Counted,
-    });
-    let mut has_spouse = false;
-    while h.members.len() < size {
-        let (rel, p) = if !has_spouse && app_age >= 22 && h.rng.random_bool(0.7) {
-            has_spouse = true;
-            let (a, b) = ((app_age - 6).max(19), (app_age + 6).min(90));
-            ("spouse", h.new_person(a, b, Some(!app_male), None)?)
-        } else if app_age < 50 && h.rng.random_bool(0.3) {
-            (
-                "parent",
-                h.new_person(
-                    (app_age + 22).max(61),
-                    (app_age + 35).clamp(61, 95),
-                    None,
-                    None,
-                )?,
-            )
-        } else if app_age < 58 && h.rng.random_bool(0.7) {
-            (
-                "child",
-                h.new_person(1, (app_age - 20).clamp(1, 17), None, Some(&surname))?,
-            )
-        } else {
-            (
-                "child",
-                h.new_person(19, (app_age - 19).clamp(19, 30), None, Some(&surname))?,
-            )
-        };
-        h.members.push(Member {
-            p,
-            relation: rel,
-            status: Status::Counted,
-        });
-    }
-
-    // ---- exclusions: death, incarceration -------------------------------------------------
-    let mut dead_evidence = Vec::new();
-    let mut dead_members = Vec::new();
-    let dead_pick = if no_counted {
-        Some(0)
-    } else if h.members.len() >= 2 && h.rng.random_bool(plant.dead_member) {
-        Some(h.rng.random_range(1..h.members.len()))
-    } else {
-        None
-    };
-    if let Some(i) = dead_pick {
-        h.planted.push(if no_counted {
-            "no_counted_member"
-        } else {
-            "dead_member"
-        });
-        let date = h.days_before(1, 300);
-        let p = h.members[i].p.clone();
-        let way = h.rng.random_range(0..3);
-        if way != 1 {
-            h.out.push(src::DEATH, recs::death(&p, date));
-            dead_evidence.push(Hh::<R>::ev(
-                p.id,
-                "death",
-                p.id.to_string(),
-                None,
-                date.to_string(),
-            ));
-        }
-        if way != 0 {
-            let cdate = date + Duration::days(h.rng.random_range(1..=7));
-            let cdate = cdate.min(ctx.as_of);
-            h.out.push(src::CREMATION, recs::cremation(&p, cdate));
-            dead_evidence.push(Hh::<R>::ev(
-                p.id,
-                "cremation",
-                p.id.to_string(),
-                None,
-                cdate.to_string(),
-            ));
-        }
-        h.members[i].status = Status::Dead;
-        dead_members.push(p.id);
-        // Trap: a pension still paid after death must not count.
-        if h.rng.random_bool(0.4) {
-            let amount = yuan(h.rng, 1500, 3500);
-            h.pension(&p, amount, "employee", false);
-        }
-    } else if h.members.len() >= 2 && h.rng.random_bool(plant.dead_member / 2.0) {
-        // Trap: a death recorded after the as-of date; the member still counts.
-        h.planted.push("death_after_as_of");
-        let i = h.rng.random_range(1..h.members.len());
-        let p = h.members[i].p.clone();
-        let date = h.days_after(1, 20);
-        h.out.push(src::DEATH, recs::death(&p, date));
-    }
-    let adults_not_head: Vec<usize> = (1..h.members.len())
-        .filter(|i| h.members[*i].status == Status::Counted && h.age(*i) >= 18)
+    let applicant = h.declare_members(programme, no_counted)?;
+    let (dead_members, dead_evidence) = h.exclusions(no_counted);
+    h.registration(&app, &applicant)?;
+    let lines = h.lines(programme)?;
+    let income = h.plant_income(&app, &lines);
+    let assets = h.plant_assets(&lines);
+    let counted_people: Vec<Person> = lines
+        .counted
+        .iter()
+        .map(|i| h.members[*i].p.clone())
         .collect();
-    if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated) {
-        let i = adults_not_head[h.rng.random_range(0..adults_not_head.len())];
-        let p = h.members[i].p.clone();
-        let from = h.days_before(100, 1500);
-        let to = h.rng.random_bool(0.5).then(|| h.days_after(30, 900));
-        h.out
-            .push(src::INCARCERATION, recs::incarceration(&p, from, to));
-        h.members[i].status = Status::Incarcerated;
-        h.planted.push("incarcerated_member");
-        // Trap: rent income of an excluded member must not count.
-        for m in ctx.window.clone() {
-            let rent = yuan(h.rng, 1500, 3000);
-            h.out
-                .push(src::TAX, recs::tax(p.id, m, "property", rent, 0, None));
-        }
-    } else if !adults_not_head.is_empty() && h.rng.random_bool(plant.incarcerated / 2.0) {
-        // Trap: released before the as-of date; the member counts.
-        let i = adults_not_head[h.rng.random_range(0..adults_not_head.len())];
-        let p = h.members[i].p.clone();
-        let from = h.days_before(800, 2000);
-        let to = h.days_before(1, 300);
-        h.out
-            .push(src::INCARCERATION, recs::incarceration(&p, from, Some(to)));
-        h.planted.push("released_member");
-    }
-
-    // ---- registration, marriage, applications ---------------------------------------------
-    for m in &h.members {
-        let rel = m.relation;
-        let date = ctx.as_of - Duration::days(400 + (m.p.id.body() % 4000) as i64);
-        let status = if m.status == Status::Dead && h.rng.random_bool(0.5) {
-            "deregistered"
-        } else {
-            "active"
-        };
-        let cells = recs::hukou(&m.p, &hukou_no, rel, region, status, date);
-        h.out.push(src::HUKOU, cells);
-    }
-    for m in &h.members {
-        h.out.push(
-            src::APPLICATIONS,
-            recs::application(&id, programme, region, app_date, kind, &m.p, m.relation),
-        );
-    }
-    let head = h.members[0].p.clone();
-    let pair = |a: ResidentId, b: ResidentId| if a.is_male() { (a, b) } else { (b, a) };
-    if let Some(s) = h
-        .members
-        .iter()
-        .find(|m| m.relation == "spouse")
-        .map(|m| m.p.id)
-    {
-        let (man, woman) = pair(head.id, s);
-        let date = h.days_before(1000, 12000);
-        h.out
-            .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
-    }
-    if !has_spouse && app_age >= 24 {
-        if h.rng.random_bool(plant.undeclared_spouse) {
-            let other = h.new_person(
-                (app_age - 5).max(19),
-                (app_age + 5).min(90),
-                Some(!app_male),
-                None,
-            )?;
-            let (man, woman) = pair(head.id, other.id);
-            let date = h.days_before(300, 8000);
-            h.out
-                .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", date));
-            // Trap: the undeclared spouse's wages are not counted (they are not added).
-            let w = yuan(h.rng, 4000, 9000);
-            h.wages(&other, w, false, false);
-            let e = Hh::<R>::ev(
-                other.id,
-                "marriage",
-                format!("{man}+{woman}"),
-                None,
-                date.to_string(),
-            );
-            h.find(Rule::UndeclaredSpouse, vec![other.id], 1, 0, vec![e]);
-            h.planted.push("undeclared_spouse");
-        } else if h.rng.random_bool(plant.undeclared_spouse) {
-            // Trap: a divorced former spouse.
-            let other = h.new_person(
-                (app_age - 5).max(19),
-                (app_age + 5).min(90),
-                Some(!app_male),
-                None,
-            )?;
-            let (man, woman) = pair(head.id, other.id);
-            let wed = h.days_before(3000, 9000);
-            let split = h.days_before(30, 2500);
-            h.out
-                .push(src::MARRIAGE, recs::marriage(man, woman, "marriage", wed));
-            h.out
-                .push(src::MARRIAGE, recs::marriage(man, woman, "divorce", split));
-            h.planted.push("divorced_spouse");
-        }
-    }
-    if (22..60).contains(&app_age) {
-        if h.rng.random_bool(plant.undeclared_minor_child) {
-            let c = h.new_person(1, 16, None, Some(&surname))?;
-            let date = c.birth + Duration::days(20);
-            h.out.push(
-                src::HUKOU,
-                recs::hukou(&c, &hukou_no, "child", region, "active", date),
-            );
-            let e = Hh::<R>::ev(c.id, "hukou", hukou_no.clone(), None, date.to_string());
-            h.find(Rule::UndeclaredMinorChild, vec![c.id], 1, 0, vec![e]);
-            h.planted.push("undeclared_minor_child");
-        } else if app_age >= 40 && h.rng.random_bool(plant.undeclared_minor_child) {
-            // Trap: an undeclared adult child in the same registration.
-            let c = h.new_person(19, 22, None, Some(&surname))?;
-            let date = c.birth + Duration::days(30);
-            h.out.push(
-                src::HUKOU,
-                recs::hukou(&c, &hukou_no, "child", region, "active", date),
-            );
-            h.planted.push("undeclared_adult_child");
-        }
-    }
-
-    // ---- the lines ------------------------------------------------------------------------
-    let counted = h.counted();
-    let c = counted.len() as i64;
-    let in_force = ctx.policy.in_force(region, programme, ctx.as_of)?;
-    let months = ctx.window.len() as i64;
-    let income_limit = if c > 0 {
-        in_force.income_limit_fen(c, months)
-    } else {
-        0
-    };
-    let asset_limit =
-        i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
-
-    // ---- income ---------------------------------------------------------------------------
-    let adults: Vec<usize> = counted
-        .iter()
-        .copied()
-        .filter(|i| h.age(*i) >= 18)
-        .collect();
-    let payroll_member = (!adults.is_empty() && h.rng.random_bool(plant.payroll))
-        .then(|| adults[h.rng.random_range(0..adults.len())]);
-    let mut income = 0;
-    if c > 0 {
-        let r = h.rng.random::<f64>();
-        let (target, tag) = if payroll_member.is_some() {
-            // A public salary decides the income; nothing else is planted on top.
-            (0, "payroll_income")
-        } else if r < plant.income_over {
-            if h.rng.random_bool(0.5) {
-                (income_limit + 1, "income_line_plus_1_fen")
-            } else {
-                (
-                    income_limit * h.rng.random_range(110..=250) / 100,
-                    "income_over_line",
-                )
-            }
-        } else if r < plant.income_over + plant.income_at_line {
-            (income_limit, "income_at_line")
-        } else if r < plant.income_over + plant.income_at_line + plant.income_below_line {
-            (income_limit - 1, "income_line_minus_1_fen")
-        } else if h.rng.random_bool(0.2) {
-            (0, "no_income")
-        } else {
-            (
-                income_limit * h.rng.random_range(0..=60) / 100,
-                "normal_income",
-            )
-        };
-        h.planted.push(tag);
-        income = h.income(target, payroll_member);
-        if income > income_limit {
-            let ev = std::mem::take(&mut h.income_evidence);
-            let ids = counted.iter().map(|i| h.members[*i].p.id).collect();
-            h.find(Rule::IncomeOverLine, ids, income, income_limit, ev);
-        }
-    }
-    if let Some(i) = payroll_member {
-        let p = h.members[i].p.id;
-        let ev = ctx
-            .window
-            .iter()
-            .map(|m| Hh::<R>::ev(p, "public_payroll", m.to_string(), None, m.to_string()))
-            .collect();
-        h.find(Rule::PublicPayroll, vec![p], ctx.window.len() as i64, 0, ev);
-        h.planted.push("public_payroll");
-    }
-    // Excluded income of counted members: special care, resident pension, assistance.
-    for i in counted.clone() {
-        let p = h.members[i].p.clone();
-        if h.age(i) >= 60
-            && h.rng.random_bool(0.4)
-            && !h
-                .income_evidence
-                .iter()
-                .any(|e| e.person == p.id && e.source == "pension")
-        {
-            let amount = yuan(h.rng, 180, 320);
-            h.pension(&p, amount, "resident_basic", true);
-        }
-        if h.rng.random_bool(0.02) {
-            for m in ctx.window.clone() {
-                let amount = yuan(h.rng, 800, 2500);
-                h.out
-                    .push(src::SPECIAL_CARE, recs::special_care(&p, m, amount));
-            }
-        }
-        if h.age(i) >= 60 && h.rng.random_bool(0.3) {
-            for m in ctx.window.clone() {
-                let amount = h.rng.random_range(5_000..=200_000);
-                h.out
-                    .push(src::MEDICAL_EXPENSE, recs::medical_expense(p.id, m, amount));
-            }
-        }
-        if (18..60).contains(&h.age(i)) && h.rng.random_bool(0.15) {
-            let d = h.days_before(30, 900);
-            h.out.push(
-                src::EMPLOYMENT,
-                recs::employment(p.id, "unemployed", d, None),
-            );
-        }
-        if h.rng.random_bool(0.08) {
-            let cat = ["visual", "hearing", "physical", "intellectual", "mental"]
-                [h.rng.random_range(0..5)];
-            let grade = h.rng.random_range(1..=4);
-            let d = h.days_before(100, 5000);
-            h.out
-                .push(src::DISABILITY, recs::disability(&p, cat, grade, d));
-        }
-    }
-    if kind == "recheck" && c > 0 {
-        // The household's own current benefit: same household and region, never a duplicate.
-        let from = add_months(
-            hedui_schemas::values::month_of(ctx.as_of),
-            -h.rng.random_range(7..60),
-        );
-        let amount = in_force.standard.dibao_fen * c / 2;
-        h.out.push(
-            src::ASSISTANCE,
-            recs::assistance(head.id, &id, programme, region, from, None, amount),
-        );
-    }
-
-    // ---- assets ---------------------------------------------------------------------------
-    let mut assets = 0;
-    if c > 0 {
-        let r = h.rng.random::<f64>();
-        let (target, tag) = if r < plant.assets_over {
-            if h.rng.random_bool(0.5) {
-                (asset_limit + 1, "assets_limit_plus_1_fen")
-            } else {
-                (
-                    asset_limit * h.rng.random_range(110..=400) / 100,
-                    "assets_over_limit",
-                )
-            }
-        } else if r < plant.assets_over + plant.assets_at_limit {
-            (asset_limit, "assets_at_limit")
-        } else if r < plant.assets_over + plant.assets_at_limit + plant.assets_below_limit {
-            (asset_limit - 1, "assets_limit_minus_1_fen")
-        } else {
-            (
-                asset_limit * h.rng.random_range(0..=50) / 100,
-                "normal_assets",
-            )
-        };
-        h.planted.push(tag);
-        let ev = h.assets(target);
-        assets = target;
-        if target > asset_limit {
-            let ids = counted.iter().map(|i| h.members[*i].p.id).collect();
-            h.find(Rule::AssetsOverLimit, ids, target, asset_limit, ev);
-        }
-    }
-    // Trap: accounts of excluded members do not count.
-    for m in h
-        .members
-        .iter()
-        .filter(|m| m.status != Status::Counted)
-        .map(|m| m.p.clone())
-        .collect::<Vec<_>>()
-    {
-        let amount = asset_limit.max(1_000_000) * 2;
-        h.account(&m, amount);
-    }
-
-    // ---- property -------------------------------------------------------------------------
-    let counted_people: Vec<Person> = counted.iter().map(|i| h.members[*i].p.clone()).collect();
-    let mut units = Vec::new();
-    if !counted_people.is_empty() {
-        let spouse = h
-            .members
-            .iter()
-            .find(|m| m.relation == "spouse" && m.status == Status::Counted)
-            .map(|m| m.p.clone());
-        let owners_home = match (&spouse, h.rng.random_bool(0.5)) {
-            (Some(s), true) => vec![head.clone(), s.clone()],
-            _ => vec![counted_people[0].clone()],
-        };
-        let second = h.rng.random_bool(plant.second_home);
-        let forbidden = h.rng.random_bool(plant.forbidden_property);
-        if second || forbidden || h.rng.random_bool(0.45) {
-            let reg = h.days_before(400, 6000);
-            let u = h.unit(&owners_home, "residential", reg, None);
-            for o in &owners_home {
-                units.push(Hh::<R>::ev(
-                    o.id,
-                    "real_estate",
-                    u.0.clone(),
-                    None,
-                    u.1.to_string(),
-                ));
-            }
-        }
-        if second {
-            let owner = counted_people[h.rng.random_range(0..counted_people.len())].clone();
-            let reg = h.days_before(30, 3000);
-            let u = h.unit(std::slice::from_ref(&owner), "residential", reg, None);
-            units.push(Hh::<R>::ev(
-                owner.id,
-                "real_estate",
-                u.0,
-                None,
-                u.1.to_string(),
-            ));
-            h.planted.push("second_home");
-        }
-        if forbidden {
-            let owner = counted_people[h.rng.random_range(0..counted_people.len())].clone();
-            let use_ = ["shop", "office", "garage", "parking"][h.rng.random_range(0..4)];
-            let reg = h.days_before(30, 3000);
-            let u = h.unit(std::slice::from_ref(&owner), use_, reg, None);
-            units.push(Hh::<R>::ev(
-                owner.id,
-                "real_estate",
-                u.0,
-                None,
-                u.1.to_string(),
-            ));
-            h.planted.push("forbidden_property");
-        }
-        if second || forbidden {
-            let distinct: std::collections::BTreeSet<&str> =
-                units.iter().map(|e| e.key.as_str()).collect();
-            let n = distinct.len() as i64;
-            let ids = units
-                .iter()
-                .map(|e| e.person)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            h.find(
-                Rule::PropertyExcess,
-                ids,
-                n,
-                i64::from(ctx.policy.max_residential_units),
-                units.clone(),
-            );
-        } else if h.rng.random_bool(0.06) {
-            // Traps: a home sold before the as-of date, and one bought after it.
-            let owner = counted_people[0].clone();
-            let reg = h.days_before(3000, 6000);
-            let sold = h.days_before(30, 2000);
-            h.unit(std::slice::from_ref(&owner), "residential", reg, Some(sold));
-            if h.rng.random_bool(0.5) {
-                let bought = h.days_after(1, 40);
-                h.unit(std::slice::from_ref(&owner), "parking", bought, None);
-            }
-            h.planted.push("sold_or_future_property");
-        }
-    }
-    // Trap: a shop owned by an excluded member.
-    if let Some(m) = h
-        .members
-        .iter()
-        .find(|m| m.status != Status::Counted)
-        .map(|m| m.p.clone())
-        && h.rng.random_bool(0.3)
-    {
-        let reg = h.days_before(400, 4000);
-        h.unit(std::slice::from_ref(&m), "shop", reg, None);
-    }
-
-    // ---- vehicles and vessels ---------------------------------------------------------------
-    if !counted_people.is_empty() {
-        let owner = counted_people[h.rng.random_range(0..counted_people.len())].id;
-        if h.rng.random_bool(plant.vehicle) {
-            let ty =
-                ["small_car", "small_car", "truck", "passenger_coach"][h.rng.random_range(0..4)];
-            let reg = h.days_before(30, 4000);
-            let e = h.vehicle(owner, ty, reg, None);
-            h.find(Rule::VehicleOwned, vec![owner], 1, 0, vec![e]);
-            h.planted.push("vehicle");
-        } else if h.rng.random_bool(0.12) {
-            let ty =
-                ["motorcycle", "electric_bicycle", "disability_scooter"][h.rng.random_range(0..3)];
-            let reg = h.days_before(30, 3000);
-            h.vehicle(owner, ty, reg, None);
-            h.planted.push("exempt_vehicle");
-        } else if h.rng.random_bool(0.03) {
-            let reg = h.days_before(1000, 4000);
-            let dereg = h.days_before(1, 900);
-            h.vehicle(owner, "small_car", reg, Some(dereg));
-            if h.rng.random_bool(0.5) {
-                let later = h.days_after(1, 30);
-                h.vehicle(owner, "small_car", later, None);
-            }
-            h.planted.push("sold_or_future_vehicle");
-        }
-        if h.rng.random_bool(plant.vessel) {
-            let key = h.key();
-            let no = format!("CN{:014}", key);
-            let value = h.rng.random_range(5..=300) * 1_000_000;
-            let reg = h.days_before(100, 3000);
-            let name = format!(
-                "{}渔{:05}",
-                h.region_city().trim_end_matches('市'),
-                key % 100_000
-            );
-            h.out.push(
-                src::VESSEL,
-                recs::vessel(owner, &no, &name, value, reg, None),
-            );
-            let e = Hh::<R>::ev(owner, "vessel", no, Some(value), reg.to_string());
-            h.find(Rule::VesselOwned, vec![owner], 1, 0, vec![e]);
-            h.planted.push("vessel");
-        }
-    }
-
-    // ---- businesses -----------------------------------------------------------------------
-    let adult_ids: Vec<ResidentId> = counted
-        .iter()
-        .filter(|i| h.age(**i) >= 18)
-        .map(|i| h.members[*i].p.id)
-        .collect();
-    if !adult_ids.is_empty() {
-        let who = adult_ids[h.rng.random_range(0..adult_ids.len())];
-        let since = h.days_before(100, 3000);
-        if h.rng.random_bool(plant.company) {
-            let role = if h.rng.random_bool(0.5) {
-                "legal_representative"
-            } else {
-                "shareholder"
-            };
-            let staff = h.rng.random_range(0..=30);
-            let e = h.business(who, "company", role, staff, "active", since);
-            h.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
-            h.planted.push("company");
-        } else if h.rng.random_bool(plant.sole_trader_staff) {
-            let staff = h.rng.random_range(1..=5);
-            let e = h.business(who, "sole_trader", "operator", staff, "active", since);
-            h.find(Rule::BusinessRegistered, vec![who], 1, 0, vec![e]);
-            h.planted.push("sole_trader_with_staff");
-        } else if h.rng.random_bool(plant.sole_trader_no_staff) {
-            let e = h.business(who, "sole_trader", "operator", 0, "active", since);
-            h.find(
-                Rule::SoleTraderReview,
-                vec![who],
-                0,
-                i64::from(ctx.policy.sole_trader_review_max_staff),
-                vec![e],
-            );
-            h.planted.push("sole_trader_no_staff");
-        } else if h.rng.random_bool(0.01) {
-            // Trap: a business deregistered before the as-of date.
-            let closed = h.days_before(1, 90);
-            h.business(
-                who,
-                "company",
-                "legal_representative",
-                3,
-                "deregistered",
-                closed,
-            );
-            h.planted.push("deregistered_business");
-        }
-    }
-
-    // ---- duplicate benefit --------------------------------------------------------------------
-    if !counted_people.is_empty() {
-        let who = counted_people[h.rng.random_range(0..counted_people.len())].id;
-        let cur = hedui_schemas::values::month_of(ctx.as_of);
-        if h.rng.random_bool(plant.duplicate_benefit) {
-            let other_region = REGIONS[h.rng.random_range(0..REGIONS.len())].0;
-            let other_hh = format!("H{other_region}9{:08}", idx % 100_000_000);
-            let from = add_months(cur, -h.rng.random_range(1..30));
-            let to = h
-                .rng
-                .random_bool(0.5)
-                .then(|| add_months(cur, h.rng.random_range(0..6)));
-            let amount = in_force.standard.dibao_fen;
-            h.out.push(
-                src::ASSISTANCE,
-                recs::assistance(who, &other_hh, programme, other_region, from, to, amount),
-            );
-            let e = Hh::<R>::ev(who, "assistance", other_hh, Some(amount), from.to_string());
-            h.find(Rule::DuplicateBenefit, vec![who], 1, 0, vec![e]);
-            h.planted.push("duplicate_benefit");
-        } else if h.rng.random_bool(plant.duplicate_benefit) {
-            // Traps: the same programme elsewhere that ended before the as-of month, or a
-            // different programme.
-            let other_hh = format!("H{region}8{:08}", idx % 100_000_000);
-            let ended = h.rng.random_bool(0.5);
-            let (prog, to) = if ended {
-                (programme, Some(add_months(cur, -h.rng.random_range(1..12))))
-            } else {
-                (
-                    if programme == "dibao" {
-                        "tekun"
-                    } else {
-                        "dibao"
-                    },
-                    None,
-                )
-            };
-            let from = add_months(cur, -40);
-            let amount = in_force.standard.dibao_fen / 2;
-            h.out.push(
-                src::ASSISTANCE,
-                recs::assistance(who, &other_hh, prog, region, from, to, amount),
-            );
-            h.planted.push("other_or_ended_benefit");
-        }
-    }
+    h.plant_property(&counted_people);
+    h.plant_vehicles(&counted_people);
+    h.plant_businesses(&lines.counted);
+    h.plant_duplicate_benefit(programme, &lines, &counted_people);
 
     // ---- data integrity -------------------------------------------------------------------------
     if !dead_members.is_empty() {
@@ -1515,6 +1674,12 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
             dead_evidence,
         );
     }
+    let Lines {
+        c,
+        income_limit,
+        asset_limit,
+        ..
+    } = lines;
     if c == 0 {
         h.find(Rule::NoCountedMember, Vec::new(), 0, 1, Vec::new());
     }
@@ -1522,7 +1687,7 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     h.findings.sort_by_key(|f| f.rule);
     let counted_ids = h.counted().iter().map(|&i| h.members[i].p.id).collect();
     let truth = TruthHousehold {
-        id,
+        id: app.id,
         region,
         programme,
         kind,
