@@ -4,7 +4,10 @@
 //! region and date, programme lines, the income and asset rules); [`generate`] writes a
 //! synthetic Guangdong province as the departments would export it, with the planted truth a
 //! batch must find; [`config`] reads `hedui.toml` and [`ingest`] stages every configured
-//! source concurrently. The engine, audit and review build on these.
+//! source concurrently; [`run`] runs a batch and publishes it, [`audit`] verifies, replays
+//! and compares published batches. The engine ([`engine`], the `hedui-engine` crate) and the
+//! review side ([`review`], the `hedui-review` crate) are crates of their own, re-exported
+//! here under their old paths.
 #![warn(missing_docs)]
 
 pub mod audit;

