@@ -277,6 +277,8 @@ pub fn verify_all(root: &Path) -> Result<(Vec<String>, Vec<String>)> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Side {
     outcome: String,
+    /// The sources whose absence left the household unverified (`;`-separated).
+    unverified: String,
     findings: BTreeMap<String, String>,
 }
 
@@ -285,10 +287,11 @@ fn read_sides(batch: &Path) -> Result<BTreeMap<String, Side>> {
     for_each_batch(&batch.join("outcomes.parquet"), |b| {
         let h = text_column(&b, "household_id")?;
         let o = text_column(&b, "outcome")?;
+        let u = text_column(&b, "unverified_sources")?;
         for i in 0..b.num_rows() {
-            out.entry(h[i].clone().unwrap_or_default())
-                .or_default()
-                .outcome = o[i].clone().unwrap_or_default();
+            let side = out.entry(h[i].clone().unwrap_or_default()).or_default();
+            side.outcome = o[i].clone().unwrap_or_default();
+            side.unverified = u[i].clone().unwrap_or_default();
         }
         Ok::<_, Error>(())
     })?;
@@ -402,7 +405,8 @@ fn metrics_of(
 pub struct Change {
     /// Household id.
     pub household_id: String,
-    /// `newly flagged`, `cleared`, `outcome changed` or `findings changed`.
+    /// `newly flagged`, `cleared`, `outcome changed`, `findings changed` or `sources
+    /// changed` (the same outcome and findings, other sources missing).
     pub kind: &'static str,
     /// Outcome in the first batch.
     pub before: String,
@@ -430,8 +434,10 @@ pub fn diff(a: &Path, b: &Path) -> Result<Vec<Change>> {
             "cleared"
         } else if x.outcome != y.outcome {
             "outcome changed"
-        } else {
+        } else if x.findings != y.findings {
             "findings changed"
+        } else {
+            "sources changed"
         };
         changed.push((id.clone(), kind, x, y));
     }
@@ -444,6 +450,21 @@ pub fn diff(a: &Path, b: &Path) -> Result<Vec<Change>> {
         .into_iter()
         .map(|(id, kind, x, y)| {
             let mut why = Vec::new();
+            // A household left unverified by a missing source says which.
+            if x.unverified != y.unverified {
+                let none = |s: &str| {
+                    if s.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.replace(';', ", ")
+                    }
+                };
+                why.push(format!(
+                    "sources missing: {} -> {}",
+                    none(&x.unverified),
+                    none(&y.unverified)
+                ));
+            }
             for (rule, v) in &y.findings {
                 match x.findings.get(rule) {
                     None => why.push(format!("new finding {rule} ({v})")),

@@ -384,6 +384,33 @@ fn edit_gbk(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
     std::fs::write(path, out).unwrap();
 }
 
+// A household that became UNVERIFIED because a source went missing says which source, not an
+// empty list of reasons.
+#[test]
+fn diff_names_the_sources_a_household_became_unverified_for() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(small_province(), dir.path());
+    let root = dir.path().join("batches");
+    let policy = Policy::default_policy();
+    let night1 = run_batch(dir.path(), &root, &policy);
+    std::fs::remove_file(dir.path().join("exports/vessel.csv")).unwrap();
+    let night2 = run_batch(dir.path(), &root, &policy);
+    let changes = hedui::audit::diff(&night1.dir, &night2.dir).unwrap();
+    let unverified: Vec<_> = changes
+        .iter()
+        .filter(|c| c.before == "PASS" && c.after == "UNVERIFIED")
+        .collect();
+    assert!(!unverified.is_empty(), "{changes:#?}");
+    for c in &changes {
+        assert!(
+            c.why.iter().any(|w| w == "sources missing: none -> vessel") || c.before != "PASS",
+            "{c:#?}"
+        );
+    }
+    let text = hedui::audit::render_diff("a", "b", &changes);
+    assert!(text.contains("sources missing: none -> vessel"), "{text}");
+}
+
 #[test]
 fn diff_between_two_nights_reports_the_planted_changes_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
