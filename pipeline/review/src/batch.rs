@@ -22,7 +22,6 @@ use hedui_connectors::ingest::SourceReport;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use sha2::{Digest, Sha256};
 
-use crate::error::io;
 use crate::{Error, Result};
 use hedui_engine::output::{Read, int_column, reader, text_column};
 use hedui_schemas::batch::Manifest;
@@ -192,17 +191,6 @@ const MEMBERS: &str = "members.parquet";
 const FINDINGS: &str = "findings.parquet";
 const EVIDENCE: &str = "evidence.parquet";
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
-    serde_json::from_str(&text).map_err(|source| {
-        hedui_schemas::batch::BatchFileError::Json {
-            path: path.display().to_string(),
-            source,
-        }
-        .into()
-    })
-}
-
 fn split_list(s: &str) -> Vec<String> {
     s.split(';')
         .filter(|x| !x.is_empty())
@@ -218,10 +206,10 @@ impl BatchView {
     /// Opens the batch in `dir`: reads its summary, manifest, ingest report and policy, indexes
     /// its households and fingerprints every finding's evidence.
     pub fn open(dir: &Path) -> Result<Self> {
-        let summary: Summary = read_json(&dir.join("summary.json"))?;
+        let summary: Summary = hedui_schemas::batch::read_json(&dir.join("summary.json"))?;
         let manifest = Manifest::read(dir)?;
         let ingest: hedui_connectors::ingest::IngestReport =
-            read_json(&dir.join("ingest/ingest.json"))?;
+            hedui_schemas::batch::read_json(&dir.join("ingest/ingest.json"))?;
         let policy = Policy::load(&dir.join(hedui_schemas::batch::POLICY_COPY))?;
 
         let mut entries = Vec::new();
