@@ -217,12 +217,27 @@ pub fn verify(root: &Path, batch_id: &str) -> Result<Vec<String>> {
     for rel in present.iter().filter(|r| !manifest.files.contains_key(*r)) {
         problems.push(format!("{batch_id}: {rel} was added after publication"));
     }
-    if let Ok(text) = std::fs::read(dir.join(POLICY_COPY))
-        && hash_bytes(&text) != manifest.policy_sha256
-    {
-        problems.push(format!(
-            "{batch_id}: the policy copy does not hash to the manifest's policy_sha256"
-        ));
+    // The policy and config the batch ran with are named twice in the manifest (in `files`
+    // and by their own hash): an edited copy whose `files` entry was updated as well still
+    // differs from the hash recorded when the batch ran.
+    for (copy, want, field) in [
+        (POLICY_COPY, &manifest.policy_sha256, "policy_sha256"),
+        (
+            crate::manifest::CONFIG_COPY,
+            &manifest.config_sha256,
+            "config_sha256",
+        ),
+    ] {
+        match std::fs::read(dir.join(copy)) {
+            Ok(text) if &hash_bytes(&text) != want => problems.push(format!(
+                "{batch_id}: {copy} does not hash to the manifest's {field}"
+            )),
+            Ok(_) => {}
+            Err(_) if !manifest.files.contains_key(copy) => {
+                problems.push(format!("{batch_id}: {copy} is missing"))
+            }
+            Err(_) => {}
+        }
     }
     if let Some(prev) = &manifest.previous {
         let path = root.join(&prev.batch_id).join(MANIFEST);

@@ -119,8 +119,10 @@ pub async fn ingest_all(
 }
 
 /// Runs [`ingest_all`] on a fresh tokio runtime (for the command line and tests), with the
-/// baseline of the folder's previous `ingest.json`.
+/// baseline of the folder's previous `ingest.json`, holding the folder's lock (as `hedui ingest`
+/// and `hedui run` do: one writer at a time).
 pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
+    let _lock = crate::publish::RootLock::acquire(out, "ingest")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -397,6 +397,9 @@ fn main() -> Result<()> {
             let (cfg, base) = BatchConfig::load(&config)?;
             let plan = cfg.build(&base)?;
             let out = out.unwrap_or_else(|| hedui::ingest::default_out(&config));
+            // One ingest at a time into a folder: the same OS lock `hedui run` takes on its
+            // root, so a second one is refused naming the first, never interleaved with it.
+            let _lock = hedui::publish::RootLock::acquire(&out, "hedui ingest")?;
             let started = Instant::now();
             let bar = indicatif::ProgressBar::new(plan.sources.len() as u64).with_style(
                 indicatif::ProgressStyle::with_template(

@@ -240,6 +240,34 @@ fn verify_detects_and_names_each_kind_of_tampering() {
         },
         &format!("{second}: chain broken: the manifest of {first} changed"),
     );
+    // The config and policy copies edited with their `files` hash in the manifest updated
+    // too (a raised quarantine share, a lower standard): their own hashes, recorded when the
+    // batch ran, still differ.
+    for (copy, from, to, field) in [
+        (
+            "config.toml",
+            "max_quarantine_share = 0.05",
+            "max_quarantine_share = 0.9",
+            "config_sha256",
+        ),
+        ("policy.toml", "1309.00", "1409.00", "policy_sha256"),
+    ] {
+        let f = second.clone();
+        tampered(
+            &move |r: &Path| {
+                let dir = r.join(&f);
+                let p = dir.join(copy);
+                let text = std::fs::read_to_string(&p).unwrap();
+                assert!(text.contains(from), "{copy}");
+                std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+                let mut m = hedui::manifest::Manifest::read(&dir).unwrap();
+                m.files
+                    .insert(copy.into(), hedui::manifest::hash_file(&p).unwrap());
+                m.write(&dir).unwrap();
+            },
+            &format!("{second}: {copy} does not hash to the manifest's {field}"),
+        );
+    }
     let f = second.clone();
     tampered(
         &move |r: &Path| std::fs::remove_dir_all(r.join(&f)).unwrap(),

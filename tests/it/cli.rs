@@ -1,5 +1,6 @@
 //! The `hedui` binary as a user runs it.
 
+use std::path::Path;
 use std::process::Command;
 
 fn hedui() -> Command {
@@ -299,4 +300,131 @@ fn explain_prints_every_plan_on_a_fresh_checkout_and_over_a_staged_snapshot() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no plan named no_such_rule"), "{err}");
+}
+
+// Two ingests into one folder: the second is refused, naming the first, while the first
+// holds the folder's lock (the same OS lock as `hedui run`'s); once it is released, ingest runs.
+#[test]
+fn a_second_ingest_into_a_locked_folder_is_refused_naming_the_holder() {
+    let prov = tempfile::tempdir().unwrap();
+    let ok = hedui()
+        .args(["generate", "--households", "200", "--out"])
+        .arg(prov.path())
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let config = prov.path().join("hedui.toml");
+    let out = prov.path().join("staged-here");
+    let lock = hedui::publish::RootLock::acquire(&out, "a first ingest").unwrap();
+    let refused = hedui()
+        .args(["ingest", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("is locked by another run"), "{err}");
+    assert!(err.contains("a first ingest"), "{err}");
+    assert!(!out.join("ingest.json").exists());
+    drop(lock);
+    let ok = hedui()
+        .args(["ingest", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.join("ingest.json").exists());
+}
+
+// Report files are named by the household's position when its id is not a plain name: an id
+// from the applications export never chooses where a file goes, and a `/` in one does not
+// stop the report.
+#[test]
+fn report_file_names_never_come_from_a_hostile_household_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/vehicle_owned");
+    for f in ["hedui.toml", "vehicle.csv"] {
+        std::fs::copy(golden.join(f), dir.path().join(f)).unwrap();
+    }
+    let outside = dir.path().join("outside");
+    let long = format!("H{}", "9".repeat(300));
+    let ids = [
+        "../../escaped".to_string(),
+        format!("{}/absolute", outside.display()),
+        "a/b".to_string(),
+        long.clone(),
+    ];
+    let apps = std::fs::read_to_string(golden.join("applications.csv")).unwrap();
+    let mut lines: Vec<String> = apps.lines().map(str::to_string).collect();
+    for (i, id) in ids.iter().enumerate().take(lines.len() - 1) {
+        let old = format!("H44010000000000{}", i + 1);
+        assert!(lines[i + 1].contains(&old), "{}", lines[i + 1]);
+        lines[i + 1] = lines[i + 1].replacen(&old, id, 1);
+    }
+    std::fs::write(
+        dir.path().join("applications.csv"),
+        lines.join("\r\n") + "\r\n",
+    )
+    .unwrap();
+    let named = &ids[..lines.len() - 1];
+    let root = dir.path().join("batches");
+    let run = hedui()
+        .args(["run", "--as-of", "2026-11-15", "--config"])
+        .arg(dir.path().join("hedui.toml"))
+        .arg("--out")
+        .arg(&root)
+        .output()
+        .unwrap();
+    // The golden config delivers two sources: the others fail (exit 2), the batch is published.
+    let batch = root.join("20261115-001");
+    assert!(
+        batch.join("manifest.json").exists(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = dir.path().join("reports").join("here");
+    let report = hedui()
+        .arg("report")
+        .arg(&batch)
+        .args(named)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    // One file per household named (by position, since none of these ids is a plain name)
+    // and the index, all inside --out, and nothing anywhere else.
+    assert_eq!(written.len(), named.len() + 1, "{written:?}");
+    assert!(
+        written
+            .iter()
+            .all(|f| f == "index.html" || f.starts_with('_')),
+        "{written:?}"
+    );
+    assert!(!outside.exists());
+    assert!(!dir.path().join("escaped.html").exists());
+    assert!(!dir.path().join("reports/escaped.html").exists());
+    assert!(!out.join("a").exists());
+    // The index links each report under its file name.
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for f in written.iter().filter(|f| f.starts_with('_')) {
+        assert!(index.contains(&format!("href=\"{f}\"")), "{f}");
+    }
 }

@@ -124,10 +124,29 @@ pub struct Written {
     pub index: std::path::PathBuf,
 }
 
+/// The file a household's report is written to: `<household id>.html` when the id is a plain
+/// name (1 to 64 ASCII letters, digits, `-` and `_`, starting with a letter or digit), else
+/// `_<n>.html` after the household's position in the batch. A household id is text from a
+/// department's export: it never chooses a path (`../x`, `/etc/x`, `a/b`), and the two forms
+/// cannot collide (a plain id never starts with `_`).
+pub fn report_file_name(n: usize, household_id: &str) -> String {
+    let b = household_id.as_bytes();
+    let plain = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_');
+    if plain {
+        format!("{household_id}.html")
+    } else {
+        format!("_{n}.html")
+    }
+}
+
 /// Writes standalone reports into `out`: `index.html` (the summary page with a link to every
-/// report written) and `<household id>.html` for each household in `households`, or, when it
-/// is empty, for every household that did not PASS. Unknown household ids are an error naming
-/// them.
+/// report written) and a report for each household in `households`, or, when it is empty,
+/// for every household that did not PASS, named by [`report_file_name`]. Unknown household
+/// ids are an error naming them.
 pub fn write_reports(
     batch: &BatchView,
     previous: Option<&BatchView>,
@@ -171,7 +190,7 @@ pub fn write_reports(
                 "report.html",
                 context! { r => Value::from(minijinja::value::Serde(&view)), web => false, ..page(lang, true) },
             )?;
-            let name = format!("{}.html", h.entry.household_id);
+            let name = report_file_name(h.n, &h.entry.household_id);
             let path = out.join(&name);
             std::fs::write(&path, html).map_err(crate::error::io(&path))?;
             links.push((
@@ -216,6 +235,32 @@ mod tests {
         );
         // A 15-digit ID is masked in its 18-digit form.
         assert_eq!(mask_ids("a;110105491231002"), "a;110105********002X");
+    }
+
+    #[test]
+    fn a_report_is_named_by_a_plain_household_id_or_else_by_its_position() {
+        assert_eq!(
+            report_file_name(7, "H440100000000038"),
+            "H440100000000038.html"
+        );
+        assert_eq!(report_file_name(7, "hh-1_a"), "hh-1_a.html");
+        let long = "H".repeat(65);
+        for bad in [
+            "../../x",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            "",
+            ".",
+            "..",
+            "_7",
+            "-rf",
+            "a b",
+            "户1",
+            long.as_str(),
+        ] {
+            assert_eq!(report_file_name(7, bad), "_7.html", "{bad:?}");
+        }
     }
 
     #[test]
