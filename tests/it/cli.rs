@@ -346,7 +346,7 @@ fn a_second_ingest_into_a_locked_folder_is_refused_naming_the_holder() {
 
 // Report files are named by the household's position when its id is not a plain name: an id
 // from the applications export never chooses where a file goes, and a `/` in one does not
-// stop the report.
+// stop the report. An id that reads as a spreadsheet formula is neutralised in the CSV files.
 #[test]
 fn report_file_names_never_come_from_a_hostile_household_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,7 +359,7 @@ fn report_file_names_never_come_from_a_hostile_household_id() {
     let ids = [
         "../../escaped".to_string(),
         format!("{}/absolute", outside.display()),
-        "a/b".to_string(),
+        "=1+2".to_string(),
         long.clone(),
     ];
     let apps = std::fs::read_to_string(golden.join("applications.csv")).unwrap();
@@ -422,6 +422,16 @@ fn report_file_names_never_come_from_a_hostile_household_id() {
     assert!(!dir.path().join("escaped.html").exists());
     assert!(!dir.path().join("reports/escaped.html").exists());
     assert!(!out.join("a").exists());
+    // In the CSV files caseworkers open in spreadsheets, the id that reads as a formula is
+    // written as text (a leading '), in the Parquet files as delivered.
+    let outcomes = std::fs::read_to_string(batch.join("outcomes.csv")).unwrap();
+    assert!(outcomes.contains("\n'=1+2,"), "{outcomes}");
+    assert!(!outcomes.contains("\n=1+2,"), "{outcomes}");
+    let findings = std::fs::read_to_string(batch.join("findings.csv")).unwrap();
+    assert!(!findings.contains("\n="), "{findings}");
+    let ids_in_parquet = hedui::output::read_parquet(&batch.join("outcomes.parquet")).unwrap();
+    let ids_in_parquet = hedui::output::text_column(&ids_in_parquet[0], "household_id").unwrap();
+    assert!(ids_in_parquet.contains(&Some("=1+2".to_string())));
     // The index links each report under its file name.
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     for f in written.iter().filter(|f| f.starts_with('_')) {

@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::finding::{Finding, Verified};
 use super::keys::{id_masked, push_id};
 use super::outcome::{Rule, decide};
-use crate::output::{CsvOut, ParquetOut, bool_column, int_column, utf8_column};
+use crate::output::{CsvOut, ParquetOut, bool_column, csv_cell, int_column, utf8_column};
 use crate::{Error, Result};
 use hedui_schemas::policy::Policy;
 
@@ -399,22 +399,24 @@ impl OutcomeRows {
         let from = f.standard_from.map(|d| d.to_string());
         let mut n: [itoa::Buffer; 4] = Default::default();
         let [n1, n2, n3, n4] = &mut n;
+        // Text from the deliveries and the policy goes through `csv_cell` (no formulas in a
+        // spreadsheet); the numbers are hedui's own.
         self.findings_csv
             .write_record([
-                f.household_id.as_str(),
+                &*csv_cell(&f.household_id),
                 n1.format(f.region),
-                &f.programme,
+                &csv_cell(&f.programme),
                 f.rule.id(),
                 f.rule.severity().as_str(),
-                &masked,
+                &csv_cell(&masked),
                 n2.format(f.measured),
                 n3.format(f.threshold),
                 f.unit(),
                 from.as_deref().unwrap_or(""),
-                f.reference.as_deref().unwrap_or(""),
+                &csv_cell(f.reference.as_deref().unwrap_or("")),
                 n4.format(f.evidence_rows),
-                &zh,
-                &en,
+                &csv_cell(&zh),
+                &csv_cell(&en),
             ])
             .map_err(|source| Error::Csv {
                 path: "rows".into(),
@@ -469,9 +471,9 @@ impl OutcomeRows {
         );
         self.outcomes_csv
             .write_record([
-                h,
+                &*csv_cell(h),
                 n1.format(region),
-                programme,
+                &csv_cell(programme),
                 outcome,
                 &rules,
                 unv,

@@ -338,6 +338,18 @@ impl CsvOut {
     }
 }
 
+/// A text cell as written to a CSV file people open in spreadsheets: one that begins with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return would be read there as a formula (text from
+/// a department's export, a household id, could be one), so it is written with a leading `'`,
+/// which spreadsheets show as text and do not display. Every other cell is written as it is.
+/// Numbers hedui formats itself are not passed through this: `-5` is a number, not a formula.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 /// Reads a whole Parquet file (outputs are read back by checks and tests; the large ones are
 /// read in [`for_each_batch`] instead).
 pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -461,6 +473,16 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values(from..from + n))],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_cell_that_reads_as_a_formula_is_written_as_text() {
+        for bad in ["=1+2", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_cell(bad), format!("'{bad}"), "{bad:?}");
+        }
+        for ok in ["H440100000000001", "", "'x", "a=b", "低保", " =x"] {
+            assert_eq!(csv_cell(ok), ok, "{ok:?}");
+        }
     }
 
     #[test]
