@@ -506,29 +506,47 @@ async fn forms_without_the_session_csrf_token_are_rejected() {
 
 #[tokio::test]
 async fn brute_force_login_is_throttled() {
+    use hedui::review::serve::{MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER};
     let (_dir, app, _id, _view, _n, _region) = setup();
     let mut attacker = Client::new(&app, "10.0.0.8:5000");
-    for _ in 0..hedui::review::serve::MAX_FAILURES {
+    for _ in 0..MAX_FAILURES {
         let r = attacker.try_login("wang", "wrong password guess").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    // Now even the right password is refused, with a time to wait.
+    // Now even the right password is refused from that address, with a time to wait.
     let r = attacker.try_login("wang", PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.retry_after.unwrap().parse::<u64>().unwrap() > 0);
-    // From the same address, other names are refused too; elsewhere the user is locked
-    // out by name, and other users log in as usual.
+    // The user, from their own address, is not locked out by someone else's guesses.
+    let mut wang = Client::new(&app, "10.0.0.9:5000");
+    wang.login("wang").await;
+    // One address guessing across names is stopped at its own limit: other names from it
+    // are refused too, and other users elsewhere log in as usual.
+    let names: Vec<String> = (0..MAX_FAILURES_PER_ADDRESS)
+        .map(|i| format!("guess{i}"))
+        .collect();
+    for name in &names[MAX_FAILURES..] {
+        let r = attacker.try_login(name, "wrong password guess").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}");
+    }
     assert_eq!(
         attacker.try_login("li", PASSWORD).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    let mut wang = Client::new(&app, "10.0.0.9:5000");
-    assert_eq!(
-        wang.try_login("wang", PASSWORD).await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
     let mut li = Client::new(&app, "10.0.0.10:5000");
     li.login("li").await;
+    // Guesses at one name from many addresses meet the slower limit per name: then the name
+    // is refused from everywhere until the window passes.
+    for i in 0..MAX_FAILURES_PER_USER {
+        let mut c = Client::new(&app, &format!("10.1.{}.{}:5000", i / 200, i % 200 + 1));
+        let r = c.try_login("li", "wrong password guess").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let mut li_again = Client::new(&app, "10.0.0.11:5000");
+    assert_eq!(
+        li_again.try_login("li", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// A copy of a batch folder under a new root, with one evidence amount of `household`

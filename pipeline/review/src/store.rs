@@ -120,6 +120,63 @@ pub const SESSION_SECS: i64 = 8 * 3600;
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 12;
 
+/// Common passwords refused whatever else holds (`common_passwords.txt`, shipped in the
+/// binary).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `password` may be set for user `name`: at least [`MIN_PASSWORD`] characters, not
+/// a common password, not trivial (blank, all one character, fewer than five different
+/// characters, a short pattern repeated, a run like `abcdefghijkl` or `987654321098`), and
+/// not the user's name with a little added. The reason is the error's text.
+pub fn check_password(name: &str, password: &str) -> Result<()> {
+    let refuse = |why: &str| Err(Error::Refused(format!("password: {why}")));
+    let chars: Vec<char> = password.chars().collect();
+    if chars.len() < MIN_PASSWORD {
+        return refuse(&format!("at least {MIN_PASSWORD} characters"));
+    }
+    let lower = password.to_lowercase();
+    if password.trim().is_empty() {
+        return refuse("only spaces");
+    }
+    let distinct: BTreeSet<char> = lower.chars().collect();
+    if distinct.len() < 5 {
+        return refuse("too few different characters");
+    }
+    if (1..=chars.len() / 2)
+        .any(|p| chars.len().is_multiple_of(p) && chars.chunks(p).all(|c| c == &chars[..p]))
+    {
+        return refuse("a short pattern repeated");
+    }
+    // A run: each character the one after (or before) the last, digits wrapping round
+    // (`890123456789`).
+    let steps: BTreeSet<i64> = chars
+        .windows(2)
+        .map(|w| {
+            let d = w[1] as i64 - w[0] as i64;
+            if w[0].is_ascii_digit() && w[1].is_ascii_digit() {
+                d.rem_euclid(10)
+            } else {
+                d
+            }
+        })
+        .collect();
+    if steps.len() == 1 && steps.iter().all(|s| matches!(s, 1 | -1 | 9)) {
+        return refuse("a run of consecutive characters");
+    }
+    let name = name.to_lowercase();
+    if name.chars().count() >= 3 && lower.contains(&name) && lower.len() - name.len() < 8 {
+        return refuse("the user name with a little added");
+    }
+    if COMMON_PASSWORDS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l == lower)
+    {
+        return refuse("a common password");
+    }
+    Ok(())
+}
+
 /// The open database.
 pub struct Store {
     conn: Connection,
@@ -273,11 +330,7 @@ impl Store {
     /// Adds a user (the password is hashed here). Fails if the name is taken.
     pub fn add_user(&self, name: &str, password: &str, role: Role, regions: &str) -> Result<()> {
         check_name(name)?;
-        if password.chars().count() < MIN_PASSWORD {
-            return Err(Error::Refused(format!(
-                "password: at least {MIN_PASSWORD} characters"
-            )));
-        }
+        check_password(name, password)?;
         let regions = parse_regions(regions)?;
         match role {
             Role::Caseworker if regions.is_empty() => {
@@ -550,6 +603,34 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trivial_and_common_passwords_are_refused_with_the_reason() {
+        for (pw, why) in [
+            ("short pw", "at least 12"),
+            ("aaaaaaaaaaaa", "too few different"),
+            ("            ", "only spaces"),
+            ("abababababab", "too few different"),
+            ("abcdeabcdeabcde", "pattern repeated"),
+            ("abcdefghijklm", "run of consecutive"),
+            ("987654321098", "run of consecutive"),
+            ("890123456789", "run of consecutive"),
+            ("wangwei2024!", "user name"),
+            ("Password1234", "common password"),
+            ("1qaz2wsx3edc", "common password"),
+            ("administrator", "common password"),
+        ] {
+            let err = check_password("wangwei", pw).unwrap_err().to_string();
+            assert!(err.contains(why), "{pw:?}: {err}");
+        }
+        for pw in [
+            "correct horse battery",
+            "平安喜乐的核对中心2026",
+            "Tz8#qLm4!vRw",
+        ] {
+            check_password("wangwei", pw).unwrap_or_else(|e| panic!("{pw:?}: {e}"));
+        }
+    }
 
     #[test]
     fn users_sessions_and_decisions_round_trip() {

@@ -1,8 +1,11 @@
 //! `hedui serve`: the review web app over the published batches of a batch root.
 //!
 //! - **Login**: argon2 password hashes ([`super::store`]); a wrong password or name is counted
-//!   per user name and per client address, and after [`MAX_FAILURES`] within
-//!   [`FAILURE_WINDOW`] further attempts get 429 until the window passes. The login form
+//!   per user name and client address together ([`MAX_FAILURES`] within [`FAILURE_WINDOW`]),
+//!   per address across names ([`MAX_FAILURES_PER_ADDRESS`]) and per user name across
+//!   addresses ([`MAX_FAILURES_PER_USER`], a slower limit), and past any of them further
+//!   attempts get 429 until the window passes: five wrong guesses from one address do not
+//!   lock a user out from their own. The login form
 //!   carries its own CSRF token (a cookie and a hidden field that must match).
 //! - **Sessions**: a random token in an `HttpOnly; Secure; SameSite=Strict` cookie; the server
 //!   keeps only its hash, with the session's CSRF token, which every form must echo.
@@ -49,8 +52,13 @@ use session::*;
 pub use session::{Throttle, Viewer};
 use users::*;
 
-/// Failed logins allowed per user name and per address within [`FAILURE_WINDOW`].
+/// Failed logins allowed per user name from one address within [`FAILURE_WINDOW`].
 pub const MAX_FAILURES: usize = 5;
+/// Failed logins allowed from one address, whatever the names, within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
+/// Failed logins allowed for one user name, from any addresses, within [`FAILURE_WINDOW`]:
+/// the slower limit on guessing one user's password from many addresses.
+pub const MAX_FAILURES_PER_USER: usize = 50;
 /// How long a failed login counts.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Households per page of the review list.

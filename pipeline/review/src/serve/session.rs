@@ -33,26 +33,30 @@ impl Throttle {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How long until any of `keys` may try again, if one is blocked.
-    pub(super) fn blocked(&self, keys: &[String]) -> Option<Duration> {
+    /// How long until any of `keys` may try again, if one is past its limit.
+    pub(super) fn blocked(&self, keys: &[(String, usize)]) -> Option<Duration> {
         let mut map = self.lock();
         let now = Instant::now();
         keys.iter()
-            .filter_map(|k| {
+            .filter_map(|(k, limit)| {
                 let q = map.get_mut(k)?;
                 while q.front().is_some_and(|t| now - *t > FAILURE_WINDOW) {
                     q.pop_front();
                 }
-                (q.len() >= MAX_FAILURES)
-                    .then(|| FAILURE_WINDOW.saturating_sub(now - q[q.len() - MAX_FAILURES]))
+                (q.len() >= *limit).then(|| FAILURE_WINDOW.saturating_sub(now - q[q.len() - limit]))
             })
             .max()
     }
 
-    pub(super) fn fail(&self, keys: &[String]) {
+    pub(super) fn fail(&self, keys: &[(String, usize)]) {
         let mut map = self.lock();
-        for k in keys {
-            map.entry(k.clone()).or_default().push_back(Instant::now());
+        for (k, limit) in keys {
+            let q = map.entry(k.clone()).or_default();
+            q.push_back(Instant::now());
+            // Only the newest `limit` failures decide anything.
+            while q.len() > *limit {
+                q.pop_front();
+            }
         }
     }
 
@@ -211,9 +215,12 @@ pub(super) async fn login(
             "login CSRF token does not match".into(),
         ));
     }
+    // The pair first: a success clears it (and only it).
+    let address = client(&ext);
     let keys = vec![
-        format!("user:{}", f.username),
-        format!("ip:{}", client(&ext)),
+        (format!("user:{}@{address}", f.username), MAX_FAILURES),
+        (format!("ip:{address}"), MAX_FAILURES_PER_ADDRESS),
+        (format!("user:{}", f.username), MAX_FAILURES_PER_USER),
     ];
     if let Some(wait) = app.throttle.blocked(&keys) {
         let html = app.render(
@@ -239,7 +246,7 @@ pub(super) async fn login(
         )?;
         return Ok((StatusCode::UNAUTHORIZED, html).into_response());
     };
-    app.throttle.clear(&keys[0]);
+    app.throttle.clear(&keys[0].0);
     let name = user.name.clone();
     let token = app.db(move |s| s.start_session(&name)).await?;
     let jar = jar
