@@ -256,6 +256,39 @@ pub fn verify(root: &Path, batch_id: &str) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// Checks the deliveries batch `batch_id` read against the hashes its manifest recorded, as
+/// they are now under `inputs` (the folder of the config the batch ran with: the manifest
+/// names each file relative to it). A file changed since, or gone, is named; PostgreSQL
+/// sources (no file, no hash) are not checked.
+pub fn verify_inputs(root: &Path, batch_id: &str, inputs: &Path) -> Result<Vec<String>> {
+    let manifest = match Manifest::read(&root.join(batch_id)) {
+        Ok(m) => m,
+        Err(e) => return Ok(vec![format!("{batch_id}: manifest unreadable: {e}")]),
+    };
+    let mut problems = Vec::new();
+    for (source, s) in &manifest.sources {
+        for f in &s.files {
+            let Some(want) = &f.hash else { continue };
+            let path = inputs.join(&f.name);
+            if !path.is_file() {
+                problems.push(format!(
+                    "{batch_id}: input {} of {source} is no longer under {}",
+                    f.name,
+                    inputs.display()
+                ));
+                continue;
+            }
+            if &hash_file(&path)? != want {
+                problems.push(format!(
+                    "{batch_id}: input {} of {source} changed since the batch read it",
+                    f.name
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// Verifies every published batch under `root` and the chain between them: each batch's
 /// previous link must name the batch published just before it.
 pub fn verify_all(root: &Path) -> Result<(Vec<String>, Vec<String>)> {

@@ -135,6 +135,10 @@ enum Command {
         /// The batch root, for --all.
         #[arg(long, default_value = "batches")]
         root: PathBuf,
+        /// The folder the deliveries were read from (the batch config's folder): also check
+        /// every delivered file the manifest hashes against the file there now.
+        #[arg(long)]
+        inputs: Option<PathBuf>,
     },
     /// The households newly flagged, cleared, or with changed findings between two batches,
     /// and why (records and policy values that changed).
@@ -549,10 +553,20 @@ fn main() -> Result<()> {
                 batch.display()
             );
         }
-        Command::Verify { batch, all, root } => {
+        Command::Verify {
+            batch,
+            all,
+            root,
+            inputs,
+        } => {
             let problems = if all {
-                let (ids, problems) = hedui::audit::verify_all(&root)?;
+                let (ids, mut problems) = hedui::audit::verify_all(&root)?;
                 println!("{} batches under {}", ids.len(), root.display());
+                if let Some(dir) = &inputs {
+                    for id in &ids {
+                        problems.extend(hedui::audit::verify_inputs(&root, id, dir)?);
+                    }
+                }
                 problems
             } else {
                 let batch = batch.context("give a batch folder, or --all")?;
@@ -561,7 +575,11 @@ fn main() -> Result<()> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                hedui::audit::verify(&root, &id)?
+                let mut problems = hedui::audit::verify(&root, &id)?;
+                if let Some(dir) = &inputs {
+                    problems.extend(hedui::audit::verify_inputs(&root, &id, dir)?);
+                }
+                problems
             };
             for p in &problems {
                 println!("FAILED  {p}");

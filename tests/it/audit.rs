@@ -412,6 +412,62 @@ fn edit_gbk(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
     std::fs::write(path, out).unwrap();
 }
 
+// The deliveries a batch read are checked against the hashes its manifest recorded: a file
+// edited after the batch read it, or gone, is named (by the library and by `hedui verify
+// --inputs`), and the untouched deliveries pass.
+#[test]
+fn verify_checks_the_deliveries_against_the_hashes_the_batch_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(small_province(), dir.path());
+    let root = dir.path().join("batches");
+    let batch = run_batch(dir.path(), &root, &Policy::default_policy());
+    let id = batch
+        .dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let clean = hedui::audit::verify_inputs(&root, &id, dir.path()).unwrap();
+    assert!(clean.is_empty(), "{clean:#?}");
+    let vessel = dir.path().join("exports/vessel.csv");
+    let mut bytes = std::fs::read(&vessel).unwrap();
+    bytes.extend_from_slice(b"\r\n");
+    std::fs::write(&vessel, bytes).unwrap();
+    std::fs::remove_file(dir.path().join("exports/death.csv")).unwrap();
+    let problems = hedui::audit::verify_inputs(&root, &id, dir.path()).unwrap();
+    assert_eq!(
+        problems,
+        vec![
+            format!(
+                "{id}: input exports/death.csv of death is no longer under {}",
+                dir.path().display()
+            ),
+            format!("{id}: input exports/vessel.csv of vessel changed since the batch read it"),
+        ],
+        "{problems:#?}"
+    );
+    let out = hedui()
+        .arg("verify")
+        .arg(&batch.dir)
+        .arg("--inputs")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("input exports/vessel.csv of vessel changed"),
+        "{text}"
+    );
+    // Without --inputs, the batch itself still verifies.
+    let out = hedui().arg("verify").arg(&batch.dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 // A household that became UNVERIFIED because a source went missing says which source, not an
 // empty list of reasons.
 #[test]
