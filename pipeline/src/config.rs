@@ -79,8 +79,27 @@ pub struct BatchConfig {
     /// The policy file (default: the shipped policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PathBuf>,
+    /// Signing the manifests (see [`crate::signing`]).
+    #[serde(default, skip_serializing_if = "SigningSection::is_none")]
+    pub signing: SigningSection,
     /// Sources by catalog id.
     pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// The `[signing]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSection {
+    /// The Ed25519 secret key (`hedui key generate`) `hedui run` signs each manifest and the
+    /// root's head with, relative to the config's folder; it must be outside the batch root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl SigningSection {
+    fn is_none(&self) -> bool {
+        self.key.is_none()
+    }
 }
 
 fn is_default_engine(e: &EngineSection) -> bool {
@@ -104,6 +123,8 @@ pub struct BatchPlan {
     pub config_text: String,
     /// Engine settings.
     pub engine: EngineSection,
+    /// The key manifests are signed with, resolved.
+    pub signing_key: Option<PathBuf>,
 }
 
 /// The default gates written by `hedui generate`.
@@ -176,6 +197,7 @@ impl BatchConfig {
             gates: default_gates(),
             engine: EngineSection::default(),
             policy: None,
+            signing: SigningSection::default(),
             sources: crate::layout::configs(layout),
         }
     }
@@ -220,6 +242,7 @@ impl BatchConfig {
             base: base.to_path_buf(),
             policy: self.policy.as_ref().map(|p| base.join(p)),
             engine: self.engine.clone(),
+            signing_key: self.signing.key.as_ref().map(|k| base.join(k)),
             config_text: toml::to_string_pretty(self)?,
         })
     }

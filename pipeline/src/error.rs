@@ -45,6 +45,14 @@ pub enum Error {
         /// What does not hold.
         msg: String,
     },
+    /// A signing key cannot be made, read or used (`hedui key`, `[signing] key`, `--key`).
+    #[error("{path}: {msg}")]
+    Key {
+        /// The key file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// The runtime or one of its tasks failed (a task panicked, the runtime did not start).
     #[error("{what}: {detail}")]
     Runtime {

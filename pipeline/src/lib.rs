@@ -25,6 +25,7 @@ pub use hedui_review as review;
 pub use hedui_schemas::policy;
 pub mod publish;
 pub mod run;
+pub mod signing;
 pub mod sources_cmd;
 
 pub use error::{Error, Result};

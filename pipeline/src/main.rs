@@ -139,6 +139,14 @@ enum Command {
         /// every delivered file the manifest hashes against the file there now.
         #[arg(long)]
         inputs: Option<PathBuf>,
+        /// The public key (`hedui key generate`) the batches were signed with: check every
+        /// manifest's signature and the root's signed head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// With --all: a head hash recorded earlier (as `verify --all` prints it); check that
+        /// the chain still holds that batch unchanged.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
     /// The households newly flagged, cleared, or with changed findings between two batches,
     /// and why (records and policy values that changed).
@@ -202,6 +210,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// Signing keys for the manifests.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
     /// Manage the review app's users.
     User {
         #[command(subcommand)]
@@ -219,6 +232,18 @@ enum Command {
         /// The exports' layout (`catalog` or `county`; see `generate --layout`).
         #[arg(long, default_value = "catalog")]
         layout: generate::Layout,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Makes an Ed25519 key pair: `PREFIX.key` (the secret key, mode 0600: name it in
+    /// hedui.toml's `[signing] key`, outside the batch root) and `PREFIX.pub` (the public key
+    /// auditors verify with). Never overwrites a key.
+    Generate {
+        /// Path and name of the two files, without extension.
+        #[arg(long, default_value = "hedui-signing")]
+        out: PathBuf,
     },
 }
 
@@ -558,13 +583,41 @@ fn main() -> Result<()> {
             all,
             root,
             inputs,
+            key,
+            expect_head,
         } => {
+            let key = key.map(|k| hedui::signing::read_public(&k)).transpose()?;
+            if expect_head.is_some() && !all {
+                anyhow::bail!("--expect-head checks the whole chain: give --all");
+            }
             let problems = if all {
                 let (ids, mut problems) = hedui::audit::verify_all(&root)?;
                 println!("{} batches under {}", ids.len(), root.display());
                 if let Some(dir) = &inputs {
                     for id in &ids {
                         problems.extend(hedui::audit::verify_inputs(&root, id, dir)?);
+                    }
+                }
+                if let Some(key) = &key {
+                    let report = hedui::signing::verify_chain(&root, &ids, key)?;
+                    problems.extend(report.problems);
+                    if let (Some(a), Some(b)) = (
+                        report.unsigned_before_signing.first(),
+                        report.unsigned_before_signing.last(),
+                    ) {
+                        println!(
+                            "note: {} batches published before signing began are unsigned ({a} to {b}); the signed batches' chain covers them",
+                            report.unsigned_before_signing.len()
+                        );
+                    }
+                }
+                if let Some((id, hash)) = hedui::signing::head_hash(&root, &ids)? {
+                    println!("head: {id} {hash}");
+                }
+                if let Some(recorded) = &expect_head {
+                    match hedui::signing::expect_head(&root, &ids, recorded)? {
+                        Ok(note) => println!("{note}"),
+                        Err(problem) => problems.push(problem),
                     }
                 }
                 problems
@@ -579,6 +632,19 @@ fn main() -> Result<()> {
                 if let Some(dir) = &inputs {
                     problems.extend(hedui::audit::verify_inputs(&root, &id, dir)?);
                 }
+                if let Some(key) = &key {
+                    use hedui::signing::{SignatureState, fingerprint, manifest_signature};
+                    match manifest_signature(&batch, key) {
+                        SignatureState::Valid => {}
+                        SignatureState::Unsigned => {
+                            problems.push(format!("{id}: the manifest is not signed"))
+                        }
+                        SignatureState::Invalid => problems.push(format!(
+                            "{id}: the manifest's signature does not verify with key {}: manifest.json changed after it was signed, or another key signed it",
+                            fingerprint(key)
+                        )),
+                    }
+                }
                 problems
             };
             for p in &problems {
@@ -587,7 +653,13 @@ fn main() -> Result<()> {
             if !problems.is_empty() {
                 std::process::exit(1);
             }
-            println!("verified: every hash matches and the chain is whole");
+            if key.is_some() {
+                println!(
+                    "verified: every hash matches, the chain is whole and every signature checks"
+                );
+            } else {
+                println!("verified: every hash matches and the chain is whole");
+            }
         }
         Command::Diff { a, b } => {
             let changes = hedui::audit::diff(&a, &b)?;
@@ -637,6 +709,22 @@ fn main() -> Result<()> {
         Command::Serve { root, db, listen } => {
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             rt.block_on(hedui::review::serve::serve(&root, &db, listen))?;
+        }
+        Command::Key {
+            action: KeyAction::Generate { out },
+        } => {
+            let with = |ext: &str| {
+                let mut s = out.clone().into_os_string();
+                s.push(ext);
+                PathBuf::from(s)
+            };
+            let (secret, public) = (with(".key"), with(".pub"));
+            let fp = hedui::signing::generate(&secret, &public)?;
+            println!(
+                "secret key {} (keep it outside the batch root, readable only by the account that runs hedui; back it up offline)\npublic key {} (give it to the auditors)\nfingerprint {fp}",
+                secret.display(),
+                public.display()
+            );
         }
         Command::User { action } => {
             use hedui::review::store::{Role, Store};

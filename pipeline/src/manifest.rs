@@ -51,7 +51,8 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Every file under `dir` (relative paths with `/`, sorted), except the manifest.
+/// Every file under `dir` (relative paths with `/`, sorted), except the manifest and its
+/// signature.
 pub fn list_files(dir: &Path) -> Result<Vec<String>> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         for e in std::fs::read_dir(dir).map_err(io(dir))? {
@@ -66,7 +67,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>> {
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect::<Vec<_>>()
                     .join("/");
-                if rel != MANIFEST {
+                if rel != MANIFEST && rel != crate::signing::MANIFEST_SIG {
                     out.push(rel);
                 }
             }

@@ -78,6 +78,15 @@ pub async fn run(
     for name in lock.clear_partial()? {
         tracing::warn!(batch = %name, "removed the unfinished batch a stopped run left");
     }
+    // With a key, the chain must end where the key last signed it before this run extends it.
+    let signer = match &plan.signing_key {
+        Some(key) => {
+            let signer = crate::signing::BatchSigner::load(key, root)?;
+            signer.check_before_run(root)?;
+            Some(signer)
+        }
+        None => None,
+    };
     let (batch_id, dir) = lock.begin(as_of)?;
     tracing::info!(batch = %batch_id, %as_of, policy = %policy.name, root = %root.display(), "batch started");
     for (name, text) in [
@@ -155,9 +164,19 @@ pub async fn run(
         files,
         timings: timings.iter().map(|(s, t)| (s.to_string(), *t)).collect(),
         previous: previous_link(root)?,
+        signing_key: signer
+            .as_ref()
+            .map(|s| crate::signing::fingerprint(&s.public())),
     };
     manifest.write(&dir)?;
+    if let Some(signer) = &signer {
+        signer.sign_manifest(&dir)?;
+    }
     let published = lock.publish(&dir, &batch_id)?;
+    if let Some(signer) = &signer {
+        let count = crate::publish::published(root)?.len();
+        signer.write_head(root, &batch_id, count)?;
+    }
     tracing::info!(batch = %batch_id, households = summary.households, evidence = summary.evidence_rows, seconds = started.elapsed().as_secs_f64(), dir = %published.display(), "batch published");
     Ok(Batch {
         dir: published,

@@ -142,6 +142,10 @@ pub struct Manifest {
     pub timings: Vec<(String, f64)>,
     /// The batch published before this one on the same root.
     pub previous: Option<Previous>,
+    /// The fingerprint of the key that signed this manifest (`manifest.json.sig`), when the
+    /// run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
 }
 
 impl Manifest {

@@ -749,3 +749,233 @@ fn the_check_catches_a_pass_over_an_unreadable_record() {
     let n = hedui::check::pass_with_unreadable(&batch.dir, &mut examples).unwrap();
     assert_eq!(n, turned, "{examples:?}");
 }
+
+/// Runs a batch of `province` into `root` signed with the secret key at `key`.
+fn run_signed(province: &Path, root: &Path, key: &Path) -> hedui::Result<hedui::run::Batch> {
+    let (mut cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
+    cfg.signing.key = Some(key.to_path_buf());
+    let plan = cfg.build(&base).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hedui::run::run(
+        &plan,
+        &Policy::default_policy(),
+        as_of(),
+        root,
+        &hedui::run::Progress::none(),
+    ))
+}
+
+/// Sets one file's hash in batch `dir`'s manifest to what it is now.
+fn rehash(dir: &Path, rel: &str) {
+    let mut m = hedui::manifest::Manifest::read(dir).unwrap();
+    m.files.insert(
+        rel.into(),
+        hedui::manifest::hash_file(&dir.join(rel)).unwrap(),
+    );
+    m.write(dir).unwrap();
+}
+
+/// Points batch `id`'s link at its predecessor's manifest as it is now.
+fn relink(root: &Path, id: &str) {
+    let dir = root.join(id);
+    let mut m = hedui::manifest::Manifest::read(&dir).unwrap();
+    let prev = m.previous.as_mut().unwrap();
+    let bytes = std::fs::read(root.join(&prev.batch_id).join("manifest.json")).unwrap();
+    prev.manifest_sha256 = hedui::manifest::hash_bytes(&bytes);
+    m.write(&dir).unwrap();
+}
+
+// The three tamperings the hash chain alone cannot see (the newest batch edited with its
+// manifest, the newest batch deleted, every later link re-hashed after a middle edit) pass a
+// keyless verify and are each named with the key; a recorded head that was removed is named;
+// a run refuses to extend a chain whose head does not check; the key cannot live in the root;
+// and openssl checks a manifest signature with the same public key file.
+#[test]
+fn signed_manifests_detect_what_the_chain_alone_cannot() {
+    let keys = tempfile::tempdir().unwrap();
+    let prefix = keys.path().join("site");
+    let out = hedui()
+        .args(["key", "generate", "--out"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (secret, public) = (keys.path().join("site.key"), keys.path().join("site.pub"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = hedui()
+        .args(["key", "generate", "--out"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a key is never overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+
+    let clean = tempfile::tempdir().unwrap();
+    // One batch before signing began, then three signed ones.
+    run_batch(small_province(), clean.path(), &Policy::default_policy());
+    for _ in 0..3 {
+        run_signed(small_province(), clean.path(), &secret).unwrap();
+    }
+    let ids = hedui::publish::published(clean.path()).unwrap();
+    assert_eq!(ids.len(), 4);
+    let pubkey = hedui::signing::read_public(&public).unwrap();
+    let report = hedui::signing::verify_chain(clean.path(), &ids, &pubkey).unwrap();
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    assert_eq!(report.unsigned_before_signing, vec![ids[0].clone()]);
+    let newest = ids[3].clone();
+    let head = hedui::manifest::hash_bytes(
+        &std::fs::read(clean.path().join(&newest).join("manifest.json")).unwrap(),
+    );
+    let out = hedui()
+        .args(["verify", "--all", "--root"])
+        .arg(clean.path())
+        .arg("--key")
+        .arg(&public)
+        .args(["--expect-head", &head])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("head: {newest} {head}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 batches published before signing began"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("every signature checks"), "{stdout}");
+
+    // openssl reads the same key files and checks the same signature.
+    if Path::new("/usr/bin/openssl").exists() {
+        let dir = clean.path().join(&newest);
+        let out = Command::new("/usr/bin/openssl")
+            .args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
+            .arg(&public)
+            .arg("-in")
+            .arg(dir.join("manifest.json"))
+            .arg("-sigfile")
+            .arg(dir.join("manifest.json.sig"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    // Each tampering: invisible to the chain alone (where it says so), named with the key.
+    let tampered = |edit: &dyn Fn(&Path), chain_sees_it: bool, expect: &str| {
+        let root = tempfile::tempdir().unwrap();
+        copy_tree(clean.path(), root.path());
+        edit(root.path());
+        let (ids, problems) = hedui::audit::verify_all(root.path()).unwrap();
+        assert_eq!(
+            !problems.is_empty(),
+            chain_sees_it,
+            "{expect}: {problems:#?}"
+        );
+        let report = hedui::signing::verify_chain(root.path(), &ids, &pubkey).unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.contains(expect)),
+            "expected {expect:?} in {:#?}",
+            report.problems
+        );
+        let out = hedui()
+            .args(["verify", "--all", "--root"])
+            .arg(root.path())
+            .arg("--key")
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "verify --key exits 1");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expect));
+        root
+    };
+    // 1. The newest batch's findings and its manifest edited together.
+    let n = newest.clone();
+    tampered(
+        &move |r: &Path| {
+            let dir = r.join(&n);
+            let p = dir.join("findings.csv");
+            let text = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, text.lines().take(2).collect::<Vec<_>>().join("\n")).unwrap();
+            rehash(&dir, "findings.csv");
+        },
+        false,
+        &format!("{newest}: the manifest's signature does not verify"),
+    );
+    // 2. The newest batch deleted, and with it the head.
+    let n = newest.clone();
+    tampered(
+        &move |r: &Path| std::fs::remove_dir_all(r.join(&n)).unwrap(),
+        false,
+        &format!("the signed head names batch {newest}, which is not here"),
+    );
+    let n = newest.clone();
+    let root = tampered(
+        &move |r: &Path| {
+            std::fs::remove_dir_all(r.join(&n)).unwrap();
+            std::fs::remove_file(r.join("head.json")).unwrap();
+        },
+        false,
+        "no signed head (head.json)",
+    );
+    // A recorded head shows the deletion without any key, and a run refuses to cover it.
+    let out = hedui()
+        .args(["verify", "--all", "--root"])
+        .arg(root.path())
+        .args(["--expect-head", &head])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("the recorded head {head} is not in the chain")),
+        "{out:?}"
+    );
+    let err = run_signed(small_province(), root.path(), &secret)
+        .err()
+        .expect("a run over a chain without its head is refused")
+        .to_string();
+    assert!(err.contains("there is no signed head"), "{err}");
+    // 3. A middle batch edited and every later link re-hashed.
+    let later: Vec<String> = ids[2..].to_vec();
+    let middle = ids[1].clone();
+    let m = middle.clone();
+    tampered(
+        &move |r: &Path| {
+            let dir = r.join(&m);
+            std::fs::write(dir.join("findings.csv"), "household_id\n").unwrap();
+            rehash(&dir, "findings.csv");
+            for id in &later {
+                relink(r, id);
+            }
+        },
+        false,
+        &format!("{middle}: the manifest's signature does not verify"),
+    );
+
+    // After the newest batch is deleted (head left), the next signed run refuses.
+    let root = tempfile::tempdir().unwrap();
+    copy_tree(clean.path(), root.path());
+    std::fs::remove_dir_all(root.path().join(&newest)).unwrap();
+    let err = run_signed(small_province(), root.path(), &secret)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("which is not here"), "{err}");
+    assert_eq!(hedui::publish::published(root.path()).unwrap().len(), 3);
+
+    // A key inside the batch root is refused before anything runs.
+    let inside = tempfile::tempdir().unwrap();
+    let key_in_root = inside.path().join("site.key");
+    std::fs::copy(&secret, &key_in_root).unwrap();
+    let err = run_signed(small_province(), inside.path(), &key_in_root)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("inside the batch root"), "{err}");
+    assert!(hedui::publish::published(inside.path()).unwrap().is_empty());
+}
