@@ -54,6 +54,10 @@ pub enum Connector {
         /// Further connection attempts after the first (default 3), with doubling backoff.
         #[serde(default = "default_retries")]
         retries: u32,
+        /// The CA certificates (PEM) the server's certificate must chain to, relative to the
+        /// config's folder; or `sslrootcert` in the dsn. See [`crate::pg_tls`] for `sslmode`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_file: Option<String>,
     },
 }
 
@@ -411,8 +415,16 @@ impl SourceConfig {
             } if !delimiter.is_ascii() || !quote.is_ascii() => {
                 return Err(bad(def, "csv delimiter and quote must be ASCII characters"));
             }
-            Connector::Postgres { dsn, query, .. } => {
-                dsn.parse::<postgres::Config>()
+            Connector::Postgres {
+                dsn,
+                query,
+                ca_file,
+                ..
+            } => {
+                let ca = ca_file.as_ref().map(|f| base.join(f));
+                let (rest, _) = crate::pg_tls::split_dsn(dsn, ca.as_deref())
+                    .map_err(|e| bad(def, format!("postgres dsn: {e}")))?;
+                rest.parse::<postgres::Config>()
                     .map_err(|e| bad(def, format!("postgres dsn: {e}")))?;
                 if query.trim().is_empty() {
                     return Err(bad(def, "postgres query is empty"));

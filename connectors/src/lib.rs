@@ -14,6 +14,7 @@ pub mod dedup;
 pub mod derive;
 pub mod ingest;
 pub mod pg;
+pub mod pg_tls;
 pub mod raw;
 pub mod split;
 pub mod stage;

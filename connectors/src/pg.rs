@@ -32,6 +32,7 @@ pub fn connect(plan: &SourcePlan) -> Result<(postgres::Client, String)> {
         dsn,
         connect_timeout_secs,
         retries,
+        ca_file,
         ..
     } = &plan.connector
     else {
@@ -40,10 +41,18 @@ pub fn connect(plan: &SourcePlan) -> Result<(postgres::Client, String)> {
             msg: "not a postgres connector".into(),
         });
     };
-    let mut config: postgres::Config = dsn.parse().map_err(|e| Error::Config {
+    let config_error = |msg: String| Error::Config {
         source_id: plan.def.id.into(),
-        msg: format!("postgres dsn: {e}"),
-    })?;
+        msg,
+    };
+    let ca = ca_file.as_ref().map(|f| plan.base.join(f));
+    let (dsn, tls) = crate::pg_tls::split_dsn(dsn, ca.as_deref())
+        .map_err(|e| config_error(format!("postgres dsn: {e}")))?;
+    let mut config: postgres::Config = dsn
+        .parse()
+        .map_err(|e| config_error(format!("postgres dsn: {e}")))?;
+    config.ssl_mode(tls.driver_mode());
+    let connector = tls.connector().map_err(config_error)?;
     config.connect_timeout(Duration::from_secs(*connect_timeout_secs));
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(10));
@@ -52,8 +61,13 @@ pub fn connect(plan: &SourcePlan) -> Result<(postgres::Client, String)> {
     let mut backoff = Duration::from_millis(250);
     let mut attempt = 0;
     loop {
-        match config.connect(postgres::NoTls) {
-            Ok(client) => return Ok((client, host)),
+        match config.connect(connector.clone()) {
+            Ok(client) => {
+                if tls.mode != crate::pg_tls::SslMode::Disable && !tls.verifies_certificate() {
+                    tracing::warn!(source = plan.def.id, %host, sslmode = tls.mode.name(), "the server's certificate was not checked: set sslmode=verify-full with a CA file");
+                }
+                return Ok((client, host));
+            }
             Err(e) if attempt < *retries => {
                 attempt += 1;
                 std::thread::sleep(backoff);
@@ -123,9 +137,15 @@ pub fn pg_message(e: &postgres::Error) -> String {
     let mut msg = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
         cause = c.source();
     }
-    msg
+    match crate::pg_tls::refusal(&msg) {
+        Some(why) => format!("TLS: the server's certificate was refused: {why}"),
+        None => msg,
+    }
 }

@@ -33,6 +33,16 @@ fn plan_for(
     timeout: u64,
     retries: u32,
 ) -> hedui_connectors::config::SourcePlan {
+    plan_with_ca(dsn, query, timeout, retries, None)
+}
+
+fn plan_with_ca(
+    dsn: &str,
+    query: &str,
+    timeout: u64,
+    retries: u32,
+    ca_file: Option<String>,
+) -> hedui_connectors::config::SourcePlan {
     let def = hedui_schemas::source("tax").unwrap();
     let mut c = SourceConfig::default_for(def, "exports");
     c.connector = Connector::Postgres {
@@ -40,6 +50,7 @@ fn plan_for(
         query: query.into(),
         connect_timeout_secs: timeout,
         retries,
+        ca_file,
     };
     c.build(def, province(), &Gates::default()).unwrap()
 }
@@ -106,6 +117,11 @@ fn a_postgres_source_ingests_row_for_row_like_its_file() {
         "SELECT {} FROM tax_export ORDER BY row_no;",
         cols.join(", ")
     );
+    // Over TLS with the certificate and host name checked, when the server speaks TLS.
+    let dsn = match std::env::var("HEDUI_TEST_PG_CA") {
+        Ok(ca) => format!("{dsn} sslmode=verify-full sslrootcert='{ca}'"),
+        Err(_) => dsn,
+    };
     let pg_plan = plan_for(&dsn, &query, 10, 2);
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let opts = |p: &std::path::Path| IngestOptions {
@@ -231,5 +247,123 @@ fn killing_the_database_mid_stream_fails_the_source_without_hanging() {
     assert!(
         !out.path().join("staged/tax.parquet").exists(),
         "no staged snapshot is left behind"
+    );
+}
+
+/// Whether a connection made by the connector for `plan` is encrypted, or its error.
+fn connect_tls(plan: &hedui_connectors::config::SourcePlan) -> Result<bool, String> {
+    let (mut client, _) = hedui_connectors::pg::connect(plan).map_err(|e| e.to_string())?;
+    let row = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    Ok(row.get::<_, bool>(0))
+}
+
+// TLS as libpq does it, against the CI's server and its throwaway CA: verify-full and
+// verify-ca check the certificate against the CA file (from the dsn or the config), and
+// verify-full the host name too; require encrypts without checking; disable does not
+// encrypt; require against a server without TLS fails, naming the source and the host.
+#[test]
+fn postgres_over_tls_checks_the_certificate_and_the_host_as_libpq_does() {
+    let Some(dsn) = dsn("HEDUI_TEST_PG") else {
+        return;
+    };
+    let (Ok(ca), Ok(other_ca)) = (
+        std::env::var("HEDUI_TEST_PG_CA"),
+        std::env::var("HEDUI_TEST_PG_OTHER_CA"),
+    ) else {
+        panic!(
+            "HEDUI_TEST_PG is set without HEDUI_TEST_PG_CA and HEDUI_TEST_PG_OTHER_CA (.ci/pg sets all three)"
+        );
+    };
+    let tls = |extra: &str, ca_file: Option<&str>| {
+        connect_tls(&plan_with_ca(
+            &format!("{dsn} {extra}"),
+            "SELECT 1",
+            5,
+            0,
+            ca_file.map(str::to_string),
+        ))
+    };
+    assert_eq!(
+        tls(&format!("sslmode=verify-full sslrootcert='{ca}'"), None),
+        Ok(true)
+    );
+    assert_eq!(
+        tls("sslmode=verify-full", Some(&ca)),
+        Ok(true),
+        "the CA file from the config"
+    );
+    assert_eq!(
+        tls("sslmode=require", None),
+        Ok(true),
+        "encrypted, not checked"
+    );
+    assert_eq!(tls("sslmode=disable", None), Ok(false));
+    assert_eq!(
+        tls("", None),
+        Ok(true),
+        "libpq's default, prefer, uses TLS when offered"
+    );
+    let err = tls(
+        &format!("sslmode=verify-full sslrootcert='{other_ca}'"),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("tax")
+            && err.contains("127.0.0.1:54329")
+            && err.contains("the server's certificate was refused: the CA file did not sign it"),
+        "{err}"
+    );
+    let err = tls("sslmode=require", Some(&other_ca)).unwrap_err();
+    assert!(
+        err.contains("the CA file did not sign it"),
+        "require with a CA file checks it: {err}"
+    );
+    // The certificate names localhost and 127.0.0.1: under another name the chain is good
+    // but the host is not.
+    let renamed = dsn.replace(
+        "host=127.0.0.1",
+        "host=not-the-server.invalid hostaddr=127.0.0.1",
+    );
+    assert_ne!(renamed, dsn);
+    let by_name = |mode: &str| {
+        connect_tls(&plan_with_ca(
+            &format!("{renamed} sslmode={mode} sslrootcert='{ca}'"),
+            "SELECT 1",
+            5,
+            0,
+            None,
+        ))
+    };
+    let err = by_name("verify-full").unwrap_err();
+    assert!(
+        err.contains("refused: it does not name the host connected to"),
+        "{err}"
+    );
+    assert_eq!(by_name("verify-ca"), Ok(true));
+    // A server without TLS.
+    if let Ok(victim) = std::env::var("HEDUI_TEST_PG_VICTIM") {
+        let err = connect_tls(&plan_for(
+            &format!("{victim} sslmode=require"),
+            "SELECT 1",
+            5,
+            0,
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("127.0.0.1:54330") && err.contains("TLS"),
+            "{err}"
+        );
+    }
+    // A CA file that is not there is a clear error naming it.
+    let err = tls("sslmode=verify-full", Some("/nonexistent/ca.crt")).unwrap_err();
+    assert!(
+        err.contains("the CA file /nonexistent/ca.crt does not exist"),
+        "{err}"
     );
 }
