@@ -143,10 +143,14 @@ enum Command {
         /// manifest's signature and the root's signed head.
         #[arg(long)]
         key: Option<PathBuf>,
-        /// With --all: a head hash recorded earlier (as `verify --all` prints it); check that
-        /// the chain still holds that batch unchanged.
+        /// With --all or --access-log: a head hash recorded earlier (as `verify` prints it);
+        /// check that the chain still holds it unchanged.
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
+        /// Verify the review app's access log in this database instead: recompute its hash
+        /// chain, name any line changed or removed, print its head.
+        #[arg(long, value_name = "DB", conflicts_with_all = ["batch", "all", "inputs", "key"])]
+        access_log: Option<PathBuf>,
     },
     /// The households newly flagged, cleared, or with changed findings between two batches,
     /// and why (records and policy values that changed).
@@ -579,12 +583,47 @@ fn main() -> Result<()> {
             );
         }
         Command::Verify {
+            expect_head,
+            access_log: Some(db),
+            ..
+        } => {
+            let chain = hedui::review::store::verify_access_log(&db)?;
+            let mut problems = chain.problems;
+            println!(
+                "access log of {}: {} lines, head {}",
+                db.display(),
+                chain.lines,
+                chain.head.as_deref().unwrap_or("none (empty)")
+            );
+            if let Some(recorded) = &expect_head {
+                let recorded = recorded.trim().to_ascii_lowercase();
+                match chain.hashes.iter().position(|h| *h == recorded) {
+                    Some(i) => println!(
+                        "the recorded head {recorded} is line {}; {} lines were written after it",
+                        i + 1,
+                        chain.hashes.len() - 1 - i
+                    ),
+                    None => problems.push(format!(
+                        "access log: the recorded head {recorded} is not in the chain: lines up to it were changed or removed"
+                    )),
+                }
+            }
+            for p in &problems {
+                println!("FAILED  {p}");
+            }
+            if !problems.is_empty() {
+                std::process::exit(1);
+            }
+            println!("verified: every line of the access log hashes to what is stored");
+        }
+        Command::Verify {
             batch,
             all,
             root,
             inputs,
             key,
             expect_head,
+            access_log: None,
         } => {
             let key = key.map(|k| hedui::signing::read_public(&k)).transpose()?;
             if expect_head.is_some() && !all {

@@ -344,7 +344,11 @@ async fn a_caseworker_sees_and_decides_only_in_their_regions() {
         .unwrap()
         .access_log(Some(&view.entries[n].household_id), 100)
         .unwrap();
-    let actions: Vec<&str> = log.iter().map(|a| a.action.as_str()).collect();
+    let actions: Vec<&str> = log
+        .iter()
+        .map(|a| a.action.as_str())
+        .filter(|a| *a != "list")
+        .collect();
     assert_eq!(
         actions,
         ["view", "decide:home_visit", "view"],
@@ -838,4 +842,175 @@ async fn pages_switch_to_english_and_back() {
     let page = c.get(&format!("/batches/{id}/households/{n}")).await;
     assert!(page.body.contains("家庭经济状况核对报告"));
     assert_eq!(c.get("/lang/fr").await.status, StatusCode::NOT_FOUND);
+}
+
+/// Copies the review database (with its write-ahead log) to `to` and edits the copy.
+fn tampered_copy(from: &Path, to: &Path, sql: &str) -> PathBuf {
+    for ext in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{ext}", from.display()));
+        if f.exists() {
+            std::fs::copy(&f, format!("{}{ext}", to.display())).unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(to).unwrap();
+    conn.execute_batch(sql).unwrap();
+    to.to_path_buf()
+}
+
+fn verify_access_log(db: &Path, expect_head: Option<&str>) -> (Option<i32>, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"));
+    cmd.arg("verify").arg("--access-log").arg(db);
+    if let Some(h) = expect_head {
+        cmd.args(["--expect-head", h]);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+// List views are in the access log, one line per household shown; the log is a hash chain
+// that `hedui verify --access-log` recomputes, naming a changed line, a line removed from the
+// middle or the end, and (with a head recorded earlier) a log rewritten with fresh hashes; a
+// database from before the chain gets its hashes once when opened.
+#[tokio::test]
+async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
+    let (dir, app, id, view, n, region) = setup();
+    let mut c = Client::new(&app, "10.0.0.9:5000");
+    c.login("wang").await;
+    let list = c.get(&format!("/batches/{id}/households")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let shown: Vec<&str> = view
+        .entries
+        .iter()
+        .filter(|e| e.region == region && e.outcome != "PASS")
+        .take(hedui::review::serve::PAGE)
+        .map(|e| e.household_id.as_str())
+        .collect();
+    assert!(!shown.is_empty());
+    assert_eq!(
+        c.get(&format!("/batches/{id}/households/{n}")).await.status,
+        StatusCode::OK
+    );
+    let db = dir.path().join("review.sqlite");
+    let store = Store::open(&db).unwrap();
+    let log = store.access_log(None, 10_000).unwrap();
+    let listed: Vec<&str> = log
+        .iter()
+        .rev()
+        .filter(|a| a.action == "list")
+        .map(|a| a.household_id.as_str())
+        .collect();
+    assert_eq!(
+        listed, shown,
+        "every household the list showed, in its order"
+    );
+    assert!(log.iter().all(|a| a.user == "wang" && a.batch_id == id));
+    drop(store);
+
+    let chain = hedui::review::store::verify_access_log(&db).unwrap();
+    assert!(chain.problems.is_empty(), "{:#?}", chain.problems);
+    assert_eq!(chain.lines as usize, shown.len() + 1);
+    let head = chain.head.clone().unwrap();
+    let (code, out) = verify_access_log(&db, Some(&head));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("{} lines, head {head}", chain.lines)),
+        "{out}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let last = chain.lines;
+    for (name, sql, expect) in [
+        (
+            "changed",
+            "UPDATE access_log SET user = 'li' WHERE id = 2".to_string(),
+            "line 2 (".to_string(),
+        ),
+        (
+            "middle",
+            "DELETE FROM access_log WHERE id = 2".to_string(),
+            "lines 2 to 2 were removed".to_string(),
+        ),
+        (
+            "end",
+            format!("DELETE FROM access_log WHERE id = {last}"),
+            format!("lines {last} to {last} were removed from its end"),
+        ),
+    ] {
+        let copy = tampered_copy(&db, &work.path().join(format!("{name}.sqlite")), &sql);
+        let (code, out) = verify_access_log(&copy, None);
+        assert_eq!(code, Some(1), "{name}: {out}");
+        assert!(
+            out.contains(&expect),
+            "{name}: expected {expect:?} in {out}"
+        );
+    }
+    // A rewrite that recomputes every hash passes the chain but not a recorded head.
+    let copy = tampered_copy(
+        &db,
+        &work.path().join("rewritten.sqlite"),
+        "UPDATE access_log SET user = 'li' WHERE id = 1",
+    );
+    {
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let rows: Vec<(i64, [String; 5])> = conn
+            .prepare(
+                "SELECT id, at, user, batch_id, household_id, action FROM access_log ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let mut prev = String::new();
+        for (id, [at, user, batch, hid, action]) in rows {
+            prev = hedui::review::store::access_hash(&prev, &at, &user, &batch, &hid, &action);
+            conn.execute(
+                "UPDATE access_log SET hash = ?1 WHERE id = ?2",
+                rusqlite::params![prev, id],
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        verify_access_log(&copy, None).0,
+        Some(0),
+        "a full rewrite passes the chain alone"
+    );
+    let (code, out) = verify_access_log(&copy, Some(&head));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("the recorded head {head} is not in the chain")),
+        "{out}"
+    );
+
+    // A database from before the chain: the column is added and the old lines chained once.
+    let old = work.path().join("old.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE access_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+                 user TEXT NOT NULL, batch_id TEXT NOT NULL, household_id TEXT NOT NULL,
+                 action TEXT NOT NULL);
+             INSERT INTO access_log (at, user, batch_id, household_id, action) VALUES
+                 ('2026-11-01T08:00:00Z', 'wang', '20261101-001', 'H1', 'view'),
+                 ('2026-11-01T08:01:00Z', 'wang', '20261101-001', 'H1', 'decide:confirmed');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&old).unwrap();
+    store
+        .log_access("wang", "20261101-001", "H2", "view")
+        .unwrap();
+    drop(store);
+    let chain = hedui::review::store::verify_access_log(&old).unwrap();
+    assert!(chain.problems.is_empty(), "{:#?}", chain.problems);
+    assert_eq!(chain.lines, 3);
 }

@@ -1,5 +1,10 @@
 //! The review database (SQLite): users, sessions, caseworkers' decisions and the access log.
 //!
+//! The access log is a hash chain: each line stores the SHA-256 of the line before's hash and
+//! its own fields, so a line changed or removed anywhere but at the end breaks every hash
+//! after it ([`verify_access_log`], `hedui verify --access-log`); the end is anchored by the
+//! head hash recorded elsewhere.
+//!
 //! Decisions and the access log are appended, never updated; the decision in force for a
 //! finding is the newest one recorded for the same household, rule and evidence fingerprint, in
 //! whichever batch it was recorded. The database runs in WAL mode with full syncs, so a
@@ -110,8 +115,100 @@ pub struct Access {
     pub batch_id: String,
     /// Which household.
     pub household_id: String,
-    /// `view` or `decide:<decision>`.
+    /// `view` (the household's page), `list` (shown in a list of households) or
+    /// `decide:<decision>`.
     pub action: String,
+}
+
+/// The hash of an access log line: SHA-256 over the previous line's hash and this line's
+/// fields, as a JSON array (so no field can run into the next).
+pub fn access_hash(
+    prev: &str,
+    at: &str,
+    user: &str,
+    batch_id: &str,
+    household_id: &str,
+    action: &str,
+) -> String {
+    let text = serde_json::json!([prev, at, user, batch_id, household_id, action]).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// What [`verify_access_log`] found.
+#[derive(Debug, Default)]
+pub struct AccessChain {
+    /// Lines in the log.
+    pub lines: u64,
+    /// The newest line's hash (to record elsewhere), if any.
+    pub head: Option<String>,
+    /// Every line's hash, oldest first (to look up a recorded head).
+    pub hashes: Vec<String>,
+    /// What does not hold, each naming the line.
+    pub problems: Vec<String>,
+}
+
+/// Recomputes the access log's hash chain in the database at `path` (opened read-only).
+pub fn verify_access_log(path: &Path) -> Result<AccessChain> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|source| Error::Database {
+            path: Some(path.display().to_string()),
+            source,
+        })?;
+    let mut st = conn
+        .prepare(
+            "SELECT id, at, user, batch_id, household_id, action, hash FROM access_log ORDER BY id",
+        )
+        .map_err(db)?;
+    let mut rows = st.query([]).map_err(db)?;
+    let mut chain = AccessChain::default();
+    let mut prev = String::new();
+    let mut last_id = 0i64;
+    while let Some(r) = rows.next().map_err(db)? {
+        let id: i64 = r.get(0).map_err(db)?;
+        let f: [String; 6] = [
+            r.get(1).map_err(db)?,
+            r.get(2).map_err(db)?,
+            r.get(3).map_err(db)?,
+            r.get(4).map_err(db)?,
+            r.get(5).map_err(db)?,
+            r.get(6).map_err(db)?,
+        ];
+        let [at, user, batch_id, household_id, action, hash] = f;
+        if id != last_id + 1 {
+            chain.problems.push(format!(
+                "access log: lines {} to {} were removed",
+                last_id + 1,
+                id - 1
+            ));
+        }
+        if access_hash(&prev, &at, &user, &batch_id, &household_id, &action) != hash {
+            chain.problems.push(format!(
+                "access log: line {id} ({at}, {user}, {action}) does not hash to what is stored: it was changed, or the line before it"
+            ));
+        }
+        chain.lines += 1;
+        chain.hashes.push(hash.clone());
+        prev = hash;
+        last_id = id;
+    }
+    // AUTOINCREMENT keeps the highest id ever used: lines cut off the end leave it above
+    // the last line.
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'access_log'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    if let Some(seq) = seq.filter(|s| *s > last_id) {
+        chain.problems.push(format!(
+            "access log: lines {} to {seq} were removed from its end",
+            last_id + 1
+        ));
+    }
+    chain.head = chain.hashes.last().cloned();
+    Ok(chain)
 }
 
 /// How long a session lasts.
@@ -321,10 +418,76 @@ impl Store {
                  user TEXT NOT NULL,
                  batch_id TEXT NOT NULL,
                  household_id TEXT NOT NULL,
-                 action TEXT NOT NULL);",
+                 action TEXT NOT NULL,
+                 hash TEXT NOT NULL DEFAULT '');",
         )
         .map_err(db)?;
-        Ok(Store { conn })
+        let store = Store { conn };
+        store.chain_old_access_log()?;
+        Ok(store)
+    }
+
+    /// A database made before the access log was chained gets the column, and its lines their
+    /// hashes, once.
+    fn chain_old_access_log(&self) -> Result<()> {
+        let has_hash: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('access_log') WHERE name = 'hash'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        if has_hash {
+            return Ok(());
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        let chained = (|| -> Result<()> {
+            self.conn
+                .execute_batch("ALTER TABLE access_log ADD COLUMN hash TEXT NOT NULL DEFAULT ''")
+                .map_err(db)?;
+            let mut st = self
+                .conn
+                .prepare("SELECT id, at, user, batch_id, household_id, action FROM access_log ORDER BY id")
+                .map_err(db)?;
+            let rows: Vec<(i64, [String; 5])> = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                    ))
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            let mut prev = String::new();
+            for (id, [at, user, batch_id, household_id, action]) in rows {
+                prev = access_hash(&prev, &at, &user, &batch_id, &household_id, &action);
+                self.conn
+                    .execute(
+                        "UPDATE access_log SET hash = ?1 WHERE id = ?2",
+                        params![prev, id],
+                    )
+                    .map_err(db)?;
+            }
+            Ok(())
+        })();
+        self.finish(chained)
+    }
+
+    /// Commits the transaction begun before `result` if it is Ok, else rolls it back.
+    fn finish<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(db)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// Adds a user (the password is hashed here). Fails if the name is taken.
@@ -565,13 +728,46 @@ impl Store {
         household_id: &str,
         action: &str,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO access_log (at, user, batch_id, household_id, action) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![stamp(), user, batch_id, household_id, action],
-            )
-            .map_err(db)?;
-        Ok(())
+        self.append_access(user, batch_id, &[household_id], action)
+    }
+
+    /// Writes one line per household of the access log, in one transaction, each chained to
+    /// the one before. The write lock is taken first (`BEGIN IMMEDIATE`), so two writers (two
+    /// app processes on one database) cannot both extend the same line.
+    pub fn append_access(
+        &self,
+        user: &str,
+        batch_id: &str,
+        household_ids: &[&str],
+        action: &str,
+    ) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        let written = (|| -> Result<()> {
+            let mut prev: String = self
+                .conn
+                .query_row(
+                    "SELECT hash FROM access_log ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .unwrap_or_default();
+            let at = stamp();
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO access_log (at, user, batch_id, household_id, action, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db)?;
+            for hid in household_ids {
+                prev = access_hash(&prev, &at, user, batch_id, hid, action);
+                st.execute(params![at, user, batch_id, hid, action, prev])
+                    .map_err(db)?;
+            }
+            Ok(())
+        })();
+        self.finish(written)
     }
 
     /// The newest `limit` lines of the access log, optionally for one household.

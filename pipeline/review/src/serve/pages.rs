@@ -132,6 +132,21 @@ pub(super) async fn households(
         .collect();
     let pages = matching.len().div_ceil(PAGE).max(1);
     let page = f.page.unwrap_or(1).clamp(1, pages);
+    // Every household id the page shows goes into the access log, before the page is sent.
+    let shown: Vec<String> = matching
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(|&n| b.entries[n].household_id.clone())
+        .collect();
+    if !shown.is_empty() {
+        let (user, batch_id) = (v.user.name.clone(), b.id().to_string());
+        app.db(move |s| {
+            let ids: Vec<&str> = shown.iter().map(String::as_str).collect();
+            s.append_access(&user, &batch_id, &ids, "list")
+        })
+        .await?;
+    }
     let rows: Vec<Value> = matching
         .iter()
         .skip((page - 1) * PAGE)
