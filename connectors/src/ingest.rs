@@ -278,6 +278,8 @@ pub fn ingest_source(
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(partial(&staged_path));
+            // The duplicate-free copy `remove_duplicates` was writing.
+            let _ = std::fs::remove_file(partial(&staged_path).with_extension("rewrite"));
             let _ = std::fs::remove_file(partial(&quarantine_path));
             let _ = std::fs::remove_file(partial(&warnings_path));
             let _ = std::fs::remove_file(&staged_path);

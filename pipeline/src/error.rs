@@ -53,6 +53,17 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The disk (or the account's quota) ran out while hedui wrote: the machine's failure,
+    /// not a source's. Nothing is published and what the command wrote is removed.
+    #[error(
+        "the disk is full: {detail}. Nothing was published and what this command wrote under {dir} was removed; free space there and run it again"
+    )]
+    DiskFull {
+        /// The folder the command was writing into.
+        dir: String,
+        /// The write that failed.
+        detail: String,
+    },
     /// The runtime or one of its tasks failed (a task panicked, the runtime did not start).
     #[error("{what}: {detail}")]
     Runtime {
@@ -104,6 +115,50 @@ pub enum Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether an error's text says a write found no space (ENOSPC, EDQUOT): errors that crossed
+/// the Parquet and DataFusion writers, or a source's report, keep only their text, and the
+/// operating system's code ends it as `(os error N)`.
+pub fn is_disk_full_text(text: &str) -> bool {
+    text.contains("(os error 28)") || text.contains("(os error 122)")
+}
+
+impl Error {
+    /// Whether the disk ran out under this error (anywhere in its chain of causes).
+    pub fn is_disk_full(&self) -> bool {
+        if matches!(self, Error::DiskFull { .. }) {
+            return true;
+        }
+        let mut cause: Option<&dyn std::error::Error> = Some(self);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>()
+                && matches!(io.raw_os_error(), Some(28 | 122))
+            {
+                return true;
+            }
+            if is_disk_full_text(&c.to_string()) {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
+    }
+
+    /// This error as [`Error::DiskFull`] for `dir` when the disk ran out under it.
+    pub fn or_disk_full(self, dir: &std::path::Path) -> Error {
+        match self {
+            Error::DiskFull { detail, .. } => Error::DiskFull {
+                dir: dir.display().to_string(),
+                detail,
+            },
+            e if e.is_disk_full() => Error::DiskFull {
+                dir: dir.display().to_string(),
+                detail: e.to_string(),
+            },
+            e => e,
+        }
+    }
+}
 
 /// Attaches a path to an I/O error.
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

@@ -6,6 +6,11 @@
 //! config does not mention are reported failed as not configured. The report (`ingest.json`)
 //! holds counts only, no wall-clock values, so two ingests of the same inputs write the same
 //! bytes.
+//!
+//! A full disk is not a source's failure: the whole ingest stops with [`Error::DiskFull`].
+//! `hedui ingest` stages into `DIR/.incoming/` and moves the new snapshot into place only when
+//! it is complete ([`ingest_folder`]), so a stopped or failed ingest leaves the previous
+//! snapshot, never a mix.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,9 +45,9 @@ pub fn baseline_in(out: &Path) -> Baseline {
 /// Where the relative gate's baseline comes from, and where it is recorded.
 #[derive(Debug, Clone)]
 pub enum BaselineFrom {
-    /// The previous `ingest.json` in the folder (`hedui ingest` night after night into one
+    /// The previous `ingest.json` in this folder (`hedui ingest` night after night into one
     /// folder); each source's `previous_accepted` is recorded in the new `ingest.json`.
-    Folder,
+    Folder(PathBuf),
     /// The published batches before this one (`hedui run`, which ingests into a fresh
     /// folder): recorded in the batch's manifest, not in `ingest.json`, so that the same
     /// deliveries give the same `ingest.json` bytes whatever came before.
@@ -58,7 +63,7 @@ pub async fn ingest_all(
     progress: Arc<dyn Fn(&SourceReport) + Send + Sync>,
 ) -> Result<IngestReport> {
     let (previous, record) = match from {
-        BaselineFrom::Folder => (baseline_in(out), true),
+        BaselineFrom::Folder(folder) => (baseline_in(folder), true),
         BaselineFrom::Batches(b) => (b.clone(), false),
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
@@ -108,6 +113,16 @@ pub async fn ingest_all(
             r.previous_accepted = None;
         }
     }
+    if let Some(e) = sources
+        .values()
+        .filter_map(|r| r.error.as_deref())
+        .find(|e| crate::error::is_disk_full_text(e))
+    {
+        return Err(Error::DiskFull {
+            dir: out.display().to_string(),
+            detail: e.to_string(),
+        });
+    }
     let failed = sources
         .values()
         .filter(|r| r.status == Status::Failed)
@@ -118,9 +133,79 @@ pub async fn ingest_all(
     Ok(report)
 }
 
-/// Runs [`ingest_all`] on a fresh tokio runtime (for the command line and tests), with the
-/// baseline of the folder's previous `ingest.json`, holding the folder's lock (as `hedui ingest`
-/// and `hedui run` do: one writer at a time).
+/// What [`ingest_folder`] stages into, inside the folder.
+pub const INCOMING: &str = ".incoming";
+/// The parts of a snapshot, moved into place together.
+const SNAPSHOT_PARTS: [&str; 3] = ["staged", "quarantine", "warnings"];
+
+/// `hedui ingest`: ingests into `out` night after night (the caller holds `out`'s lock). The
+/// new snapshot is staged under `out/.incoming/` with the relative gates comparing against
+/// `out/ingest.json`, and moved into place when complete: `ingest.json` is removed first and
+/// comes back last, so a folder with an `ingest.json` holds the snapshot it describes. On any
+/// error (a full disk included) what this ingest wrote is removed and the previous snapshot
+/// stays.
+pub async fn ingest_folder(
+    plan: &BatchPlan,
+    out: &Path,
+    progress: Arc<dyn Fn(&SourceReport) + Send + Sync>,
+) -> Result<IngestReport> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let incoming = out.join(INCOMING);
+    // What an ingest stopped mid-way left (the lock says nobody else is writing here).
+    let _ = std::fs::remove_dir_all(&incoming);
+    for part in SNAPSHOT_PARTS {
+        let _ = std::fs::remove_dir_all(out.join(format!(".old-{part}")));
+    }
+    let result = match ingest_all(
+        plan,
+        &incoming,
+        &BaselineFrom::Folder(out.to_path_buf()),
+        progress,
+    )
+    .await
+    {
+        Ok(report) => swap_in(&incoming, out).map(|_| report),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&incoming);
+    }
+    result.map_err(|e| e.or_disk_full(out))
+}
+
+/// Moves the snapshot in `incoming` over the one in `out`.
+fn swap_in(incoming: &Path, out: &Path) -> Result<()> {
+    let report = out.join("ingest.json");
+    match std::fs::remove_file(&report) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&report)(e)),
+        _ => {}
+    }
+    for part in SNAPSHOT_PARTS {
+        let (new, old, trash) = (
+            incoming.join(part),
+            out.join(part),
+            out.join(format!(".old-{part}")),
+        );
+        if old.exists() {
+            std::fs::rename(&old, &trash).map_err(io(&old))?;
+        }
+        if new.exists() {
+            std::fs::rename(&new, &old).map_err(io(&new))?;
+        }
+        if trash.exists() {
+            std::fs::remove_dir_all(&trash).map_err(io(&trash))?;
+        }
+    }
+    crate::publish::sync_tree(out)?;
+    std::fs::rename(incoming.join("ingest.json"), &report).map_err(io(&report))?;
+    std::fs::remove_dir_all(incoming).map_err(io(incoming))?;
+    std::fs::File::open(out)
+        .and_then(|f| f.sync_all())
+        .map_err(io(out))
+}
+
+/// Runs [`ingest_folder`] on a fresh tokio runtime (for the command line and tests), holding
+/// the folder's lock (as `hedui ingest` and `hedui run` do: one writer at a time).
 pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
     let _lock = crate::publish::RootLock::acquire(out, "ingest")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -130,12 +215,7 @@ pub fn ingest_blocking(plan: &BatchPlan, out: &Path) -> Result<IngestReport> {
             what: "starting the runtime",
             detail: e.to_string(),
         })?;
-    rt.block_on(ingest_all(
-        plan,
-        out,
-        &BaselineFrom::Folder,
-        Arc::new(|_| {}),
-    ))
+    rt.block_on(ingest_folder(plan, out, Arc::new(|_| {})))
 }
 
 /// The default ingest folder for a config.

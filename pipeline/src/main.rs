@@ -442,10 +442,9 @@ fn main() -> Result<()> {
             );
             let b = bar.clone();
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let report = rt.block_on(hedui::ingest::ingest_all(
+            let report = rt.block_on(hedui::ingest::ingest_folder(
                 &plan,
                 &out,
-                &hedui::ingest::BaselineFrom::Folder,
                 std::sync::Arc::new(move |r: &hedui_connectors::ingest::SourceReport| {
                     b.set_message(r.source.clone());
                     b.inc(1);

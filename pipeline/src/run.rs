@@ -88,6 +88,40 @@ pub async fn run(
         None => None,
     };
     let (batch_id, dir) = lock.begin(as_of)?;
+    let result = write_batch(
+        plan,
+        policy,
+        as_of,
+        root,
+        progress,
+        &lock,
+        signer.as_ref(),
+        &batch_id,
+        &dir,
+    )
+    .await;
+    if result.is_err() {
+        // Nothing of a failed batch stays behind (a killed run's is removed by the next).
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir(root.join(".partial"));
+    }
+    result.map_err(|e| e.or_disk_full(root))
+}
+
+/// Writes batch `batch_id` into `dir` (under `.partial/`) and publishes it.
+#[allow(clippy::too_many_arguments)]
+async fn write_batch(
+    plan: &BatchPlan,
+    policy: &Policy,
+    as_of: NaiveDate,
+    root: &Path,
+    progress: &Progress,
+    lock: &RootLock,
+    signer: Option<&crate::signing::BatchSigner>,
+    batch_id: &str,
+    dir: &Path,
+) -> Result<Batch> {
+    let (batch_id, dir) = (batch_id.to_string(), dir.to_path_buf());
     tracing::info!(batch = %batch_id, %as_of, policy = %policy.name, root = %root.display(), "batch started");
     for (name, text) in [
         (POLICY_COPY, policy.text.as_str()),
@@ -164,16 +198,14 @@ pub async fn run(
         files,
         timings: timings.iter().map(|(s, t)| (s.to_string(), *t)).collect(),
         previous: previous_link(root)?,
-        signing_key: signer
-            .as_ref()
-            .map(|s| crate::signing::fingerprint(&s.public())),
+        signing_key: signer.map(|s| crate::signing::fingerprint(&s.public())),
     };
     manifest.write(&dir)?;
-    if let Some(signer) = &signer {
+    if let Some(signer) = signer {
         signer.sign_manifest(&dir)?;
     }
     let published = lock.publish(&dir, &batch_id)?;
-    if let Some(signer) = &signer {
+    if let Some(signer) = signer {
         let count = crate::publish::published(root)?.len();
         signer.write_head(root, &batch_id, count)?;
     }

@@ -1,6 +1,7 @@
 //! Audit: identical bytes across runs, replay, tamper detection, kills mid-batch, the lock,
 //! and the diff between two nights.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -978,4 +979,148 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
         .to_string();
     assert!(err.contains("inside the batch root"), "{err}");
     assert!(hedui::publish::published(inside.path()).unwrap().is_empty());
+}
+
+/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped; None when this
+/// process may not mount (not root). As root the mount must work.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(kib: u64) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                !nix_is_root(),
+                "mounting a tmpfs failed though this runs as root"
+            );
+            eprintln!("skipping: mounting a small disk needs root");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Every path under `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+// A run on a disk too small for it, at sizes that fill it during ingestion and during the
+// verification stages: it says the disk is full (not that a source failed), exits 1, and
+// leaves nothing under the root but the lock file. `hedui ingest` into a folder whose disk
+// fills keeps the previous snapshot as it was.
+#[test]
+fn a_run_on_a_full_disk_says_so_and_leaves_nothing_behind() {
+    let province = small_province();
+    let config = province.join("hedui.toml");
+    let mut stages = BTreeSet::new();
+    for kib in [1024, 2048, 2600, 2900, 3100, 3300, 3500, 3700] {
+        let Some(disk) = SmallDisk::mount(kib) else {
+            return;
+        };
+        let root = disk.dir.path().join("batches");
+        let out = hedui()
+            .args(["run", "--as-of", "2026-11-15", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&root)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            let (_, problems) = hedui::audit::verify_all(&root).unwrap();
+            assert!(problems.is_empty(), "{kib} KiB: {problems:?}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{kib} KiB: {stderr}");
+        assert!(
+            stderr.contains("Error: the disk is full: "),
+            "{kib} KiB: {stderr}"
+        );
+        assert!(
+            !stderr.contains("source failed"),
+            "a full disk is not a source's failure: {stderr}"
+        );
+        assert_eq!(tree(&root), vec![".lock"], "{kib} KiB: {stderr}");
+        stages.insert(if stderr.contains("/ingest/") {
+            "ingest"
+        } else {
+            "verification"
+        });
+    }
+    assert_eq!(
+        stages.into_iter().collect::<Vec<_>>(),
+        ["ingest", "verification"],
+        "the disk filled in both parts of the run"
+    );
+
+    // Room for one snapshot, not two: the second ingest fails and the first stays.
+    let Some(disk) = SmallDisk::mount(4500) else {
+        return;
+    };
+    let folder = disk.dir.path().join("ingest");
+    let ingest = || {
+        hedui()
+            .args(["ingest", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&folder)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let first = ingest();
+    assert!(first.status.success(), "{first:?}");
+    let snapshot = || {
+        let mut files = hedui::manifest::hash_tree(&folder).unwrap();
+        files.remove(".lock");
+        files
+    };
+    let before = snapshot();
+    let second = ingest();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert_eq!(
+        snapshot(),
+        before,
+        "the previous snapshot is as it was, and nothing was added"
+    );
 }
