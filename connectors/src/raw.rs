@@ -140,14 +140,29 @@ pub fn column_positions(
             }
         };
         if p.is_none() && required {
-            // The header line is named by its columns' count only: were it a data row (a
-            // delivery without its header) the names would be a person's data.
+            // The first line is shown masked: were it a data row (a delivery without its
+            // header) its cells would be a person's ID and name. Cells that are headers the
+            // config names are shown as they are.
+            let known: Vec<&str> = wanted(plan).into_iter().filter_map(|(h, _, _)| h).collect();
+            let first: Vec<String> = cleaned
+                .iter()
+                .take(4)
+                .map(|c| {
+                    if known.contains(c) {
+                        c.to_string()
+                    } else {
+                        hedui_schemas::id::mask_text(c)
+                    }
+                })
+                .collect();
             return Err(fmt_err(
                 plan.def,
                 label,
                 format!(
-                    "no column {header:?} for required {what} ({} columns in the first line)",
+                    "no column {header:?} for required {what} ({} columns in the first line: {}{})",
                     headers.len(),
+                    first.join(", "),
+                    if headers.len() > 4 { ", …" } else { "" }
                 ),
             ));
         }
@@ -1001,11 +1016,29 @@ mod tests {
         );
         let recs = read_bytes(&chosen, text.as_bytes(), "csv").unwrap();
         assert_eq!(recs[0].fields[4].as_deref(), Some("2.00"));
-        // A header without its row: the error names no data from the first line.
-        let headless = "11010519491231002X,a,2026-01,城镇职工基本养老保险,1.00\n";
+        // A delivery without its header line: the error shows the first line's cells masked
+        // (the ID as everywhere else, the name all stars), never the data.
+        let headless = "11010519491231002X,王小明,2026-01,城镇职工基本养老保险,1.00\n";
         let e = read_bytes(&pension_csv("utf8"), headless.as_bytes(), "csv").unwrap_err();
-        assert!(!e.to_string().contains("11010519491231002X"), "{e}");
-        assert!(e.to_string().contains("5 columns in the first line"), "{e}");
+        let e = e.to_string();
+        assert!(
+            !e.contains("11010519491231002X") && !e.contains("王小明"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "5 columns in the first line: 110105********002X, ***, *******, **********, …"
+            ),
+            "{e}"
+        );
+        // A header with one column misnamed: the headers the config names are shown.
+        let misnamed = "证件号码,姓名,发放年月,险种,发放金额(元)\n";
+        let e = read_bytes(&pension_csv("utf8"), misnamed.as_bytes(), "csv").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("first line: ****, 姓名, 发放年月, 险种, …"),
+            "{e}"
+        );
     }
 
     /// Cremation records with the keys a department writes in Chinese.

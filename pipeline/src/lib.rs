@@ -32,17 +32,26 @@ pub use error::{Error, Result};
 
 /// Structured logs on stderr: `HEDUI_LOG` sets the filter (default `warn`; `info` shows each
 /// stage and source), `HEDUI_LOG_FORMAT=json` writes one JSON object per line. Logs never
-/// carry resident IDs.
+/// carry resident IDs: hedui's own events name sources, counts and paths, and other crates'
+/// events (DataFusion's and Parquet's debug and trace output prints filter literals, which are
+/// packed person keys, and column statistics, which are IDs) pass only at `warn` and above,
+/// whatever `HEDUI_LOG` asks for.
 pub fn init_logs() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEDUI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let ours = tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target().starts_with("hedui") || *meta.level() <= tracing::Level::WARN
+    });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     if std::env::var("HEDUI_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
+        registry.with(fmt.json().with_filter(ours)).init();
     } else {
-        builder.init();
+        registry.with(fmt.with_filter(ours)).init();
     }
 }

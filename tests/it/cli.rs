@@ -168,9 +168,10 @@ fn demo_runs_end_to_end_and_checks_the_truth() {
 fn regex_free_id(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     for start in 0..chars.len().saturating_sub(17) {
-        let cand: String = chars[start..start + 18].iter().collect();
-        let digits_ok = cand[..17].chars().all(|c| c.is_ascii_digit())
-            && (cand.ends_with('X') || cand.ends_with(|c: char| c.is_ascii_digit()));
+        let window = &chars[start..start + 18];
+        let digits_ok = window[..17].iter().all(|c| c.is_ascii_digit())
+            && (window[17] == 'X' || window[17].is_ascii_digit());
+        let cand: String = window.iter().collect();
         let bounded = start == 0 || !chars[start - 1].is_ascii_digit();
         if digits_ok && bounded && hedui_schemas::ResidentId::parse(&cand).is_ok() {
             return Some(cand);
@@ -432,5 +433,107 @@ fn report_file_names_never_come_from_a_hostile_household_id() {
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     for f in written.iter().filter(|f| f.starts_with('_')) {
         assert!(index.contains(&format!("href=\"{f}\"")), "{f}");
+    }
+}
+
+/// Every maximal run of 15 to 19 digits in `text` that is a packed person key of an ID in
+/// `ids` (the engine's `person_key`: lossless, so printing one prints the ID).
+fn packed_keys_in(text: &str, ids: &std::collections::HashSet<String>) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|run| (15..=19).contains(&run.len()))
+        .filter_map(|run| run.parse::<i64>().ok())
+        .filter_map(hedui_schemas::ResidentId::unpack)
+        .map(|id| id.to_string())
+        .filter(|id| ids.contains(id))
+        .collect()
+}
+
+/// Every resident ID in an export's bytes (any ASCII-compatible encoding).
+fn ids_in_export(bytes: &[u8]) -> std::collections::HashSet<String> {
+    let text = String::from_utf8_lossy(bytes);
+    text.split(|c: char| !(c.is_ascii_digit() || c == 'X'))
+        .filter(|run| run.len() == 18)
+        .filter(|run| hedui_schemas::ResidentId::parse(run).is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+// Nothing a person reads carries a full resident ID or a packed person key: the terminal and
+// the logs of `hedui ingest` and `hedui run` at HEDUI_LOG=trace (text and JSON), with a
+// delivery that lost its header line, and every file of the batch that is not a restricted
+// Parquet output (CSVs, JSON, the TOML copies) and ingest.json.
+#[test]
+fn no_full_id_or_packed_key_reaches_the_terminal_the_logs_or_a_readable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::generate_into(dir.path(), 600, 5);
+    let ids = ids_in_export(&std::fs::read(dir.path().join("exports/applications.csv")).unwrap());
+    assert!(ids.len() > 1000, "the members' IDs are found in the export");
+    let some = hedui_schemas::ResidentId::parse(ids.iter().next().unwrap()).unwrap();
+    assert_eq!(
+        packed_keys_in(&format!("person_key = {}", some.pack()), &ids).len(),
+        1,
+        "the search finds a packed key"
+    );
+    // The vessel delivery without its header line: its first line is a person's record.
+    let vessel = dir.path().join("exports/vessel.csv");
+    let bytes = std::fs::read(&vessel).unwrap();
+    let first_end = bytes.iter().position(|b| *b == b'\n').unwrap();
+    std::fs::write(&vessel, &bytes[first_end + 1..]).unwrap();
+
+    let config = dir.path().join("hedui.toml");
+    let mut said = String::new();
+    for (args, format) in [
+        (vec!["ingest", "--out", "ingest"], "json"),
+        (
+            vec!["run", "--as-of", "2026-11-15", "--out", "batches"],
+            "text",
+        ),
+    ] {
+        let out = hedui()
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("HEDUI_LOG", "trace")
+            .env("HEDUI_LOG_FORMAT", format)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "vessel failed: {out:?}");
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(said.contains("source ingested"), "trace logging ran");
+    assert!(
+        said.contains("columns in the first line: ") && said.contains("********"),
+        "the header-less delivery is named with its first cells masked"
+    );
+    let mut texts = vec![("terminal and logs".to_string(), said)];
+    let mut stack = vec![dir.path().join("batches"), dir.path().join("ingest")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_none_or(|x| x != "parquet") {
+                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                texts.push((p.display().to_string(), text));
+            }
+        }
+    }
+    assert!(texts.iter().any(|(p, _)| p.ends_with("findings.csv")));
+    assert!(texts.iter().any(|(p, _)| p.ends_with("ingest.json")));
+    for (what, text) in &texts {
+        if let Some(id) = regex_free_id(text) {
+            panic!(
+                "{what} holds a full resident ID ({})",
+                hedui_schemas::id::mask_text(&id)
+            );
+        }
+        let keys = packed_keys_in(text, &ids);
+        assert!(
+            keys.is_empty(),
+            "{what} holds {} packed person keys",
+            keys.len()
+        );
     }
 }
