@@ -94,11 +94,15 @@ pub struct SigningSection {
     /// root's head with, relative to the config's folder; it must be outside the batch root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    /// Public keys of keys `key` replaced (lost, leaked, retired): the run accepts the chain's
+    /// head and batches signed by them, and signs on with `key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_keys: Vec<PathBuf>,
 }
 
 impl SigningSection {
     fn is_none(&self) -> bool {
-        self.key.is_none()
+        self.key.is_none() && self.previous_keys.is_empty()
     }
 }
 
@@ -125,6 +129,8 @@ pub struct BatchPlan {
     pub engine: EngineSection,
     /// The key manifests are signed with, resolved.
     pub signing_key: Option<PathBuf>,
+    /// The public keys of the keys it replaced, resolved.
+    pub previous_keys: Vec<PathBuf>,
 }
 
 /// The default gates written by `hedui generate`.
@@ -243,6 +249,12 @@ impl BatchConfig {
             policy: self.policy.as_ref().map(|p| base.join(p)),
             engine: self.engine.clone(),
             signing_key: self.signing.key.as_ref().map(|k| base.join(k)),
+            previous_keys: self
+                .signing
+                .previous_keys
+                .iter()
+                .map(|k| base.join(k))
+                .collect(),
             config_text: toml::to_string_pretty(self)?,
         })
     }

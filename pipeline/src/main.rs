@@ -140,16 +140,17 @@ enum Command {
         #[arg(long)]
         inputs: Option<PathBuf>,
         /// The public key (`hedui key generate`) the batches were signed with: check every
-        /// manifest's signature and the root's signed head.
-        #[arg(long)]
-        key: Option<PathBuf>,
+        /// manifest's signature and the root's signed head. Repeat it for a chain signed
+        /// with a key that was later replaced.
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
         /// With --all or --access-log: a head hash recorded earlier (as `verify` prints it);
         /// check that the chain still holds it unchanged.
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
         /// Verify the review app's access log in this database instead: recompute its hash
         /// chain, name any line changed or removed, print its head.
-        #[arg(long, value_name = "DB", conflicts_with_all = ["batch", "all", "inputs", "key"])]
+        #[arg(long, value_name = "DB", conflicts_with_all = ["batch", "all", "inputs", "keys"])]
         access_log: Option<PathBuf>,
     },
     /// The households newly flagged, cleared, or with changed findings between two batches,
@@ -620,11 +621,14 @@ fn main() -> Result<()> {
             all,
             root,
             inputs,
-            key,
+            keys,
             expect_head,
             access_log: None,
         } => {
-            let key = key.map(|k| hedui::signing::read_public(&k)).transpose()?;
+            let keys = keys
+                .iter()
+                .map(|k| hedui::signing::read_public(k))
+                .collect::<hedui::Result<Vec<_>>>()?;
             if expect_head.is_some() && !all {
                 anyhow::bail!("--expect-head checks the whole chain: give --all");
             }
@@ -636,8 +640,8 @@ fn main() -> Result<()> {
                         problems.extend(hedui::audit::verify_inputs(&root, id, dir)?);
                     }
                 }
-                if let Some(key) = &key {
-                    let report = hedui::signing::verify_chain(&root, &ids, key)?;
+                if !keys.is_empty() {
+                    let report = hedui::signing::verify_chain(&root, &ids, &keys)?;
                     problems.extend(report.problems);
                     if let (Some(a), Some(b)) = (
                         report.unsigned_before_signing.first(),
@@ -670,16 +674,16 @@ fn main() -> Result<()> {
                 if let Some(dir) = &inputs {
                     problems.extend(hedui::audit::verify_inputs(&root, &id, dir)?);
                 }
-                if let Some(key) = &key {
+                if !keys.is_empty() {
                     use hedui::signing::{SignatureState, fingerprint, manifest_signature};
-                    match manifest_signature(&batch, key) {
+                    match manifest_signature(&batch, &keys) {
                         SignatureState::Valid => {}
                         SignatureState::Unsigned => {
                             problems.push(format!("{id}: the manifest is not signed"))
                         }
                         SignatureState::Invalid => problems.push(format!(
                             "{id}: the manifest's signature does not verify with key {}: manifest.json changed after it was signed, or another key signed it",
-                            fingerprint(key)
+                            keys.iter().map(fingerprint).collect::<Vec<_>>().join(", ")
                         )),
                     }
                 }
@@ -691,7 +695,7 @@ fn main() -> Result<()> {
             if !problems.is_empty() {
                 std::process::exit(1);
             }
-            if key.is_some() {
+            if !keys.is_empty() {
                 println!(
                     "verified: every hash matches, the chain is whole and every signature checks"
                 );

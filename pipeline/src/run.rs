@@ -81,7 +81,7 @@ pub async fn run(
     // With a key, the chain must end where the key last signed it before this run extends it.
     let signer = match &plan.signing_key {
         Some(key) => {
-            let signer = crate::signing::BatchSigner::load(key, root)?;
+            let signer = crate::signing::BatchSigner::load(key, root, &plan.previous_keys)?;
             signer.check_before_run(root)?;
             Some(signer)
         }

@@ -106,15 +106,24 @@ pub fn read_public(path: &Path) -> Result<VerifyingKey> {
         .map_err(|e| key_error(path, format!("not an Ed25519 public key in PEM ({e})")))
 }
 
-/// The key `hedui run` signs with, checked to be outside the batch root.
+/// The fingerprints of `keys`, for messages.
+fn fingerprints(keys: &[VerifyingKey]) -> String {
+    keys.iter().map(fingerprint).collect::<Vec<_>>().join(", ")
+}
+
+/// The key `hedui run` signs with, checked to be outside the batch root, and the public keys
+/// whose signatures it accepts on the chain it extends (its own, and the keys it replaced).
 pub struct BatchSigner {
     key: SigningKey,
+    accepted: Vec<VerifyingKey>,
 }
 
 impl BatchSigner {
-    /// Loads the secret key at `path` for batches under `root`; refuses a key kept inside the
-    /// root (whoever can change the batches could then re-sign them).
-    pub fn load(path: &Path, root: &Path) -> Result<Self> {
+    /// Loads the secret key at `path` for batches under `root`, accepting also the chain's
+    /// signatures by the public keys at `previous` (a key replaced: lost, leaked or retired);
+    /// refuses a key kept inside the root (whoever can change the batches could then re-sign
+    /// them).
+    pub fn load(path: &Path, root: &Path, previous: &[PathBuf]) -> Result<Self> {
         let key_dir = path
             .canonicalize()
             .map_err(|e| key_error(path, format!("cannot be read: {e}")))?;
@@ -129,9 +138,12 @@ impl BatchSigner {
                 ),
             ));
         }
-        Ok(BatchSigner {
-            key: read_secret(path)?,
-        })
+        let key = read_secret(path)?;
+        let mut accepted = vec![key.verifying_key()];
+        for p in previous {
+            accepted.push(read_public(p)?);
+        }
+        Ok(BatchSigner { key, accepted })
     }
 
     /// The public half.
@@ -200,9 +212,11 @@ impl BatchSigner {
             }
             return Ok(());
         };
-        let public = self.public();
-        if !head.verifies(&public) {
-            return refuse("the head's signature does not verify with this run's key: it was altered or signed by another key".into());
+        if !head.verifies(&self.accepted) {
+            return refuse(format!(
+                "the head's signature does not verify with this run's key ({}): it was altered, or signed by a key this one replaced (name that key's public half in [signing] previous_keys)",
+                fingerprints(&self.accepted)
+            ));
         }
         let msg = head.mismatch(root, &ids);
         if msg.is_empty() {
@@ -218,7 +232,7 @@ impl BatchSigner {
                 .ok()
                 .and_then(|m| m.previous)
                 .is_some_and(|p| p.batch_id == head.batch_id);
-            if linked && manifest_signature(&dir, &public) == SignatureState::Valid {
+            if linked && manifest_signature(&dir, &self.accepted) == SignatureState::Valid {
                 tracing::warn!(batch = %newest, "the head was not signed for the newest batch (a run stopped after publishing it); this run signs it");
                 return Ok(());
             }
@@ -268,15 +282,16 @@ impl Head {
         )
     }
 
-    /// Whether the signature verifies with `key`.
-    pub fn verifies(&self, key: &VerifyingKey) -> bool {
+    /// Whether the signature verifies with one of `keys`.
+    pub fn verifies(&self, keys: &[VerifyingKey]) -> bool {
         let Ok(bytes) = hex::decode(&self.signature) else {
             return false;
         };
         let Ok(sig) = Signature::from_slice(&bytes) else {
             return false;
         };
-        key.verify_strict(self.message().as_bytes(), &sig).is_ok()
+        keys.iter()
+            .any(|k| k.verify_strict(self.message().as_bytes(), &sig).is_ok())
     }
 
     /// Whether the batch it names is on `root` with the manifest it names.
@@ -326,8 +341,8 @@ pub enum SignatureState {
     Invalid,
 }
 
-/// The state of batch folder `dir`'s manifest signature under `key`.
-pub fn manifest_signature(dir: &Path, key: &VerifyingKey) -> SignatureState {
+/// The state of batch folder `dir`'s manifest signature under one of `keys`.
+pub fn manifest_signature(dir: &Path, keys: &[VerifyingKey]) -> SignatureState {
     let Ok(sig) = std::fs::read(dir.join(MANIFEST_SIG)) else {
         return SignatureState::Unsigned;
     };
@@ -335,7 +350,13 @@ pub fn manifest_signature(dir: &Path, key: &VerifyingKey) -> SignatureState {
         return SignatureState::Invalid;
     };
     match Signature::from_slice(&sig) {
-        Ok(sig) if key.verify_strict(&manifest, &sig).is_ok() => SignatureState::Valid,
+        Ok(sig)
+            if keys
+                .iter()
+                .any(|k| k.verify_strict(&manifest, &sig).is_ok()) =>
+        {
+            SignatureState::Valid
+        }
         _ => SignatureState::Invalid,
     }
 }
@@ -352,13 +373,13 @@ pub struct SignatureReport {
 }
 
 /// Checks the signatures of batches `ids` on `root` (all of them, in order) and the root's
-/// head with `key`.
-pub fn verify_chain(root: &Path, ids: &[String], key: &VerifyingKey) -> Result<SignatureReport> {
+/// head, each by one of `keys` (several when a key was replaced).
+pub fn verify_chain(root: &Path, ids: &[String], keys: &[VerifyingKey]) -> Result<SignatureReport> {
     let mut report = SignatureReport::default();
-    let fp = fingerprint(key);
+    let fp = fingerprints(keys);
     let mut signing_began = false;
     for id in ids {
-        match manifest_signature(&root.join(id), key) {
+        match manifest_signature(&root.join(id), keys) {
             SignatureState::Valid => signing_began = true,
             SignatureState::Invalid => {
                 signing_began = true;
@@ -378,7 +399,7 @@ pub fn verify_chain(root: &Path, ids: &[String], key: &VerifyingKey) -> Result<S
             "no signed head ({HEAD}) under {}: it was removed, or no batch here was run with a key",
             root.display()
         )),
-        Ok(Some(head)) if !head.verifies(key) => report.problems.push(format!(
+        Ok(Some(head)) if !head.verifies(keys) => report.problems.push(format!(
             "{HEAD}: its signature does not verify with key {fp}: it was altered or signed by another key"
         )),
         Ok(Some(head)) => {

@@ -753,8 +753,19 @@ fn the_check_catches_a_pass_over_an_unreadable_record() {
 
 /// Runs a batch of `province` into `root` signed with the secret key at `key`.
 fn run_signed(province: &Path, root: &Path, key: &Path) -> hedui::Result<hedui::run::Batch> {
+    run_signed_after(province, root, key, &[])
+}
+
+/// [`run_signed`], accepting the chain signed by the public keys `previous`.
+fn run_signed_after(
+    province: &Path,
+    root: &Path,
+    key: &Path,
+    previous: &[PathBuf],
+) -> hedui::Result<hedui::run::Batch> {
     let (mut cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
     cfg.signing.key = Some(key.to_path_buf());
+    cfg.signing.previous_keys = previous.to_vec();
     let plan = cfg.build(&base).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(hedui::run::run(
@@ -824,7 +835,8 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
     let ids = hedui::publish::published(clean.path()).unwrap();
     assert_eq!(ids.len(), 4);
     let pubkey = hedui::signing::read_public(&public).unwrap();
-    let report = hedui::signing::verify_chain(clean.path(), &ids, &pubkey).unwrap();
+    let report =
+        hedui::signing::verify_chain(clean.path(), &ids, std::slice::from_ref(&pubkey)).unwrap();
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     assert_eq!(report.unsigned_before_signing, vec![ids[0].clone()]);
     let newest = ids[3].clone();
@@ -877,7 +889,8 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
             chain_sees_it,
             "{expect}: {problems:#?}"
         );
-        let report = hedui::signing::verify_chain(root.path(), &ids, &pubkey).unwrap();
+        let report =
+            hedui::signing::verify_chain(root.path(), &ids, std::slice::from_ref(&pubkey)).unwrap();
         assert!(
             report.problems.iter().any(|p| p.contains(expect)),
             "expected {expect:?} in {:#?}",
@@ -979,6 +992,50 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
         .to_string();
     assert!(err.contains("inside the batch root"), "{err}");
     assert!(hedui::publish::published(inside.path()).unwrap().is_empty());
+
+    // A new key: refused over the old key's head until the old public key is named, then the
+    // chain goes on; verify needs both public keys.
+    let new_prefix = keys.path().join("site2");
+    assert!(
+        hedui()
+            .args(["key", "generate", "--out"])
+            .arg(&new_prefix)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (secret2, public2) = (keys.path().join("site2.key"), keys.path().join("site2.pub"));
+    let root = tempfile::tempdir().unwrap();
+    copy_tree(clean.path(), root.path());
+    let err = run_signed(small_province(), root.path(), &secret2)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("previous_keys"), "{err}");
+    run_signed_after(
+        small_province(),
+        root.path(),
+        &secret2,
+        std::slice::from_ref(&public),
+    )
+    .unwrap();
+    let verify_with = |keys: &[&Path]| {
+        let mut cmd = hedui();
+        cmd.args(["verify", "--all", "--root"]).arg(root.path());
+        for k in keys {
+            cmd.arg("--key").arg(k);
+        }
+        cmd.output().unwrap()
+    };
+    let both = verify_with(&[&public, &public2]);
+    assert!(both.status.success(), "{both:?}");
+    let new_only = verify_with(&[&public2]);
+    assert_eq!(new_only.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&new_only.stdout)
+            .contains("the manifest's signature does not verify"),
+        "{new_only:?}"
+    );
 }
 
 /// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped; None when this
