@@ -13,7 +13,8 @@
 //!   the batch before it is published, and after publishing rewrites the root's `head.json`: the
 //!   newest batch's id, its manifest's hash and the number of batches, signed. A run refuses
 //!   to extend a chain whose head does not check (a batch removed, the head altered), so a
-//!   deletion cannot be covered by the next night's batch.
+//!   deletion cannot be covered by the next night's batch. A replaced key's public half in
+//!   `[signing] previous_keys` lets the chain go on under a new key.
 //! - `hedui verify --key PUB` checks every signature and the head; `--all` prints the head's id
 //!   and hash to be recorded elsewhere, and `--expect-head HASH` checks a recorded one is still
 //!   in the chain.
