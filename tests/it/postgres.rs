@@ -347,19 +347,33 @@ fn postgres_over_tls_checks_the_certificate_and_the_host_as_libpq_does() {
     );
     assert_eq!(by_name("verify-ca"), Ok(true));
     // A server without TLS.
-    if let Ok(victim) = std::env::var("HEDUI_TEST_PG_VICTIM") {
-        let err = connect_tls(&plan_for(
-            &format!("{victim} sslmode=require"),
-            "SELECT 1",
-            5,
-            0,
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("127.0.0.1:54330") && err.contains("TLS"),
-            "{err}"
-        );
-    }
+    // A server without TLS answers the TLS request with `N`, as PostgreSQL does with
+    // ssl=off (a listener of the test's own: the CI's other server is killed by another test).
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    let answer = std::thread::spawn(move || {
+        let (mut s, _) = plain.accept().unwrap();
+        let mut request = [0u8; 8];
+        std::io::Read::read_exact(&mut s, &mut request).unwrap();
+        std::io::Write::write_all(&mut s, b"N").unwrap();
+        request
+    });
+    let err = connect_tls(&plan_for(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres sslmode=require"),
+        "SELECT 1",
+        5,
+        0,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        answer.join().unwrap(),
+        [0, 0, 0, 8, 4, 210, 22, 47],
+        "the driver asked for TLS first"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("server does not support TLS"),
+        "{err}"
+    );
     // A CA file that is not there is a clear error naming it.
     let err = tls("sslmode=verify-full", Some("/nonexistent/ca.crt")).unwrap_err();
     assert!(
