@@ -55,3 +55,21 @@ pub fn init_logs() {
         registry.with(fmt.with_filter(ours)).init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Logging below the level asked for costs a comparison: the process-wide maximum level
+    // (tracing's, from which `log`'s is set, which DataFusion's and Parquet's `log` calls check
+    // before anything else) is HEDUI_LOG's, `warn` by default, with the per-layer filter too.
+    #[test]
+    fn the_process_wide_log_level_is_the_one_asked_for() {
+        if std::env::var_os("HEDUI_LOG").is_some() {
+            return;
+        }
+        super::init_logs();
+        assert_eq!(
+            tracing::level_filters::LevelFilter::current(),
+            tracing::level_filters::LevelFilter::WARN
+        );
+    }
+}
