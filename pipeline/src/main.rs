@@ -145,11 +145,11 @@ enum Command {
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
         /// With --all or --access-log: a head hash recorded earlier (as `verify` prints it);
-        /// check that the chain still holds it unchanged.
-        #[arg(long, value_name = "HASH")]
-        expect_head: Option<String>,
-        /// Verify the review app's access log in this database instead: recompute its hash
-        /// chain, name any line changed or removed, print its head.
+        /// check that the chain still holds it unchanged. Repeat it for several.
+        #[arg(long = "expect-head", value_name = "HASH")]
+        expect_heads: Vec<String>,
+        /// Verify the review database's logs instead (the access log and the decisions):
+        /// recompute their hash chains, name any line changed or removed, print their heads.
         #[arg(long, value_name = "DB", conflicts_with_all = ["batch", "all", "inputs", "keys"])]
         access_log: Option<PathBuf>,
     },
@@ -583,28 +583,36 @@ fn main() -> Result<()> {
             );
         }
         Command::Verify {
-            expect_head,
+            expect_heads,
             access_log: Some(db),
             ..
         } => {
-            let chain = hedui::review::store::verify_access_log(&db)?;
-            let mut problems = chain.problems;
-            println!(
-                "access log of {}: {} lines, head {}",
-                db.display(),
-                chain.lines,
-                chain.head.as_deref().unwrap_or("none (empty)")
-            );
-            if let Some(recorded) = &expect_head {
+            let chains = hedui::review::store::verify_logs(&db)?;
+            let mut problems = Vec::new();
+            for chain in &chains {
+                println!(
+                    "{} of {}: {} lines, head {}",
+                    chain.name,
+                    db.display(),
+                    chain.lines,
+                    chain.head.as_deref().unwrap_or("none (empty)")
+                );
+                problems.extend(chain.problems.iter().cloned());
+            }
+            for recorded in &expect_heads {
                 let recorded = recorded.trim().to_ascii_lowercase();
-                match chain.hashes.iter().position(|h| *h == recorded) {
-                    Some(i) => println!(
-                        "the recorded head {recorded} is line {}; {} lines were written after it",
+                let found = chains
+                    .iter()
+                    .find_map(|c| c.hashes.iter().position(|h| *h == recorded).map(|i| (c, i)));
+                match found {
+                    Some((c, i)) => println!(
+                        "the recorded head {recorded} is line {} of the {}; {} lines were written after it",
                         i + 1,
-                        chain.hashes.len() - 1 - i
+                        c.name,
+                        c.hashes.len() - 1 - i
                     ),
                     None => problems.push(format!(
-                        "access log: the recorded head {recorded} is not in the chain: lines up to it were changed or removed"
+                        "the recorded head {recorded} is in neither chain: lines up to it were changed or removed"
                     )),
                 }
             }
@@ -614,7 +622,9 @@ fn main() -> Result<()> {
             if !problems.is_empty() {
                 std::process::exit(1);
             }
-            println!("verified: every line of the access log hashes to what is stored");
+            println!(
+                "verified: every line of the access log and of the decisions hashes to what is stored"
+            );
         }
         Command::Verify {
             batch,
@@ -622,14 +632,14 @@ fn main() -> Result<()> {
             root,
             inputs,
             keys,
-            expect_head,
+            expect_heads,
             access_log: None,
         } => {
             let keys = keys
                 .iter()
                 .map(|k| hedui::signing::read_public(k))
                 .collect::<hedui::Result<Vec<_>>>()?;
-            if expect_head.is_some() && !all {
+            if !expect_heads.is_empty() && !all {
                 anyhow::bail!("--expect-head checks the whole chain: give --all");
             }
             let problems = if all {
@@ -656,7 +666,7 @@ fn main() -> Result<()> {
                 if let Some((id, hash)) = hedui::signing::head_hash(&root, &ids)? {
                     println!("head: {id} {hash}");
                 }
-                if let Some(recorded) = &expect_head {
+                for recorded in &expect_heads {
                     match hedui::signing::expect_head(&root, &ids, recorded)? {
                         Ok(note) => println!("{note}"),
                         Err(problem) => problems.push(problem),

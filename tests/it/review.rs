@@ -870,15 +870,16 @@ fn verify_access_log(db: &Path, expect_head: Option<&str>) -> (Option<i32>, Stri
     )
 }
 
-// List views are in the access log, one line per household shown; the log is a hash chain
-// that `hedui verify --access-log` recomputes, naming a changed line, a line removed from the
-// middle or the end, and (with a head recorded earlier) a log rewritten with fresh hashes; a
-// database from before the chain gets its hashes once when opened.
+// List views are in the access log, one line per household shown; the access log and the
+// decisions are hash chains that `hedui verify --access-log` recomputes, naming a changed
+// line, a line removed from the middle or the end, and (with a head recorded earlier) a log
+// rewritten with fresh hashes; a database from before the chains gets its hashes once when
+// opened.
 #[tokio::test]
-async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
+async fn the_access_log_and_the_decisions_are_hash_chains_with_list_views_logged() {
     let (dir, app, id, view, n, region) = setup();
     let mut c = Client::new(&app, "10.0.0.9:5000");
-    c.login("wang").await;
+    let csrf = c.login("wang").await;
     let list = c.get(&format!("/batches/{id}/households")).await;
     assert_eq!(list.status, StatusCode::OK);
     let shown: Vec<&str> = view
@@ -893,6 +894,11 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
         c.get(&format!("/batches/{id}/households/{n}")).await.status,
         StatusCode::OK
     );
+    let fp = view.entries[n].findings[0].1.clone();
+    for (decision, reason) in [("home_visit", "visit first"), ("confirmed", "seen at home")] {
+        let r = c.decide(&id, n, &csrf, &fp, decision, reason).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{decision}");
+    }
     let db = dir.path().join("review.sqlite");
     let store = Store::open(&db).unwrap();
     let log = store.access_log(None, 10_000).unwrap();
@@ -906,17 +912,30 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
         listed, shown,
         "every household the list showed, in its order"
     );
+    // The view, then each decision's own access line.
+    assert_eq!(log[0].action, "decide:confirmed");
     assert!(log.iter().all(|a| a.user == "wang" && a.batch_id == id));
     drop(store);
 
-    let chain = hedui::review::store::verify_access_log(&db).unwrap();
+    let chains = hedui::review::store::verify_logs(&db).unwrap();
+    let (chain, decisions) = (&chains[0], &chains[1]);
     assert!(chain.problems.is_empty(), "{:#?}", chain.problems);
-    assert_eq!(chain.lines as usize, shown.len() + 1);
+    assert!(decisions.problems.is_empty(), "{:#?}", decisions.problems);
+    assert_eq!(chain.lines as usize, shown.len() + 3);
+    assert_eq!(decisions.lines, 2);
     let head = chain.head.clone().unwrap();
     let (code, out) = verify_access_log(&db, Some(&head));
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains(&format!("{} lines, head {head}", chain.lines)),
+        out.contains(&format!(
+            "access log of {}: {} lines, head {head}",
+            db.display(),
+            chain.lines
+        )) && out.contains(&format!(
+            "decisions of {}: 2 lines, head {}",
+            db.display(),
+            decisions.head.as_deref().unwrap()
+        )),
         "{out}"
     );
 
@@ -937,6 +956,16 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
             "end",
             format!("DELETE FROM access_log WHERE id = {last}"),
             format!("lines {last} to {last} were removed from its end"),
+        ),
+        (
+            "decision changed",
+            "UPDATE decisions SET decision = 'dismissed' WHERE id = 2".to_string(),
+            "decisions: line 2 (".to_string(),
+        ),
+        (
+            "decision removed",
+            "DELETE FROM decisions WHERE id = 2".to_string(),
+            "decisions: lines 2 to 2 were removed from its end".to_string(),
         ),
     ] {
         let copy = tampered_copy(&db, &work.path().join(format!("{name}.sqlite")), &sql);
@@ -987,7 +1016,7 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
     let (code, out) = verify_access_log(&copy, Some(&head));
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains(&format!("the recorded head {head} is not in the chain")),
+        out.contains(&format!("the recorded head {head} is in neither chain")),
         "{out}"
     );
 
@@ -1001,7 +1030,14 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
                  action TEXT NOT NULL);
              INSERT INTO access_log (at, user, batch_id, household_id, action) VALUES
                  ('2026-11-01T08:00:00Z', 'wang', '20261101-001', 'H1', 'view'),
-                 ('2026-11-01T08:01:00Z', 'wang', '20261101-001', 'H1', 'decide:confirmed');",
+                 ('2026-11-01T08:01:00Z', 'wang', '20261101-001', 'H1', 'decide:confirmed');
+             CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 household_id TEXT NOT NULL, rule TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                 decision TEXT NOT NULL, reason TEXT NOT NULL, user TEXT NOT NULL,
+                 batch_id TEXT NOT NULL, at TEXT NOT NULL);
+             INSERT INTO decisions (household_id, rule, fingerprint, decision, reason, user, batch_id, at)
+                 VALUES ('H1', 'vehicle_owned', 'f1', 'confirmed', 'seen', 'wang', '20261101-001',
+                         '2026-11-01T08:01:00Z');",
         )
         .unwrap();
     }
@@ -1010,7 +1046,7 @@ async fn the_access_log_is_a_hash_chain_with_list_views_in_it() {
         .log_access("wang", "20261101-001", "H2", "view")
         .unwrap();
     drop(store);
-    let chain = hedui::review::store::verify_access_log(&old).unwrap();
-    assert!(chain.problems.is_empty(), "{:#?}", chain.problems);
-    assert_eq!(chain.lines, 3);
+    let chains = hedui::review::store::verify_logs(&old).unwrap();
+    assert!(chains.iter().all(|c| c.problems.is_empty()), "{chains:#?}");
+    assert_eq!((chains[0].lines, chains[1].lines), (3, 1));
 }

@@ -1,9 +1,9 @@
 //! The review database (SQLite): users, sessions, caseworkers' decisions and the access log.
 //!
-//! The access log is a hash chain: each line stores the SHA-256 of the line before's hash and
-//! its own fields, so a line changed or removed anywhere but at the end breaks every hash
-//! after it ([`verify_access_log`], `hedui verify --access-log`); the end is anchored by the
-//! head hash recorded elsewhere.
+//! The access log and the decisions are hash chains: each line stores the SHA-256 of the
+//! line before's hash and its own fields, so a line changed or removed anywhere but at the end
+//! breaks every hash after it ([`verify_logs`], `hedui verify --access-log`); the end is
+//! anchored by the head hashes recorded elsewhere.
 //!
 //! Decisions and the access log are appended, never updated; the decision in force for a
 //! finding is the newest one recorded for the same household, rule and evidence fingerprint, in
@@ -120,8 +120,48 @@ pub struct Access {
     pub action: String,
 }
 
-/// The hash of an access log line: SHA-256 over the previous line's hash and this line's
-/// fields, as a JSON array (so no field can run into the next).
+/// An append-only table of the review database kept as a hash chain: the table, the name
+/// messages give it, and the columns each line's hash covers, in order.
+struct ChainedTable {
+    table: &'static str,
+    label: &'static str,
+    columns: &'static [&'static str],
+}
+
+/// The access log: who saw or listed which household, when.
+const ACCESS_LOG: ChainedTable = ChainedTable {
+    table: "access_log",
+    label: "access log",
+    columns: &["at", "user", "batch_id", "household_id", "action"],
+};
+
+/// The caseworkers' decisions.
+const DECISION_LOG: ChainedTable = ChainedTable {
+    table: "decisions",
+    label: "decisions",
+    columns: &[
+        "household_id",
+        "rule",
+        "fingerprint",
+        "decision",
+        "reason",
+        "user",
+        "batch_id",
+        "at",
+    ],
+};
+
+/// The hash of a chained line: SHA-256 over the previous line's hash and this line's fields,
+/// as a JSON array (so no field can run into the next).
+pub fn chain_hash(prev: &str, fields: &[&str]) -> String {
+    let mut all = Vec::with_capacity(fields.len() + 1);
+    all.push(prev);
+    all.extend_from_slice(fields);
+    let text = serde_json::Value::from(all).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The hash of an access log line ([`chain_hash`] over its fields in column order).
 pub fn access_hash(
     prev: &str,
     at: &str,
@@ -130,14 +170,15 @@ pub fn access_hash(
     household_id: &str,
     action: &str,
 ) -> String {
-    let text = serde_json::json!([prev, at, user, batch_id, household_id, action]).to_string();
-    hex::encode(Sha256::digest(text.as_bytes()))
+    chain_hash(prev, &[at, user, batch_id, household_id, action])
 }
 
-/// What [`verify_access_log`] found.
+/// What [`verify_logs`] found in one chained table.
 #[derive(Debug, Default)]
-pub struct AccessChain {
-    /// Lines in the log.
+pub struct Chain {
+    /// `access log` or `decisions`.
+    pub name: &'static str,
+    /// Lines in it.
     pub lines: u64,
     /// The newest line's hash (to record elsewhere), if any.
     pub head: Option<String>,
@@ -147,43 +188,78 @@ pub struct AccessChain {
     pub problems: Vec<String>,
 }
 
-/// Recomputes the access log's hash chain in the database at `path` (opened read-only).
-pub fn verify_access_log(path: &Path) -> Result<AccessChain> {
+/// Recomputes the hash chains of the review database at `path` (opened read-only): the
+/// access log, then the decisions.
+pub fn verify_logs(path: &Path) -> Result<Vec<Chain>> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|source| Error::Database {
             path: Some(path.display().to_string()),
             source,
         })?;
-    let mut st = conn
-        .prepare(
-            "SELECT id, at, user, batch_id, household_id, action, hash FROM access_log ORDER BY id",
-        )
-        .map_err(db)?;
+    [&ACCESS_LOG, &DECISION_LOG]
+        .into_iter()
+        .map(|t| verify_table(&conn, t))
+        .collect()
+}
+
+/// [`verify_logs`] for the access log alone.
+pub fn verify_access_log(path: &Path) -> Result<Chain> {
+    verify_logs(path).map(|mut v| v.swap_remove(0))
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(db)
+}
+
+fn verify_table(conn: &Connection, t: &ChainedTable) -> Result<Chain> {
+    let label = t.label;
+    let mut chain = Chain {
+        name: label,
+        ..Chain::default()
+    };
+    if !has_column(conn, t.table, "hash")? {
+        chain.problems.push(format!(
+            "{label}: not chained (a database from before hedui chained it: opening it with `hedui serve` or `hedui user list` chains what is there)"
+        ));
+        return Ok(chain);
+    }
+    let n = t.columns.len();
+    let sql = format!(
+        "SELECT id, {}, hash FROM {} ORDER BY id",
+        t.columns.join(", "),
+        t.table
+    );
+    let at = t.columns.iter().position(|c| *c == "at").unwrap_or(0);
+    let user = t.columns.iter().position(|c| *c == "user").unwrap_or(0);
+    let mut st = conn.prepare(&sql).map_err(db)?;
     let mut rows = st.query([]).map_err(db)?;
-    let mut chain = AccessChain::default();
     let mut prev = String::new();
     let mut last_id = 0i64;
     while let Some(r) = rows.next().map_err(db)? {
         let id: i64 = r.get(0).map_err(db)?;
-        let f: [String; 6] = [
-            r.get(1).map_err(db)?,
-            r.get(2).map_err(db)?,
-            r.get(3).map_err(db)?,
-            r.get(4).map_err(db)?,
-            r.get(5).map_err(db)?,
-            r.get(6).map_err(db)?,
-        ];
-        let [at, user, batch_id, household_id, action, hash] = f;
+        let fields: Vec<String> = (1..=n)
+            .map(|i| r.get(i))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        let hash: String = r.get(n + 1).map_err(db)?;
         if id != last_id + 1 {
             chain.problems.push(format!(
-                "access log: lines {} to {} were removed",
+                "{label}: lines {} to {} were removed",
                 last_id + 1,
                 id - 1
             ));
         }
-        if access_hash(&prev, &at, &user, &batch_id, &household_id, &action) != hash {
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        if chain_hash(&prev, &refs) != hash {
             chain.problems.push(format!(
-                "access log: line {id} ({at}, {user}, {action}) does not hash to what is stored: it was changed, or the line before it"
+                "{label}: line {id} ({}, {}) does not hash to what is stored: it was changed, or the line before it",
+                fields[at], fields[user]
             ));
         }
         chain.lines += 1;
@@ -195,15 +271,15 @@ pub fn verify_access_log(path: &Path) -> Result<AccessChain> {
     // the last line.
     let seq: Option<i64> = conn
         .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'access_log'",
-            [],
+            "SELECT seq FROM sqlite_sequence WHERE name = ?1",
+            params![t.table],
             |r| r.get(0),
         )
         .optional()
         .map_err(db)?;
     if let Some(seq) = seq.filter(|s| *s > last_id) {
         chain.problems.push(format!(
-            "access log: lines {} to {seq} were removed from its end",
+            "{label}: lines {} to {seq} were removed from its end",
             last_id + 1
         ));
     }
@@ -410,7 +486,8 @@ impl Store {
                  reason TEXT NOT NULL,
                  user TEXT NOT NULL REFERENCES users(name),
                  batch_id TEXT NOT NULL,
-                 at TEXT NOT NULL);
+                 at TEXT NOT NULL,
+                 hash TEXT NOT NULL DEFAULT '');
              CREATE INDEX IF NOT EXISTS decisions_household ON decisions (household_id);
              CREATE TABLE IF NOT EXISTS access_log (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -423,50 +500,51 @@ impl Store {
         )
         .map_err(db)?;
         let store = Store { conn };
-        store.chain_old_access_log()?;
+        store.chain_old(&ACCESS_LOG)?;
+        store.chain_old(&DECISION_LOG)?;
         Ok(store)
     }
 
-    /// A database made before the access log was chained gets the column, and its lines their
-    /// hashes, once.
-    fn chain_old_access_log(&self) -> Result<()> {
-        let has_hash: bool = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM pragma_table_info('access_log') WHERE name = 'hash'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db)?
-            > 0;
-        if has_hash {
+    /// A database made before a log was chained gets the column, and its lines their hashes,
+    /// once.
+    fn chain_old(&self, t: &ChainedTable) -> Result<()> {
+        if has_column(&self.conn, t.table, "hash")? {
             return Ok(());
         }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
         let chained = (|| -> Result<()> {
             self.conn
-                .execute_batch("ALTER TABLE access_log ADD COLUMN hash TEXT NOT NULL DEFAULT ''")
+                .execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN hash TEXT NOT NULL DEFAULT ''",
+                    t.table
+                ))
                 .map_err(db)?;
+            let n = t.columns.len();
             let mut st = self
                 .conn
-                .prepare("SELECT id, at, user, batch_id, household_id, action FROM access_log ORDER BY id")
+                .prepare(&format!(
+                    "SELECT id, {} FROM {} ORDER BY id",
+                    t.columns.join(", "),
+                    t.table
+                ))
                 .map_err(db)?;
-            let rows: Vec<(i64, [String; 5])> = st
+            let rows: Vec<(i64, Vec<String>)> = st
                 .query_map([], |r| {
                     Ok((
                         r.get(0)?,
-                        [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                        (1..=n).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?,
                     ))
                 })
                 .map_err(db)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(db)?;
             let mut prev = String::new();
-            for (id, [at, user, batch_id, household_id, action]) in rows {
-                prev = access_hash(&prev, &at, &user, &batch_id, &household_id, &action);
+            for (id, fields) in rows {
+                let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+                prev = chain_hash(&prev, &refs);
                 self.conn
                     .execute(
-                        "UPDATE access_log SET hash = ?1 WHERE id = ?2",
+                        &format!("UPDATE {} SET hash = ?1 WHERE id = ?2", t.table),
                         params![prev, id],
                     )
                     .map_err(db)?;
@@ -474,6 +552,44 @@ impl Store {
             Ok(())
         })();
         self.finish(chained)
+    }
+
+    /// Appends `rows` (values in `t`'s column order) to chained table `t` in one transaction,
+    /// each chained to the line before. The write lock is taken first (`BEGIN IMMEDIATE`), so
+    /// two writers (two app processes on one database) cannot both extend the same line.
+    fn append_chained(&self, t: &ChainedTable, rows: &[Vec<&str>]) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        let written = (|| -> Result<()> {
+            let mut prev: String = self
+                .conn
+                .query_row(
+                    &format!("SELECT hash FROM {} ORDER BY id DESC LIMIT 1", t.table),
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .unwrap_or_default();
+            let placeholders: Vec<String> =
+                (1..=t.columns.len() + 1).map(|i| format!("?{i}")).collect();
+            let mut st = self
+                .conn
+                .prepare_cached(&format!(
+                    "INSERT INTO {} ({}, hash) VALUES ({})",
+                    t.table,
+                    t.columns.join(", "),
+                    placeholders.join(", ")
+                ))
+                .map_err(db)?;
+            for row in rows {
+                prev = chain_hash(&prev, row);
+                let mut values: Vec<&str> = row.clone();
+                values.push(&prev);
+                st.execute(rusqlite::params_from_iter(values)).map_err(db)?;
+            }
+            Ok(())
+        })();
+        self.finish(written)
     }
 
     /// Commits the transaction begun before `result` if it is Ok, else rolls it back.
@@ -645,23 +761,20 @@ impl Store {
         if !DECISIONS.contains(&d.decision.as_str()) {
             return Err(Error::Refused(format!("unknown decision {:?}", d.decision)));
         }
-        self.conn
-            .execute(
-                "INSERT INTO decisions (household_id, rule, fingerprint, decision, reason, user, batch_id, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    d.household_id,
-                    d.rule,
-                    d.fingerprint,
-                    d.decision,
-                    d.reason,
-                    d.user,
-                    d.batch_id,
-                    stamp()
-                ],
-            )
-            .map_err(db)?;
-        Ok(())
+        let at = stamp();
+        self.append_chained(
+            &DECISION_LOG,
+            &[vec![
+                d.household_id.as_str(),
+                &d.rule,
+                &d.fingerprint,
+                &d.decision,
+                &d.reason,
+                &d.user,
+                &d.batch_id,
+                &at,
+            ]],
+        )
     }
 
     fn decision_rows(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Decision>> {
@@ -732,8 +845,7 @@ impl Store {
     }
 
     /// Writes one line per household of the access log, in one transaction, each chained to
-    /// the one before. The write lock is taken first (`BEGIN IMMEDIATE`), so two writers (two
-    /// app processes on one database) cannot both extend the same line.
+    /// the one before.
     pub fn append_access(
         &self,
         user: &str,
@@ -741,33 +853,12 @@ impl Store {
         household_ids: &[&str],
         action: &str,
     ) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        let written = (|| -> Result<()> {
-            let mut prev: String = self
-                .conn
-                .query_row(
-                    "SELECT hash FROM access_log ORDER BY id DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?
-                .unwrap_or_default();
-            let at = stamp();
-            let mut st = self
-                .conn
-                .prepare_cached(
-                    "INSERT INTO access_log (at, user, batch_id, household_id, action, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(db)?;
-            for hid in household_ids {
-                prev = access_hash(&prev, &at, user, batch_id, hid, action);
-                st.execute(params![at, user, batch_id, hid, action, prev])
-                    .map_err(db)?;
-            }
-            Ok(())
-        })();
-        self.finish(written)
+        let at = stamp();
+        let rows: Vec<Vec<&str>> = household_ids
+            .iter()
+            .map(|hid| vec![at.as_str(), user, batch_id, hid, action])
+            .collect();
+        self.append_chained(&ACCESS_LOG, &rows)
     }
 
     /// The newest `limit` lines of the access log, optionally for one household.
