@@ -9,8 +9,9 @@
 //!
 //! A full disk is not a source's failure: the whole ingest stops with [`Error::DiskFull`].
 //! `hedui ingest` stages into `DIR/.incoming/` and moves the new snapshot into place only when
-//! it is complete ([`ingest_folder`]), so a stopped or failed ingest leaves the previous
-//! snapshot, never a mix.
+//! it is complete ([`ingest_folder`]), so a failed ingest leaves the previous snapshot, and
+//! one stopped while moving it in leaves no `ingest.json` (no snapshot claimed) with the
+//! previous report set aside for the next ingest's relative gates.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,10 +29,21 @@ pub use hedui_connectors::ingest::IngestReport;
 /// (`min_accepted_vs_previous`) compares a delivery with.
 pub type Baseline = BTreeMap<String, u64>;
 
+/// The report an ingest that stopped while swapping its snapshot in leaves behind: the
+/// previous `ingest.json`, set aside until the new one is in place.
+const SET_ASIDE_REPORT: &str = ".old-ingest.json";
+
 /// The baseline from the previous `ingest.json` in `out`, if there is one (`hedui ingest`
-/// into the same folder night after night).
+/// into the same folder night after night); when an ingest stopped while swapping its
+/// snapshot in, the report it set aside (the last complete snapshot's).
 pub fn baseline_in(out: &Path) -> Baseline {
-    IngestReport::read(&out.join("ingest.json"))
+    let current = out.join("ingest.json");
+    let path = if current.exists() {
+        current
+    } else {
+        out.join(SET_ASIDE_REPORT)
+    };
+    IngestReport::read(&path)
         .map(|r| {
             r.sources
                 .into_iter()
@@ -140,8 +152,9 @@ const SNAPSHOT_PARTS: [&str; 3] = ["staged", "quarantine", "warnings"];
 
 /// `hedui ingest`: ingests into `out` night after night (the caller holds `out`'s lock). The
 /// new snapshot is staged under `out/.incoming/` with the relative gates comparing against
-/// `out/ingest.json`, and moved into place when complete: `ingest.json` is removed first and
-/// comes back last, so a folder with an `ingest.json` holds the snapshot it describes. On any
+/// `out/ingest.json`, and moved into place when complete: `ingest.json` is set aside first
+/// (`.old-ingest.json`, the next ingest's baseline should the swap stop) and the new one put
+/// in last, so a folder with an `ingest.json` holds the snapshot it describes. On any
 /// error (a full disk included) what this ingest wrote is removed and the previous snapshot
 /// stays.
 pub async fn ingest_folder(
@@ -176,7 +189,10 @@ pub async fn ingest_folder(
 /// Moves the snapshot in `incoming` over the one in `out`.
 fn swap_in(incoming: &Path, out: &Path) -> Result<()> {
     let report = out.join("ingest.json");
-    match std::fs::remove_file(&report) {
+    // Set aside, not deleted: a stop from here on leaves no `ingest.json` (the folder claims no
+    // snapshot) while the next ingest's relative gates still find the last complete one's counts.
+    let aside = out.join(SET_ASIDE_REPORT);
+    match std::fs::rename(&report, &aside) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&report)(e)),
         _ => {}
     }
@@ -198,6 +214,10 @@ fn swap_in(incoming: &Path, out: &Path) -> Result<()> {
     }
     crate::publish::sync_tree(out)?;
     std::fs::rename(incoming.join("ingest.json"), &report).map_err(io(&report))?;
+    match std::fs::remove_file(&aside) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&aside)(e)),
+        _ => {}
+    }
     std::fs::remove_dir_all(incoming).map_err(io(incoming))?;
     std::fs::File::open(out)
         .and_then(|f| f.sync_all())
