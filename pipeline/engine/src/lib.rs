@@ -20,7 +20,8 @@
 //! decided, both written); [`outcome`] decides each household from its findings; [`sentence`]
 //! explains each finding in Chinese and English (each rule's words are in its file).
 //! `params.rs` binds the plans' parameters; `memory.rs` holds the allocator's settings and
-//! the memory pool under a limit.
+//! the memory pool under a limit. [`linkage`] fits the Fellegi-Sunter weights the linkage of
+//! records without a readable ID will use (issue #28; not yet wired into a stage).
 
 use std::path::Path;
 
@@ -38,6 +39,7 @@ mod evidence;
 pub mod finding;
 mod income;
 mod keys;
+pub mod linkage;
 mod members;
 mod memory;
 pub mod outcome;
