@@ -1031,6 +1031,21 @@ mod tests {
             ),
             "{e}"
         );
+        // The same delivery as Excel saves it (a BOM, CRLF line ends): the same masked cells.
+        let excel = "\u{feff}11010519491231002X,王小明,2026-01,城镇职工基本养老保险,1.00\r\n";
+        let e = read_bytes(&pension_csv("utf8"), excel.as_bytes(), "csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !e.contains("11010519491231002X") && !e.contains("王小明"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "5 columns in the first line: 110105********002X, ***, *******, **********, …"
+            ),
+            "{e}"
+        );
         // A header with one column misnamed: the headers the config names are shown.
         let misnamed = "证件号码,姓名,发放年月,险种,发放金额(元)\n";
         let e = read_bytes(&pension_csv("utf8"), misnamed.as_bytes(), "csv").unwrap_err();

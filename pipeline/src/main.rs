@@ -663,8 +663,10 @@ fn main() -> Result<()> {
                         );
                     }
                 }
-                if let Some((id, hash)) = hedui::signing::head_hash(&root, &ids)? {
-                    println!("head: {id} {hash}");
+                // The head to record elsewhere: the newest batch and its manifest's hash (the
+                // link the next batch will carry).
+                if let Some(head) = hedui::manifest::previous_link(&root)? {
+                    println!("head: {} {}", head.batch_id, head.manifest_sha256);
                 }
                 for recorded in &expect_heads {
                     match hedui::signing::expect_head(&root, &ids, recorded)? {
@@ -685,17 +687,7 @@ fn main() -> Result<()> {
                     problems.extend(hedui::audit::verify_inputs(&root, &id, dir)?);
                 }
                 if !keys.is_empty() {
-                    use hedui::signing::{SignatureState, fingerprint, manifest_signature};
-                    match manifest_signature(&batch, &keys) {
-                        SignatureState::Valid => {}
-                        SignatureState::Unsigned => {
-                            problems.push(format!("{id}: the manifest is not signed"))
-                        }
-                        SignatureState::Invalid => problems.push(format!(
-                            "{id}: the manifest's signature does not verify with key {}: manifest.json changed after it was signed, or another key signed it",
-                            keys.iter().map(fingerprint).collect::<Vec<_>>().join(", ")
-                        )),
-                    }
+                    problems.extend(hedui::signing::verify_batch(&batch, &id, &keys));
                 }
                 problems
             };

@@ -362,6 +362,23 @@ pub fn manifest_signature(dir: &Path, keys: &[VerifyingKey]) -> SignatureState {
     }
 }
 
+/// The problem of batch `id` whose manifest signature does not verify with the keys `fp`.
+fn invalid_manifest(id: &str, fp: &str) -> String {
+    format!(
+        "{id}: the manifest's signature does not verify with key {fp}: manifest.json changed after it was signed, or another key signed it"
+    )
+}
+
+/// What is wrong with the signature of batch `id` in folder `dir` under one of `keys`, if
+/// anything (`hedui verify BATCH --key`).
+pub fn verify_batch(dir: &Path, id: &str, keys: &[VerifyingKey]) -> Option<String> {
+    match manifest_signature(dir, keys) {
+        SignatureState::Valid => None,
+        SignatureState::Unsigned => Some(format!("{id}: the manifest is not signed")),
+        SignatureState::Invalid => Some(invalid_manifest(id, &fingerprints(keys))),
+    }
+}
+
 /// What `verify --key` found: problems, and notes that are not problems (batches published
 /// before signing began).
 #[derive(Debug, Default)]
@@ -384,9 +401,7 @@ pub fn verify_chain(root: &Path, ids: &[String], keys: &[VerifyingKey]) -> Resul
             SignatureState::Valid => signing_began = true,
             SignatureState::Invalid => {
                 signing_began = true;
-                report.problems.push(format!(
-                    "{id}: the manifest's signature does not verify with key {fp}: manifest.json changed after it was signed, or another key signed it"
-                ));
+                report.problems.push(invalid_manifest(id, &fp));
             }
             SignatureState::Unsigned if signing_began => report.problems.push(format!(
                 "{id}: not signed, though a batch before it is: it was published without the key, or its signature removed"
@@ -411,16 +426,6 @@ pub fn verify_chain(root: &Path, ids: &[String], keys: &[VerifyingKey]) -> Resul
         }
     }
     Ok(report)
-}
-
-/// The newest batch on `root` and its manifest's hash: the value to record elsewhere.
-pub fn head_hash(root: &Path, ids: &[String]) -> Result<Option<(String, String)>> {
-    let Some(id) = ids.last() else {
-        return Ok(None);
-    };
-    let path = root.join(id).join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(io(&path))?;
-    Ok(Some((id.clone(), hash_bytes(&bytes))))
 }
 
 /// Checks a head hash recorded earlier: some batch's manifest on `root` must still hash to

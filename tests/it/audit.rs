@@ -909,7 +909,7 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
     };
     // 1. The newest batch's findings and its manifest edited together.
     let n = newest.clone();
-    tampered(
+    let root = tampered(
         &move |r: &Path| {
             let dir = r.join(&n);
             let p = dir.join("findings.csv");
@@ -919,6 +919,30 @@ fn signed_manifests_detect_what_the_chain_alone_cannot() {
         },
         false,
         &format!("{newest}: the manifest's signature does not verify"),
+    );
+    // The same, verifying that one batch: named with the key, and the clean one passes.
+    let verify_one = |batch: &Path| {
+        hedui()
+            .arg("verify")
+            .arg(batch)
+            .arg("--key")
+            .arg(&public)
+            .output()
+            .unwrap()
+    };
+    let out = verify_one(&root.path().join(&newest));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "{newest}: the manifest's signature does not verify"
+        )),
+        "{out:?}"
+    );
+    let out = verify_one(&clean.path().join(&newest));
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("every signature checks"),
+        "{out:?}"
     );
     // 2. The newest batch deleted, and with it the head.
     let n = newest.clone();

@@ -1000,7 +1000,7 @@ async fn the_access_log_and_the_decisions_are_hash_chains_with_list_views_logged
             .unwrap();
         let mut prev = String::new();
         for (id, [at, user, batch, hid, action]) in rows {
-            prev = hedui::review::store::access_hash(&prev, &at, &user, &batch, &hid, &action);
+            prev = hedui::review::store::chain_hash(&prev, &[&at, &user, &batch, &hid, &action]);
             conn.execute(
                 "UPDATE access_log SET hash = ?1 WHERE id = ?2",
                 rusqlite::params![prev, id],

@@ -161,18 +161,6 @@ pub fn chain_hash(prev: &str, fields: &[&str]) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// The hash of an access log line ([`chain_hash`] over its fields in column order).
-pub fn access_hash(
-    prev: &str,
-    at: &str,
-    user: &str,
-    batch_id: &str,
-    household_id: &str,
-    action: &str,
-) -> String {
-    chain_hash(prev, &[at, user, batch_id, household_id, action])
-}
-
 /// What [`verify_logs`] found in one chained table.
 #[derive(Debug, Default)]
 pub struct Chain {
@@ -200,11 +188,6 @@ pub fn verify_logs(path: &Path) -> Result<Vec<Chain>> {
         .into_iter()
         .map(|t| verify_table(&conn, t))
         .collect()
-}
-
-/// [`verify_logs`] for the access log alone.
-pub fn verify_access_log(path: &Path) -> Result<Chain> {
-    verify_logs(path).map(|mut v| v.swap_remove(0))
 }
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
