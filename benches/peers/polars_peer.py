@@ -231,6 +231,26 @@ def main():
         .join(members.filter(col("excluded").is_null()), on=["person_key", "programme"])
         .filter((col("a_household") != col("household_id")) | (col("a_region") != col("region")))
     )
+    # A counted member declared in another household too, or receiving another programme
+    # under another household in another region.
+    twice = members.group_by("person_key").agg(pl.len().alias("n")).filter(col("n") > 1).select("person_key")
+    two_households = pl.concat(
+        [
+            counted.join(twice, on="person_key").select("household_id"),
+            scan("assistance")
+            .filter(
+                (col("period_from") <= current) & (col("period_to").is_null() | (col("period_to") >= current))
+            )
+            .select("person_key", col("household_id").alias("a_household"), text("programme").alias("a_programme"), col("region").alias("a_region"))
+            .join(members.filter(col("excluded").is_null()), on="person_key")
+            .filter(
+                (col("a_programme") != col("programme"))
+                & (col("a_household") != col("household_id"))
+                & (col("a_region") != col("region"))
+            )
+            .select("household_id"),
+        ]
+    )
     married = members.select("household_id", "person_key")
     events = pl.concat(
         [
@@ -289,6 +309,7 @@ def main():
                 business,
                 rule(scan("public_payroll").filter(in_window).join(counted, on="person_key"), "public_payroll"),
                 rule(duplicate, "duplicate_benefit"),
+                rule(two_households, "member_in_two_households"),
                 rule(members.filter(col("excluded") == "dead"), "declared_member_dead"),
                 rule(spouses, "undeclared_spouse"),
                 rule(children, "undeclared_minor_child"),

@@ -138,6 +138,13 @@ UNION SELECT m.household_id, 'duplicate_benefit' FROM assistance a
     WHERE CAST(a.programme AS VARCHAR) = m.programme
       AND (a.household_id <> m.household_id OR a.region <> m.region)
       AND a.period_from <= {current_month} AND (a.period_to IS NULL OR a.period_to >= {current_month})
+UNION SELECT c.household_id, 'member_in_two_households' FROM counted c
+    WHERE c.person_key IN (SELECT person_key FROM members GROUP BY person_key HAVING COUNT(*) > 1)
+UNION SELECT m.household_id, 'member_in_two_households' FROM assistance a
+    JOIN members m ON m.person_key = a.person_key AND m.excluded IS NULL
+    WHERE CAST(a.programme AS VARCHAR) <> m.programme
+      AND a.household_id <> m.household_id AND a.region <> m.region
+      AND a.period_from <= {current_month} AND (a.period_to IS NULL OR a.period_to >= {current_month})
 UNION SELECT household_id, 'declared_member_dead' FROM members WHERE excluded = 'dead'
 UNION SELECT l.household_id, 'undeclared_spouse' FROM latest_marriage l
     WHERE l.event = 'marriage'

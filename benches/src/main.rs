@@ -387,7 +387,7 @@ fn compare_bench(
         params["flag_rules"] = serde_json::json!(
             hedui_schemas::Rule::ALL
                 .iter()
-                .filter(|r| r.severity() == hedui_schemas::Severity::Flag)
+                .filter(|r| policy.severity(**r) == hedui_schemas::Severity::Flag)
                 .map(|r| r.id())
                 .collect::<Vec<_>>()
         );

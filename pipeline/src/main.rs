@@ -316,8 +316,17 @@ fn generate_and_report(cfg: &GenerateConfig) -> Result<generate::Summary> {
         .with_context(|| format!("generating into {}", cfg.out.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    let all: u64 = summary.outcomes.values().sum();
+    let second = if all > summary.households {
+        format!(
+            ", and {} second households of a member declared in two",
+            all - summary.households
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "generated {} households ({} department rows) into {} in {:.1} s",
+        "generated {} households{second} ({} department rows) into {} in {:.1} s",
         summary.households,
         summary.total_rows(),
         cfg.out.display(),

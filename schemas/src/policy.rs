@@ -63,6 +63,9 @@ struct PolicyFile {
     vehicles: VehiclesFile,
     property: PropertyFile,
     business: BusinessFile,
+    /// Severities the policy sets, by rule id (only rules that allow it).
+    #[serde(default)]
+    severity: BTreeMap<String, String>,
     regions: Vec<RegionFile>,
 }
 
@@ -206,6 +209,8 @@ pub struct Policy {
     pub forbidden_property_uses: Vec<String>,
     /// A sole trader with at most this many staff goes to review.
     pub sole_trader_review_max_staff: u32,
+    /// Severities set by the policy (`[severity]`), for the rules that allow it.
+    pub severities: BTreeMap<crate::Rule, crate::Severity>,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
     /// The policy file's text as loaded: a batch keeps a copy, and replays with it.
@@ -340,6 +345,27 @@ impl Policy {
             &codes::PROPERTY_USE,
             &f.property.forbidden_uses,
         )?;
+        let mut severities = BTreeMap::new();
+        for (id, v) in &f.severity {
+            let rule = crate::Rule::from_id(id)
+                .ok_or_else(|| err(format!("[severity]: unknown rule {id:?}")))?;
+            if !rule.severity_is_policy() {
+                return Err(err(format!(
+                    "[severity] {id}: the severity of this rule is fixed ({})",
+                    rule.severity().as_str()
+                )));
+            }
+            let sev = match v.as_str() {
+                "flag" | "FLAG" => crate::Severity::Flag,
+                "review" | "REVIEW" => crate::Severity::Review,
+                _ => {
+                    return Err(err(format!(
+                        "[severity] {id} = {v:?}: \"flag\" or \"review\""
+                    )));
+                }
+            };
+            severities.insert(rule, sev);
+        }
         if f.regions.is_empty() {
             return Err(err("no [[regions]]".into()));
         }
@@ -436,8 +462,18 @@ impl Policy {
             max_residential_units: f.property.max_residential_units,
             forbidden_property_uses: f.property.forbidden_uses,
             sole_trader_review_max_staff: f.business.sole_trader_review_max_staff,
+            severities,
             regions,
         })
+    }
+
+    /// The severity of `rule`'s findings under this policy: the policy's own where it sets
+    /// one (`[severity]`), else the rule's.
+    pub fn severity(&self, rule: crate::Rule) -> crate::Severity {
+        self.severities
+            .get(&rule)
+            .copied()
+            .unwrap_or_else(|| rule.severity())
     }
 
     /// The standard in force in `region` on `date`, or an error naming the gap.
@@ -536,6 +572,34 @@ mod tests {
                 "{e}"
             );
             with(|s| s.replace(&format!("{key} = false\n"), "")).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_policy_sets_the_severity_only_of_rules_that_allow_it() {
+        use crate::{Rule, Severity};
+        let line = "member_in_two_households = \"review\"";
+        let p = Policy::default_policy();
+        assert_eq!(p.severity(Rule::MemberInTwoHouseholds), Severity::Review);
+        assert_eq!(p.severity(Rule::VehicleOwned), Severity::Flag);
+        let p = with(|s| s.replace(line, "member_in_two_households = \"flag\"")).unwrap();
+        assert_eq!(p.severity(Rule::MemberInTwoHouseholds), Severity::Flag);
+        // Left out: the rule's own.
+        let p = with(|s| s.replace(line, "")).unwrap();
+        assert_eq!(p.severity(Rule::MemberInTwoHouseholds), Severity::Review);
+        for (edit, words) in [
+            (
+                "member_in_two_households = \"maybe\"",
+                "\"flag\" or \"review\"",
+            ),
+            (
+                "vehicle_owned = \"review\"",
+                "the severity of this rule is fixed (FLAG)",
+            ),
+            ("no_such_rule = \"flag\"", "unknown rule \"no_such_rule\""),
+        ] {
+            let e = with(|s| s.replace(line, edit)).unwrap_err().to_string();
+            assert!(e.contains("[severity]") && e.contains(words), "{e}");
         }
     }
 

@@ -178,6 +178,9 @@ pub enum Rule {
     PublicPayroll,
     /// A member who already receives the programme in another household.
     DuplicateBenefit,
+    /// A member declared in another household of the batch too, or receiving another
+    /// programme under another household in another region (severity from the policy).
+    MemberInTwoHouseholds,
     /// A declared member with a death or cremation record.
     DeclaredMemberDead,
     /// A spouse in the marriage records who was not declared.
@@ -193,7 +196,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order a household's findings are written.
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::IncomeOverLine,
         Rule::AssetsOverLimit,
         Rule::PropertyExcess,
@@ -203,6 +206,7 @@ impl Rule {
         Rule::SoleTraderReview,
         Rule::PublicPayroll,
         Rule::DuplicateBenefit,
+        Rule::MemberInTwoHouseholds,
         Rule::DeclaredMemberDead,
         Rule::UndeclaredSpouse,
         Rule::UndeclaredMinorChild,
@@ -222,6 +226,7 @@ impl Rule {
             Rule::SoleTraderReview => "sole_trader_review",
             Rule::PublicPayroll => "public_payroll",
             Rule::DuplicateBenefit => "duplicate_benefit",
+            Rule::MemberInTwoHouseholds => "member_in_two_households",
             Rule::DeclaredMemberDead => "declared_member_dead",
             Rule::UndeclaredSpouse => "undeclared_spouse",
             Rule::UndeclaredMinorChild => "undeclared_minor_child",
@@ -240,7 +245,8 @@ impl Rule {
         self as usize
     }
 
-    /// The severity of its findings.
+    /// The severity of its findings unless the policy sets it ([`Rule::severity_is_policy`];
+    /// `Policy::severity` is what a batch uses).
     pub fn severity(self) -> Severity {
         match self {
             Rule::IncomeOverLine
@@ -252,12 +258,19 @@ impl Rule {
             | Rule::PublicPayroll
             | Rule::DuplicateBenefit => Severity::Flag,
             Rule::SoleTraderReview
+            | Rule::MemberInTwoHouseholds
             | Rule::DeclaredMemberDead
             | Rule::UndeclaredSpouse
             | Rule::UndeclaredMinorChild
             | Rule::NoCountedMember
             | Rule::UnreadableRecords => Severity::Review,
         }
+    }
+
+    /// Whether the policy may set its severity (`[severity]`): only where the law leaves it to
+    /// the centre. A sum test or a record the rules forbid is always FLAG.
+    pub fn severity_is_policy(self) -> bool {
+        matches!(self, Rule::MemberInTwoHouseholds)
     }
 
     /// The sources it reads besides the [`MEMBER_SOURCES`]: when one has no staged snapshot,
@@ -273,7 +286,7 @@ impl Rule {
             Rule::VesselOwned => &["vessel"],
             Rule::BusinessRegistered | Rule::SoleTraderReview => &["business"],
             Rule::PublicPayroll => &["public_payroll"],
-            Rule::DuplicateBenefit => &["assistance"],
+            Rule::DuplicateBenefit | Rule::MemberInTwoHouseholds => &["assistance"],
             Rule::UndeclaredSpouse => &["marriage"],
             Rule::UndeclaredMinorChild => &["hukou"],
             Rule::DeclaredMemberDead | Rule::NoCountedMember | Rule::UnreadableRecords => &[],
@@ -296,6 +309,7 @@ impl Rule {
             | Rule::VesselOwned
             | Rule::BusinessRegistered
             | Rule::DuplicateBenefit
+            | Rule::MemberInTwoHouseholds
             | Rule::UnreadableRecords => Unit::Records,
         }
     }
@@ -312,6 +326,7 @@ impl Rule {
             Rule::SoleTraderReview => "个体工商户（需复核）",
             Rule::PublicPayroll => "财政供养人员",
             Rule::DuplicateBenefit => "重复享受救助",
+            Rule::MemberInTwoHouseholds => "成员在两个家庭申报",
             Rule::DeclaredMemberDead => "申报成员已死亡",
             Rule::UndeclaredSpouse => "未申报配偶",
             Rule::UndeclaredMinorChild => "未申报未成年子女",
@@ -332,6 +347,7 @@ impl Rule {
             Rule::SoleTraderReview => "Sole trader (review)",
             Rule::PublicPayroll => "On the public payroll",
             Rule::DuplicateBenefit => "Benefit received twice",
+            Rule::MemberInTwoHouseholds => "Member of two households",
             Rule::DeclaredMemberDead => "Declared member has died",
             Rule::UndeclaredSpouse => "Undeclared spouse",
             Rule::UndeclaredMinorChild => "Undeclared minor child",

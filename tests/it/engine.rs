@@ -939,6 +939,12 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             ),
             false,
         ),
+        // A member of two households is FLAG rather than REVIEW.
+        (
+            "severity.member_in_two_households",
+            set(&["severity", "member_in_two_households"], s("flag")),
+            false,
+        ),
         // Guangzhou (the first region) under another code: its households have no line.
         (
             "regions.code",

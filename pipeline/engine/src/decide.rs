@@ -233,6 +233,7 @@ pub(super) fn decide_batch(
             findings.push(Finding {
                 household_id: h.to_string(),
                 rule,
+                severity: c.policy.severity(rule),
                 region,
                 programme: programme.to_string(),
                 members,
@@ -259,7 +260,7 @@ pub(super) fn decide_batch(
         } else {
             c.unverified
         };
-        let outcome = decide(findings.iter().map(|f| f.rule), unv).as_str();
+        let outcome = decide(findings.iter().map(|f| f.severity), unv).as_str();
         d.tally.add(region, programme, outcome);
         for f in &findings {
             *d.findings.entry(f.rule.id()).or_default() += 1;
@@ -407,7 +408,7 @@ impl OutcomeRows {
                 n1.format(f.region),
                 &csv_cell(&f.programme),
                 f.rule.id(),
-                f.rule.severity().as_str(),
+                f.severity.as_str(),
                 &csv_cell(&masked),
                 n2.format(f.measured),
                 n3.format(f.threshold),
@@ -428,7 +429,7 @@ impl OutcomeRows {
             Some(f.household_id.as_str()),
             Some(&f.programme),
             Some(f.rule.id()),
-            Some(f.rule.severity().as_str()),
+            Some(f.severity.as_str()),
             Some(&full),
             Some(f.unit()),
             from.as_deref(),

@@ -55,6 +55,8 @@ pub struct Finding {
     pub household_id: String,
     /// The rule.
     pub rule: Rule,
+    /// Its severity under the batch's policy (`Policy::severity`).
+    pub severity: hedui_schemas::Severity,
     /// Region code.
     pub region: i64,
     /// Programme code.

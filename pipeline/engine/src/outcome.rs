@@ -8,11 +8,12 @@
 pub use hedui_schemas::rules::{MEMBER_SOURCES, Outcome, Rule, Severity};
 
 /// FLAG when any FLAG finding; else UNVERIFIED when a test could not run (`unverified`
-/// names what is missing); else REVIEW when any finding; else PASS.
-pub fn decide(findings: impl IntoIterator<Item = Rule>, unverified: &[&str]) -> Outcome {
+/// names what is missing); else REVIEW when any finding; else PASS. The findings are given
+/// by their severities (under the batch's policy: `Policy::severity`).
+pub fn decide(findings: impl IntoIterator<Item = Severity>, unverified: &[&str]) -> Outcome {
     let mut any = false;
-    for r in findings {
-        if r.severity() == Severity::Flag {
+    for s in findings {
+        if s == Severity::Flag {
             return Outcome::Flag;
         }
         any = true;
@@ -29,6 +30,10 @@ pub fn decide(findings: impl IntoIterator<Item = Rule>, unverified: &[&str]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decide(findings: impl IntoIterator<Item = Rule>, unverified: &[&str]) -> Outcome {
+        super::decide(findings.into_iter().map(Rule::severity), unverified)
+    }
 
     #[test]
     fn flag_wins_then_unverified_then_review() {

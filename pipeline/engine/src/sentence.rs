@@ -113,6 +113,7 @@ mod tests {
         let f = Finding {
             household_id: "H440100000000001".into(),
             rule,
+            severity: rule.severity(),
             region: 440100,
             programme: "dibao".into(),
             members: vec![],

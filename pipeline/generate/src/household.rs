@@ -38,6 +38,10 @@ pub struct PlantRates {
     pub sole_trader_staff: f64,
     pub payroll: f64,
     pub duplicate_benefit: f64,
+    /// A grown child declared here and, as the only member, in a household of their own.
+    pub member_in_two_households: f64,
+    /// Another programme received under another household in another region.
+    pub other_programme_elsewhere: f64,
     pub dead_member: f64,
     pub undeclared_spouse: f64,
     pub undeclared_minor_child: f64,
@@ -63,6 +67,8 @@ impl Default for PlantRates {
             sole_trader_staff: 0.005,
             payroll: 0.008,
             duplicate_benefit: 0.01,
+            member_in_two_households: 0.004,
+            other_programme_elsewhere: 0.004,
             dead_member: 0.012,
             undeclared_spouse: 0.01,
             undeclared_minor_child: 0.01,
@@ -209,6 +215,21 @@ struct Member {
     status: Status,
 }
 
+/// A member declared in this household and, alone, in a second one of the batch: a grown
+/// child who moved their registration out and applied on their own. They have no department
+/// records (so the second household's income and assets are nil, and this one's planted
+/// figures are the other members'), but they count in both.
+struct Twin {
+    /// Index into the members.
+    member: usize,
+    /// The second household: its id, registration number, region, programme, date.
+    id: String,
+    hukou_no: String,
+    region: i32,
+    programme: &'static str,
+    date: NaiveDate,
+}
+
 /// Builds one household; the struct keeps the bookkeeping the truth is made from.
 struct Hh<'c, 'o, R: Rng> {
     ctx: &'c Ctx<'c>,
@@ -222,10 +243,39 @@ struct Hh<'c, 'o, R: Rng> {
     findings: Vec<Finding>,
     planted: Vec<&'static str>,
     income_evidence: Vec<Evidence>,
+    twin: Option<Twin>,
 }
 
 /// Person slots per household in the serial space (declared and undeclared people).
 const SLOTS: u64 = 12;
+
+/// The person in person slot `slot` of household `idx`, aged `age_lo..=age_hi` at the batch
+/// date, drawn from `rng`.
+#[allow(clippy::too_many_arguments)]
+fn person_in_slot(
+    ctx: &Ctx,
+    idx: u64,
+    slot: u64,
+    rng: &mut impl Rng,
+    age_lo: i32,
+    age_hi: i32,
+    male: Option<bool>,
+    surname: Option<&str>,
+) -> Result<Person> {
+    assert!(
+        slot < SLOTS,
+        "a household uses at most {SLOTS} person slots"
+    );
+    let male = male.unwrap_or_else(|| rng.random_bool(0.5));
+    let age = rng.random_range(age_lo..=age_hi);
+    let year = ctx.as_of.year() - age;
+    let id = people::make_id(idx * SLOTS + slot, false, male, year)
+        .ok_or_else(|| Error::OutOfRange("too many households for the ID space".into()))?;
+    let name = people::name(rng, surname);
+    // Invariant: make_id only returns IDs whose birth date exists.
+    let birth = id.birth_date().expect("generated IDs have a birth date");
+    Ok(Person { id, name, birth })
+}
 
 impl<R: Rng> Hh<'_, '_, R> {
     fn new_person(
@@ -237,19 +287,9 @@ impl<R: Rng> Hh<'_, '_, R> {
     ) -> Result<Person> {
         let slot = self.next_slot;
         self.next_slot += 1;
-        assert!(
-            slot < SLOTS,
-            "a household uses at most {SLOTS} person slots"
-        );
-        let male = male.unwrap_or_else(|| self.rng.random_bool(0.5));
-        let age = self.rng.random_range(age_lo..=age_hi);
-        let year = self.ctx.as_of.year() - age;
-        let id = people::make_id(self.idx * SLOTS + slot, false, male, year)
-            .ok_or_else(|| Error::OutOfRange("too many households for the ID space".into()))?;
-        let name = people::name(self.rng, surname);
-        // Invariant: make_id only returns IDs whose birth date exists.
-        let birth = id.birth_date().expect("generated IDs have a birth date");
-        Ok(Person { id, name, birth })
+        person_in_slot(
+            self.ctx, self.idx, slot, self.rng, age_lo, age_hi, male, surname,
+        )
     }
 
     fn key(&mut self) -> u64 {
@@ -265,7 +305,17 @@ impl<R: Rng> Hh<'_, '_, R> {
         self.ctx.as_of + Duration::days(self.rng.random_range(lo..=hi))
     }
 
+    /// The members counted at the batch date, but a [`Twin`]: the ones the planted records
+    /// are about.
     fn counted(&self) -> Vec<usize> {
+        let twin = self.twin.as_ref().map(|t| t.member);
+        (0..self.members.len())
+            .filter(|i| self.members[*i].status == Status::Counted && Some(*i) != twin)
+            .collect()
+    }
+
+    /// Every member counted at the batch date, a [`Twin`] included.
+    fn counted_all(&self) -> Vec<usize> {
         (0..self.members.len())
             .filter(|i| self.members[*i].status == Status::Counted)
             .collect()
@@ -285,6 +335,7 @@ impl<R: Rng> Hh<'_, '_, R> {
     ) {
         self.findings.push(Finding {
             rule,
+            severity: self.ctx.policy.severity(rule),
             members,
             measured,
             threshold,
@@ -845,8 +896,11 @@ struct Applicant {
 
 /// The household's lines at the batch date.
 struct Lines {
-    /// Members counted at the batch date (indices into the members).
+    /// Members counted at the batch date whom records are planted about (indices into the
+    /// members; a [`Twin`] is not one).
     counted: Vec<usize>,
+    /// Every member counted at the batch date (the members a sum test's finding names).
+    everyone: Vec<ResidentId>,
     c: i64,
     income_limit: i64,
     asset_limit: i64,
@@ -1036,7 +1090,8 @@ impl<R: Rng> Hh<'_, '_, R> {
             has_spouse,
         } = applicant;
         let (app_age, app_male, has_spouse) = (*app_age, *app_male, *has_spouse);
-        for m in &self.members {
+        let twin = self.twin.as_ref().map(|t| t.member);
+        for (i, m) in self.members.iter().enumerate() {
             let rel = m.relation;
             let date = ctx.as_of - Duration::days(400 + (m.p.id.body() % 4000) as i64);
             let status = if m.status == Status::Dead && self.rng.random_bool(0.5) {
@@ -1044,7 +1099,12 @@ impl<R: Rng> Hh<'_, '_, R> {
             } else {
                 "active"
             };
-            let cells = recs::hukou(&m.p, &app.hukou_no, rel, region, status, date);
+            // A twin moved their registration out: head of their own, in the second
+            // household's region.
+            let cells = match (&self.twin, Some(i) == twin) {
+                (Some(t), true) => recs::hukou(&m.p, &t.hukou_no, "head", t.region, status, date),
+                _ => recs::hukou(&m.p, &app.hukou_no, rel, region, status, date),
+            };
             self.out.push(src::HUKOU, cells);
         }
         for m in &self.members {
@@ -1145,7 +1205,12 @@ impl<R: Rng> Hh<'_, '_, R> {
     fn lines(&mut self, programme: &str) -> Result<Lines> {
         let ctx = self.ctx;
         let counted = self.counted();
-        let c = counted.len() as i64;
+        let everyone: Vec<ResidentId> = self
+            .counted_all()
+            .into_iter()
+            .map(|i| self.members[i].p.id)
+            .collect();
+        let c = everyone.len() as i64;
         let in_force = ctx.policy.in_force(self.region, programme, ctx.as_of)?;
         let months = ctx.window.len() as i64;
         let income_limit = if c > 0 {
@@ -1157,6 +1222,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
         Ok(Lines {
             counted,
+            everyone,
             c,
             income_limit,
             asset_limit,
@@ -1216,7 +1282,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             income = self.income(target, payroll_member);
             if income > income_limit {
                 let ev = std::mem::take(&mut self.income_evidence);
-                let ids = counted.iter().map(|i| self.members[*i].p.id).collect();
+                let ids = lines.everyone.clone();
                 self.find(Rule::IncomeOverLine, ids, income, income_limit, ev);
             }
         }
@@ -1293,12 +1359,7 @@ impl<R: Rng> Hh<'_, '_, R> {
     fn plant_assets(&mut self, lines: &Lines) -> i64 {
         let ctx = self.ctx;
         let plant = ctx.plant;
-        let Lines {
-            counted,
-            c,
-            asset_limit,
-            ..
-        } = lines;
+        let Lines { c, asset_limit, .. } = lines;
         let (c, asset_limit) = (*c, *asset_limit);
         let mut assets = 0;
         if c > 0 {
@@ -1326,7 +1387,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             let ev = self.assets(target);
             assets = target;
             if target > asset_limit {
-                let ids = counted.iter().map(|i| self.members[*i].p.id).collect();
+                let ids = lines.everyone.clone();
                 self.find(Rule::AssetsOverLimit, ids, target, asset_limit, ev);
             }
         }
@@ -1610,8 +1671,209 @@ impl<R: Rng> Hh<'_, '_, R> {
     }
 }
 
-/// Generates household `idx` into `out`.
-pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Result<()> {
+/// A member of two households: a grown child declared here who applied alone too, and
+/// another programme received elsewhere. Drawn from the household's second stream, so that a
+/// household with none of them is the same as before they were planted.
+impl<R: Rng> Hh<'_, '_, R> {
+    /// A grown child of the applicant, declared here and applying alone in a household of
+    /// their own (the [`Twin`]).
+    fn plant_twin(
+        &mut self,
+        rng: &mut impl Rng,
+        programme: &str,
+        applicant: &Applicant,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        if !rng.random_bool(ctx.plant.member_in_two_households)
+            || programme == "tekun"
+            || applicant.age < 45
+        {
+            return Ok(());
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        let hi = (applicant.age - 20).clamp(19, 30);
+        let p = person_in_slot(
+            ctx,
+            self.idx,
+            slot,
+            rng,
+            19,
+            hi,
+            None,
+            Some(&applicant.surname),
+        )?;
+        let region = REGIONS[rng.random_range(0..REGIONS.len())].0;
+        let programme = if rng.random_bool(0.7) {
+            "dibao"
+        } else {
+            "low_income"
+        };
+        let date = ctx.as_of - Duration::days(rng.random_range(0..=30));
+        self.members.push(Member {
+            p,
+            relation: "child",
+            status: Status::Counted,
+        });
+        self.twin = Some(Twin {
+            member: self.members.len() - 1,
+            id: format!("H{region}7{:08}", self.idx % 100_000_000),
+            hukou_no: format!("{region}7{:09}", self.idx),
+            region,
+            programme,
+            date,
+        });
+        Ok(())
+    }
+
+    /// The `member_in_two_households` finding: the twin's two declarations, and another
+    /// programme received under another household in another region; beside it the trap of
+    /// one that ended before the batch's month.
+    fn plant_elsewhere(
+        &mut self,
+        rng: &mut impl Rng,
+        app: &Application,
+        lines: &Lines,
+        counted_people: &[Person],
+    ) {
+        let ctx = self.ctx;
+        let rate = ctx.plant.other_programme_elsewhere;
+        let mut evidence = Vec::new();
+        if let Some(t) = &self.twin {
+            let who = self.members[t.member].p.id;
+            let other = format!("{}/{}/{}", t.id, t.region, t.programme);
+            evidence.push(Self::ev(
+                who,
+                "applications",
+                "",
+                None,
+                app.date.to_string(),
+            ));
+            evidence.push(Self::ev(
+                who,
+                "applications",
+                other,
+                None,
+                t.date.to_string(),
+            ));
+            self.planted.push("member_in_two_households");
+        }
+        let draw = rng.random::<f64>();
+        if !counted_people.is_empty() && draw < 2.0 * rate {
+            let who = counted_people[rng.random_range(0..counted_people.len())].id;
+            let regions: Vec<i32> = REGIONS
+                .iter()
+                .map(|r| r.0)
+                .filter(|r| *r != self.region)
+                .collect();
+            let region = regions[rng.random_range(0..regions.len())];
+            let programmes: Vec<&'static str> = ["dibao", "low_income", "tekun"]
+                .into_iter()
+                .filter(|p| *p != app.programme)
+                .collect();
+            let prog = programmes[rng.random_range(0..programmes.len())];
+            let hh = format!("H{region}6{:08}", self.idx % 100_000_000);
+            let cur = ctx.current_month();
+            let amount = lines.dibao_fen / 2;
+            if draw < rate {
+                let from = add_months(cur, -rng.random_range(1..30));
+                let to = rng
+                    .random_bool(0.5)
+                    .then(|| add_months(cur, rng.random_range(0..6)));
+                self.out.push(
+                    src::ASSISTANCE,
+                    recs::assistance(who, &hh, prog, region, from, to, amount),
+                );
+                let key = format!("{hh}/{region}/{prog}");
+                evidence.push(Self::ev(
+                    who,
+                    "assistance",
+                    key,
+                    Some(amount),
+                    from.to_string(),
+                ));
+                self.planted.push("other_programme_elsewhere");
+            } else {
+                // Trap: it ended before the batch's month.
+                let from = add_months(cur, -40);
+                let to = Some(add_months(cur, -rng.random_range(1..12)));
+                self.out.push(
+                    src::ASSISTANCE,
+                    recs::assistance(who, &hh, prog, region, from, to, amount),
+                );
+                self.planted.push("ended_programme_elsewhere");
+            }
+        }
+        if !evidence.is_empty() {
+            let mut members: Vec<ResidentId> = evidence.iter().map(|e| e.person).collect();
+            members.sort_by_key(|id| id.pack());
+            members.dedup();
+            let mut keys: Vec<&str> = evidence
+                .iter()
+                .map(|e| e.key.as_str())
+                .filter(|k| !k.is_empty())
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let measured = keys.len() as i64;
+            self.find(Rule::MemberInTwoHouseholds, members, measured, 0, evidence);
+        }
+    }
+
+    /// The twin's own household: its one declaration, and its truth (no income, no assets,
+    /// the same finding from its side).
+    fn twin_household(&mut self, app: &Application) -> Result<Option<TruthHousehold>> {
+        let Some(t) = self.twin.take() else {
+            return Ok(None);
+        };
+        let ctx = self.ctx;
+        let p = self.members[t.member].p.clone();
+        self.out.push(
+            src::APPLICATIONS,
+            recs::application(&t.id, t.programme, t.region, t.date, "new", &p, "head"),
+        );
+        let in_force = ctx.policy.in_force(t.region, t.programme, ctx.as_of)?;
+        let months = ctx.window.len() as i64;
+        let other = format!("{}/{}/{}", app.id, self.region, app.programme);
+        let evidence = vec![
+            Self::ev(p.id, "applications", "", None, t.date.to_string()),
+            Self::ev(p.id, "applications", other, None, app.date.to_string()),
+        ];
+        Ok(Some(TruthHousehold {
+            id: t.id,
+            region: t.region,
+            programme: t.programme,
+            kind: "new",
+            declared: 1,
+            counted: 1,
+            income_fen: 0,
+            income_limit_fen: in_force.income_limit_fen(1, months),
+            assets_fen: 0,
+            asset_limit_fen: i64::from(ctx.policy.financial_asset_months)
+                * in_force.standard.dibao_fen,
+            planted: vec!["member_in_two_households"],
+            findings: vec![Finding {
+                rule: Rule::MemberInTwoHouseholds,
+                severity: ctx.policy.severity(Rule::MemberInTwoHouseholds),
+                members: vec![p.id],
+                measured: 1,
+                threshold: 0,
+                evidence,
+            }],
+            counted_ids: vec![p.id],
+        }))
+    }
+}
+
+/// Generates household `idx` into `out`, and the second household of a member declared in
+/// two (from `rng2`, the household's second stream).
+pub fn household<R: Rng>(
+    ctx: &Ctx,
+    idx: u64,
+    rng: &mut R,
+    rng2: &mut impl Rng,
+    out: &mut Out,
+) -> Result<()> {
     let plant = ctx.plant;
     let region = weighted(rng, &REGIONS.map(|r| (r.0, r.2)));
     let programme = weighted(
@@ -1639,6 +1901,7 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         findings: Vec::new(),
         planted: Vec::new(),
         income_evidence: Vec::new(),
+        twin: None,
     };
     let app = Application {
         date: h.days_before(0, 30),
@@ -1650,6 +1913,9 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
 
     let applicant = h.declare_members(programme, no_counted)?;
     let (dead_members, dead_evidence) = h.exclusions(no_counted);
+    if !no_counted {
+        h.plant_twin(rng2, programme, &applicant)?;
+    }
     h.registration(&app, &applicant)?;
     let lines = h.lines(programme)?;
     let income = h.plant_income(&app, &lines);
@@ -1663,6 +1929,7 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
     h.plant_vehicles(&counted_people);
     h.plant_businesses(&lines.counted);
     h.plant_duplicate_benefit(programme, &lines, &counted_people);
+    h.plant_elsewhere(rng2, &app, &lines, &counted_people);
 
     // ---- data integrity -------------------------------------------------------------------------
     if !dead_members.is_empty() {
@@ -1684,8 +1951,9 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         h.find(Rule::NoCountedMember, Vec::new(), 0, 1, Vec::new());
     }
 
+    let twin = h.twin_household(&app)?;
     h.findings.sort_by_key(|f| f.rule);
-    let counted_ids = h.counted().iter().map(|&i| h.members[i].p.id).collect();
+    let counted_ids = lines.everyone.clone();
     let truth = TruthHousehold {
         id: app.id,
         region,
@@ -1702,5 +1970,6 @@ pub fn household<R: Rng>(ctx: &Ctx, idx: u64, rng: &mut R, out: &mut Out) -> Res
         counted_ids,
     };
     h.out.truth.push(truth);
+    h.out.truth.extend(twin);
     Ok(())
 }

@@ -115,7 +115,8 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64, styles: &[style::Style]) -> Re
     let end = ((c + 1) * CHUNK).min(cfg.households);
     for idx in start..end {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, idx, 0));
-        household::household(ctx, idx, &mut rng, &mut out)?;
+        let mut rng2 = ChaCha8Rng::seed_from_u64(mix(cfg.seed, idx, 3));
+        household::household(ctx, idx, &mut rng, &mut rng2, &mut out)?;
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, idx, 1));
         background::residents(ctx, idx, &mut rng, &mut out)?;
     }
@@ -134,11 +135,12 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64, styles: &[style::Style]) -> Re
 /// households' members and residents, so the chunk is enough).
 fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
     use model::{Evidence, Finding, Rule};
-    let mut counted: std::collections::HashMap<hedui_schemas::ResidentId, usize> =
+    // (A member of two households counts in both, and both get the finding.)
+    let mut counted: std::collections::HashMap<hedui_schemas::ResidentId, Vec<usize>> =
         std::collections::HashMap::new();
     for (h, t) in out.truth.iter().enumerate() {
         for id in &t.counted_ids {
-            counted.insert(*id, h);
+            counted.entry(*id).or_default().push(h);
         }
     }
     let read = hedui_schemas::rules::read_sources();
@@ -151,7 +153,7 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
             let Some((kind, field, id)) = rec.dirty else {
                 continue;
             };
-            let Some(&h) = counted.get(&id) else {
+            let Some(hs) = counted.get(&id) else {
                 continue;
             };
             if !kind.is_unreadable_about_subject() {
@@ -170,13 +172,16 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
                 .and_then(|c| write::styled_text(def, st, c, rec))
                 .or_else(|| write::cell_text(&def.fields[at], &rec.cells[at]))
                 .unwrap_or_default();
-            found.entry(h).or_default().push(Evidence {
+            let e = Evidence {
                 person: id,
                 source: def.id,
                 key: format!("{} {reason} {field} \"{shown}\"", def.id),
                 amount_fen: None,
                 date: String::new(),
-            });
+            };
+            for &h in hs {
+                found.entry(h).or_default().push(e.clone());
+            }
         }
     }
     for (h, evidence) in found {
@@ -187,6 +192,7 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
         t.planted.push("unreadable_records");
         t.findings.push(Finding {
             rule: Rule::UnreadableRecords,
+            severity: Rule::UnreadableRecords.severity(),
             members,
             measured: evidence.len() as i64,
             threshold: 0,

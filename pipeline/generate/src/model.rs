@@ -172,6 +172,8 @@ pub struct Evidence {
 pub struct Finding {
     /// The rule.
     pub rule: Rule,
+    /// Its severity under the policy the truth follows.
+    pub severity: Severity,
     /// The members it concerns.
     pub members: Vec<ResidentId>,
     /// The measured value (fen, or a count).
@@ -216,11 +218,7 @@ pub struct TruthHousehold {
 impl TruthHousehold {
     /// PASS, FLAG or REVIEW (a batch with every source present never gives UNVERIFIED here).
     pub fn outcome(&self) -> &'static str {
-        if self
-            .findings
-            .iter()
-            .any(|f| f.rule.severity() == Severity::Flag)
-        {
+        if self.findings.iter().any(|f| f.severity == Severity::Flag) {
             "FLAG"
         } else if self.findings.is_empty() {
             "PASS"

@@ -107,7 +107,7 @@ impl TruthWriter {
                     .write_record([
                         h.id.as_str(),
                         f.rule.id(),
-                        f.rule.severity().as_str(),
+                        f.severity.as_str(),
                         &members.join(";"),
                         &f.measured.to_string(),
                         &f.threshold.to_string(),

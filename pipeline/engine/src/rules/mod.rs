@@ -43,6 +43,7 @@ registry! {
     sole_trader_review,
     public_payroll,
     duplicate_benefit,
+    member_in_two_households,
     declared_member_dead,
     undeclared_spouse,
     undeclared_minor_child,
@@ -216,6 +217,7 @@ pub(crate) mod tests {
         Finding {
             household_id: "H440100000000001".into(),
             rule,
+            severity: rule.severity(),
             region: 440100,
             programme: "dibao".into(),
             members: vec![],
