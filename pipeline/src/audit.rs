@@ -32,6 +32,9 @@ pub fn replayed_files() -> Vec<&'static str> {
 pub struct Replay {
     /// Files compared and found identical.
     pub identical: Vec<String>,
+    /// Outputs this hedui writes that the batch does not list: it was made by a hedui
+    /// before them (not compared; every file it has is).
+    pub newer: Vec<String>,
     /// The first difference: file and what differs there.
     pub first_difference: Option<(String, String)>,
 }
@@ -157,9 +160,14 @@ pub async fn replay(batch: &Path, scratch: &Path) -> Result<Replay> {
     write_summary(scratch, &summary)?;
     let mut out = Replay {
         identical: Vec::new(),
+        newer: Vec::new(),
         first_difference: None,
     };
     for name in replayed_files() {
+        if !manifest.files.contains_key(name) && !batch.join(name).exists() {
+            out.newer.push(name.to_string());
+            continue;
+        }
         let (a, b) = (batch.join(name), scratch.join(name));
         let same = match (std::fs::read(&a), std::fs::read(&b)) {
             (Ok(x), Ok(y)) => x == y,

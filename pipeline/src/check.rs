@@ -45,6 +45,17 @@ pub struct Check {
     /// (read from the batch's own quarantine and members, independently of the engine's
     /// rule): must be none.
     pub pass_with_unreadable: u64,
+    /// Records whose subject's ID does not read, in the truth (`truth/linkage.csv`; none
+    /// when a province predates it).
+    pub linkage_records: u64,
+    /// Of them, the ones the truth says must be linked to one member.
+    pub linkage_expected: u64,
+    /// Records the batch linked (`linkage.parquet`).
+    pub linkage_made: u64,
+    /// Records the batch linked to the member the truth names.
+    pub linkage_right: u64,
+    /// Records whose status (linked, ambiguous, unlinked) differs from the truth's.
+    pub linkage_status_differs: u64,
     /// Up to ten examples of what differs.
     pub examples: Vec<String>,
 }
@@ -60,6 +71,28 @@ impl Check {
             && self.outcome_differs == 0
             && self.households == self.households_in_batch
             && self.pass_with_unreadable == 0
+            && self.precision() >= MIN_PRECISION
+            && self.recall() >= MIN_RECALL
+    }
+
+    /// The linkage's precision: of the records it linked, the share linked to the right member
+    /// (1 when it linked none).
+    pub fn precision(&self) -> f64 {
+        if self.linkage_made == 0 {
+            1.0
+        } else {
+            self.linkage_right as f64 / self.linkage_made as f64
+        }
+    }
+
+    /// The linkage's recall: of the records the truth says must be linked, the share linked to
+    /// the right member (1 when none must be).
+    pub fn recall(&self) -> f64 {
+        if self.linkage_expected == 0 {
+            1.0
+        } else {
+            self.linkage_right as f64 / self.linkage_expected as f64
+        }
     }
 
     /// The check as text for the terminal.
@@ -81,8 +114,18 @@ impl Check {
             self.outcome_differs,
             self.pass_with_unreadable
         );
+        s.push_str(&format!(
+            "  linkage   records with an unreadable ID {}: must link {}, linked {}, to the right member {}; precision {:.4}, recall {:.4} (at least {MIN_PRECISION} and {MIN_RECALL}); status differs for {}\n",
+            self.linkage_records,
+            self.linkage_expected,
+            self.linkage_made,
+            self.linkage_right,
+            self.precision(),
+            self.recall(),
+            self.linkage_status_differs
+        ));
         for e in &self.examples {
-            s.push_str(&format!("  e.g. {e}\n"));
+            s.push_str(&format!("  e.g. {}\n", mask_ids_in(e)));
         }
         s.push_str(if self.ok() {
             "  OK: the batch found exactly what was planted, with the right evidence\n"
@@ -94,6 +137,11 @@ impl Check {
 }
 
 pub use hedui_generate::truth::EVIDENCE_KEY;
+
+/// The least precision of the linkage a check accepts (issue #28).
+pub const MIN_PRECISION: f64 = 0.99;
+/// The least recall.
+pub const MIN_RECALL: f64 = 0.95;
 
 fn hash(fields: &[&str]) -> u128 {
     xxh3_128(fields.join("\u{1f}").as_bytes())
@@ -285,7 +333,119 @@ pub fn check_against_truth(batch_dir: &Path, truth_dir: &Path) -> Result<Check> 
     got_o.sort_unstable();
     c.outcome_differs = differences(&want_o, &got_o).0;
     c.pass_with_unreadable = pass_with_unreadable(batch_dir, &mut c.examples)?;
+    check_linkage(batch_dir, truth_dir, &mut c)?;
     Ok(c)
+}
+
+/// Compares the batch's linkage (`linkage.parquet`) with the truth's (`truth/linkage.csv`),
+/// record by record: a record is the same when the source and line agree and the batch's file
+/// path ends with the truth's (the batch names it as the config does, the truth from the
+/// exports folder). Nothing to compare when either file is missing.
+fn check_linkage(batch_dir: &Path, truth_dir: &Path, c: &mut Check) -> Result<()> {
+    let (truth, batch) = (
+        truth_dir.join("linkage.csv"),
+        batch_dir.join("linkage.parquet"),
+    );
+    if !truth.is_file() || !batch.is_file() {
+        return Ok(());
+    }
+    // (source, line) -> [(file, status, person)] as the batch decided.
+    type Decided = Vec<(String, String, String)>;
+    let mut got: std::collections::HashMap<(String, i64), Decided> =
+        std::collections::HashMap::new();
+    for_each_batch(&batch, |b| {
+        let cols: Vec<Vec<Option<String>>> =
+            ["source", "file", "status", "person_id", "candidate_ids"]
+                .iter()
+                .map(|n| text_column(&b, n))
+                .collect::<Result<_, crate::engine::Error>>()?;
+        let line = int_column(&b, "line")?;
+        for i in 0..b.num_rows() {
+            let get = |k: usize| cols[k][i].clone().unwrap_or_default();
+            let status = get(2);
+            if status == "linked" {
+                c.linkage_made += 1;
+            }
+            let who = if status == "ambiguous" {
+                get(4)
+            } else {
+                get(3)
+            };
+            got.entry((get(0), line[i].unwrap_or_default()))
+                .or_default()
+                .push((get(1), status, who));
+        }
+        Ok::<_, crate::Error>(())
+    })?;
+    each_csv(&truth, |h, r| {
+        c.linkage_records += 1;
+        let (source, file, status, who) = (
+            field(h, r, "source"),
+            field(h, r, "file"),
+            field(h, r, "status"),
+            field(h, r, "person_ids"),
+        );
+        if status == "linked" {
+            c.linkage_expected += 1;
+        }
+        let line: i64 = field(h, r, "line").parse().unwrap_or_default();
+        let found = got.get(&(source.to_string(), line)).and_then(|v| {
+            v.iter()
+                .find(|(f, _, _)| f == file || f.ends_with(&format!("/{file}")))
+        });
+        match found {
+            Some((_, s, p)) if s == status && p == who => {
+                if status == "linked" {
+                    c.linkage_right += 1;
+                }
+            }
+            other => {
+                c.linkage_status_differs += 1;
+                if c.examples.len() < 10 {
+                    let (s, p) = other.map_or(("absent", ""), |(_, s, p)| (s.as_str(), p.as_str()));
+                    c.examples.push(format!(
+                        "linkage of {source} {file}:{line}: planted {status} {}, found {s} {}",
+                        mask(who),
+                        mask(p)
+                    ));
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// `text` with every word that reads as a resident ID masked (words split at spaces and `;`):
+/// the examples name members, and they reach the terminal.
+fn mask_ids_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() >= 15 && hedui_schemas::ResidentId::parse(word).is_ok() {
+            out.push_str(&hedui_schemas::id::mask_text(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for ch in text.chars() {
+        if ch == ' ' || ch == ';' || ch == ',' {
+            flush(&mut word, &mut out);
+            out.push(ch);
+        } else {
+            word.push(ch);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// IDs in a `;`-separated list, masked (the check's examples reach the terminal).
+fn mask(ids: &str) -> String {
+    ids.split(';')
+        .map(hedui_schemas::id::mask_text)
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Households of a published batch that PASS although one of its quarantined records (not an
@@ -398,6 +558,16 @@ pub fn pass_with_unreadable(batch_dir: &Path, examples: &mut Vec<String>) -> Res
 #[cfg(test)]
 mod tests {
     use super::differences;
+
+    #[test]
+    fn examples_reach_the_terminal_with_ids_masked() {
+        assert_eq!(
+            super::mask_ids_in(
+                "finding H1 x: members 11010519491231002X;110105194912310038 measured 2"
+            ),
+            "finding H1 x: members 110105********002X;110105********0038 measured 2"
+        );
+    }
 
     #[test]
     fn differences_count_both_ways() {

@@ -578,6 +578,9 @@ fn main() -> Result<()> {
             for f in &r.identical {
                 println!("identical  {f}");
             }
+            for f in &r.newer {
+                println!("not in the batch (made before hedui wrote it)  {f}");
+            }
             if let Some((file, what)) = r.first_difference {
                 println!(
                     "DIFFERS    {file}: {what}\nreplay of {} does not reproduce it (replayed files kept in {})",

@@ -294,7 +294,8 @@ impl ResidentId {
 }
 
 /// The valid IDs one typing slip away from `raw`: one character changed, two adjacent
-/// characters swapped, one dropped (`raw` has 17 characters) or one added (19), after the
+/// characters swapped, one dropped (`raw` has 17 characters, or 14 of an old 15-digit ID) or
+/// one added (19, or 16), after the
 /// same folding as [`ResidentId::parse`] (spaces dropped, full-width digits and `x` folded).
 /// Each candidate passes the checksum and has a real birth date; `raw` itself is never one.
 /// Sorted and without repeats, so linkage that joins on them is deterministic. These are the
@@ -309,15 +310,25 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
         return Vec::new();
     }
     let original: String = folded.iter().collect();
-    let alphabet = |pos: usize| -> &'static [char] {
-        const DIGITS: [char; 10] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-        const WITH_X: [char; 11] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'X'];
-        if pos == 17 { &WITH_X } else { &DIGITS }
+    const DIGITS: [char; 10] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+    const WITH_X: [char; 11] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'X'];
+    // The characters position `pos` of an ID `len` long may hold: X only last in 18.
+    let alphabet = |pos: usize, len: usize| -> &'static [char] {
+        if len == 18 && pos == 17 {
+            &WITH_X
+        } else {
+            &DIGITS
+        }
     };
     let mut out = Vec::new();
     let mut try_push = |cand: &[char]| {
-        // Only the last character may be X.
-        if cand.len() == 18 && !cand[..17].contains(&'X') {
+        // An 18-character ID with X only last, or an old 15-digit one.
+        let shaped = match cand.len() {
+            18 => !cand[..17].contains(&'X'),
+            15 => !cand.contains(&'X'),
+            _ => false,
+        };
+        if shaped {
             let text: String = cand.iter().collect();
             if text != original
                 && let Ok(id) = ResidentId::parse(&text)
@@ -327,11 +338,12 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
         }
     };
     match folded.len() {
-        18 => {
+        // A character changed, or two adjacent swapped.
+        n @ (18 | 15) => {
             let mut cand = folded.clone();
-            for pos in 0..18 {
+            for pos in 0..n {
                 let was = cand[pos];
-                for &c in alphabet(pos) {
+                for &c in alphabet(pos, n) {
                     if c != was {
                         cand[pos] = c;
                         try_push(&cand);
@@ -339,7 +351,7 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
                 }
                 cand[pos] = was;
             }
-            for pos in 0..17 {
+            for pos in 0..n - 1 {
                 if cand[pos] != cand[pos + 1] {
                     cand.swap(pos, pos + 1);
                     try_push(&cand);
@@ -347,17 +359,19 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
                 }
             }
         }
-        17 => {
-            for pos in 0..=17 {
-                for &c in alphabet(if pos == 17 { 17 } else { 0 }) {
+        // One dropped.
+        n @ (17 | 14) => {
+            for pos in 0..=n {
+                for &c in alphabet(pos, n + 1) {
                     let mut cand = folded.clone();
                     cand.insert(pos, c);
                     try_push(&cand);
                 }
             }
         }
-        19 => {
-            for pos in 0..19 {
+        // One added.
+        n @ (19 | 16) => {
+            for pos in 0..n {
                 let mut cand = folded.clone();
                 cand.remove(pos);
                 try_push(&cand);
@@ -368,6 +382,12 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
     out.sort();
     out.dedup();
     out
+}
+
+/// `raw` as [`ResidentId::parse`] reads it before checking it: spaces dropped, full-width
+/// digits and `x` folded. What the linkage compares an unreadable ID's parts on.
+pub fn folded(raw: &str) -> String {
+    raw.chars().filter_map(fold_char).collect()
 }
 
 /// Masks any text that may hold an ID; text that does not parse is masked by position.
@@ -409,13 +429,14 @@ mod tests {
     /// One typing slip of each kind in `id`'s text, at `pos`, with `c` where one is needed.
     fn slip(id: &str, kind: u8, pos: usize, c: char) -> String {
         let mut v: Vec<char> = id.chars().collect();
+        let n = v.len();
         match kind % 4 {
-            0 => v[pos % 18] = c,
-            1 => v.swap(pos % 17, pos % 17 + 1),
+            0 => v[pos % n] = c,
+            1 => v.swap(pos % (n - 1), pos % (n - 1) + 1),
             2 => {
-                v.remove(pos % 18);
+                v.remove(pos % n);
             }
-            _ => v.insert(pos % 19, c),
+            _ => v.insert(pos % (n + 1), c),
         }
         v.into_iter().collect()
     }
@@ -464,6 +485,27 @@ mod tests {
             let typo = slip(&id.to_string(), kind, pos, char::from(b'0' + digit));
             if typo != id.to_string() && ResidentId::parse(&typo).is_err() {
                 prop_assert!(one_edit_away(&typo).contains(&id), "{typo}");
+            }
+        }
+
+        // The same for the old 15-digit form (no checksum: a slip shows only as a length or
+        // a date that does not exist).
+        #[test]
+        fn a_slip_in_a_15_digit_id_keeps_the_person_among_the_candidates(
+            address in 110_000u64..660_000,
+            days in 0i64..23_000,
+            seq in 0u64..1000,
+            kind in 0u8..4,
+            pos in 0usize..16,
+            digit in 0u8..10,
+        ) {
+            let born = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap() + chrono::Duration::days(days);
+            let ymd: u64 = born.format("%Y%m%d").to_string().parse().unwrap();
+            let id = ResidentId::from_body(address * 100_000_000_000 + ymd * 1000 + seq).unwrap();
+            let old = id.to_15().unwrap();
+            let typo = slip(&old, kind, pos, char::from(b'0' + digit));
+            if typo != old && ResidentId::parse(&typo).is_err() {
+                prop_assert!(one_edit_away(&typo).contains(&id), "{old} -> {typo}");
             }
         }
     }

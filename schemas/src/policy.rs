@@ -66,6 +66,8 @@ struct PolicyFile {
     /// Severities the policy sets, by rule id (only rules that allow it).
     #[serde(default)]
     severity: BTreeMap<String, String>,
+    #[serde(default)]
+    linkage: Option<LinkageFile>,
     regions: Vec<RegionFile>,
 }
 
@@ -95,6 +97,13 @@ struct VehiclesFile {
 struct PropertyFile {
     max_residential_units: u32,
     forbidden_uses: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkageFile {
+    min_weight_bits: String,
+    margin_bits: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,10 +220,35 @@ pub struct Policy {
     pub sole_trader_review_max_staff: u32,
     /// Severities set by the policy (`[severity]`), for the rules that allow it.
     pub severities: BTreeMap<crate::Rule, crate::Severity>,
+    /// The linkage of records whose subject's ID does not read (`[linkage]`).
+    pub linkage: Linkage,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
     /// The policy file's text as loaded: a batch keeps a copy, and replays with it.
     pub text: String,
+}
+
+/// How sure the linkage must be to attribute a record whose subject's ID does not read to a
+/// declared member (`[linkage]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Linkage {
+    /// The least match weight of a link, in bits (the log2 of how much likelier the fields'
+    /// agreement is for the same person than for two people).
+    pub min_weight_bits: f64,
+    /// How many bits of match weight the best candidate must lead the next by; closer, the
+    /// record is ambiguous.
+    pub margin_bits: f64,
+}
+
+impl Default for Linkage {
+    /// hedui's defaults: 10 bits (a thousand times likelier the same person: more than a
+    /// shared name alone), and a lead of 3 bits (eight times).
+    fn default() -> Self {
+        Linkage {
+            min_weight_bits: 10.0,
+            margin_bits: 3.0,
+        }
+    }
 }
 
 /// The values that apply to one household on one date.
@@ -366,6 +400,30 @@ impl Policy {
             };
             severities.insert(rule, sev);
         }
+        let linkage = match &f.linkage {
+            None => Linkage::default(),
+            Some(l) => {
+                let number = |key: &str, v: &str| {
+                    v.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| err(format!("[linkage] {key} = {v:?}: not a number")))
+                };
+                let min_weight_bits = number("min_weight_bits", &l.min_weight_bits)?;
+                let margin_bits = number("margin_bits", &l.margin_bits)?;
+                if margin_bits < 0.0 {
+                    return Err(err(format!(
+                        "[linkage] margin_bits = {:?}: not negative",
+                        l.margin_bits
+                    )));
+                }
+                Linkage {
+                    min_weight_bits,
+                    margin_bits,
+                }
+            }
+        };
         if f.regions.is_empty() {
             return Err(err("no [[regions]]".into()));
         }
@@ -463,6 +521,7 @@ impl Policy {
             forbidden_property_uses: f.property.forbidden_uses,
             sole_trader_review_max_staff: f.business.sole_trader_review_max_staff,
             severities,
+            linkage,
             regions,
         })
     }

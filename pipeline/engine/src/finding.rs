@@ -40,6 +40,8 @@ use super::rules::{self, Gathered as Acc};
 /// The files [`Engine::verify`] writes, in the order it writes them.
 pub const ENGINE_OUTPUTS: &[&str] = &[
     "members.parquet",
+    "linkage.parquet",
+    "linkage.json",
     "households.parquet",
     "evidence.parquet",
     "findings.parquet",
@@ -174,6 +176,16 @@ impl Engine {
         .await?;
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
+        // Records whose subject's ID does not read, matched to the members (link.rs).
+        let started = super::StageTimer::start();
+        let linkage = self.link(policy, keys.ids.len(), out).await?;
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(
+            ms,
+            cpu_ms,
+            records = linkage.unreadable_id,
+            "engine linkage"
+        );
         // The quick tests of the counted and the declared members (prefilter.rs), on both
         // sessions: the sums', and the main one's (the owned units, spouses, minor children).
         for udf in member_keys.into_inner().into_udfs() {

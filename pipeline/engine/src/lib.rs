@@ -20,8 +20,9 @@
 //! decided, both written); [`outcome`] decides each household from its findings; [`sentence`]
 //! explains each finding in Chinese and English (each rule's words are in its file).
 //! `params.rs` binds the plans' parameters; `memory.rs` holds the allocator's settings and
-//! the memory pool under a limit. [`linkage`] fits the Fellegi-Sunter weights the linkage of
-//! records without a readable ID will use (issue #28; not yet wired into a stage).
+//! the memory pool under a limit. [`link`] is the linkage stage (records whose subject's ID does
+//! not read, matched to the declared members; `linkage.parquet`, `linkage.json`, the table
+//! `linked`), [`linkage`] the Fellegi-Sunter weights it scores with.
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ mod evidence;
 pub mod finding;
 mod income;
 mod keys;
+pub mod link;
 pub mod linkage;
 mod members;
 mod memory;
@@ -368,6 +370,8 @@ impl Engine {
             )
             .await
             .map_err(df_err)?;
+        // The records of the linkage stage (link.rs), none before it runs.
+        engine.register_table("linked", link::empty_linked()?)?;
         Ok(engine)
     }
 

@@ -11,7 +11,10 @@
 //! does not: the evidence for a match in bits. The arithmetic runs in one fixed order, so the
 //! same counts give the same weights bit for bit.
 //!
-//! Not yet wired into the engine: this is the scoring core the linkage stage will use.
+//! The linkage stage (`link.rs`) fits `u` the way Splink does, from pairs drawn at random
+//! (nearly all non-matches), and then `m` and `lambda` by EM over the candidate pairs with `u`
+//! held ([`estimate_m`]): among candidates that share a name and nearly an ID almost every pair
+//! is a match, which leaves plain EM ([`estimate`]) little to learn `u` from.
 
 /// A fitted Fellegi-Sunter model over some comparison fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +36,17 @@ pub struct Model {
 pub const MAX_ITERATIONS: usize = 500;
 /// The largest change of any estimate between iterations at which EM stops.
 pub const TOLERANCE: f64 = 1e-10;
+/// Bit `MISSING_SHIFT + i` of a pattern marks field `i` as missing (a value one side does not
+/// have: a birth date from an ID too short to hold one, a region from a source without one):
+/// it is neither agreement nor disagreement, weighs nothing and is left out of the estimates,
+/// as Splink treats a null.
+pub const MISSING_SHIFT: u32 = 16;
+
+/// Whether field `i` of `pattern` is missing.
+fn missing(pattern: u32, i: usize) -> bool {
+    pattern & (1 << (MISSING_SHIFT as usize + i)) != 0
+}
+
 /// Probabilities are kept in [FLOOR, 1 - FLOOR]: a field that always agrees would otherwise
 /// give an infinite weight.
 const FLOOR: f64 = 1e-6;
@@ -43,7 +57,7 @@ const FLOOR: f64 = 1e-6;
 /// nothing to fit (no pairs, or no fields).
 pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
     let total: f64 = patterns.iter().map(|(_, c)| *c as f64).sum();
-    if total == 0.0 || fields == 0 || fields > 32 {
+    if total == 0.0 || fields == 0 || fields > MISSING_SHIFT as usize {
         return None;
     }
     let agrees = |p: u32, i: usize| p & (1 << i) != 0;
@@ -60,9 +74,15 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
         let mut matched = 0.0;
         let mut m_agree = vec![0.0; fields];
         let mut u_agree = vec![0.0; fields];
+        // Per field, the matched and unmatched weight of the pairs where it is not missing.
+        let mut m_seen = vec![0.0; fields];
+        let mut u_seen = vec![0.0; fields];
         for &(p, count) in patterns {
             let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
             for i in 0..fields {
+                if missing(p, i) {
+                    continue;
+                }
                 if agrees(p, i) {
                     pm *= model.m[i];
                     pu *= model.u[i];
@@ -75,6 +95,11 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
             let c = count as f64;
             matched += c * w;
             for i in 0..fields {
+                if missing(p, i) {
+                    continue;
+                }
+                m_seen[i] += c * w;
+                u_seen[i] += c * (1.0 - w);
                 if agrees(p, i) {
                     m_agree[i] += c * w;
                     u_agree[i] += c * (1.0 - w);
@@ -82,16 +107,18 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
             }
         }
         // M-step.
-        let unmatched = total - matched;
         let clamp = |x: f64| x.clamp(FLOOR, 1.0 - FLOOR);
         let lambda = clamp(matched / total);
+        let share = |a: &f64, seen: &f64| clamp(if *seen > 0.0 { a / seen } else { 0.5 });
         let m: Vec<f64> = m_agree
             .iter()
-            .map(|a| clamp(if matched > 0.0 { a / matched } else { 0.5 }))
+            .zip(&m_seen)
+            .map(|(a, s)| share(a, s))
             .collect();
         let u: Vec<f64> = u_agree
             .iter()
-            .map(|a| clamp(if unmatched > 0.0 { a / unmatched } else { 0.5 }))
+            .zip(&u_seen)
+            .map(|(a, s)| share(a, s))
             .collect();
         let change = m
             .iter()
@@ -110,10 +137,83 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
     Some(model)
 }
 
+/// Fits `m` and `lambda` to `patterns` by EM with `u` held at the values given (estimated
+/// elsewhere: from random pairs). `None` when there is nothing to fit.
+pub fn estimate_m(patterns: &[(u32, u64)], u: &[f64]) -> Option<Model> {
+    let fields = u.len();
+    let total: f64 = patterns.iter().map(|(_, c)| *c as f64).sum();
+    if total == 0.0 || fields == 0 || fields > MISSING_SHIFT as usize {
+        return None;
+    }
+    let clamp = |x: f64| x.clamp(FLOOR, 1.0 - FLOOR);
+    let agrees = |p: u32, i: usize| p & (1 << i) != 0;
+    let mut model = Model {
+        lambda: 0.5,
+        m: vec![0.9; fields],
+        u: u.iter().map(|x| clamp(*x)).collect(),
+        iterations: 0,
+        converged: false,
+    };
+    while model.iterations < MAX_ITERATIONS {
+        model.iterations += 1;
+        let mut matched = 0.0;
+        let mut m_agree = vec![0.0; fields];
+        let mut m_seen = vec![0.0; fields];
+        for &(p, count) in patterns {
+            let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
+            for i in 0..fields {
+                if missing(p, i) {
+                    continue;
+                }
+                if agrees(p, i) {
+                    pm *= model.m[i];
+                    pu *= model.u[i];
+                } else {
+                    pm *= 1.0 - model.m[i];
+                    pu *= 1.0 - model.u[i];
+                }
+            }
+            let w = pm / (pm + pu);
+            let c = count as f64;
+            matched += c * w;
+            for i in 0..fields {
+                if missing(p, i) {
+                    continue;
+                }
+                m_seen[i] += c * w;
+                if agrees(p, i) {
+                    m_agree[i] += c * w;
+                }
+            }
+        }
+        // (m with one agreeing and one disagreeing pair added, as u is: a field every
+        // candidate so far agreed on must not make one slip there a certain non-match.)
+        let lambda = clamp(matched / total);
+        let m: Vec<f64> = m_agree
+            .iter()
+            .zip(&m_seen)
+            .map(|(a, seen)| clamp((a + 1.0) / (seen + 2.0)))
+            .collect();
+        let change = m
+            .iter()
+            .zip(&model.m)
+            .map(|(a, b)| (a - b).abs())
+            .fold((lambda - model.lambda).abs(), f64::max);
+        model.lambda = lambda;
+        model.m = m;
+        if change < TOLERANCE {
+            model.converged = true;
+            break;
+        }
+    }
+    Some(model)
+}
+
 impl Model {
     /// A pattern's match weight in bits: positive is evidence for a match.
     pub fn weight(&self, pattern: u32) -> f64 {
         (0..self.m.len())
+            .filter(|i| !missing(pattern, *i))
             .map(|i| {
                 if pattern & (1 << i) != 0 {
                     (self.m[i] / self.u[i]).log2()
@@ -122,6 +222,15 @@ impl Model {
                 }
             })
             .sum()
+    }
+
+    /// Field `i`'s weight in bits when it agrees (or not).
+    pub fn weight_of(&self, i: usize, agrees: bool) -> f64 {
+        if agrees {
+            (self.m[i] / self.u[i]).log2()
+        } else {
+            ((1.0 - self.m[i]) / (1.0 - self.u[i])).log2()
+        }
     }
 
     /// A pattern's probability of being a match, from its weight and the prior `lambda`.
@@ -182,6 +291,41 @@ mod tests {
         assert!(estimate(&[], 2).is_none());
         assert!(estimate(&[(0, 0)], 2).is_none());
         assert!(estimate(&c, 0).is_none());
+    }
+
+    #[test]
+    fn with_u_known_em_recovers_m_and_lambda_even_when_nearly_all_pairs_match() {
+        let (lambda, m, u) = (0.995, [0.97, 0.6, 0.9], [0.001, 0.02, 0.5]);
+        let model = estimate_m(&counts(1e7, lambda, &m, &u), &u).unwrap();
+        assert!(model.converged, "{model:?}");
+        assert!((model.lambda - lambda).abs() < 1e-3, "{model:?}");
+        for i in 0..3 {
+            assert!((model.m[i] - m[i]).abs() < 1e-2, "m[{i}]: {model:?}");
+            assert_eq!(model.u[i], u[i]);
+        }
+        assert!(estimate_m(&[], &u).is_none());
+    }
+
+    #[test]
+    fn a_missing_field_weighs_nothing_and_is_left_out_of_the_estimates() {
+        let (lambda, m, u) = (0.1, [0.95, 0.9, 0.99, 0.85], [0.02, 0.05, 0.5, 0.2]);
+        let mut c = counts(1e7, lambda, &m, &u);
+        // Pairs drawn from the same model whose last field nobody has: they say nothing of
+        // it, and what they say of the others fits.
+        let missing = 0b1000 << MISSING_SHIFT;
+        c.extend(
+            counts(3e6, lambda, &m[..3], &u[..3])
+                .into_iter()
+                .map(|(p, n)| (p | missing, n)),
+        );
+        let model = estimate(&c, 4).unwrap();
+        for i in 0..4 {
+            assert!((model.m[i] - m[i]).abs() < 1e-2, "m[{i}]: {model:?}");
+            assert!((model.u[i] - u[i]).abs() < 1e-2, "u[{i}]: {model:?}");
+        }
+        let w = |p: u32| model.weight(p);
+        assert_eq!(w(0b0111 | missing), w(0b0111) - model.weight_of(3, false));
+        assert_eq!(w(missing), w(0) - model.weight_of(3, false));
     }
 
     #[test]

@@ -34,6 +34,11 @@ impl Default for DirtyRates {
             (FullWidth, 0.001),
             (LowercaseX, 0.002),
             (Spaces, 0.002),
+            (IdSlipDigit, 0.0005),
+            (IdSlipSwap, 0.0005),
+            (IdSlipDrop, 0.0005),
+            (IdSlipAdd, 0.0005),
+            (IdSlipOtherName, 0.0005),
         ]))
     }
 }
@@ -72,6 +77,47 @@ fn bad_month(year: i32, style: MonthStyle) -> String {
         MonthStyle::Iso => format!("{year}-13"),
         MonthStyle::Compact => format!("{year}13"),
         MonthStyle::Dot => format!("{year}.13"),
+    }
+}
+
+/// `id` with one typing slip of `kind`, chosen from `seed` (the ID's body: the same record
+/// always gets the same slip), such that it no longer reads for the kind's reason: a changed
+/// or swapped character fails the checksum (not the birth date), a dropped or added digit
+/// has the wrong length. `None` when no slip of the kind does (never for these IDs).
+pub fn slip(id: &str, kind: DirtyKind, seed: u64) -> Option<String> {
+    use hedui_schemas::{IdError, ResidentId};
+    let chars: Vec<char> = id.chars().collect();
+    let start = (seed / 7) as usize;
+    let checksum = |s: &str| matches!(ResidentId::parse(s), Err(IdError::BadChecksum { .. }));
+    match kind {
+        DirtyKind::IdSlipDigit | DirtyKind::IdSlipOtherName => (0..17).find_map(|k| {
+            let pos = (start + k) % 17;
+            (1..10).find_map(|d| {
+                let mut c = chars.clone();
+                let was = c[pos].to_digit(10)?;
+                c[pos] = char::from_digit((was + d) % 10, 10)?;
+                let s: String = c.into_iter().collect();
+                checksum(&s).then_some(s)
+            })
+        }),
+        DirtyKind::IdSlipSwap => (0..17).find_map(|k| {
+            let pos = (start + k) % 17;
+            let mut c = chars.clone();
+            c.swap(pos, pos + 1);
+            let s: String = c.into_iter().collect();
+            (chars[pos] != chars[pos + 1] && checksum(&s)).then_some(s)
+        }),
+        DirtyKind::IdSlipDrop => {
+            let mut c = chars.clone();
+            c.remove(start % 18);
+            Some(c.into_iter().collect())
+        }
+        DirtyKind::IdSlipAdd => {
+            let mut c = chars.clone();
+            c.insert(start % 18, char::from_digit((seed % 10) as u32, 10)?);
+            Some(c.into_iter().collect())
+        }
+        _ => None,
     }
 }
 
@@ -169,6 +215,23 @@ fn apply(src: &SourceDef, kind: DirtyKind, rec: &mut Rec) -> Option<Option<Rec>>
             rec.cells[subject] = Cell::Raw(format!(" {} {}\u{3000}", &id_text[..6], &id_text[6..]));
             rec.dirty = Some((kind, subject_name, id));
             return Some(None);
+        }
+        DirtyKind::IdSlipDigit
+        | DirtyKind::IdSlipSwap
+        | DirtyKind::IdSlipDrop
+        | DirtyKind::IdSlipAdd
+        | DirtyKind::IdSlipOtherName => {
+            if kind == DirtyKind::IdSlipOtherName {
+                // Another person's name: a compound surname no generated name has.
+                let i = src.fields.iter().position(|f| f.role == Role::Name)?;
+                let Cell::Str(n) = &copy.cells[i] else {
+                    return None;
+                };
+                let given: String = n.chars().skip(1).collect();
+                copy.cells[i] = Cell::Str(format!("司徒{given}"));
+            }
+            copy.cells[subject] = Cell::Raw(slip(&id_text, kind, id.body())?);
+            subject_name
         }
     };
     copy.dirty = Some((kind, field, id));

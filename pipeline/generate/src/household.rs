@@ -42,6 +42,9 @@ pub struct PlantRates {
     pub member_in_two_households: f64,
     /// Another programme received under another household in another region.
     pub other_programme_elsewhere: f64,
+    /// A namesake of a member born the same day in the same county, applying alone, and a
+    /// record of the member whose mistyped ID is one slip from both: it must stay ambiguous.
+    pub ambiguous_namesake: f64,
     pub dead_member: f64,
     pub undeclared_spouse: f64,
     pub undeclared_minor_child: f64,
@@ -69,6 +72,7 @@ impl Default for PlantRates {
             duplicate_benefit: 0.01,
             member_in_two_households: 0.004,
             other_programme_elsewhere: 0.004,
+            ambiguous_namesake: 0.002,
             dead_member: 0.012,
             undeclared_spouse: 0.01,
             undeclared_minor_child: 0.01,
@@ -88,6 +92,8 @@ pub struct Ctx<'a> {
     pub window: Vec<i32>,
     /// Plant rates.
     pub plant: &'a PlantRates,
+    /// Households in the province (a made-up namesake's ID must be no generated person's).
+    pub households: u64,
 }
 
 impl Ctx<'_> {
@@ -1820,6 +1826,98 @@ impl<R: Rng> Hh<'_, '_, R> {
         }
     }
 
+    /// A namesake of a counted member: born the same day in the same county, their ID differs
+    /// from the member's in one sequence digit (not the sex digit), and they apply alone in a
+    /// household of their own with no records. Beside them, a bank account of the member whose
+    /// ID was typed with the namesake's digit and the member's check character: one slip from
+    /// both, and nothing else tells them apart. Its truth is the namesake's household's
+    /// (the account's `unreadable_records` finding comes from the chunk's pass, lib.rs).
+    fn plant_namesake(
+        &mut self,
+        rng: &mut impl Rng,
+        counted_people: &[Person],
+    ) -> Result<Option<TruthHousehold>> {
+        let ctx = self.ctx;
+        if counted_people.is_empty() || !rng.random_bool(ctx.plant.ambiguous_namesake) {
+            return Ok(None);
+        }
+        let a = counted_people[rng.random_range(0..counted_people.len())].clone();
+        let text = a.id.to_string();
+        // No generated person has the namesake's ID: its serial is past every one the
+        // province's households and residents use.
+        let used = ctx.households * SLOTS.max(super::background::PER_HOUSEHOLD);
+        let mut namesake = None;
+        'digits: for pos in [14usize, 15] {
+            for d in 1..10u32 {
+                let mut c: Vec<char> = text.chars().collect();
+                let Some(was) = c[pos].to_digit(10) else {
+                    continue;
+                };
+                c[pos] = char::from_digit((was + d) % 10, 10).unwrap_or('0');
+                let body: String = c[..17].iter().collect();
+                let Some(b) = body.parse().ok().and_then(ResidentId::from_body) else {
+                    continue;
+                };
+                let free = match people::serial_of(b) {
+                    Some((serial, _)) => serial >= used,
+                    None => true,
+                };
+                if b.check_char() != a.id.check_char()
+                    && b.birth_date() == a.id.birth_date()
+                    && free
+                {
+                    namesake = Some(b);
+                    break 'digits;
+                }
+            }
+        }
+        let Some(b) = namesake else {
+            return Ok(None);
+        };
+        let typed = format!("{}{}", &b.to_string()[..17], a.id.check_char());
+        let bank = banks()[rng.random_range(0..banks().len())];
+        let account = format!("6217{:012}", self.idx * 64 + 63);
+        let balance = yuan(rng, 100, 3000);
+        let mut cells = recs::bank_deposit(&a, bank, &account, balance, ctx.as_of);
+        let subject = "person";
+        cells[0] = super::model::Cell::Raw(typed);
+        self.out.recs[src::BANK_DEPOSIT].push(Rec {
+            cells,
+            dirty: Some((super::model::DirtyKind::IdSlipDigit, subject, a.id)),
+            link: None,
+        });
+        self.planted.push("ambiguous_namesake_record");
+        let person = Person {
+            id: b,
+            name: a.name.clone(),
+            birth: a.birth,
+        };
+        let id = format!("H{}5{:08}", self.region, self.idx % 100_000_000);
+        let programme = "dibao";
+        let date = ctx.as_of - Duration::days(rng.random_range(0..=30));
+        self.out.push(
+            src::APPLICATIONS,
+            recs::application(&id, programme, self.region, date, "new", &person, "head"),
+        );
+        let in_force = ctx.policy.in_force(self.region, programme, ctx.as_of)?;
+        Ok(Some(TruthHousehold {
+            id,
+            region: self.region,
+            programme,
+            kind: "new",
+            declared: 1,
+            counted: 1,
+            income_fen: 0,
+            income_limit_fen: in_force.income_limit_fen(1, ctx.window.len() as i64),
+            assets_fen: 0,
+            asset_limit_fen: i64::from(ctx.policy.financial_asset_months)
+                * in_force.standard.dibao_fen,
+            planted: vec!["ambiguous_namesake"],
+            findings: Vec::new(),
+            counted_ids: vec![b],
+        }))
+    }
+
     /// The twin's own household: its one declaration, and its truth (no income, no assets,
     /// the same finding from its side).
     fn twin_household(&mut self, app: &Application) -> Result<Option<TruthHousehold>> {
@@ -1952,6 +2050,7 @@ pub fn household<R: Rng>(
     }
 
     let twin = h.twin_household(&app)?;
+    let namesake = h.plant_namesake(rng2, &counted_people)?;
     h.findings.sort_by_key(|f| f.rule);
     let counted_ids = lines.everyone.clone();
     let truth = TruthHousehold {
@@ -1971,5 +2070,6 @@ pub fn household<R: Rng>(
     };
     h.out.truth.push(truth);
     h.out.truth.extend(twin);
+    h.out.truth.extend(namesake);
     Ok(())
 }

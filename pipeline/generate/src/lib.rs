@@ -133,14 +133,64 @@ fn chunk(ctx: &Ctx, cfg: &GenerateConfig, c: u64, styles: &[style::Style]) -> Re
 /// cannot be read about a counted member, in a source a rule reads, gets an
 /// `unreadable_records` finding listing them (the records of a chunk are about its own
 /// households' members and residents, so the chunk is enough).
+///
+/// A record whose subject's ID does not read (the linkage's reasons) is linked to the declared
+/// members of its name whose ID is one slip from the delivered text or who share its birth date
+/// and birthplace: one is `linked`, more are `ambiguous`, none (or no name delivered in this
+/// layout) `unlinked`; what the linkage must make of it is kept on the record (`Rec::link`,
+/// written to `truth/linkage.csv`), and a linked or ambiguous one about a counted member is an
+/// unreadable record of the member's household. (A namesake one slip away in another chunk is
+/// not looked for: people's IDs are spread so thinly over the ID space that its chance is
+/// about one in a million per record.)
 fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
-    use model::{Evidence, Finding, Rule};
+    use hedui_schemas::ResidentId;
+    use model::{Cell, Evidence, Finding, Rule};
     // (A member of two households counts in both, and both get the finding.)
-    let mut counted: std::collections::HashMap<hedui_schemas::ResidentId, Vec<usize>> =
+    let mut counted: std::collections::HashMap<ResidentId, Vec<usize>> =
         std::collections::HashMap::new();
     for (h, t) in out.truth.iter().enumerate() {
         for id in &t.counted_ids {
             counted.entry(*id).or_default().push(h);
+        }
+    }
+    // The declared members by name, from the applications as delivered (their own dirty
+    // copies aside).
+    let apps = hedui_schemas::all_sources()
+        .iter()
+        .position(|d| d.id == "applications")
+        .expect("the catalog has the applications");
+    let app_def = &hedui_schemas::all_sources()[apps];
+    let role_at = |def: &hedui_schemas::SourceDef, role: hedui_schemas::Role| {
+        def.fields.iter().position(|f| f.role == role)
+    };
+    let (app_id, app_name, app_region) = (
+        role_at(app_def, hedui_schemas::Role::Subject),
+        role_at(app_def, hedui_schemas::Role::Name),
+        role_at(app_def, hedui_schemas::Role::Region),
+    );
+    // Name -> member -> the regions of the households declaring them.
+    type Declared = BTreeMap<ResidentId, Vec<i32>>;
+    let mut by_name: std::collections::HashMap<String, Declared> = std::collections::HashMap::new();
+    for rec in &out.recs[apps] {
+        if rec.dirty.is_some_and(|(k, _, _)| k.adds_row()) {
+            continue;
+        }
+        let id = match app_id.and_then(|i| rec.cells.get(i)) {
+            Some(Cell::Id(id)) => *id,
+            _ => match rec.dirty {
+                Some((_, _, id)) => id,
+                None => continue,
+            },
+        };
+        if let Some(Cell::Str(name)) = app_name.and_then(|i| rec.cells.get(i)) {
+            let regions = by_name
+                .entry(name.trim().to_string())
+                .or_default()
+                .entry(id)
+                .or_default();
+            if let Some(Cell::Region(r)) = app_region.and_then(|i| rec.cells.get(i)) {
+                regions.push(*r);
+            }
         }
     }
     let read = hedui_schemas::rules::read_sources();
@@ -149,22 +199,23 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
         if !read.contains(&def.id) {
             continue;
         }
-        for rec in &out.recs[i] {
+        let st = &styles[i];
+        let name_at = role_at(def, hedui_schemas::Role::Name);
+        let region_at = role_at(def, hedui_schemas::Role::Region);
+        let name_delivered = name_at.is_some_and(|at| {
+            st.columns
+                .iter()
+                .any(|c| matches!(c.what, style::What::Field { index, .. } if index == at))
+        });
+        for rec in out.recs[i].iter_mut() {
             let Some((kind, field, id)) = rec.dirty else {
                 continue;
             };
-            let Some(hs) = counted.get(&id) else {
-                continue;
-            };
-            if !kind.is_unreadable_about_subject() {
-                continue;
-            }
             let Some(at) = def.fields.iter().position(|f| f.name == field) else {
                 continue;
             };
             let reason = kind.expected_reason().map_or("", |r| r.as_str());
             // The text as delivered in this layout (a tax amount in 万元 in the county's).
-            let st = &styles[i];
             let shown = st
                 .columns
                 .iter()
@@ -172,15 +223,104 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
                 .and_then(|c| write::styled_text(def, st, c, rec))
                 .or_else(|| write::cell_text(&def.fields[at], &rec.cells[at]))
                 .unwrap_or_default();
-            let e = Evidence {
-                person: id,
-                source: def.id,
-                key: format!("{} {reason} {field} \"{shown}\"", def.id),
-                amount_fen: None,
-                date: String::new(),
+            let linkable = def.id != "applications"
+                && field == def.subject().name
+                && ["id_checksum", "id_format", "id_birth_date"].contains(&reason);
+            let (status, shown) = if linkable {
+                let name =
+                    name_at
+                        .filter(|_| name_delivered)
+                        .and_then(|at| match rec.cells.get(at) {
+                            Some(Cell::Str(n)) => Some(n.trim().to_string()),
+                            _ => None,
+                        });
+                let slips = hedui_schemas::id::one_edit_away(&shown);
+                // The delivered ID's birthplace, birth date and sex digits, as an 18-digit ID
+                // spells them (`None` when its length holds none).
+                let digits = hedui_schemas::id::folded(&shown);
+                let parts: Option<(String, String, String)> = match digits.len() {
+                    18 => Some((
+                        digits[..6].into(),
+                        digits[6..14].into(),
+                        digits[16..17].into(),
+                    )),
+                    15 => Some((
+                        digits[..6].into(),
+                        format!("19{}", &digits[6..12]),
+                        digits[14..15].into(),
+                    )),
+                    _ => None,
+                };
+                let region = match region_at.and_then(|at| rec.cells.get(at)) {
+                    Some(Cell::Region(r)) => Some(*r),
+                    _ => None,
+                };
+                // Per candidate, the fields that agree (name, one slip, birth date,
+                // birthplace, sex, region); a candidate shares the name, and is one slip away
+                // or shares the birth date and birthplace.
+                let agreement = |m: &ResidentId, regions: &[i32]| -> u32 {
+                    let t = m.to_string();
+                    let odd = |d: &str| d.parse::<u32>().map(|d| d % 2).ok();
+                    let mut bits = 1 | (u32::from(slips.contains(m)) << 1);
+                    if let Some((place, birth, sex)) = &parts {
+                        bits |= u32::from(*birth == t[6..14]) << 2;
+                        bits |= u32::from(*place == t[..6]) << 3;
+                        bits |= u32::from(odd(sex) == odd(&t[16..17])) << 4;
+                    }
+                    bits |= u32::from(region.is_some_and(|r| regions.contains(&r))) << 5;
+                    bits
+                };
+                let candidates: Vec<(ResidentId, u32)> = name
+                    .and_then(|n| by_name.get(&n))
+                    .map(|v| {
+                        v.iter()
+                            .map(|(m, regions)| (*m, agreement(m, regions)))
+                            .filter(|(_, bits)| bits & 0b10 != 0 || bits & 0b1100 == 0b1100)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // The candidates no other agrees with on more: one is the person; several
+                // that nothing tells apart leave the record ambiguous.
+                let mut members: Vec<ResidentId> = candidates
+                    .iter()
+                    .filter(|(_, a)| !candidates.iter().any(|(_, b)| b != a && b & a == *a))
+                    .map(|(m, _)| *m)
+                    .collect();
+                members.sort_by_key(|m| m.pack());
+                let status = match members.len() {
+                    0 => "unlinked",
+                    1 => "linked",
+                    _ => "ambiguous",
+                };
+                rec.link = Some((status, members));
+                (Some(status), hedui_schemas::id::mask_text(&shown))
+            } else {
+                (None, shown)
             };
-            for &h in hs {
-                found.entry(h).or_default().push(e.clone());
+            let about: Vec<ResidentId> = match (status, &rec.link) {
+                (Some("unlinked"), _) => continue,
+                (Some(_), Some((_, members))) => members.clone(),
+                _ if kind.is_unreadable_about_subject() => vec![id],
+                _ => continue,
+            };
+            for person in about {
+                let Some(hs) = counted.get(&person) else {
+                    continue;
+                };
+                let key = match status {
+                    Some(s) => format!("{} {reason} {field} \"{shown}\" {s}", def.id),
+                    None => format!("{} {reason} {field} \"{shown}\"", def.id),
+                };
+                let e = Evidence {
+                    person,
+                    source: def.id,
+                    key,
+                    amount_fen: None,
+                    date: String::new(),
+                };
+                for &h in hs {
+                    found.entry(h).or_default().push(e.clone());
+                }
             }
         }
     }
@@ -222,6 +362,7 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         as_of: cfg.as_of,
         window,
         plant: &cfg.plant,
+        households: cfg.households,
     };
     let exports = cfg.out.join("exports");
     let truth_dir = cfg.out.join("truth");

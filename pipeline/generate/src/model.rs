@@ -59,11 +59,22 @@ pub enum DirtyKind {
     LowercaseX,
     /// The record itself, its ID with stray spaces (accepted after trimming).
     Spaces,
+    /// An extra copy whose ID has one body digit mistyped (fails its checksum); the linkage
+    /// must find the person again.
+    IdSlipDigit,
+    /// An extra copy whose ID has two adjacent characters swapped (fails its checksum).
+    IdSlipSwap,
+    /// An extra copy whose ID lost a digit (17 characters).
+    IdSlipDrop,
+    /// An extra copy whose ID has a digit too many (19 characters).
+    IdSlipAdd,
+    /// An extra copy with a mistyped digit and another person's name: it must stay unlinked.
+    IdSlipOtherName,
 }
 
 impl DirtyKind {
     /// Every kind, in a stable order.
-    pub const ALL: [DirtyKind; 12] = [
+    pub const ALL: [DirtyKind; 17] = [
         DirtyKind::IdChecksum,
         DirtyKind::IdScientific,
         DirtyKind::BadDate,
@@ -76,6 +87,11 @@ impl DirtyKind {
         DirtyKind::FullWidth,
         DirtyKind::LowercaseX,
         DirtyKind::Spaces,
+        DirtyKind::IdSlipDigit,
+        DirtyKind::IdSlipSwap,
+        DirtyKind::IdSlipDrop,
+        DirtyKind::IdSlipAdd,
+        DirtyKind::IdSlipOtherName,
     ];
 
     /// The name used in `truth/dirty_rows.csv` and on the command line.
@@ -93,13 +109,22 @@ impl DirtyKind {
             DirtyKind::FullWidth => "full_width",
             DirtyKind::LowercaseX => "lowercase_x",
             DirtyKind::Spaces => "spaces",
+            DirtyKind::IdSlipDigit => "id_slip_digit",
+            DirtyKind::IdSlipSwap => "id_slip_swap",
+            DirtyKind::IdSlipDrop => "id_slip_drop",
+            DirtyKind::IdSlipAdd => "id_slip_add",
+            DirtyKind::IdSlipOtherName => "id_slip_other_name",
         }
     }
 
     /// The quarantine reason a batch must give the row, or `None` if it must be accepted.
     pub fn expected_reason(self) -> Option<ReasonCode> {
         match self {
-            DirtyKind::IdChecksum => Some(ReasonCode::IdChecksum),
+            DirtyKind::IdChecksum
+            | DirtyKind::IdSlipDigit
+            | DirtyKind::IdSlipSwap
+            | DirtyKind::IdSlipOtherName => Some(ReasonCode::IdChecksum),
+            DirtyKind::IdSlipDrop | DirtyKind::IdSlipAdd => Some(ReasonCode::IdFormat),
             DirtyKind::IdScientific => Some(ReasonCode::IdScientificNotation),
             DirtyKind::BadDate => Some(ReasonCode::BadDate),
             DirtyKind::BadMonth => Some(ReasonCode::BadMonth),
@@ -140,12 +165,19 @@ pub struct Rec {
     /// How it was made dirty, the catalog field concerned, and the real ID of the record's
     /// subject (what a normalised ID must come out as).
     pub dirty: Option<(DirtyKind, &'static str, ResidentId)>,
+    /// For a record whose subject's ID does not read: what the linkage must make of it
+    /// (`linked`, `ambiguous` or `unlinked`) and the members it is linked to.
+    pub link: Option<(&'static str, Vec<ResidentId>)>,
 }
 
 impl Rec {
     /// A clean record.
     pub fn new(cells: Vec<Cell>) -> Self {
-        Rec { cells, dirty: None }
+        Rec {
+            cells,
+            dirty: None,
+            link: None,
+        }
     }
 }
 

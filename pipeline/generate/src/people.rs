@@ -60,6 +60,35 @@ pub fn make_id(serial: u64, background: bool, male: bool, birth_year: i32) -> Op
     ResidentId::from_body(u64::from(place) * 100_000_000_000 + ymd * 1000 + seq)
 }
 
+/// The serial [`make_id`] makes `id` from (and whether in the background half), whatever
+/// the birth year: `None` when no serial gives its birthplace, day and sequence. A made-up ID
+/// (a namesake planted for the linkage) is no generated person's when its serial is one no
+/// household or resident of the province uses.
+pub fn serial_of(id: ResidentId) -> Option<(u64, bool)> {
+    let t = id.to_string();
+    let place: u32 = t[..6].parse().ok()?;
+    let index = (0..BIRTHPLACES).find(|i| birthplace(*i) == place)?;
+    let birth = id.birth_date()?;
+    let day = (NaiveDate::from_ymd_opt(2001, birth.month(), birth.day())?
+        - NaiveDate::from_ymd_opt(2001, 1, 1)?)
+    .num_days() as u64;
+    let seq: u64 = t[14..17].parse().ok()?;
+    let background = seq >= 500;
+    let seq_k = (seq - if background { 500 } else { 0 }) / 2;
+    let s = seq_k + SEQ_PER_SEX * (index + BIRTHPLACES * day);
+    // Inverse of the affine map in make_id: serial = (s - 97531) * a^-1 mod MAX_SERIAL.
+    let n = i128::from(MAX_SERIAL);
+    let (mut r0, mut r1, mut t0, mut t1) = (n, 2_654_435_761i128 % n, 0i128, 1i128);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (t0, t1) = (t1, t0 - q * t1);
+    }
+    let inv = t0.rem_euclid(n);
+    let serial = ((i128::from(s) - 97_531).rem_euclid(n) * inv).rem_euclid(n);
+    Some((serial as u64, background))
+}
+
 const SURNAMES: &[&str] = &[
     "陈", "李", "黄", "张", "梁", "刘", "林", "吴", "何", "罗", "郑", "王", "周", "谢", "杨", "冯",
     "蔡", "邓", "许", "曾", "叶", "潘", "苏", "卢", "钟", "朱", "胡", "郭", "彭", "赖",
@@ -121,6 +150,21 @@ mod tests {
         // Same serial, different year: still distinct (the year is part of the ID).
         assert_ne!(make_id(7, false, true, 1980), make_id(7, false, true, 1981));
         const { assert!(MAX_SERIAL > 200_000_000) };
+    }
+
+    #[test]
+    fn the_serial_of_an_id_is_the_one_it_was_made_from() {
+        for serial in (0..3_000u64).chain([MAX_SERIAL / 2, MAX_SERIAL - 1]) {
+            for bg in [false, true] {
+                let id = make_id(serial, bg, serial % 2 == 0, 1950 + (serial % 60) as i32).unwrap();
+                assert_eq!(serial_of(id), Some((serial, bg)), "{serial}");
+            }
+        }
+        // A birthplace no serial gives.
+        assert_eq!(
+            serial_of(ResidentId::parse("11010519491231002X").unwrap()),
+            None
+        );
     }
 
     #[test]

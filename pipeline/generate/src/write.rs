@@ -129,6 +129,9 @@ struct SourceOut {
 pub struct Writers {
     sources: Vec<SourceOut>,
     dirty_log: csv::Writer<BufWriter<File>>,
+    /// `truth/linkage.csv`: what the linkage must make of each record whose subject's ID does
+    /// not read.
+    link_log: csv::Writer<BufWriter<File>>,
 }
 
 fn parquet_schema(def: &SourceDef) -> SchemaRef {
@@ -244,9 +247,14 @@ impl Writers {
             "expected",
             "person_id",
         ])?;
+        let path = dirty_log.with_file_name("linkage.csv");
+        let f = File::create(&path).map_err(io(&path))?;
+        let mut link_log = csv::Writer::from_writer(BufWriter::new(f));
+        link_log.write_record(["source", "file", "line", "status", "person_ids"])?;
         Ok(Writers {
             sources,
             dirty_log: log,
+            link_log,
         })
     }
 
@@ -275,6 +283,15 @@ impl Writers {
                         None => "accepted",
                     };
                     let line = (first + offset).to_string();
+                    if let Some((status, ids)) = part.links.get(&offset) {
+                        self.link_log.write_record([
+                            so.def.id,
+                            file.rel.as_str(),
+                            line.as_str(),
+                            status,
+                            ids.as_str(),
+                        ])?;
+                    }
                     self.dirty_log.write_record([
                         so.def.id,
                         file.rel.as_str(),
@@ -335,6 +352,14 @@ impl Writers {
             path: "dirty_rows.csv".into(),
             err,
         })?;
+        let mut log = self.link_log.into_inner().map_err(|e| Error::Io {
+            path: "linkage.csv".into(),
+            err: e.into_error(),
+        })?;
+        log.flush().map_err(|err| Error::Io {
+            path: "linkage.csv".into(),
+            err,
+        })?;
         Ok(counts)
     }
 }
@@ -342,6 +367,9 @@ impl Writers {
 /// One file's share of an encoded chunk.
 pub struct EncodedPart {
     rows: u64,
+    /// What the linkage must make of the dirty rows whose subject's ID does not read, by
+    /// offset: status and the members' IDs (`;`-separated).
+    links: std::collections::BTreeMap<u64, (&'static str, String)>,
     /// Dirty rows: 1-based offset within this part, kind, field.
     dirty: Vec<(
         u64,
@@ -400,8 +428,18 @@ pub fn encode_chunk(recs: &[Vec<Rec>], styles: &[Style]) -> Result<EncodedChunk>
                     .enumerate()
                     .filter_map(|(i, r)| r.dirty.map(|(k, f, id)| (i as u64 + 1, k, f, id)))
                     .collect();
+                let links = rs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| {
+                        let (status, ids) = r.link.as_ref()?;
+                        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                        Some((i as u64 + 1, (*status, ids.join(";"))))
+                    })
+                    .collect();
                 Ok(EncodedPart {
                     rows: rs.len() as u64,
+                    links,
                     dirty,
                     body: encode_records(def, style, &rs)?,
                 })
