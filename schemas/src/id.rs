@@ -338,6 +338,141 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
         }
     };
     match folded.len() {
+        // An 18-character ID: the checksum says which changes and swaps can be the person,
+        // by arithmetic on the weighted sum, before any candidate is spelt out and checked
+        // for a real birth date (a tenth of the work; the linkage runs this on every record
+        // whose ID does not read).
+        18 if folded[..17].iter().all(char::is_ascii_digit) => {
+            let d: Vec<i64> = folded[..17]
+                .iter()
+                .map(|c| i64::from(*c as u8 - b'0'))
+                .collect();
+            let check = folded[17];
+            let sum: i64 = d.iter().zip(WEIGHTS).map(|(x, w)| x * i64::from(w)).sum();
+            let check_of = |s: i64| char::from(CHECK_CHARS[s.rem_euclid(11) as usize]);
+            let value_of = |c: char| match c {
+                'X' => 10u8,
+                c => c as u8 - b'0',
+            };
+            let body0 = d.iter().fold(0u64, |n, x| n * 10 + *x as u64);
+            // Only a change among the birth date's digits (7 to 14) can make or break it.
+            let date_ok = |body: u64| {
+                let ymd = (body / 1000) % 100_000_000;
+                NaiveDate::from_ymd_opt(
+                    (ymd / 10_000) as i32,
+                    ((ymd / 100) % 100) as u32,
+                    (ymd % 100) as u32,
+                )
+                .is_some()
+            };
+            let original_date_ok = date_ok(body0);
+            let mut push = |body: u64, c: char, date_changed: bool| {
+                if if date_changed {
+                    date_ok(body)
+                } else {
+                    original_date_ok
+                } {
+                    out.push(ResidentId {
+                        body,
+                        check: value_of(c),
+                    });
+                }
+            };
+            let place = |pos: usize| 10u64.pow(16 - pos as u32);
+            // A body digit changed.
+            for pos in 0..17 {
+                let w = i64::from(WEIGHTS[pos]);
+                for x in 0..10 {
+                    if x != d[pos] && check_of(sum + w * (x - d[pos])) == check {
+                        let body = (body0 as i64 + (x - d[pos]) * place(pos) as i64) as u64;
+                        push(body, check, (6..14).contains(&pos));
+                    }
+                }
+            }
+            // The check character changed.
+            if check_of(sum) != check {
+                push(body0, check_of(sum), false);
+            }
+            // Two adjacent body digits swapped.
+            for pos in 0..16 {
+                let (a, b) = (d[pos], d[pos + 1]);
+                let (wa, wb) = (i64::from(WEIGHTS[pos]), i64::from(WEIGHTS[pos + 1]));
+                if a != b && check_of(sum + (wa - wb) * (b - a)) == check {
+                    let delta = (b - a) * place(pos) as i64 + (a - b) * place(pos + 1) as i64;
+                    push((body0 as i64 + delta) as u64, check, (5..14).contains(&pos));
+                }
+            }
+            // The last body digit and the check character swapped.
+            if let Some(x) = check.to_digit(10).map(i64::from)
+                && x != d[16]
+            {
+                let c = char::from(b'0' + d[16] as u8);
+                if check_of(sum + i64::from(WEIGHTS[16]) * (x - d[16])) == c {
+                    push((body0 as i64 + (x - d[16])) as u64, c, false);
+                }
+            }
+        }
+        // A 17-character ID, one dropped: each insertion's checksum by arithmetic, on the
+        // weighted sums of the digits before and after it (the check is then the last
+        // character, or the inserted one at the end).
+        17 if folded[..16].iter().all(char::is_ascii_digit) => {
+            let e: Vec<i64> = folded[..16]
+                .iter()
+                .map(|c| i64::from(*c as u8 - b'0'))
+                .collect();
+            let last = folded[16];
+            let check_of = |s: i64| char::from(CHECK_CHARS[s.rem_euclid(11) as usize]);
+            let w = |i: usize| i64::from(WEIGHTS[i]);
+            let date_ok = |body: u64| {
+                let ymd = (body / 1000) % 100_000_000;
+                NaiveDate::from_ymd_opt(
+                    (ymd / 10_000) as i32,
+                    ((ymd / 100) % 100) as u32,
+                    (ymd % 100) as u32,
+                )
+                .is_some()
+            };
+            let mut push = |body: u64, c: char| {
+                if date_ok(body) {
+                    out.push(ResidentId {
+                        body,
+                        check: if c == 'X' { 10 } else { c as u8 - b'0' },
+                    });
+                }
+            };
+            // Inserted at the end: the 17 delivered characters are the body.
+            if let Some(x) = last.to_digit(10).map(i64::from) {
+                let body: Vec<i64> = e.iter().copied().chain([x]).collect();
+                let sum: i64 = body.iter().enumerate().map(|(i, d)| d * w(i)).sum();
+                push(
+                    body.iter().fold(0u64, |n, d| n * 10 + *d as u64),
+                    check_of(sum),
+                );
+            }
+            // Inserted at `pos` < 17: the body is e[..pos], the digit, e[pos..16]; the check
+            // the last delivered character.
+            let mut before = [0i64; 17]; // weighted sum of e[..pos] at their own places
+            let mut prefix = [0u64; 17]; // e[..pos] as a number
+            for pos in 0..16 {
+                before[pos + 1] = before[pos] + e[pos] * w(pos);
+                prefix[pos + 1] = prefix[pos] * 10 + e[pos] as u64;
+            }
+            let mut after = [0i64; 17]; // weighted sum of e[pos..16], one place later
+            let mut suffix = [0u64; 17]; // e[pos..16] as a number
+            for pos in (0..16).rev() {
+                after[pos] = after[pos + 1] + e[pos] * w(pos + 1);
+                suffix[pos] = e[pos] as u64 * 10u64.pow((15 - pos) as u32) + suffix[pos + 1];
+            }
+            for pos in 0..17 {
+                for x in 0..10 {
+                    if check_of(before[pos] + x * w(pos) + after[pos]) == last {
+                        let tail = 10u64.pow((16 - pos) as u32);
+                        let body = prefix[pos] * tail * 10 + x as u64 * tail + suffix[pos];
+                        push(body, last);
+                    }
+                }
+            }
+        }
         // A character changed, or two adjacent swapped.
         n @ (18 | 15) => {
             let mut cand = folded.clone();
@@ -439,6 +574,89 @@ mod tests {
             _ => v.insert(pos % (n + 1), c),
         }
         v.into_iter().collect()
+    }
+
+    /// The candidates spelt out and parsed one by one: what the arithmetic must give.
+    fn one_edit_away_by_parsing(raw: &str) -> Vec<ResidentId> {
+        let folded: Vec<char> = raw.chars().filter_map(fold_char).collect();
+        let original: String = folded.iter().collect();
+        let mut out = Vec::new();
+        let mut try_push = |cand: &[char]| {
+            let text: String = cand.iter().collect();
+            if !cand[..17].contains(&'X')
+                && text != original
+                && let Ok(id) = ResidentId::parse(&text)
+            {
+                out.push(id);
+            }
+        };
+        let mut cand = folded.clone();
+        for pos in 0..18 {
+            let was = cand[pos];
+            for c in "0123456789X".chars() {
+                if c != was {
+                    cand[pos] = c;
+                    try_push(&cand);
+                }
+            }
+            cand[pos] = was;
+        }
+        for pos in 0..17 {
+            if cand[pos] != cand[pos + 1] {
+                cand.swap(pos, pos + 1);
+                try_push(&cand);
+                cand.swap(pos, pos + 1);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The insertions spelt out and parsed one by one.
+    fn insertions_by_parsing(raw: &str) -> Vec<ResidentId> {
+        let folded: Vec<char> = raw.chars().collect();
+        let mut out = Vec::new();
+        for pos in 0..=17 {
+            for c in "0123456789X".chars() {
+                let mut cand = folded.clone();
+                cand.insert(pos, c);
+                let text: String = cand.iter().collect();
+                if !cand[..17].contains(&'X')
+                    && let Ok(id) = ResidentId::parse(&text)
+                {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_insertion_arithmetic_finds_what_parsing_each_candidate_finds(
+            id in any_valid_id(),
+            pos in 0usize..18,
+        ) {
+            let mut t: Vec<char> = id.to_string().chars().collect();
+            t.remove(pos);
+            let typo: String = t.into_iter().collect();
+            prop_assert_eq!(one_edit_away(&typo), insertions_by_parsing(&typo), "{}", typo);
+        }
+
+        #[test]
+        fn the_checksum_arithmetic_finds_what_parsing_each_candidate_finds(
+            id in any_valid_id(),
+            pos in 0usize..18,
+            c in prop::sample::select(b"0123456789X".to_vec()),
+        ) {
+            let mut t: Vec<char> = id.to_string().chars().collect();
+            t[pos] = char::from(c);
+            let typo: String = t.into_iter().collect();
+            prop_assert_eq!(one_edit_away(&typo), one_edit_away_by_parsing(&typo), "{}", typo);
+        }
     }
 
     #[test]

@@ -1050,3 +1050,55 @@ async fn the_access_log_and_the_decisions_are_hash_chains_with_list_views_logged
     assert!(chains.iter().all(|c| c.problems.is_empty()), "{chains:#?}");
     assert_eq!((chains[0].lines, chains[1].lines), (3, 1));
 }
+
+#[test]
+fn the_summary_and_the_report_show_the_linkage_of_ids_that_do_not_read() {
+    // The batch summary charts what the linkage made of the records whose ID does not read
+    // and lists its weights; a household's report lists the probable records about its
+    // members, the delivered ID masked.
+    let (id, view) = newest();
+    let linkage = view.linkage.as_ref().expect("linkage.json");
+    assert!(linkage.total.linked > 0, "{:?}", linkage.total);
+    let (n, person, record) = (0..view.entries.len())
+        .find_map(|n| {
+            let h = view.household(n).unwrap();
+            h.members.iter().find_map(|m| {
+                let id = m.person_id.clone()?;
+                let r = view.linked.get(&id)?.first()?.clone();
+                Some((n, id, r))
+            })
+        })
+        .expect("a household with a probable record");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .arg("report")
+        .arg(root().join(&id))
+        .arg(&view.entries[n].household_id)
+        .args(["--lang", "en", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let page = std::fs::read_to_string(out.join(format!("{}.html", view.entries[n].household_id)))
+        .unwrap();
+    assert!(
+        page.contains("Probable records"),
+        "no probable records section"
+    );
+    let masked = hedui_schemas::id::mask_text(&record.delivered_id);
+    assert!(page.contains(&masked), "{masked}");
+    // (The page escapes the path's slashes.)
+    let location = format!("{}:{}", record.file, record.line).replace('/', "&#x2f;");
+    assert!(page.contains(&location), "{location}");
+    assert!(!page.contains(&record.delivered_id) && !page.contains(&person));
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for words in [
+        "Records whose resident ID does not read",
+        "Best candidate&#x27;s score",
+        "Linkage weights",
+        "one_slip",
+    ] {
+        assert!(index.contains(words), "{words}");
+    }
+}

@@ -176,6 +176,12 @@ impl Engine {
         .await?;
         let keys = keys.into_inner();
         self.register_in_hh_order("members", &members_path).await?;
+        // The quick tests of the counted and the declared members (prefilter.rs), on both
+        // sessions: the sums', and the main one's (the owned units, spouses, minor children).
+        for udf in member_keys.into_inner().into_udfs() {
+            self.sums.register_udf(udf.clone());
+            self.ctx.register_udf(udf);
+        }
         // Records whose subject's ID does not read, matched to the members (link.rs).
         let started = super::StageTimer::start();
         let linkage = self.link(policy, keys.ids.len(), out).await?;
@@ -186,12 +192,6 @@ impl Engine {
             records = linkage.unreadable_id,
             "engine linkage"
         );
-        // The quick tests of the counted and the declared members (prefilter.rs), on both
-        // sessions: the sums', and the main one's (the owned units, spouses, minor children).
-        for udf in member_keys.into_inner().into_udfs() {
-            self.sums.register_udf(udf.clone());
-            self.ctx.register_udf(udf);
-        }
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
         self.scratch_table("income_sums", self.income_plan(&params).await?)

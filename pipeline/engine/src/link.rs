@@ -70,18 +70,19 @@ pub const FIXED_LAMBDA: f64 = 0.5;
 pub const MIN_PAIRS: u64 = 200;
 
 /// The candidate pairs of every record, with their agreement patterns (DataFusion: blocking
-/// joins over `link_records`, `link_keys`, the applications' names and `members`).
+/// joins over `link_records`, `link_keys` (after the declared members' key test, which drops
+/// nearly every key), `members` (on birthplace and birth date, from the packed key) and the
+/// applications' names).
 const CANDIDATES_SQL: &str = "
-WITH named AS (
-    SELECT DISTINCT person_key, CAST(name AS VARCHAR) AS name FROM applications
-    WHERE name IS NOT NULL AND person_key IS NOT NULL
-),
-blocked AS (
-    SELECT k.rec, k.person_key FROM link_keys k
+WITH blocked AS (
+    SELECT rec, person_key FROM link_keys WHERE may_be_declared(person_key)
     UNION
-    SELECT r.rec, n.person_key FROM link_records r JOIN named n ON n.name = r.name
-    WHERE r.birth = (n.person_key / 11 / 1000) % 100000000
-      AND r.place = n.person_key / 11 / 100000000000
+    SELECT r.rec, m.person_key FROM link_records r
+    JOIN members m ON m.person_key / 11 / 1000 = r.place * 100000000 + r.birth
+    WHERE r.name IS NOT NULL
+),
+slips AS (
+    SELECT rec, person_key FROM link_keys WHERE may_be_declared(person_key)
 )
 SELECT b.rec, b.person_key,
        MAX(CASE WHEN k.rec IS NULL THEN 0 ELSE 2 END)
@@ -92,21 +93,20 @@ SELECT b.rec, b.person_key,
        + 1 + MAX(r.missing) AS pattern
 FROM blocked b
 JOIN link_records r ON r.rec = b.rec
-JOIN named n ON n.person_key = b.person_key AND n.name = r.name
+JOIN applications n ON n.person_key = b.person_key AND CAST(n.name AS VARCHAR) = r.name
 JOIN members m ON m.person_key = b.person_key
-LEFT JOIN link_keys k ON k.rec = b.rec AND k.person_key = b.person_key
+LEFT JOIN slips k ON k.rec = b.rec AND k.person_key = b.person_key
 GROUP BY b.rec, b.person_key
 ";
 
 /// Pairs drawn at random for `u`: each record against every member of the household
 /// `rand_hh` (a fixed hash of its number), compared as the candidates are.
 const RANDOM_SQL: &str = "
-WITH named AS (
-    SELECT DISTINCT person_key, CAST(name AS VARCHAR) AS name FROM applications
-    WHERE name IS NOT NULL AND person_key IS NOT NULL
+WITH slips AS (
+    SELECT rec, person_key FROM link_keys WHERE may_be_declared(person_key)
 )
 SELECT r.rec, m.person_key,
-       MAX(CASE WHEN n.name = r.name THEN 1 ELSE 0 END)
+       MAX(CASE WHEN CAST(n.name AS VARCHAR) = r.name THEN 1 ELSE 0 END)
        + MAX(CASE WHEN k.rec IS NULL THEN 0 ELSE 2 END)
        + MAX(CASE WHEN r.birth = (m.person_key / 11 / 1000) % 100000000 THEN 4 ELSE 0 END)
        + MAX(CASE WHEN r.place = m.person_key / 11 / 100000000000 THEN 8 ELSE 0 END)
@@ -114,8 +114,8 @@ SELECT r.rec, m.person_key,
        + MAX(CASE WHEN r.region = m.region THEN 32 ELSE 0 END) + MAX(r.missing) AS pattern
 FROM link_records r
 JOIN members m ON m.hh = r.rand_hh
-LEFT JOIN named n ON n.person_key = m.person_key
-LEFT JOIN link_keys k ON k.rec = r.rec AND k.person_key = m.person_key
+LEFT JOIN applications n ON n.person_key = m.person_key
+LEFT JOIN slips k ON k.rec = r.rec AND k.person_key = m.person_key
 WHERE r.name IS NOT NULL
 GROUP BY r.rec, m.person_key
 ";
@@ -274,7 +274,7 @@ fn fit(candidates: &BTreeMap<u32, u64>, random: &BTreeMap<u32, u64>) -> (Model, 
 }
 
 /// What the stage found, for the batch summary.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkageCounts {
     /// Records whose subject's ID does not read, in the sources the rules read.
     pub unreadable_id: u64,
@@ -284,6 +284,51 @@ pub struct LinkageCounts {
     pub ambiguous: u64,
     /// No candidate reached the threshold (or none at all).
     pub unlinked: u64,
+}
+
+/// How the weights were fitted, and what they are (`linkage.json`'s `model`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelReport {
+    /// How the weights were come by.
+    pub weights: String,
+    /// Candidate pairs compared.
+    pub candidate_pairs: u64,
+    /// Pairs drawn at random (for `u`).
+    pub random_pairs: u64,
+    /// The share of candidate pairs that are matches.
+    pub lambda: f64,
+    /// Per field: agreement among matches.
+    pub m: BTreeMap<String, f64>,
+    /// Per field: agreement among non-matches.
+    pub u: BTreeMap<String, f64>,
+    /// Per field: the weight, in bits, of agreeing.
+    pub weight_if_agrees: BTreeMap<String, f64>,
+    /// Per field: the weight of disagreeing.
+    pub weight_if_disagrees: BTreeMap<String, f64>,
+    /// EM iterations.
+    pub iterations: usize,
+    /// Whether EM settled.
+    pub converged: bool,
+}
+
+/// `linkage.json`: the stage's settings, fit and counts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinkageReport {
+    /// The policy's least weight of a link, in bits.
+    pub min_weight_bits: f64,
+    /// The policy's margin, in bits.
+    pub margin_bits: f64,
+    /// The comparison fields.
+    pub fields: Vec<String>,
+    /// The model.
+    pub model: ModelReport,
+    /// All sources together.
+    pub total: LinkageCounts,
+    /// Per source.
+    pub sources: BTreeMap<String, LinkageCounts>,
+    /// Per status, the best candidate's score in whole bits (rounded down) and how many
+    /// records had it.
+    pub best_score_bits: BTreeMap<String, BTreeMap<i64, u64>>,
 }
 
 fn linked_schema() -> SchemaRef {
@@ -353,6 +398,7 @@ impl Engine {
              ORDER BY source, file, line"
         );
         let mut unread: Vec<Unread> = Vec::new();
+        let started = crate::StageTimer::start();
         for b in self.query(&sql).await? {
             let cols: Vec<Vec<Option<String>>> = [
                 "source", "file", "reason", "field", "raw", "shown", "record",
@@ -375,7 +421,14 @@ impl Engine {
                 if cols[3][i].as_deref() != Some(def.subject().name) {
                     continue;
                 }
-                let record: Vec<Option<String>> = serde_json::from_str(&get(6)).unwrap_or_default();
+                // (A source without a name field links nothing: its record is not parsed.)
+                let record: Vec<Option<String>> = if def.fields.iter().any(|f| f.role == Role::Name)
+                {
+                    serde_json::from_str(cols[6][i].as_deref().unwrap_or_default())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 let value = |role: Role| {
                     def.fields
                         .iter()
@@ -399,6 +452,8 @@ impl Engine {
                 });
             }
         }
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(ms, cpu_ms, records = unread.len(), "linkage records read");
         // The records and their blocking keys, as tables.
         let n = unread.len();
         let (mut rec, mut name, mut place, mut birth, mut sex, mut region, mut rand_hh) = (
@@ -410,6 +465,26 @@ impl Engine {
             Int64Builder::with_capacity(n),
             Int64Builder::with_capacity(n),
         );
+        // The blocking keys, on every core (one_edit_away is the stage's CPU), in record order.
+        let started = crate::StageTimer::start();
+        let slips: Vec<Vec<i64>> = {
+            use rayon::prelude::*;
+            unread
+                .par_iter()
+                .map(|u| {
+                    if u.name.is_some() {
+                        hedui_schemas::id::one_edit_away(&u.raw)
+                            .iter()
+                            .map(ResidentId::pack)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect()
+        };
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(ms, cpu_ms, "linkage blocking keys");
         let (mut k_rec, mut k_key) = (Int64Builder::new(), Int64Builder::new());
         let mut missing = Int64Builder::with_capacity(n);
         for (i, u) in unread.iter().enumerate() {
@@ -438,11 +513,9 @@ impl Engine {
             let h = (i as u64).wrapping_mul(2_654_435_761).wrapping_add(40_503)
                 % households.max(1) as u64;
             rand_hh.append_value(h as i64);
-            if u.name.is_some() {
-                for id in hedui_schemas::id::one_edit_away(&u.raw) {
-                    k_rec.append_value(i);
-                    k_key.append_value(id.pack());
-                }
+            for key in &slips[i as usize] {
+                k_rec.append_value(i);
+                k_key.append_value(*key);
             }
         }
         let records_schema = Arc::new(Schema::new(vec![
@@ -500,8 +573,14 @@ impl Engine {
             v.sort_unstable();
             Ok(v)
         };
+        let started = crate::StageTimer::start();
         let candidates = pairs(self.query(CANDIDATES_SQL).await?)?;
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(ms, cpu_ms, pairs = candidates.len(), "linkage candidates");
+        let started = crate::StageTimer::start();
         let random = pairs(self.query(RANDOM_SQL).await?)?;
+        let (ms, cpu_ms) = started.ms();
+        tracing::debug!(ms, cpu_ms, pairs = random.len(), "linkage random pairs");
         let mut c_patterns: BTreeMap<u32, u64> = BTreeMap::new();
         for (_, _, p) in &candidates {
             *c_patterns.entry(*p).or_default() += 1;
@@ -634,44 +713,39 @@ impl Engine {
             "linked",
             Arc::new(MemTable::try_new(linked_schema, vec![vec![linked]]).map_err(df_err)?),
         )?;
-        let weights = |agree: bool| -> BTreeMap<&str, f64> {
+        let per_field = |f: &dyn Fn(usize) -> f64| -> BTreeMap<String, f64> {
             FIELDS
                 .iter()
                 .enumerate()
-                .map(|(i, f)| {
-                    let w = if agree {
-                        (model.m[i] / model.u[i]).log2()
-                    } else {
-                        ((1.0 - model.m[i]) / (1.0 - model.u[i])).log2()
-                    };
-                    (*f, w)
-                })
+                .map(|(i, name)| (name.to_string(), f(i)))
                 .collect()
         };
-        let per_field = |v: &[f64]| -> BTreeMap<&str, f64> {
-            FIELDS.iter().copied().zip(v.iter().copied()).collect()
-        };
-        let json = serde_json::json!({
-            "min_weight_bits": l.min_weight_bits,
-            "margin_bits": l.margin_bits,
-            "fields": FIELDS,
-            "model": {
-                "weights": if estimated { "estimated from this batch (u from random pairs, m and lambda by EM)" } else { "fixed (too few candidate pairs to estimate from)" },
-                "candidate_pairs": candidates.len(),
-                "random_pairs": random.len(),
-                "lambda": model.lambda,
-                "m": per_field(&model.m),
-                "u": per_field(&model.u),
-                "weight_if_agrees": weights(true),
-                "weight_if_disagrees": weights(false),
-                "iterations": model.iterations,
-                "converged": model.converged,
+        let report = LinkageReport {
+            min_weight_bits: l.min_weight_bits,
+            margin_bits: l.margin_bits,
+            fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+            model: ModelReport {
+                weights: if estimated {
+                    "estimated from this batch (u from random pairs, m and lambda by EM)"
+                } else {
+                    "fixed (too few candidate pairs to estimate from)"
+                }
+                .into(),
+                candidate_pairs: candidates.len() as u64,
+                random_pairs: random.len() as u64,
+                lambda: model.lambda,
+                m: per_field(&|i| model.m[i]),
+                u: per_field(&|i| model.u[i]),
+                weight_if_agrees: per_field(&|i| model.weight_of(i, true)),
+                weight_if_disagrees: per_field(&|i| model.weight_of(i, false)),
+                iterations: model.iterations,
+                converged: model.converged,
             },
-            "total": total,
-            "sources": per_source,
-            "best_score_bits": histogram,
-        });
-        let text = serde_json::to_string_pretty(&json)
+            total: total.clone(),
+            sources: per_source,
+            best_score_bits: histogram,
+        };
+        let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::Inconsistent(format!("linkage.json: {e}")))?
             + "\n";
         let json_path = out.join("linkage.json");

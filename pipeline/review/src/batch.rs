@@ -177,12 +177,105 @@ pub struct BatchView {
     pub sources: BTreeMap<String, SourceReport>,
     /// The policy the batch ran with (its own copy).
     pub policy: Policy,
+    /// `linkage.json`: the records whose subject's ID does not read, matched to the members
+    /// (`None` for a batch made before the linkage).
+    pub linkage: Option<hedui_engine::link::LinkageReport>,
+    /// The records the linkage attributed (linked, or ambiguous), by the full ID of each
+    /// member they may be about (`linkage.parquet`).
+    pub linked: std::collections::HashMap<String, Vec<LinkedRecord>>,
     /// Every household, in household-id order.
     pub entries: Vec<Entry>,
     households: Ranges,
     members: Ranges,
     findings: Ranges,
     evidence: Ranges,
+}
+
+/// A record whose subject's ID does not read, attributed by the linkage to a member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedRecord {
+    /// Its source.
+    pub source: String,
+    /// Where it is in the delivery.
+    pub file: String,
+    /// Its line.
+    pub line: i64,
+    /// Why its ID does not read.
+    pub reason: String,
+    /// The ID as delivered (restricted: mask it to show it).
+    pub delivered_id: String,
+    /// `linked` or `ambiguous`.
+    pub status: String,
+    /// The best candidate's score, bits, and the next one's.
+    pub score: Option<f64>,
+    /// The runner-up's score.
+    pub second_score: Option<f64>,
+    /// The fields that agreed.
+    pub agreed: String,
+}
+
+/// The linked and ambiguous records of `linkage.parquet`, by member (none when the batch has
+/// no such file).
+fn linked_records(path: &Path) -> Result<std::collections::HashMap<String, Vec<LinkedRecord>>> {
+    let mut by: std::collections::HashMap<String, Vec<LinkedRecord>> =
+        std::collections::HashMap::new();
+    if !path.is_file() {
+        return Ok(by);
+    }
+    hedui_engine::output::for_each_batch(path, |b| {
+        let t = |c: &str| text_column(&b, c);
+        let (source, file, reason, delivered, status, person, candidates, agreed) = (
+            t("source")?,
+            t("file")?,
+            t("reason")?,
+            t("delivered_id")?,
+            t("status")?,
+            t("person_id")?,
+            t("candidate_ids")?,
+            t("agreed")?,
+        );
+        let line = int_column(&b, "line")?;
+        let float = |c: &str| -> Result<Vec<Option<f64>>> {
+            let col = b
+                .column_by_name(c)
+                .ok_or_else(|| Error::Batch(format!("{}: no column {c}", path.display())))?;
+            let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Float64)
+                .map_err(|e| Error::Batch(e.to_string()))?;
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .ok_or_else(|| Error::Batch(format!("{}: {c} is not a number", path.display())))?;
+            Ok(col.iter().collect())
+        };
+        let (score, second) = (float("score")?, float("second_score")?);
+        for i in 0..b.num_rows() {
+            let st = text(&status, i);
+            if st != "linked" && st != "ambiguous" {
+                continue;
+            }
+            let who = if st == "linked" {
+                text(&person, i)
+            } else {
+                text(&candidates, i)
+            };
+            let r = LinkedRecord {
+                source: text(&source, i),
+                file: text(&file, i),
+                line: line[i].unwrap_or_default(),
+                reason: text(&reason, i),
+                delivered_id: text(&delivered, i),
+                status: st,
+                score: score[i],
+                second_score: second[i],
+                agreed: text(&agreed, i),
+            };
+            for id in split_list(&who) {
+                by.entry(id).or_default().push(r.clone());
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(by)
 }
 
 const OUTCOMES: &str = "outcomes.parquet";
@@ -211,6 +304,13 @@ impl BatchView {
         let ingest: hedui_connectors::ingest::IngestReport =
             hedui_schemas::batch::read_json(&dir.join("ingest/ingest.json"))?;
         let policy = Policy::load(&dir.join(hedui_schemas::batch::POLICY_COPY))?;
+        let linked = linked_records(&dir.join("linkage.parquet"))?;
+        let linkage_path = dir.join("linkage.json");
+        let linkage = if linkage_path.is_file() {
+            Some(hedui_schemas::batch::read_json(&linkage_path)?)
+        } else {
+            None
+        };
 
         let mut entries = Vec::new();
         hedui_engine::output::for_each_batch(&dir.join(OUTCOMES), |b| {
@@ -254,6 +354,8 @@ impl BatchView {
             manifest,
             sources: ingest.sources,
             policy,
+            linkage,
+            linked,
             entries,
             households,
             members,

@@ -91,6 +91,19 @@ pub(super) struct SourceView {
     pub(super) unverified_here: bool,
 }
 
+/// A record whose ID does not read that the linkage attributed to a member of the household:
+/// probable, never certain.
+#[derive(Debug, Serialize)]
+pub(super) struct ProbableView {
+    pub(super) person: String,
+    pub(super) source: String,
+    pub(super) delivered: String,
+    pub(super) status: String,
+    pub(super) score: String,
+    pub(super) agreed: String,
+    pub(super) location: String,
+}
+
 /// Everything the report template shows.
 #[derive(Debug, Serialize)]
 pub struct ReportView {
@@ -108,6 +121,7 @@ pub struct ReportView {
     pub(super) members: Vec<MemberView>,
     pub(super) metrics: Option<MetricsView>,
     pub(super) findings: Vec<FindingView>,
+    pub(super) probable: Vec<ProbableView>,
     pub(super) sources: Vec<SourceView>,
     pub(super) unverified: Vec<String>,
 }
@@ -225,6 +239,37 @@ pub fn report_view(
             decision: decisions.get(i).cloned().flatten(),
         })
         .collect();
+    let ui = lang.ui();
+    let t = &ui;
+    let probable = h
+        .members
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m.person_id.as_deref()?,
+                batch.linked.get(m.person_id.as_deref()?)?,
+            ))
+        })
+        .flat_map(|(id, records)| {
+            records.iter().map(move |r| ProbableView {
+                person: hedui_schemas::id::mask_text(id),
+                source: lang.source(&r.source),
+                delivered: hedui_schemas::id::mask_text(&r.delivered_id),
+                status: t
+                    .get(r.status.as_str())
+                    .copied()
+                    .unwrap_or(&r.status)
+                    .to_string(),
+                score: match (r.score, r.second_score) {
+                    (Some(s), Some(n)) => format!("{s:.1} ({} {n:.1})", t["runner_up"]),
+                    (Some(s), None) => format!("{s:.1}"),
+                    _ => String::new(),
+                },
+                agreed: r.agreed.replace(',', ", "),
+                location: format!("{}:{}", r.file, r.line),
+            })
+        })
+        .collect();
     let sources = batch
         .sources
         .values()
@@ -253,6 +298,7 @@ pub fn report_view(
         members,
         metrics,
         findings,
+        probable,
         sources,
         unverified: e
             .unverified_sources

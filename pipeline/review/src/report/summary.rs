@@ -151,6 +151,111 @@ pub(super) struct ChangeView {
     pub(super) chart: Chart,
 }
 
+/// The linkage of records whose subject's ID does not read: per source linked, ambiguous,
+/// unlinked; the best scores; the weights.
+#[derive(Debug, Serialize)]
+pub(super) struct LinkageView {
+    pub(super) by_source: Chart,
+    pub(super) scores: Chart,
+    pub(super) how: String,
+    pub(super) settings: String,
+    /// Per field: name, m, u, weight if it agrees, if not (bits), as text.
+    pub(super) weights: Vec<[String; 5]>,
+}
+
+fn linkage_view(report: &hedui_engine::link::LinkageReport, lang: Lang) -> LinkageView {
+    let t = lang.ui();
+    let status = ["linked", "ambiguous", "unlinked"];
+    let series: Vec<(String, String)> = status
+        .iter()
+        .zip(["o-PASS", "o-REVIEW", "o-UNVERIFIED"])
+        .map(|(s, class)| (class.to_string(), t[*s].to_string()))
+        .collect();
+    let by_source = chart(
+        t["charts_linkage"].to_string(),
+        report
+            .sources
+            .iter()
+            .map(|(src, c)| {
+                (
+                    lang.source(src),
+                    vec![
+                        (0, c.linked as i64),
+                        (1, c.ambiguous as i64),
+                        (2, c.unlinked as i64),
+                    ],
+                )
+            })
+            .collect(),
+        &series,
+        false,
+    );
+    // One bar per whole bit of score, stacked by status.
+    let bins: BTreeSet<i64> = report
+        .best_score_bits
+        .values()
+        .flat_map(|h| h.keys().copied())
+        .collect();
+    let scores = chart(
+        t["charts_linkage_scores"].to_string(),
+        bins.iter()
+            .map(|b| {
+                (
+                    format!("{b} – {}", b + 1),
+                    status
+                        .iter()
+                        .enumerate()
+                        .map(|(k, s)| {
+                            let n = report
+                                .best_score_bits
+                                .get(*s)
+                                .and_then(|h| h.get(b))
+                                .copied()
+                                .unwrap_or(0);
+                            (k, n as i64)
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+        &series,
+        false,
+    );
+    let m = &report.model;
+    let weights = report
+        .fields
+        .iter()
+        .map(|f| {
+            let v = |map: &BTreeMap<String, f64>| map.get(f).copied().unwrap_or(f64::NAN);
+            [
+                f.clone(),
+                format!("{:.4}", v(&m.m)),
+                format!("{:.4}", v(&m.u)),
+                format!("{:+.2}", v(&m.weight_if_agrees)),
+                format!("{:+.2}", v(&m.weight_if_disagrees)),
+            ]
+        })
+        .collect();
+    LinkageView {
+        by_source,
+        scores,
+        how: format!(
+            "{} ({} {}, {} {}, λ = {:.4})",
+            m.weights,
+            m.candidate_pairs,
+            t["candidate_pairs"],
+            m.random_pairs,
+            t["random_pairs"],
+            m.lambda
+        ),
+        settings: format!(
+            "{} {} · {} {}",
+            t["min_weight_bits"], report.min_weight_bits, t["margin_bits"], report.margin_bits
+        ),
+        weights,
+    }
+}
+
 /// Everything the summary template shows.
 #[derive(Debug, Serialize)]
 pub struct SummaryView {
@@ -163,6 +268,7 @@ pub struct SummaryView {
     pub(super) outcomes: Chart,
     pub(super) findings: Chart,
     pub(super) quarantine: Chart,
+    pub(super) linkage: Option<LinkageView>,
     pub(super) change: Option<ChangeView>,
     pub(super) failed_sources: Vec<String>,
 }
@@ -247,6 +353,7 @@ pub fn summary_view(
         &reason_series,
         false,
     );
+    let linkage = batch.linkage.as_ref().map(|r| linkage_view(r, lang));
     let change = previous.map(|p| {
         let before = counts(&p.entries, scope);
         let (mut newly, mut cleared, mut added, mut gone) = (0, 0, 0, 0);
@@ -345,6 +452,7 @@ pub fn summary_view(
         outcomes,
         findings,
         quarantine,
+        linkage,
         change,
         failed_sources: batch
             .summary
