@@ -80,6 +80,22 @@ def main():
     con.execute(
         f"CREATE VIEW quarantine AS SELECT * FROM read_parquet('{quarantine}', union_by_name = true)"
     )
+    # The records whose subject's ID does not read that hedui's linkage stage attributed to a
+    # member (linked, or ambiguous: each candidate), from the batch's linkage.parquet: the
+    # peers take the linkage's decisions as input rather than re-deriving them (its cost is
+    # hedui's own stage, measured apart; benches/README.md).
+    linkage = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.staged))), "linkage.parquet")
+    packed = ("CAST(substr(id, 1, 17) AS BIGINT) * 11 + CASE substr(id, 18, 1) WHEN 'X' THEN 10 "
+              "ELSE CAST(substr(id, 18, 1) AS BIGINT) END")
+    if os.path.exists(linkage):
+        con.execute(
+            f"CREATE VIEW linked AS SELECT {packed} AS person_key FROM ("
+            f"SELECT person_id AS id FROM read_parquet('{linkage}') WHERE status = 'linked' "
+            f"UNION ALL SELECT unnest(string_split(candidate_ids, ';')) AS id "
+            f"FROM read_parquet('{linkage}') WHERE status = 'ambiguous')"
+        )
+    else:
+        con.execute("CREATE VIEW linked AS SELECT CAST(NULL AS BIGINT) AS person_key WHERE false")
     os.makedirs(a.out, exist_ok=True)
     # Comment lines out first (they may hold semicolons), then one statement at a time.
     sql = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))

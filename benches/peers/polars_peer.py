@@ -293,6 +293,28 @@ def main():
         )
         .join(counted, left_on="subject_key", right_on="person_key")
     )
+    # The records hedui's linkage attributed to a member (linked, or ambiguous: each
+    # candidate), from the batch's linkage.parquet: the linkage's decisions are an input here.
+    linkage_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.staged))), "linkage.parquet")
+    if os.path.exists(linkage_path):
+        link = pl.scan_parquet(linkage_path)
+        ids = pl.concat(
+            [
+                link.filter(col("status") == "linked").select(col("person_id").alias("id")),
+                link.filter(col("status") == "ambiguous")
+                .select(col("candidate_ids").str.split(";").alias("id"))
+                .explode("id"),
+            ]
+        )
+        last = col("id").str.slice(17, 1)
+        linked = ids.select(
+            (
+                col("id").str.slice(0, 17).cast(pl.Int64) * 11
+                + pl.when(last == "X").then(pl.lit(10, pl.Int64)).otherwise(last.cast(pl.Int64, strict=False))
+            ).alias("person_key")
+        ).join(counted, on="person_key")
+    else:
+        linked = counted.filter(pl.lit(False))
     findings = (
         pl.concat(
             [
@@ -315,6 +337,7 @@ def main():
                 rule(children, "undeclared_minor_child"),
                 rule(hh.filter(col("counted") == 0), "no_counted_member"),
                 rule(unreadable, "unreadable_records"),
+                rule(linked, "unreadable_records"),
             ]
         )
         .unique()

@@ -156,7 +156,8 @@ UNION SELECT d.household_id, 'undeclared_minor_child' FROM hukou h JOIN member_h
 UNION SELECT household_id, 'no_counted_member' FROM households WHERE counted = 0
 UNION SELECT c.household_id, 'unreadable_records' FROM quarantine q JOIN counted c ON c.person_key = q.subject_key
     WHERE q.subject_key IS NOT NULL AND CAST(q.reason AS VARCHAR) <> 'duplicate_row'
-      AND CAST(q.source AS VARCHAR) IN ({read_sources});
+      AND CAST(q.source AS VARCHAR) IN ({read_sources})
+UNION SELECT c.household_id, 'unreadable_records' FROM linked l JOIN counted c ON c.person_key = l.person_key;
 
 CREATE TEMP TABLE outcomes AS
 SELECT h.household_id,

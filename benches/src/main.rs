@@ -342,15 +342,23 @@ fn compare_bench(
         }
         // The full pipeline: exports to a published batch, once (or again with --pipeline).
         let root = dir.join("batches");
-        let pipeline_run = if fresh_pipeline || hedui::publish::published(&root)?.is_empty() {
-            eprintln!("full pipeline at {n} households ...");
-            Some(measure(
-                Process::new(&me).args(["pipeline", "--province"]).arg(&dir),
-                &dir.join("pipeline.log"),
-            )?)
-        } else {
-            None
-        };
+        // A batch made by a hedui before an output the engine now writes (the peers read
+        // `linkage.parquet`) is made again.
+        let stale = hedui::publish::published(&root)?.pop().is_some_and(|id| {
+            hedui::engine::finding::ENGINE_OUTPUTS
+                .iter()
+                .any(|f| !root.join(&id).join(f).is_file())
+        });
+        let pipeline_run =
+            if fresh_pipeline || stale || hedui::publish::published(&root)?.is_empty() {
+                eprintln!("full pipeline at {n} households ...");
+                Some(measure(
+                    Process::new(&me).args(["pipeline", "--province"]).arg(&dir),
+                    &dir.join("pipeline.log"),
+                )?)
+            } else {
+                None
+            };
         let id = hedui::publish::published(&root)?
             .pop()
             .context("no published batch")?;

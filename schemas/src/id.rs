@@ -356,19 +356,10 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
             };
             let body0 = d.iter().fold(0u64, |n, x| n * 10 + *x as u64);
             // Only a change among the birth date's digits (7 to 14) can make or break it.
-            let date_ok = |body: u64| {
-                let ymd = (body / 1000) % 100_000_000;
-                NaiveDate::from_ymd_opt(
-                    (ymd / 10_000) as i32,
-                    ((ymd / 100) % 100) as u32,
-                    (ymd % 100) as u32,
-                )
-                .is_some()
-            };
-            let original_date_ok = date_ok(body0);
+            let original_date_ok = date_exists(body0);
             let mut push = |body: u64, c: char, date_changed: bool| {
                 if if date_changed {
-                    date_ok(body)
+                    date_exists(body)
                 } else {
                     original_date_ok
                 } {
@@ -423,17 +414,8 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
             let last = folded[16];
             let check_of = |s: i64| char::from(CHECK_CHARS[s.rem_euclid(11) as usize]);
             let w = |i: usize| i64::from(WEIGHTS[i]);
-            let date_ok = |body: u64| {
-                let ymd = (body / 1000) % 100_000_000;
-                NaiveDate::from_ymd_opt(
-                    (ymd / 10_000) as i32,
-                    ((ymd / 100) % 100) as u32,
-                    (ymd % 100) as u32,
-                )
-                .is_some()
-            };
             let mut push = |body: u64, c: char| {
-                if date_ok(body) {
+                if date_exists(body) {
                     out.push(ResidentId {
                         body,
                         check: if c == 'X' { 10 } else { c as u8 - b'0' },
@@ -517,6 +499,17 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether digits 7 to 14 of the ID with 17-digit `body` are a date that exists.
+fn date_exists(body: u64) -> bool {
+    let ymd = (body / 1000) % 100_000_000;
+    NaiveDate::from_ymd_opt(
+        (ymd / 10_000) as i32,
+        ((ymd / 100) % 100) as u32,
+        (ymd % 100) as u32,
+    )
+    .is_some()
 }
 
 /// `raw` as [`ResidentId::parse`] reads it before checking it: spaces dropped, full-width

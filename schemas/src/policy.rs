@@ -220,8 +220,10 @@ pub struct Policy {
     pub sole_trader_review_max_staff: u32,
     /// Severities set by the policy (`[severity]`), for the rules that allow it.
     pub severities: BTreeMap<crate::Rule, crate::Severity>,
-    /// The linkage of records whose subject's ID does not read (`[linkage]`).
-    pub linkage: Linkage,
+    /// The linkage of records whose subject's ID does not read (`[linkage]`; none when the
+    /// policy has no such section, as a policy written before it had none: such a batch
+    /// links nothing, and replays as it was made).
+    pub linkage: Option<Linkage>,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
     /// The policy file's text as loaded: a batch keeps a copy, and replays with it.
@@ -401,7 +403,7 @@ impl Policy {
             severities.insert(rule, sev);
         }
         let linkage = match &f.linkage {
-            None => Linkage::default(),
+            None => None,
             Some(l) => {
                 let number = |key: &str, v: &str| {
                     v.trim()
@@ -418,10 +420,10 @@ impl Policy {
                         l.margin_bits
                     )));
                 }
-                Linkage {
+                Some(Linkage {
                     min_weight_bits,
                     margin_bits,
-                }
+                })
             }
         };
         if f.regions.is_empty() {
@@ -660,6 +662,23 @@ mod tests {
             let e = with(|s| s.replace(line, edit)).unwrap_err().to_string();
             assert!(e.contains("[severity]") && e.contains(words), "{e}");
         }
+    }
+
+    #[test]
+    fn a_policy_without_a_linkage_section_links_nothing() {
+        let p = Policy::default_policy();
+        assert_eq!(p.linkage, Some(Linkage::default()));
+        let start = DEFAULT_POLICY.find("[linkage]").unwrap();
+        let end = start + DEFAULT_POLICY[start..].find("\n[[regions]]").unwrap();
+        let without = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        assert_eq!(
+            Policy::from_toml(&without, "old.toml").unwrap().linkage,
+            None
+        );
+        let e = with(|s| s.replace("margin_bits = \"3\"", "margin_bits = \"-1\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[linkage] margin_bits"), "{e}");
     }
 
     #[test]

@@ -115,8 +115,12 @@ pub struct Verified {
 /// A stage of [`Engine::verify`], for progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Household resolution, income and asset sums.
+    /// Household resolution.
     Metrics,
+    /// The linkage of records whose subject's ID does not read.
+    Linkage,
+    /// The income and asset sums and the household metrics.
+    Sums,
     /// The evidence behind every finding.
     Evidence,
     /// Findings and outcomes per household.
@@ -127,7 +131,9 @@ impl Stage {
     /// A short label.
     pub fn label(self) -> &'static str {
         match self {
-            Stage::Metrics => "households, income and assets",
+            Stage::Metrics => "households",
+            Stage::Linkage => "linkage of unreadable IDs",
+            Stage::Sums => "income and assets",
             Stage::Evidence => "rules and evidence",
             Stage::Outcomes => "findings and outcomes",
         }
@@ -183,6 +189,7 @@ impl Engine {
             self.ctx.register_udf(udf);
         }
         // Records whose subject's ID does not read, matched to the members (link.rs).
+        progress(Stage::Linkage);
         let started = super::StageTimer::start();
         let linkage = self.link(policy, keys.ids.len(), out).await?;
         let (ms, cpu_ms) = started.ms();
@@ -192,6 +199,7 @@ impl Engine {
             records = linkage.unreadable_id,
             "engine linkage"
         );
+        progress(Stage::Sums);
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
         self.scratch_table("income_sums", self.income_plan(&params).await?)

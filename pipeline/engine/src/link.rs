@@ -314,6 +314,9 @@ pub struct ModelReport {
 /// `linkage.json`: the stage's settings, fit and counts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkageReport {
+    /// Whether the policy asks for the linkage (`[linkage]`); when not, every record is
+    /// unlinked.
+    pub enabled: bool,
     /// The policy's least weight of a link, in bits.
     pub min_weight_bits: f64,
     /// The policy's margin, in bits.
@@ -573,12 +576,22 @@ impl Engine {
             v.sort_unstable();
             Ok(v)
         };
+        // (A policy without `[linkage]` links nothing: no candidate is looked for.)
+        let enabled = policy.linkage.is_some();
         let started = crate::StageTimer::start();
-        let candidates = pairs(self.query(CANDIDATES_SQL).await?)?;
+        let candidates = if enabled {
+            pairs(self.query(CANDIDATES_SQL).await?)?
+        } else {
+            Vec::new()
+        };
         let (ms, cpu_ms) = started.ms();
         tracing::debug!(ms, cpu_ms, pairs = candidates.len(), "linkage candidates");
         let started = crate::StageTimer::start();
-        let random = pairs(self.query(RANDOM_SQL).await?)?;
+        let random = if enabled {
+            pairs(self.query(RANDOM_SQL).await?)?
+        } else {
+            Vec::new()
+        };
         let (ms, cpu_ms) = started.ms();
         tracing::debug!(ms, cpu_ms, pairs = random.len(), "linkage random pairs");
         let mut c_patterns: BTreeMap<u32, u64> = BTreeMap::new();
@@ -595,7 +608,7 @@ impl Engine {
         for (r, k, p) in &candidates {
             by_rec.entry(*r).or_default().push((*k, *p));
         }
-        let l = policy.linkage;
+        let l = policy.linkage.unwrap_or_default();
         let schema = linkage_schema();
         let path = out.join("linkage.parquet");
         let mut w = ParquetOut::create(&path, schema.clone())?;
@@ -721,11 +734,14 @@ impl Engine {
                 .collect()
         };
         let report = LinkageReport {
+            enabled,
             min_weight_bits: l.min_weight_bits,
             margin_bits: l.margin_bits,
             fields: FIELDS.iter().map(|f| f.to_string()).collect(),
             model: ModelReport {
-                weights: if estimated {
+                weights: if !enabled {
+                    "none: the policy has no [linkage] section, so nothing is linked"
+                } else if estimated {
                     "estimated from this batch (u from random pairs, m and lambda by EM)"
                 } else {
                     "fixed (too few candidate pairs to estimate from)"

@@ -51,6 +51,53 @@ fn missing(pattern: u32, i: usize) -> bool {
 /// give an infinite weight.
 const FLOOR: f64 = 1e-6;
 
+/// What the E-step finds: the pairs' expected matches in all, and per field the matched and
+/// unmatched weight of the pairs that agree on it and of those where it is not missing.
+struct Expected {
+    matched: f64,
+    m_agree: Vec<f64>,
+    u_agree: Vec<f64>,
+    m_seen: Vec<f64>,
+    u_seen: Vec<f64>,
+}
+
+/// The E-step: each pattern's probability of being a match under `model`, summed.
+fn expect(model: &Model, patterns: &[(u32, u64)]) -> Expected {
+    let fields = model.m.len();
+    let agrees = |p: u32, i: usize| p & (1 << i) != 0;
+    let mut e = Expected {
+        matched: 0.0,
+        m_agree: vec![0.0; fields],
+        u_agree: vec![0.0; fields],
+        m_seen: vec![0.0; fields],
+        u_seen: vec![0.0; fields],
+    };
+    for &(p, count) in patterns {
+        let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
+        for i in (0..fields).filter(|i| !missing(p, *i)) {
+            if agrees(p, i) {
+                pm *= model.m[i];
+                pu *= model.u[i];
+            } else {
+                pm *= 1.0 - model.m[i];
+                pu *= 1.0 - model.u[i];
+            }
+        }
+        let w = pm / (pm + pu);
+        let c = count as f64;
+        e.matched += c * w;
+        for i in (0..fields).filter(|i| !missing(p, *i)) {
+            e.m_seen[i] += c * w;
+            e.u_seen[i] += c * (1.0 - w);
+            if agrees(p, i) {
+                e.m_agree[i] += c * w;
+                e.u_agree[i] += c * (1.0 - w);
+            }
+        }
+    }
+    e
+}
+
 /// Fits the model to `patterns`: each an agreement pattern over `fields` fields (bit i set
 /// when field i agrees) and how many candidate pairs show it. Starts from m = 0.9, u = 0.1
 /// and lambda = 0.5, so the class that agrees more is the match class. `None` when there is
@@ -60,7 +107,6 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
     if total == 0.0 || fields == 0 || fields > MISSING_SHIFT as usize {
         return None;
     }
-    let agrees = |p: u32, i: usize| p & (1 << i) != 0;
     let mut model = Model {
         lambda: 0.5,
         m: vec![0.9; fields],
@@ -71,41 +117,13 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
     while model.iterations < MAX_ITERATIONS {
         model.iterations += 1;
         // E-step: each pattern's probability of being a match.
-        let mut matched = 0.0;
-        let mut m_agree = vec![0.0; fields];
-        let mut u_agree = vec![0.0; fields];
-        // Per field, the matched and unmatched weight of the pairs where it is not missing.
-        let mut m_seen = vec![0.0; fields];
-        let mut u_seen = vec![0.0; fields];
-        for &(p, count) in patterns {
-            let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
-            for i in 0..fields {
-                if missing(p, i) {
-                    continue;
-                }
-                if agrees(p, i) {
-                    pm *= model.m[i];
-                    pu *= model.u[i];
-                } else {
-                    pm *= 1.0 - model.m[i];
-                    pu *= 1.0 - model.u[i];
-                }
-            }
-            let w = pm / (pm + pu);
-            let c = count as f64;
-            matched += c * w;
-            for i in 0..fields {
-                if missing(p, i) {
-                    continue;
-                }
-                m_seen[i] += c * w;
-                u_seen[i] += c * (1.0 - w);
-                if agrees(p, i) {
-                    m_agree[i] += c * w;
-                    u_agree[i] += c * (1.0 - w);
-                }
-            }
-        }
+        let Expected {
+            matched,
+            m_agree,
+            u_agree,
+            m_seen,
+            u_seen,
+        } = expect(&model, patterns);
         // M-step.
         let clamp = |x: f64| x.clamp(FLOOR, 1.0 - FLOOR);
         let lambda = clamp(matched / total);
@@ -146,7 +164,6 @@ pub fn estimate_m(patterns: &[(u32, u64)], u: &[f64]) -> Option<Model> {
         return None;
     }
     let clamp = |x: f64| x.clamp(FLOOR, 1.0 - FLOOR);
-    let agrees = |p: u32, i: usize| p & (1 << i) != 0;
     let mut model = Model {
         lambda: 0.5,
         m: vec![0.9; fields],
@@ -156,36 +173,12 @@ pub fn estimate_m(patterns: &[(u32, u64)], u: &[f64]) -> Option<Model> {
     };
     while model.iterations < MAX_ITERATIONS {
         model.iterations += 1;
-        let mut matched = 0.0;
-        let mut m_agree = vec![0.0; fields];
-        let mut m_seen = vec![0.0; fields];
-        for &(p, count) in patterns {
-            let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
-            for i in 0..fields {
-                if missing(p, i) {
-                    continue;
-                }
-                if agrees(p, i) {
-                    pm *= model.m[i];
-                    pu *= model.u[i];
-                } else {
-                    pm *= 1.0 - model.m[i];
-                    pu *= 1.0 - model.u[i];
-                }
-            }
-            let w = pm / (pm + pu);
-            let c = count as f64;
-            matched += c * w;
-            for i in 0..fields {
-                if missing(p, i) {
-                    continue;
-                }
-                m_seen[i] += c * w;
-                if agrees(p, i) {
-                    m_agree[i] += c * w;
-                }
-            }
-        }
+        let Expected {
+            matched,
+            m_agree,
+            m_seen,
+            ..
+        } = expect(&model, patterns);
         // (m with one agreeing and one disagreeing pair added, as u is: a field every
         // candidate so far agreed on must not make one slip there a certain non-match.)
         let lambda = clamp(matched / total);
