@@ -315,7 +315,8 @@ pub struct ModelReport {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkageReport {
     /// Whether the policy asks for the linkage (`[linkage]`); when not, every record is
-    /// unlinked.
+    /// unlinked. (A report without the field was written when the linkage always ran.)
+    #[serde(default = "always")]
     pub enabled: bool,
     /// The policy's least weight of a link, in bits.
     pub min_weight_bits: f64,
@@ -332,6 +333,10 @@ pub struct LinkageReport {
     /// Per status, the best candidate's score in whole bits (rounded down) and how many
     /// records had it.
     pub best_score_bits: BTreeMap<String, BTreeMap<i64, u64>>,
+}
+
+fn always() -> bool {
+    true
 }
 
 fn linked_schema() -> SchemaRef {
