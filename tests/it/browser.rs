@@ -188,6 +188,20 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
     c.goto(&format!("{base}/batches/{id}")).await.unwrap();
     assert!(c.find(Locator::Css("svg.chart")).await.is_ok());
     shot(&c, &shots, "1b-summary.png").await;
+    // Further down: what the linkage made of the records whose ID does not read, per source,
+    // its scores and its weights.
+    let linkage = "svg.chart[aria-label*='身份证号无法读取']";
+    assert!(
+        c.find(Locator::Css(linkage)).await.is_ok(),
+        "the linkage chart"
+    );
+    show(&c, linkage).await;
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("关联权重") && page.contains("one_slip"),
+        "the weights"
+    );
+    shot(&c, &shots, "1c-linkage.png").await;
 
     // 2. The batch's review list, narrowed to flagged households.
     c.goto(&format!("{base}/batches/{id}/households?outcome=FLAG"))
