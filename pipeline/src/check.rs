@@ -12,6 +12,7 @@ use std::path::Path;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::output::{for_each_batch, int_column, text_column};
+use crate::review::report::mask_ids;
 use crate::{Error, Result};
 
 /// The result of a check.
@@ -125,7 +126,7 @@ impl Check {
             self.linkage_status_differs
         ));
         for e in &self.examples {
-            s.push_str(&format!("  e.g. {}\n", mask_ids_in(e)));
+            s.push_str(&format!("  e.g. {}\n", mask_ids(e)));
         }
         s.push_str(if self.ok() {
             "  OK: the batch found exactly what was planted, with the right evidence\n"
@@ -405,47 +406,14 @@ fn check_linkage(batch_dir: &Path, truth_dir: &Path, c: &mut Check) -> Result<()
                     let (s, p) = other.map_or(("absent", ""), |(_, s, p)| (s.as_str(), p.as_str()));
                     c.examples.push(format!(
                         "linkage of {source} {file}:{line}: planted {status} {}, found {s} {}",
-                        mask(who),
-                        mask(p)
+                        mask_ids(who),
+                        mask_ids(p)
                     ));
                 }
             }
         }
     })?;
     Ok(())
-}
-
-/// `text` with every word that reads as a resident ID masked (words split at spaces and `;`):
-/// the examples name members, and they reach the terminal.
-fn mask_ids_in(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.len() >= 15 && hedui_schemas::ResidentId::parse(word).is_ok() {
-            out.push_str(&hedui_schemas::id::mask_text(word));
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for ch in text.chars() {
-        if ch == ' ' || ch == ';' || ch == ',' {
-            flush(&mut word, &mut out);
-            out.push(ch);
-        } else {
-            word.push(ch);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
-}
-
-/// IDs in a `;`-separated list, masked (the check's examples reach the terminal).
-fn mask(ids: &str) -> String {
-    ids.split(';')
-        .map(hedui_schemas::id::mask_text)
-        .collect::<Vec<_>>()
-        .join(";")
 }
 
 /// Households of a published batch that PASS although one of its quarantined records (not an
@@ -562,7 +530,7 @@ mod tests {
     #[test]
     fn examples_reach_the_terminal_with_ids_masked() {
         assert_eq!(
-            super::mask_ids_in(
+            super::mask_ids(
                 "finding H1 x: members 11010519491231002X;110105194912310038 measured 2"
             ),
             "finding H1 x: members 110105********002X;110105********0038 measured 2"

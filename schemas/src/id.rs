@@ -221,9 +221,7 @@ impl ResidentId {
 
     /// The birth date in digits 7-14, if it exists.
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        let ymd = (self.body / 1000) % 100_000_000;
-        let (y, m, d) = (ymd / 10_000, (ymd / 100) % 100, ymd % 100);
-        NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)
+        birth_date_of(self.body)
     }
 
     /// The 6-digit administrative code of the place of first registration.
@@ -501,15 +499,16 @@ pub fn one_edit_away(raw: &str) -> Vec<ResidentId> {
     out
 }
 
-/// Whether digits 7 to 14 of the ID with 17-digit `body` are a date that exists.
-fn date_exists(body: u64) -> bool {
+/// The birth date digits 7 to 14 of the ID with 17-digit `body` spell, if it exists.
+fn birth_date_of(body: u64) -> Option<NaiveDate> {
     let ymd = (body / 1000) % 100_000_000;
-    NaiveDate::from_ymd_opt(
-        (ymd / 10_000) as i32,
-        ((ymd / 100) % 100) as u32,
-        (ymd % 100) as u32,
-    )
-    .is_some()
+    let (y, m, d) = (ymd / 10_000, (ymd / 100) % 100, ymd % 100);
+    NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)
+}
+
+/// Whether the birth date of the ID with 17-digit `body` exists.
+fn date_exists(body: u64) -> bool {
+    birth_date_of(body).is_some()
 }
 
 /// `raw` as [`ResidentId::parse`] reads it before checking it: spaces dropped, full-width
@@ -679,6 +678,14 @@ mod tests {
         );
     }
 
+    /// The ID of a person registered at `address`, born `days` after 1935-01-01, with
+    /// sequence number `seq`.
+    fn born_after_1935(address: u64, days: i64, seq: u64) -> ResidentId {
+        let born = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap() + chrono::Duration::days(days);
+        let ymd: u64 = born.format("%Y%m%d").to_string().parse().unwrap();
+        ResidentId::from_body(address * 100_000_000_000 + ymd * 1000 + seq).unwrap()
+    }
+
     proptest! {
         // Any single slip that the checksum catches leaves the person among the candidates.
         #[test]
@@ -690,9 +697,7 @@ mod tests {
             pos in 0usize..19,
             digit in 0u8..10,
         ) {
-            let born = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap() + chrono::Duration::days(days);
-            let ymd: u64 = born.format("%Y%m%d").to_string().parse().unwrap();
-            let id = ResidentId::from_body(address * 100_000_000_000 + ymd * 1000 + seq).unwrap();
+            let id = born_after_1935(address, days, seq);
             let typo = slip(&id.to_string(), kind, pos, char::from(b'0' + digit));
             if typo != id.to_string() && ResidentId::parse(&typo).is_err() {
                 prop_assert!(one_edit_away(&typo).contains(&id), "{typo}");
@@ -710,9 +715,7 @@ mod tests {
             pos in 0usize..16,
             digit in 0u8..10,
         ) {
-            let born = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap() + chrono::Duration::days(days);
-            let ymd: u64 = born.format("%Y%m%d").to_string().parse().unwrap();
-            let id = ResidentId::from_body(address * 100_000_000_000 + ymd * 1000 + seq).unwrap();
+            let id = born_after_1935(address, days, seq);
             let old = id.to_15().unwrap();
             let typo = slip(&old, kind, pos, char::from(b'0' + digit));
             if typo != old && ResidentId::parse(&typo).is_err() {
