@@ -73,6 +73,14 @@ pub struct SourceReport {
     /// the ingest folder; written only when there are warnings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings_file: Option<String>,
+    /// Quarantined rows whose subject's ID alone did not read (`validate::validate_unread`),
+    /// also staged with their values for the engine's linkage.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+    /// Those rows (`staged/<source>.unread.parquet`, the staged schema with no subject key),
+    /// relative to the ingest folder; written only when there are some and the source is ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_staged: Option<String>,
 }
 
 /// `ingest.json`.
@@ -162,6 +170,8 @@ impl SourceReport {
             warnings: 0,
             warnings_by_reason: BTreeMap::new(),
             warnings_file: None,
+            unread: 0,
+            unread_staged: None,
         }
     }
 }
@@ -261,18 +271,22 @@ pub fn ingest_source(
     let staged_rel = format!("staged/{id}.parquet");
     let quarantine_rel = format!("quarantine/{id}.parquet");
     let warnings_rel = format!("warnings/{id}.parquet");
+    let unread_rel = format!("staged/{id}.unread.parquet");
     let staged_path = opts.out.join(&staged_rel);
+    let unread_path = opts.out.join(&unread_rel);
     let quarantine_path = opts.out.join(&quarantine_rel);
     let warnings_path = opts.out.join(&warnings_rel);
     let partial = |p: &Path| p.with_extension("parquet.partial");
-    // A warnings file of an earlier ingest into this folder is not this one's.
+    // A warnings or unread file of an earlier ingest into this folder is not this one's.
     let _ = std::fs::remove_file(&warnings_path);
+    let _ = std::fs::remove_file(&unread_path);
     let result = run(
         plan,
         opts,
         &partial(&staged_path),
         &partial(&quarantine_path),
         &partial(&warnings_path),
+        &partial(&unread_path),
     );
     let mut report = match result {
         Ok(r) => r,
@@ -282,6 +296,7 @@ pub fn ingest_source(
             let _ = std::fs::remove_file(partial(&staged_path).with_extension("rewrite"));
             let _ = std::fs::remove_file(partial(&quarantine_path));
             let _ = std::fs::remove_file(partial(&warnings_path));
+            let _ = std::fs::remove_file(partial(&unread_path));
             let _ = std::fs::remove_file(&staged_path);
             return SourceReport::failed(id, e.to_string());
         }
@@ -300,12 +315,26 @@ pub fn ingest_source(
     // Quarantine is kept either way (it explains a failure); the staged snapshot only when ok.
     let moved = std::fs::rename(partial(&quarantine_path), &quarantine_path);
     if report.status == Status::Ok {
-        if let Err(e) = moved.and_then(|_| std::fs::rename(partial(&staged_path), &staged_path)) {
+        // The rows of unreadable IDs first: a staged snapshot is never there without them.
+        let unread = if report.unread > 0 {
+            std::fs::rename(partial(&unread_path), &unread_path)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = moved
+            .and_then(|_| unread)
+            .and_then(|_| std::fs::rename(partial(&staged_path), &staged_path))
+        {
+            let _ = std::fs::remove_file(&unread_path);
             return SourceReport::failed(id, format!("{id}: publishing the staged snapshot: {e}"));
         }
         report.staged = Some(staged_rel);
+        if report.unread > 0 {
+            report.unread_staged = Some(unread_rel);
+        }
     } else {
         let _ = std::fs::remove_file(partial(&staged_path));
+        let _ = std::fs::remove_file(partial(&unread_path));
         let _ = std::fs::remove_file(&staged_path);
     }
     report.quarantine = Some(quarantine_rel);
@@ -354,6 +383,7 @@ fn run(
     staged_path: &Path,
     quarantine_path: &Path,
     warnings_path: &Path,
+    unread_path: &Path,
 ) -> Result<SourceReport> {
     let def = plan.def;
     for p in [staged_path, quarantine_path, warnings_path] {
@@ -372,6 +402,9 @@ fn run(
     let mut warnings = QuarantineBuilder::default();
     // Opened at the first warning: most deliveries have none.
     let mut warnings_w: Option<ArrowWriter<File>> = None;
+    // The rows rejected for their subject's ID alone, with their values; opened at the first.
+    let mut unread = StagedBuilder::unread(def);
+    let mut unread_w: Option<ArrowWriter<File>> = None;
     let spill = staged_path.with_extension("dedup");
     let mut dedup = crate::dedup::Dedup::new(&spill).map_err(|e| Error::Stage {
         source_id: def.id.into(),
@@ -396,6 +429,13 @@ fn run(
             w.write(&b.finish()?)
                 .map_err(|e| write_err(warnings_path, e))
         };
+    let write_unread = |b: &mut StagedBuilder, w: &mut Option<ArrowWriter<File>>| -> Result<()> {
+        let w = match w {
+            Some(w) => w,
+            None => w.insert(parquet_writer(unread_path, b.schema(), def.id)?),
+        };
+        w.write(&b.finish()?).map_err(|e| write_err(unread_path, e))
+    };
     let mut sink = |label: &str, records: Vec<RawRecord>| -> Result<()> {
         // Validate and hash in parallel; decide duplicates and append in order.
         let judged: Vec<(std::result::Result<crate::validate::Row, Rejection>, u128)> = records
@@ -463,6 +503,13 @@ fn run(
                 }
                 Err(rej) => rej,
             };
+            if r.problem.is_none() && crate::validate::is_unread_subject(plan, &rejection) {
+                let refs: Vec<Option<&str>> = r.fields.iter().map(|f| f.as_deref()).collect();
+                if let Some(values) = crate::validate::validate_unread(plan, &refs) {
+                    unread.append(&values, label, r.line);
+                    report.unread += 1;
+                }
+            }
             report.quarantined += 1;
             *report
                 .by_reason
@@ -491,6 +538,9 @@ fn run(
         }
         if warnings.len() >= opts.batch_rows {
             write_warnings(&mut warnings, &mut warnings_w)?;
+        }
+        if unread.len() >= opts.batch_rows {
+            write_unread(&mut unread, &mut unread_w)?;
         }
         Ok(())
     };
@@ -540,6 +590,12 @@ fn run(
     }
     if let Some(w) = warnings_w {
         w.close().map_err(|e| write_err(warnings_path, e))?;
+    }
+    if !unread.is_empty() {
+        write_unread(&mut unread, &mut unread_w)?;
+    }
+    if let Some(w) = unread_w {
+        w.close().map_err(|e| write_err(unread_path, e))?;
     }
     debug_assert_eq!(report.read, report.accepted + report.quarantined);
     Ok(report)

@@ -80,6 +80,28 @@ impl StagedBuilder {
         }
     }
 
+    /// A builder for the rows whose subject's ID did not read (`staged/<source>.unread.parquet`):
+    /// the staged schema with the subject's key nullable (it is always null there).
+    pub fn unread(def: &'static SourceDef) -> Self {
+        let mut b = Self::new(def);
+        let key = format!("{}_key", def.subject().name);
+        let fields: Vec<Field> = b
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let f = f.as_ref().clone();
+                if f.name() == &key {
+                    f.with_nullable(true)
+                } else {
+                    f
+                }
+            })
+            .collect();
+        b.schema = Arc::new(Schema::new(fields));
+        b
+    }
+
     /// Rows buffered.
     pub fn len(&self) -> usize {
         self.rows
@@ -97,6 +119,13 @@ impl StagedBuilder {
             match (f.ty, v, &mut self.cols[c]) {
                 (FieldType::PersonId, Value::Person { key, raw }, Col::I64(k)) => {
                     k.append_value(*key);
+                    if let Col::Utf8(r) = &mut self.cols[c + 1] {
+                        r.append_value(raw);
+                    }
+                }
+                // A subject whose ID does not read, as delivered (validate::validate_unread).
+                (FieldType::PersonId, Value::Text(raw), Col::I64(k)) => {
+                    k.append_null();
                     if let Col::Utf8(r) = &mut self.cols[c + 1] {
                         r.append_value(raw);
                     }

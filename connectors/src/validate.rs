@@ -160,6 +160,50 @@ pub fn validate_row(plan: &SourcePlan, raw: &[Option<&str>]) -> Result<Row, Reje
     Ok(Row { values, warnings })
 }
 
+/// The reasons a subject's resident ID fails for that the linkage may repair: the digits are
+/// there, one may be mistyped.
+pub const LINKABLE_ID_REASONS: [ReasonCode; 3] = [
+    ReasonCode::IdChecksum,
+    ReasonCode::IdFormat,
+    ReasonCode::IdBirthDate,
+];
+
+/// Whether `rejection` is a subject's ID the linkage may repair ([`LINKABLE_ID_REASONS`]).
+pub fn is_unread_subject(plan: &SourcePlan, rejection: &Rejection) -> bool {
+    let subject = plan.def.subject().name;
+    rejection.field == Some(subject) && LINKABLE_ID_REASONS.contains(&rejection.reason)
+}
+
+/// The values of a row rejected for its subject's ID alone: the subject as delivered
+/// ([`Value::Text`], staged with no key) and every other field validated as
+/// [`validate_row`] does (a detail that fails staged empty). `None` when another field
+/// rejects the row too. The engine's linkage may attribute such a row to a member, as a
+/// probable record.
+pub fn validate_unread(plan: &SourcePlan, raw: &[Option<&str>]) -> Option<Vec<Value>> {
+    let src = plan.def;
+    if raw.len() != src.fields.len() {
+        return None;
+    }
+    let subject = src.subject().name;
+    let mut values = Vec::with_capacity(raw.len());
+    for ((f, fp), r) in src.fields.iter().zip(&plan.fields).zip(raw) {
+        if f.name == subject {
+            values.push(Value::Text((*r)?.to_string()));
+            continue;
+        }
+        if fp.source == FieldSource::Absent {
+            values.push(Value::Null);
+            continue;
+        }
+        match validate_field(f, fp, *r) {
+            Ok(v) => values.push(v),
+            Err(_) if f.is_detail() => values.push(Value::Null),
+            Err(_) => return None,
+        }
+    }
+    Some(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

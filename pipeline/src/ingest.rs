@@ -115,6 +115,7 @@ pub async fn ingest_all(
     }
     for id in &plan.absent {
         let _ = std::fs::remove_file(out.join(format!("staged/{id}.parquet")));
+        let _ = std::fs::remove_file(out.join(format!("staged/{id}.unread.parquet")));
         sources.insert(
             id.to_string(),
             SourceReport::failed(id, format!("{id}: not configured in hedui.toml")),

@@ -39,9 +39,10 @@ pub(super) fn evidence_batch(
     keys: &HouseholdKeys,
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
+    probable: &super::probable::Probable,
 ) -> Result<RecordBatch> {
     let (gathered, rendered) = rayon::join(
-        || gather_evidence(b, rule_index, acc),
+        || gather_evidence(b, rule_index, acc, probable),
         || render_evidence(b, schema, keys),
     );
     gathered?;
@@ -90,8 +91,15 @@ pub(super) fn gather_evidence(
     b: &RecordBatch,
     rule_index: &BTreeMap<&str, usize>,
     acc: &mut BTreeMap<(i64, usize), Acc>,
+    probable: &super::probable::Probable,
 ) -> Result<()> {
     let hh = int_column(b, "hh")?;
+    // Where each row is, read only when there are probable records to find.
+    let (file, line) = if probable.is_empty() {
+        (None, Vec::new())
+    } else {
+        (Some(evidence_text(b, "file")?), int_column(b, "line")?)
+    };
     let rule = evidence_text(b, "rule")?;
     let person = int_column(b, "person_key")?;
     let source = evidence_text(b, "source")?;
@@ -136,6 +144,12 @@ pub(super) fn gather_evidence(
             a.measure = Some(a.measure.map_or(m, |x: i64| x.max(m)));
         }
         a.rows += 1;
+        if let (Some(file), Some(s)) = (&file, text_value(&source, i))
+            && let (Some(f), Some(l)) = (text_value(file, i), line[i])
+            && probable.contains(s, f, l)
+        {
+            a.probable_rows += 1;
+        }
         // (A record key repeats within a finding, a month's for every member: it is copied
         // only the first time.)
         if let Some(k) = record_key_of(&key, &key_a, &key_b, i)

@@ -86,6 +86,17 @@ pub struct Finding {
     pub standard_from: Option<NaiveDate>,
     /// Legal reference of the standard.
     pub reference: Option<String>,
+    /// What of it rests on probable records (linked by the linkage; probable.rs), if any.
+    pub probable: Option<ProbableNote>,
+}
+
+/// The part probable records play in a finding (its sentence says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbableNote {
+    /// Evidence rows that are probable records.
+    pub rows: u64,
+    /// For a sum, the measured value without the probable records.
+    pub certain: Option<i64>,
 }
 
 impl Finding {
@@ -192,13 +203,16 @@ impl Engine {
         progress(Stage::Linkage);
         let started = super::StageTimer::start();
         let linkage = self.link(policy, keys.ids.len(), out).await?;
+        let records = linkage.report.total.unreadable_id;
+        // The linked records whose other fields read: copies of records read, or probable
+        // records, which enter their sources' tables (probable.rs).
+        let probable = self.attribute(linkage, out).await?;
+        let certain = self.certain_sums(&params, &probable).await?;
+        self.enter_probable(&params, &probable).await?;
+        let certain_table = certain_table(&certain)?;
+        self.register_table("certain_sums", certain_table)?;
         let (ms, cpu_ms) = started.ms();
-        tracing::debug!(
-            ms,
-            cpu_ms,
-            records = linkage.unreadable_id,
-            "engine linkage"
-        );
+        tracing::debug!(ms, cpu_ms, records, "engine linkage");
         progress(Stage::Sums);
         // The sums, one query after the other, to the engine's scratch folder, in more
         // partitions than the other queries (`SUM_PARTITIONS_FACTOR`).
@@ -268,7 +282,7 @@ impl Engine {
             .map_err(df_err)?;
         let evidence_rows = self
             .stream_to(sorted, &out.join("evidence.parquet"), |b| {
-                evidence_batch(b, &schema, &keys, &rule_index, &mut acc)
+                evidence_batch(b, &schema, &keys, &rule_index, &mut acc, &probable)
             })
             .await?;
         let _ = self
@@ -317,6 +331,7 @@ impl Engine {
         let c = Decide {
             policy,
             counted_of: &counted_of,
+            certain: &certain,
             no_counted_member: Rule::NoCountedMember.index(),
             unverified: &unverified,
             unverified_policy: &unverified_policy,
@@ -589,13 +604,15 @@ const OVER_THE_LINES: [(&str, &str, &str); 2] = [
     (
         "income_members",
         "SELECT m.hh, m.person_key FROM members m \
-         JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.over_line",
+         JOIN metrics x ON x.hh = m.hh LEFT JOIN certain_sums c ON c.hh = m.hh \
+         WHERE m.excluded IS NULL AND (x.over_line OR c.income_fen > x.income_limit_fen)",
         super::prefilter::OVER_LINE,
     ),
     (
         "asset_members",
         "SELECT m.hh, m.person_key FROM members m \
-         JOIN metrics x ON x.hh = m.hh WHERE m.excluded IS NULL AND x.over_limit",
+         JOIN metrics x ON x.hh = m.hh LEFT JOIN certain_sums c ON c.hh = m.hh \
+         WHERE m.excluded IS NULL AND (x.over_limit OR c.assets_fen > x.asset_limit_fen)",
         super::prefilter::OVER_LIMIT,
     ),
 ];
@@ -633,4 +650,32 @@ fn conform(b: &RecordBatch, rule: Rule, schema: &SchemaRef) -> Result<RecordBatc
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
+}
+
+/// The households' sums without their probable records (`certain_sums`: hh, income_fen,
+/// assets_fen; empty when there are none): a household over a line only without them has a
+/// finding too (REVIEW).
+fn certain_table(
+    certain: &std::collections::HashMap<i64, (i64, i64)>,
+) -> Result<Arc<datafusion::datasource::MemTable>> {
+    use arrow::array::Int64Array;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("hh", DataType::Int64, false),
+        Field::new("income_fen", DataType::Int64, false),
+        Field::new("assets_fen", DataType::Int64, false),
+    ]));
+    let mut rows: Vec<(i64, (i64, i64))> = certain.iter().map(|(h, v)| (*h, *v)).collect();
+    rows.sort_unstable();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.0))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.1))),
+        ],
+    )?;
+    Ok(Arc::new(
+        datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
+            .map_err(super::df_err)?,
+    ))
 }

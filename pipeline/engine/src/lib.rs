@@ -48,6 +48,7 @@ pub mod outcome;
 pub mod output;
 mod params;
 mod prefilter;
+mod probable;
 mod rules;
 pub mod sentence;
 
@@ -135,6 +136,9 @@ pub struct Engine {
     /// The engine's own scratch folder (empty stand-ins for missing sources, the income and
     /// asset sums), under the spill folder or the system's temp folder; removed on drop.
     scratch: std::path::PathBuf,
+    /// The snapshot's folder (none for an engine over empty tables): where the rows whose
+    /// subject's ID did not read are staged (probable.rs).
+    ingest_dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Engine {
@@ -309,6 +313,7 @@ impl Engine {
             tables: Vec::new(),
             missing: Vec::new(),
             scratch,
+            ingest_dir: ingest_dir.map(Path::to_path_buf),
         };
         // The key tests (prefilter.rs) of no member yet, so that every plan can be made (and
         // explained) before a batch; `verify` registers each over its members.

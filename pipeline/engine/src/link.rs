@@ -284,6 +284,14 @@ pub struct LinkageCounts {
     pub ambiguous: u64,
     /// No candidate reached the threshold (or none at all).
     pub unlinked: u64,
+    /// Linked records that enter the sums and the rules as probable records (all their other
+    /// fields read, and not a copy of a record read).
+    #[serde(default)]
+    pub probable: u64,
+    /// Linked records that are copies of a record of the member that was read (or of
+    /// another probable record): nothing new.
+    #[serde(default)]
+    pub copies: u64,
 }
 
 /// How the weights were fitted, and what they are (`linkage.json`'s `model`).
@@ -349,6 +357,7 @@ fn linked_schema() -> SchemaRef {
         Field::new("field", DataType::Utf8, false),
         Field::new("shown", DataType::Utf8, false),
         Field::new("status", DataType::Utf8, false),
+        Field::new("read", DataType::Boolean, false),
     ]))
 }
 
@@ -386,13 +395,14 @@ fn bin(score: f64) -> i64 {
 
 impl Engine {
     /// Runs the linkage stage over the registered `members` (hh order, `households` of them):
-    /// writes `linkage.parquet` and `linkage.json` to `out`, registers `linked`.
+    /// writes `linkage.parquet` to `out`; gives the records attributed to members and the
+    /// report (`linkage.json`, written once the probable records are known: probable.rs).
     pub(crate) async fn link(
         &self,
         policy: &Policy,
         households: usize,
         out: &Path,
-    ) -> Result<LinkageCounts> {
+    ) -> Result<Linked> {
         let read = hedui_schemas::rules::read_sources();
         let reasons = ID_REASONS
             .iter()
@@ -620,7 +630,6 @@ impl Engine {
         let mut per_source: BTreeMap<String, LinkageCounts> = BTreeMap::new();
         let mut total = LinkageCounts::default();
         let mut histogram: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-        let linked_schema = linked_schema();
         let mut linked_rows: Vec<(i64, usize, &'static str)> = Vec::new();
         let chunk = 8192;
         for start in (0..n).step_by(chunk) {
@@ -703,34 +712,22 @@ impl Engine {
         w.finish()?;
         // The records about members, for the rules.
         linked_rows.sort_unstable();
-        let col = |f: &dyn Fn(&Unread) -> &str| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(
-                linked_rows.iter().map(|(_, i, _)| f(&unread[*i])),
-            ))
-        };
-        let linked = RecordBatch::try_new(
-            linked_schema.clone(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(
-                    linked_rows.iter().map(|(k, _, _)| *k),
-                )),
-                col(&|u| &u.source),
-                col(&|u| &u.file),
-                Arc::new(Int64Array::from_iter_values(
-                    linked_rows.iter().map(|(_, i, _)| unread[*i].line),
-                )),
-                col(&|u| &u.reason),
-                col(&|u| &u.field),
-                col(&|u| &u.shown),
-                Arc::new(StringArray::from_iter_values(
-                    linked_rows.iter().map(|(_, _, s)| *s),
-                )),
-            ],
-        )?;
-        self.register_table(
-            "linked",
-            Arc::new(MemTable::try_new(linked_schema, vec![vec![linked]]).map_err(df_err)?),
-        )?;
+        let rows = linked_rows
+            .iter()
+            .map(|(k, i, status)| {
+                let u = &unread[*i];
+                LinkedRow {
+                    person_key: *k,
+                    source: u.source.clone(),
+                    file: u.file.clone(),
+                    line: u.line,
+                    reason: u.reason.clone(),
+                    field: u.field.clone(),
+                    shown: u.shown.clone(),
+                    status,
+                }
+            })
+            .collect();
         let per_field = |f: &dyn Fn(usize) -> f64| -> BTreeMap<String, f64> {
             FIELDS
                 .iter()
@@ -766,13 +763,66 @@ impl Engine {
             sources: per_source,
             best_score_bits: histogram,
         };
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::Inconsistent(format!("linkage.json: {e}")))?
-            + "\n";
-        let json_path = out.join("linkage.json");
-        std::fs::write(&json_path, text).map_err(crate::error::io(&json_path))?;
-        Ok(total)
+        Ok(Linked { rows, report })
     }
+}
+
+/// A record the linkage attributed to a member: `linked` to them, or `ambiguous` between
+/// them and others.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkedRow {
+    pub(crate) person_key: i64,
+    pub(crate) source: String,
+    pub(crate) file: String,
+    pub(crate) line: i64,
+    pub(crate) reason: String,
+    pub(crate) field: String,
+    pub(crate) shown: String,
+    pub(crate) status: &'static str,
+}
+
+/// What the linkage stage gives the next: the records attributed, and its report.
+pub(crate) struct Linked {
+    pub(crate) rows: Vec<LinkedRow>,
+    pub(crate) report: LinkageReport,
+}
+
+/// Registers `linked`: the records attributed to members, each with whether it was read
+/// (`read`: a linked record whose other fields read, a probable record or a copy of one
+/// read; probable.rs), which is what `unreadable_records` does not report.
+pub(crate) fn linked_table(rows: &[LinkedRow], read: &[bool]) -> Result<Arc<MemTable>> {
+    let schema = linked_schema();
+    let text = |f: &dyn Fn(&LinkedRow) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.person_key),
+            )),
+            text(&|r| &r.source),
+            text(&|r| &r.file),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.line))),
+            text(&|r| &r.reason),
+            text(&|r| &r.field),
+            text(&|r| &r.shown),
+            text(&|r| r.status),
+            Arc::new(arrow::array::BooleanArray::from(read.to_vec())),
+        ],
+    )?;
+    MemTable::try_new(schema, vec![vec![batch]])
+        .map(Arc::new)
+        .map_err(df_err)
+}
+
+/// Writes `linkage.json` into `out`.
+pub(crate) fn write_report(report: &LinkageReport, out: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| Error::Inconsistent(format!("linkage.json: {e}")))?
+        + "\n";
+    let json_path = out.join("linkage.json");
+    std::fs::write(&json_path, text).map_err(crate::error::io(&json_path))
 }
 
 #[cfg(test)]

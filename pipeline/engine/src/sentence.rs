@@ -90,7 +90,45 @@ pub fn sentences(f: &Finding, policy: &Policy) -> (String, String) {
         policy,
     };
     let (zh, en) = (super::rules::def(f.rule).sentence)(f, &words);
-    (format!("{zh}{basis_zh}"), format!("{en}{basis_en}"))
+    let (probable_zh, probable_en) = probable(f);
+    (
+        format!("{zh}{probable_zh}{basis_zh}"),
+        format!("{en}{probable_en}{basis_en}"),
+    )
+}
+
+/// What the finding says of its probable records (records whose ID did not read, attributed
+/// to a member by the linkage): how many, and a sum's figure without them.
+fn probable(f: &Finding) -> (String, String) {
+    let Some(p) = f.probable else {
+        return (String::new(), String::new());
+    };
+    let mut zh = String::new();
+    let mut en = String::new();
+    if p.rows > 0 {
+        zh.push_str(&format!(
+            "其中 {} 条记录的身份证号无法识读，系按姓名、出生日期等比对归属的可能记录，需核实；",
+            p.rows
+        ));
+        en.push_str(&format!(
+            " {} record(s) behind it carry an ID that does not read and were attributed to the member by record linkage (probable records, to be confirmed).",
+            p.rows
+        ));
+    }
+    if let Some(c) = p.certain {
+        let unit = if f.rule == hedui_schemas::Rule::IncomeOverLine {
+            ("收入", "income")
+        } else {
+            ("资产", "assets")
+        };
+        zh.push_str(&format!("不计可能记录时{}为 {} 元；", unit.0, yuan(c)));
+        en.push_str(&format!(
+            " Without the probable records the {} are {} yuan.",
+            unit.1,
+            yuan(c)
+        ));
+    }
+    (zh, en)
 }
 
 #[cfg(test)]
@@ -127,6 +165,7 @@ mod tests {
             multiple_bp: Some(10_000),
             standard_from: chrono::NaiveDate::from_ymd_opt(2024, 7, 1),
             reference: Some("穗民规字〔2024〕1号".into()),
+            probable: None,
         };
         let (zh, en) = sentences(&f, &policy);
         assert!(

@@ -45,6 +45,10 @@ pub struct PlantRates {
     /// A namesake of a member born the same day in the same county, applying alone, and a
     /// record of the member whose mistyped ID is one slip from both: it must stay ambiguous.
     pub ambiguous_namesake: f64,
+    /// A bank deposit of a counted member delivered only with a mistyped ID (one sequence
+    /// digit): the linkage attributes it, so it counts as a probable record, and the asset
+    /// finding it makes (or adds to) is REVIEW unless the household is over without it.
+    pub probable_deposit: f64,
     pub dead_member: f64,
     pub undeclared_spouse: f64,
     pub undeclared_minor_child: f64,
@@ -73,6 +77,7 @@ impl Default for PlantRates {
             member_in_two_households: 0.004,
             other_programme_elsewhere: 0.004,
             ambiguous_namesake: 0.002,
+            probable_deposit: 0.004,
             dead_member: 0.012,
             undeclared_spouse: 0.01,
             undeclared_minor_child: 0.01,
@@ -249,7 +254,11 @@ struct Hh<'c, 'o, R: Rng> {
     findings: Vec<Finding>,
     planted: Vec<&'static str>,
     income_evidence: Vec<Evidence>,
+    /// The evidence of the financial assets planted (what an asset finding shows).
+    asset_evidence: Vec<Evidence>,
     twin: Option<Twin>,
+    /// The member a namesake was planted beside.
+    namesake_of: Option<ResidentId>,
 }
 
 /// Person slots per household in the serial space (declared and undeclared people).
@@ -1360,6 +1369,88 @@ impl<R: Rng> Hh<'_, '_, R> {
         income
     }
 
+    /// A bank deposit of a counted member whose every record carries a mistyped ID (a
+    /// sequence digit changed: the birth date, birthplace and sex still read), so only the
+    /// linkage finds its owner. Enough to put the household over the asset limit when it was
+    /// not (the finding then rests on the probable record: REVIEW), or on top of a household
+    /// already over (FLAG, the figure with it). Not for the member a namesake was planted
+    /// beside (it would be ambiguous) nor one declared in a second household (it would count
+    /// there too). The amount added to the assets.
+    fn plant_probable_deposit(
+        &mut self,
+        rng: &mut impl Rng,
+        lines: &Lines,
+        counted_people: &[Person],
+        assets: i64,
+    ) -> i64 {
+        let ctx = self.ctx;
+        if counted_people.is_empty() || !rng.random_bool(ctx.plant.probable_deposit) {
+            return 0;
+        }
+        let twin = self.twin.as_ref().map(|t| self.members[t.member].p.id);
+        let choices: Vec<&Person> = counted_people
+            .iter()
+            .filter(|p| Some(p.id) != self.namesake_of && Some(p.id) != twin)
+            .collect();
+        // (The evidence of an asset finding is every account's latest value: a household's
+        // accounts of nothing would be shown too; none is planted beside those.)
+        if choices.is_empty() || self.asset_evidence.iter().any(|e| e.amount_fen == Some(0)) {
+            return 0;
+        }
+        let who = choices[rng.random_range(0..choices.len())].clone();
+        let limit = lines.asset_limit;
+        let amount = if assets <= limit {
+            limit - assets + yuan(rng, 1, 5000)
+        } else {
+            yuan(rng, 100, 5000)
+        };
+        let mut digits: Vec<char> = who.id.to_string().chars().collect();
+        let Some(was) = digits[14].to_digit(10) else {
+            return 0;
+        };
+        digits[14] = char::from_digit((was + 1 + rng.random_range(0..9)) % 10, 10).unwrap_or('0');
+        let typed: String = digits.into_iter().collect();
+        let bank = banks()[rng.random_range(0..banks().len())];
+        let account = format!("6217{:012}", self.idx * 64 + 62);
+        let date = ctx.as_of - Duration::days(rng.random_range(0..=25));
+        let mut cells = recs::bank_deposit(&who, bank, &account, amount, date);
+        cells[0] = super::model::Cell::Raw(typed);
+        self.out.recs[src::BANK_DEPOSIT].push(Rec {
+            cells,
+            dirty: Some((super::model::DirtyKind::IdSlipDigit, "person", who.id)),
+            link: None,
+        });
+        self.planted.push("probable_deposit");
+        let ev = Self::ev(
+            who.id,
+            "bank_deposit",
+            account,
+            Some(amount),
+            date.to_string(),
+        );
+        let total = assets + amount;
+        if let Some(f) = self
+            .findings
+            .iter_mut()
+            .find(|f| f.rule == Rule::AssetsOverLimit)
+        {
+            f.measured = total;
+            f.evidence.push(ev);
+        } else if total > limit {
+            let mut evidence = std::mem::take(&mut self.asset_evidence);
+            evidence.push(ev);
+            self.findings.push(Finding {
+                rule: Rule::AssetsOverLimit,
+                severity: hedui_schemas::Severity::Review,
+                members: lines.everyone.clone(),
+                measured: total,
+                threshold: limit,
+                evidence,
+            });
+        }
+        amount
+    }
+
     /// Financial assets: the planted case against the limit, and accounts of excluded members
     /// that must not count. The assets counted.
     fn plant_assets(&mut self, lines: &Lines) -> i64 {
@@ -1395,6 +1486,8 @@ impl<R: Rng> Hh<'_, '_, R> {
             if target > asset_limit {
                 let ids = lines.everyone.clone();
                 self.find(Rule::AssetsOverLimit, ids, target, asset_limit, ev);
+            } else {
+                self.asset_evidence = ev;
             }
         }
         // Trap: accounts of excluded members do not count.
@@ -1874,6 +1967,7 @@ impl<R: Rng> Hh<'_, '_, R> {
         let Some(b) = namesake else {
             return Ok(None);
         };
+        self.namesake_of = Some(a.id);
         let typed = format!("{}{}", &b.to_string()[..17], a.id.check_char());
         let bank = banks()[rng.random_range(0..banks().len())];
         let account = format!("6217{:012}", self.idx * 64 + 63);
@@ -1999,7 +2093,9 @@ pub fn household<R: Rng>(
         findings: Vec::new(),
         planted: Vec::new(),
         income_evidence: Vec::new(),
+        asset_evidence: Vec::new(),
         twin: None,
+        namesake_of: None,
     };
     let app = Application {
         date: h.days_before(0, 30),
@@ -2051,6 +2147,7 @@ pub fn household<R: Rng>(
 
     let twin = h.twin_household(&app)?;
     let namesake = h.plant_namesake(rng2, &counted_people)?;
+    let assets = assets + h.plant_probable_deposit(rng2, &lines, &counted_people, assets);
     h.findings.sort_by_key(|f| f.rule);
     let counted_ids = lines.everyone.clone();
     let truth = TruthHousehold {

@@ -297,8 +297,11 @@ fn unreadable_records(out: &mut Out, styles: &[style::Style]) {
             } else {
                 (None, shown)
             };
+            // A linked record is read: every other field of these reads, so it is either a
+            // copy of a record of the member that was read (a dirty copy: nothing new), or
+            // the only one (a probable record, whose truth the household planted).
             let about: Vec<ResidentId> = match (status, &rec.link) {
-                (Some("unlinked"), _) => continue,
+                (Some("unlinked" | "linked"), _) => continue,
                 (Some(_), Some((_, members))) => members.clone(),
                 _ if kind.is_unreadable_about_subject() => vec![id],
                 _ => continue,

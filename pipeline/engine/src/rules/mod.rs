@@ -92,6 +92,8 @@ pub(crate) struct Gathered {
     pub measure: Option<i64>,
     /// Rows.
     pub rows: u64,
+    /// Rows that are probable records (probable.rs).
+    pub probable_rows: u64,
 }
 
 /// The household figures a rule's measure may read (its row of `households.parquet`).
@@ -231,6 +233,7 @@ pub(crate) mod tests {
             multiple_bp: Some(10_000),
             standard_from: chrono::NaiveDate::from_ymd_opt(2025, 1, 1),
             reference: Some("穗民规字〔2024〕1号".into()),
+            probable: None,
         }
     }
 
