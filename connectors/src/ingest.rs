@@ -694,6 +694,84 @@ mod tests {
     use arrow::datatypes::DataType;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+    /// Rows rejected for their subject's ID alone are staged with their values for the
+    /// linkage (`staged/<source>.unread.parquet`, no key), from a file as Excel writes it
+    /// (BOM, CRLF, quoted names with commas, doubled quotes and a line break): each staged
+    /// row's line holds its delivered ID in the file; a row with another bad field, an ID in
+    /// scientific notation or a valid ID is not there; the counts still reconcile.
+    #[test]
+    fn rows_whose_subject_id_alone_fails_are_staged_for_the_linkage() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "11010519491231002X";
+        let checksum = "110105194912310021";
+        let short = "11010519491231002";
+        let text = format!(
+            "\u{feff}证件号码,客户姓名,开户行,账号,余额(元),余额日期\r\n\
+             {good},\"张,三\",工商银行,6212****0001,100.50,2026-10-01\r\n\
+             {checksum},\"李 \"\"四\"\"\",工商银行,6212****0002,200.00,2026-10-01\r\n\
+             {checksum},王五,工商银行,6212****0003,300.00,2026-02-30\r\n\
+             {short},\"赵\r\n六\",建设银行,6217****0004,400.00,2026-10-01\r\n\
+             1.10105E+17,钱七,建设银行,6217****0005,500.00,2026-10-01\r\n\
+             {checksum},孙八,建设银行,6217****0006,600.00,2026-10-01"
+        );
+        std::fs::write(dir.path().join("d.csv"), &text).unwrap();
+        let def = hedui_schemas::source("bank_deposit").unwrap();
+        let c: SourceConfig =
+            toml::from_str(r#"connector = { kind = "csv", path = "d.csv" }"#).unwrap();
+        let plan = c.build(def, dir.path(), &Gates::default()).unwrap();
+        let opts = IngestOptions {
+            out: dir.path().join("ingest"),
+            batch_rows: 2,
+        };
+        let r = ingest_source(&plan, &opts, None);
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!((r.read, r.accepted, r.quarantined), (6, 1, 5), "{r:?}");
+        assert_eq!(r.unread, 3, "{r:?}");
+        assert_eq!(
+            r.unread_staged.as_deref(),
+            Some("staged/bank_deposit.unread.parquet")
+        );
+        let file = File::open(opts.out.join("staged/bank_deposit.unread.parquet")).unwrap();
+        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        let rows = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let text_of = |c: &str| -> Vec<Option<String>> {
+            let a = arrow::compute::cast(rows.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
+            let a = a.as_string::<i32>();
+            (0..a.len())
+                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                .collect()
+        };
+        assert_eq!(rows.column_by_name("person_key").unwrap().null_count(), 3);
+        let ids: Vec<String> = text_of("person_id_raw").into_iter().flatten().collect();
+        assert_eq!(ids, [checksum, short, checksum]);
+        let names: Vec<String> = text_of("name").into_iter().flatten().collect();
+        assert_eq!(names, ["李 \"四\"", "赵\r\n六", "孙八"]);
+        let fen = rows.column_by_name("balance_fen").unwrap();
+        let fen: Vec<i64> = fen
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec();
+        assert_eq!(fen, [20_000, 40_000, 60_000]);
+        // Each line, read back from the delivered file, holds the ID delivered there.
+        let delivered = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+        let physical: Vec<&str> = delivered.split("\r\n").collect();
+        let lines = rows.column_by_name("_line").unwrap();
+        let lines = lines.as_primitive::<arrow::datatypes::Int64Type>().values();
+        assert_eq!(lines.to_vec(), [3, 5, 8]);
+        for (line, id) in lines.iter().zip(&ids) {
+            assert!(
+                physical[*line as usize - 1].starts_with(id.as_str()),
+                "line {line}: {}",
+                physical[*line as usize - 1]
+            );
+        }
+    }
+
     /// A business register that says a business's status by its cancellation date, has no
     /// business names, and writes every capital in one unit column: mapped with `absent`,
     /// `derive` and `constants`, no preprocessing.

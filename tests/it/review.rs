@@ -1092,6 +1092,36 @@ fn the_summary_and_the_report_show_the_linkage_of_ids_that_do_not_read() {
     let location = format!("{}:{}", record.file, record.line).replace('/', "&#x2f;");
     assert!(page.contains(&location), "{location}");
     assert!(!page.contains(&record.delivered_id) && !page.contains(&person));
+    // A finding that rests on a probable record says so, and its evidence marks the record
+    // with the ID as delivered (masked) and the score.
+    let (n, finding) = (0..view.entries.len())
+        .find_map(|n| {
+            let h = view.household(n).unwrap();
+            let f = h
+                .findings
+                .iter()
+                .find(|f| f.sentence_en.contains("Without the probable records"))?;
+            Some((n, f.clone()))
+        })
+        .expect("a finding that rests on a probable record");
+    assert_eq!(finding.severity, "REVIEW", "{finding:?}");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .arg("report")
+        .arg(root().join(&id))
+        .arg(&view.entries[n].household_id)
+        .args(["--lang", "en", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let page = std::fs::read_to_string(out.join(format!("{}.html", view.entries[n].household_id)))
+        .unwrap();
+    assert!(
+        page.contains(
+            "probable record (its ID does not read; attributed by linkage): ID as delivered "
+        ),
+        "no probable record in the evidence"
+    );
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     for words in [
         "Records whose resident ID does not read",

@@ -655,7 +655,7 @@ fn conform(b: &RecordBatch, rule: Rule, schema: &SchemaRef) -> Result<RecordBatc
 /// The households' sums without their probable records (`certain_sums`: hh, income_fen,
 /// assets_fen; empty when there are none): a household over a line only without them has a
 /// finding too (REVIEW).
-fn certain_table(
+pub(crate) fn certain_table(
     certain: &std::collections::HashMap<i64, (i64, i64)>,
 ) -> Result<Arc<datafusion::datasource::MemTable>> {
     use arrow::array::Int64Array;

@@ -268,6 +268,11 @@ const UI: &[(&str, &str, &str)] = &[
         "Probable records: IDs that do not read, linked to a member by name and more",
     ),
     ("delivered_id", "报送的证件号", "ID as delivered"),
+    (
+        "probable_record",
+        "可能记录（证件号无法识读，按比对归属）",
+        "probable record (its ID does not read; attributed by linkage)",
+    ),
     ("linkage_status", "关联结果", "Linkage"),
     ("score", "得分（比特）", "Score (bits)"),
     ("agreed", "一致项", "Fields that agree"),

@@ -46,6 +46,9 @@ pub(super) struct EvidenceView {
     pub(super) amount: String,
     pub(super) date: String,
     pub(super) location: String,
+    /// For a probable record (its ID did not read; the linkage attributed it to the member):
+    /// the ID as delivered (masked), the score and the fields that agreed.
+    pub(super) probable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -234,6 +237,31 @@ pub fn report_view(
                         (Some(f), None) => f.clone(),
                         _ => String::new(),
                     },
+                    probable: x
+                        .person_id
+                        .as_deref()
+                        .and_then(|id| batch.linked.get(id))
+                        .and_then(|records| {
+                            records.iter().find(|r| {
+                                r.status == "linked"
+                                    && r.source == x.source
+                                    && x.file.as_deref() == Some(r.file.as_str())
+                                    && x.line == Some(r.line)
+                            })
+                        })
+                        .map(|r| {
+                            let t = lang.ui();
+                            format!(
+                                "{}: {} {}, {} {}, {} {}",
+                                t["probable_record"],
+                                t["delivered_id"],
+                                hedui_schemas::id::mask_text(&r.delivered_id),
+                                t["score"],
+                                r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                                t["agreed"],
+                                r.agreed.replace(',', ", ")
+                            )
+                        }),
                 })
                 .collect(),
             decision: decisions.get(i).cloned().flatten(),
