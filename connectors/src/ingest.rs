@@ -322,7 +322,7 @@ pub fn ingest_source(
             Ok(())
         };
         if let Err(e) = moved
-            .and_then(|_| unread)
+            .and(unread)
             .and_then(|_| std::fs::rename(partial(&staged_path), &staged_path))
         {
             let _ = std::fs::remove_file(&unread_path);

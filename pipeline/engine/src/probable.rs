@@ -135,8 +135,8 @@ impl Engine {
                 let mut idx = Vec::new();
                 let mut keys = Vec::new();
                 let mut which = Vec::new();
-                for i in 0..b.num_rows() {
-                    let (Some(line), true) = (lines[i], files.is_valid(i)) else {
+                for (i, line) in lines.iter().enumerate() {
+                    let (Some(line), true) = (*line, files.is_valid(i)) else {
                         continue;
                     };
                     if let Some(&r) = wanted.get(&(files.value(i), line)) {

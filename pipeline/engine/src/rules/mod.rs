@@ -256,6 +256,7 @@ pub(crate) mod tests {
             records: records.iter().map(|r| r.to_string()).collect(),
             measure: None,
             rows,
+            probable_rows: 0,
         }
     }
 
