@@ -139,9 +139,9 @@ impl Tally {
 pub(super) struct Decide<'a> {
     pub(super) policy: &'a Policy,
     pub(super) counted_of: &'a BTreeMap<i64, Vec<i64>>,
-    /// Per household with probable records in the sums' sources: its income and assets
-    /// without them (probable.rs).
-    pub(super) certain: &'a std::collections::HashMap<i64, (i64, i64)>,
+    /// Per household with probable records in the sums' sources: what they add to its
+    /// income and assets (probable.rs).
+    pub(super) shares: &'a std::collections::HashMap<i64, (i64, i64)>,
     pub(super) no_counted_member: usize,
     pub(super) unverified: &'a [&'a str],
     pub(super) unverified_policy: &'a [&'a str],
@@ -233,7 +233,7 @@ pub(super) fn decide_batch(
                 threshold,
                 members,
             } = (rules::def(rule).measure)(&a, &figures);
-            let (probable, depends) = probable_part(rule, &a, c.certain.get(&hh), &figures);
+            let (probable, depends) = probable_part(rule, &a, c.shares.get(&hh), &figures);
             let severity = match c.policy.severity(rule) {
                 hedui_schemas::Severity::Flag if depends => hedui_schemas::Severity::Review,
                 s => s,
@@ -297,13 +297,13 @@ pub(super) fn decide_batch(
 /// What probable records (probable.rs) are to a finding: the note its sentence gives, and
 /// whether the finding depends on them (then it is REVIEW, never FLAG). A sum depends on them
 /// when it is over its line with them and not without them, or the other way round
-/// (`certain`: the household's income and assets without them); a rule that one record makes
+/// (`shares`: what they add to the household's income and assets); a rule that one record makes
 /// fire, when every record behind it is probable; the property rule, which counts records
 /// against a number, when any is.
 fn probable_part(
     rule: Rule,
     a: &Acc,
-    certain: Option<&(i64, i64)>,
+    shares: Option<&(i64, i64)>,
     f: &Figures<'_>,
 ) -> (Option<super::finding::ProbableNote>, bool) {
     use super::finding::ProbableNote;
@@ -322,12 +322,12 @@ fn probable_part(
         certain: None,
     });
     match rule {
-        Rule::IncomeOverLine => match certain {
-            Some((income, _)) => sum(f.income_fen, *income, f.income_limit_fen),
+        Rule::IncomeOverLine => match shares {
+            Some((income, _)) => sum(f.income_fen, f.income_fen - income, f.income_limit_fen),
             None => (None, false),
         },
-        Rule::AssetsOverLimit => match certain {
-            Some((_, assets)) => sum(f.assets_fen, *assets, f.asset_limit_fen),
+        Rule::AssetsOverLimit => match shares {
+            Some((_, assets)) => sum(f.assets_fen, f.assets_fen - assets, f.asset_limit_fen),
             None => (None, false),
         },
         Rule::PropertyExcess => (note, a.probable_rows > 0),

@@ -206,11 +206,16 @@ impl Engine {
         let records = linkage.report.total.unreadable_id;
         // The linked records whose other fields read: copies of records read, or probable
         // records, which enter their sources' tables (probable.rs).
+        let part = super::StageTimer::start();
         let probable = self.attribute(linkage, out).await?;
-        let certain = self.certain_sums(&params, &probable).await?;
+        let (ms, cpu_ms) = part.ms();
+        tracing::debug!(ms, cpu_ms, "linkage probable records");
+        let part = super::StageTimer::start();
+        let shares = self.probable_shares(&params, &probable).await?;
+        let (ms, cpu_ms) = part.ms();
+        tracing::debug!(ms, cpu_ms, "linkage probable shares of the sums");
         self.enter_probable(&params, &probable).await?;
-        let certain_table = certain_table(&certain)?;
-        self.register_table("certain_sums", certain_table)?;
+        self.register_table("probable_shares", shares_table(&shares)?)?;
         let (ms, cpu_ms) = started.ms();
         tracing::debug!(ms, cpu_ms, records, "engine linkage");
         progress(Stage::Sums);
@@ -331,7 +336,7 @@ impl Engine {
         let c = Decide {
             policy,
             counted_of: &counted_of,
-            certain: &certain,
+            shares: &shares,
             no_counted_member: Rule::NoCountedMember.index(),
             unverified: &unverified,
             unverified_policy: &unverified_policy,
@@ -604,15 +609,17 @@ const OVER_THE_LINES: [(&str, &str, &str); 2] = [
     (
         "income_members",
         "SELECT m.hh, m.person_key FROM members m \
-         JOIN metrics x ON x.hh = m.hh LEFT JOIN certain_sums c ON c.hh = m.hh \
-         WHERE m.excluded IS NULL AND (x.over_line OR c.income_fen > x.income_limit_fen)",
+         JOIN metrics x ON x.hh = m.hh LEFT JOIN probable_shares p ON p.hh = m.hh \
+         WHERE m.excluded IS NULL \
+           AND (x.over_line OR x.income_fen - p.income_fen > x.income_limit_fen)",
         super::prefilter::OVER_LINE,
     ),
     (
         "asset_members",
         "SELECT m.hh, m.person_key FROM members m \
-         JOIN metrics x ON x.hh = m.hh LEFT JOIN certain_sums c ON c.hh = m.hh \
-         WHERE m.excluded IS NULL AND (x.over_limit OR c.assets_fen > x.asset_limit_fen)",
+         JOIN metrics x ON x.hh = m.hh LEFT JOIN probable_shares p ON p.hh = m.hh \
+         WHERE m.excluded IS NULL \
+           AND (x.over_limit OR x.assets_fen - p.assets_fen > x.asset_limit_fen)",
         super::prefilter::OVER_LIMIT,
     ),
 ];
@@ -652,11 +659,11 @@ fn conform(b: &RecordBatch, rule: Rule, schema: &SchemaRef) -> Result<RecordBatc
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
-/// The households' sums without their probable records (`certain_sums`: hh, income_fen,
-/// assets_fen; empty when there are none): a household over a line only without them has a
-/// finding too (REVIEW).
-pub(crate) fn certain_table(
-    certain: &std::collections::HashMap<i64, (i64, i64)>,
+/// What the probable records add to the households' sums (`probable_shares`: hh,
+/// income_fen, assets_fen; empty when there are none): a household over a line only without
+/// them has a finding too (REVIEW).
+pub(crate) fn shares_table(
+    shares: &std::collections::HashMap<i64, (i64, i64)>,
 ) -> Result<Arc<datafusion::datasource::MemTable>> {
     use arrow::array::Int64Array;
     let schema = Arc::new(Schema::new(vec![
@@ -664,7 +671,7 @@ pub(crate) fn certain_table(
         Field::new("income_fen", DataType::Int64, false),
         Field::new("assets_fen", DataType::Int64, false),
     ]));
-    let mut rows: Vec<(i64, (i64, i64))> = certain.iter().map(|(h, v)| (*h, *v)).collect();
+    let mut rows: Vec<(i64, (i64, i64))> = shares.iter().map(|(h, v)| (*h, *v)).collect();
     rows.sort_unstable();
     let batch = RecordBatch::try_new(
         schema.clone(),

@@ -377,10 +377,10 @@ impl Engine {
             .map_err(df_err)?;
         // The records of the linkage stage (link.rs), none before it runs.
         engine.register_table("linked", link::empty_linked()?)?;
-        // The sums without probable records (probable.rs), none before a batch.
+        // What probable records add to the sums (probable.rs), nothing before a batch.
         engine.register_table(
-            "certain_sums",
-            finding::certain_table(&std::collections::HashMap::new())?,
+            "probable_shares",
+            finding::shares_table(&std::collections::HashMap::new())?,
         )?;
         Ok(engine)
     }

@@ -39,9 +39,9 @@ pub(crate) struct Probable {
     pub(crate) rows: HashMap<String, HashMap<String, HashSet<i64>>>,
     /// The members with a probable record in a source that feeds the income or asset sums.
     pub(crate) sum_persons: BTreeSet<i64>,
-    /// Each source with probable records, and its table with them (its staged rows and
-    /// those), for [`Engine::enter_probable`].
-    unions: Vec<(&'static str, Arc<dyn datafusion::catalog::TableProvider>)>,
+    /// Each source with probable records, and those records (the staged schema, the
+    /// members' keys), for [`Engine::certain_sums`] and [`Engine::enter_probable`].
+    extra: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)>,
 }
 
 impl Probable {
@@ -191,20 +191,15 @@ impl Engine {
                 .into_iter()
                 .collect();
             // The rows of those members that were read, as rows to compare.
+            let started = crate::StageTimer::start();
             let accepted = self
-                .ctx
-                .table(def.id)
-                .await
-                .and_then(|t| {
-                    t.filter(
-                        col(key_col.as_str())
-                            .in_list(persons.iter().map(|k| lit(*k)).collect(), false),
-                    )
-                })
-                .map_err(df_err)?
+                .rows_of(def, &persons)
+                .await?
                 .collect()
                 .await
                 .map_err(df_err)?;
+            let (ms, cpu_ms) = started.ms();
+            tracing::debug!(source = def.id, persons = persons.len(), ms, cpu_ms, "linkage rows read of the linked members");
             let mut seen: HashSet<arrow::row::OwnedRow> = HashSet::new();
             for b in &accepted {
                 let cols: Vec<ArrayRef> = content.iter().map(|i| b.column(*i).clone()).collect();
@@ -252,11 +247,7 @@ impl Engine {
             if kept.is_empty() {
                 continue;
             }
-            // The source's table becomes its staged rows and its probable records.
-            let staged = self.ctx.table(def.id).await.map_err(df_err)?;
-            let extra = self.ctx.read_batches(kept).map_err(df_err)?;
-            let both = staged.union(extra).map_err(df_err)?;
-            probable.unions.push((def.id, both.into_view()));
+            probable.extra.push((def, kept));
         }
         self.register_table("linked", linked_table(&rows, &read)?)?;
         write_report(&report, out)?;
@@ -265,28 +256,47 @@ impl Engine {
 }
 
 impl Engine {
-    /// The income and assets, without the probable records, of the households whose counted
-    /// members have some in a source of the sums: (income, assets) by `hh`. Run before the
-    /// probable records enter the tables, by the sums' own plans over just those households
-    /// (`members` and the counted members' key test narrowed to them for the while).
-    pub(crate) async fn certain_sums(
+    /// The rows of `persons` in `def`'s staged table.
+    async fn rows_of(
+        &self,
+        def: &'static hedui_schemas::SourceDef,
+        persons: &[i64],
+    ) -> Result<datafusion::prelude::DataFrame> {
+        let key = col(format!("{}_key", def.subject().name));
+        self.ctx
+            .table(def.id)
+            .await
+            .and_then(|t| t.filter(key.in_list(persons.iter().map(|k| lit(*k)).collect(), false)))
+            .map_err(df_err)
+    }
+
+    /// What the probable records add to the income and the assets of each household whose
+    /// counted members have some in a source of the sums: (income, assets) by `hh`, the
+    /// sums with them less the sums without them. A member's income and assets are their own
+    /// records' (a month's largest wage figure, the latest value of each account), so the
+    /// difference is the same over those members' records alone: the sums' own plans run
+    /// twice over just their rows (read with the filter pushed into the reader), with and
+    /// without the probable ones, and `members` and `may_be_counted` narrowed to their
+    /// households, all put back after.
+    pub(crate) async fn probable_shares(
         &self,
         params: &super::Parameters,
         probable: &Probable,
     ) -> Result<HashMap<i64, (i64, i64)>> {
+        use datafusion::execution::FunctionRegistry;
         let mut out = HashMap::new();
         if probable.sum_persons.is_empty() {
             return Ok(out);
         }
-        let persons: Vec<_> = probable.sum_persons.iter().map(|k| lit(*k)).collect();
+        let persons: Vec<i64> = probable.sum_persons.iter().copied().collect();
         let members = self.ctx.table("members").await.map_err(df_err)?;
         let mut hhs = BTreeSet::new();
         for b in members
             .clone()
             .filter(
-                col("excluded")
-                    .is_null()
-                    .and(col("person_key").in_list(persons, false)),
+                col("excluded").is_null().and(
+                    col("person_key").in_list(persons.iter().map(|k| lit(*k)).collect(), false),
+                ),
             )
             .and_then(|t| t.select_columns(&["hh"]))
             .map_err(df_err)?
@@ -303,20 +313,39 @@ impl Engine {
             .clone()
             .filter(col("hh").in_list(hhs.iter().map(|h| lit(*h)).collect(), false))
             .map_err(df_err)?;
+        // Those households' counted members that have probable records: the others'
+        // rows are not read, and add the same (nothing) with and without.
         let mut keys = super::prefilter::Keys::default();
-        for b in narrowed
-            .clone()
-            .filter(col("excluded").is_null())
-            .and_then(|t| t.select_columns(&["person_key"]))
-            .map_err(df_err)?
-            .collect()
-            .await
-            .map_err(df_err)?
-        {
-            keys.add_all(&b)?;
+        keys.add_all(&RecordBatch::try_new(
+            Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+                "person_key",
+                DataType::Int64,
+                false,
+            )])),
+            vec![Arc::new(Int64Array::from(persons.clone()))],
+        )?)?;
+        // A member's income and assets add up over the sources but for the month's largest
+        // wage figure: the sources with probable records are read, and every wage source
+        // when one of them has some; the others add the same with and without.
+        let wage = |d: &hedui_schemas::SourceDef| d.counts.is_some_and(|c| c.wage.is_some());
+        let any_wage = probable.extra.iter().any(|(d, _)| wage(d));
+        let needed: Vec<&'static hedui_schemas::SourceDef> = hedui_schemas::all_sources()
+            .iter()
+            .copied()
+            .filter(|d| feeds_sums(d))
+            .filter(|d| (any_wage && wage(d)) || probable.extra.iter().any(|(e, _)| e.id == d.id))
+            .collect();
+        let mut rows: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)> = Vec::new();
+        for def in &needed {
+            let b = self.rows_of(def, &persons).await?.collect().await.map_err(df_err)?;
+            rows.push((def, b));
+        }
+        // The tables and the key test put aside, to be put back whatever happens.
+        let mut saved = Vec::new();
+        for def in hedui_schemas::all_sources().iter().filter(|d| feeds_sums(d)) {
+            saved.push((def, self.ctx.table_provider(def.id).await.map_err(df_err)?));
         }
         let full = self.ctx.table_provider("members").await.map_err(df_err)?;
-        use datafusion::execution::FunctionRegistry;
         let counted = super::prefilter::COUNTED;
         let (udf, sums_udf) = (
             self.ctx.udf(counted).map_err(df_err)?,
@@ -327,61 +356,85 @@ impl Engine {
         self.ctx.register_udf(narrowed_udf.clone());
         self.sums.register_udf(narrowed_udf);
         let sums = async {
-            let income = self
-                .income_plan(params)
-                .await?
-                .collect()
-                .await
-                .map_err(df_err)?;
-            let assets = self
-                .assets_plan(params)
-                .await?
-                .collect()
-                .await
-                .map_err(df_err)?;
-            Ok::<_, Error>((income, assets))
+            let mut runs = Vec::new();
+            for with_probable in [false, true] {
+                for (def, table) in &saved {
+                    // (A source not read: none of its rows, with the table's columns.)
+                    let mut view = self
+                        .ctx
+                        .read_table(table.clone())
+                        .and_then(|t| t.limit(0, Some(0)))
+                        .map_err(df_err)?;
+                    let read = rows.iter().find(|(d, _)| d.id == def.id);
+                    let extra = probable.extra.iter().find(|(d, _)| d.id == def.id);
+                    for batches in [read.map(|r| &r.1), extra.filter(|_| with_probable).map(|e| &e.1)]
+                        .into_iter()
+                        .flatten()
+                        .filter(|b| !b.is_empty())
+                    {
+                        let more = self.ctx.read_batches(batches.clone()).map_err(df_err)?;
+                        view = view.union(more).map_err(df_err)?;
+                    }
+                    self.register_table(def.id, view.into_view())?;
+                }
+                self.register_income(params).await?;
+                self.register_assets(params).await?;
+                let income = self.income_plan(params).await?.collect().await.map_err(df_err)?;
+                let assets = self.assets_plan(params).await?.collect().await.map_err(df_err)?;
+                runs.push((income, assets));
+            }
+            Ok::<_, Error>(runs)
         }
         .await;
-        // The batch's own members and key test again, whatever the sums gave.
+        // The batch's own tables, members and key test again, whatever the sums gave.
+        for (def, table) in saved {
+            self.register_table(def.id, table)?;
+        }
         self.register_table("members", full)?;
         self.ctx.register_udf(udf.as_ref().clone());
         self.sums.register_udf(sums_udf.as_ref().clone());
-        let (income, assets) = sums?;
-        for b in &income {
-            for (h, v) in int_column(b, "hh")?
-                .into_iter()
-                .zip(int_column(b, "income_fen")?)
-            {
-                if let Some(h) = h {
-                    out.entry(h).or_insert((0, 0)).0 = v.unwrap_or_default();
+        self.register_income(params).await?;
+        self.register_assets(params).await?;
+        for (sign, (income, assets)) in [-1i64, 1].into_iter().zip(sums?) {
+            for b in &income {
+                for (h, v) in int_column(b, "hh")?
+                    .into_iter()
+                    .zip(int_column(b, "income_fen")?)
+                {
+                    if let Some(h) = h {
+                        out.entry(h).or_insert((0, 0)).0 += sign * v.unwrap_or_default();
+                    }
                 }
             }
-        }
-        for b in &assets {
-            for (h, v) in int_column(b, "hh")?
-                .into_iter()
-                .zip(int_column(b, "assets_fen")?)
-            {
-                if let Some(h) = h {
-                    out.entry(h).or_insert((0, 0)).1 = v.unwrap_or_default();
+            for b in &assets {
+                for (h, v) in int_column(b, "hh")?
+                    .into_iter()
+                    .zip(int_column(b, "assets_fen")?)
+                {
+                    if let Some(h) = h {
+                        out.entry(h).or_insert((0, 0)).1 += sign * v.unwrap_or_default();
+                    }
                 }
             }
         }
         Ok(out)
     }
 
-    /// The probable records enter their sources' tables, and the income and asset views
-    /// are made again over them.
+    /// The probable records enter their sources' tables (each the union of its staged rows
+    /// and its probable records), and the income and asset views are made again over them.
     pub(crate) async fn enter_probable(
         &self,
         params: &super::Parameters,
         probable: &Probable,
     ) -> Result<()> {
-        if probable.unions.is_empty() {
+        if probable.extra.is_empty() {
             return Ok(());
         }
-        for (id, table) in &probable.unions {
-            self.register_table(id, table.clone())?;
+        for (def, extra) in &probable.extra {
+            let staged = self.ctx.table(def.id).await.map_err(df_err)?;
+            let extra = self.ctx.read_batches(extra.clone()).map_err(df_err)?;
+            let both = staged.union(extra).map_err(df_err)?;
+            self.register_table(def.id, both.into_view())?;
         }
         self.register_income(params).await?;
         self.register_assets(params).await
