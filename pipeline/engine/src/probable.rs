@@ -10,8 +10,8 @@
 //!   new, and it counts once;
 //! - else a **probable record**: it joins its source's table (`<source>` becomes the staged
 //!   rows and these, a union), so the sums and every rule read it; a finding that depends on
-//!   it is REVIEW, never FLAG (decide.rs), and the sums are also taken without the probable
-//!   records for the households that have some (`certain_sums`), to tell which;
+//!   it is REVIEW, never FLAG (decide.rs), and what the probable records add to the sums of
+//!   the households that have some is worked out (`probable_shares`), to tell which;
 //! - a linked row that ingestion could not stage (another field did not read either) is not
 //!   read: `unreadable_records` reports it, as it reports an ambiguous one.
 //!
@@ -40,7 +40,7 @@ pub(crate) struct Probable {
     /// The members with a probable record in a source that feeds the income or asset sums.
     pub(crate) sum_persons: BTreeSet<i64>,
     /// Each source with probable records, and those records (the staged schema, the
-    /// members' keys), for [`Engine::certain_sums`] and [`Engine::enter_probable`].
+    /// members' keys), for [`Engine::probable_shares`] and [`Engine::enter_probable`].
     extra: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)>,
 }
 
@@ -199,7 +199,13 @@ impl Engine {
                 .await
                 .map_err(df_err)?;
             let (ms, cpu_ms) = started.ms();
-            tracing::debug!(source = def.id, persons = persons.len(), ms, cpu_ms, "linkage rows read of the linked members");
+            tracing::debug!(
+                source = def.id,
+                persons = persons.len(),
+                ms,
+                cpu_ms,
+                "linkage rows read of the linked members"
+            );
             let mut seen: HashSet<arrow::row::OwnedRow> = HashSet::new();
             for b in &accepted {
                 let cols: Vec<ArrayRef> = content.iter().map(|i| b.column(*i).clone()).collect();
@@ -291,18 +297,17 @@ impl Engine {
         let persons: Vec<i64> = probable.sum_persons.iter().copied().collect();
         let members = self.ctx.table("members").await.map_err(df_err)?;
         let mut hhs = BTreeSet::new();
-        for b in members
-            .clone()
-            .filter(
-                col("excluded").is_null().and(
+        for b in
+            members
+                .clone()
+                .filter(col("excluded").is_null().and(
                     col("person_key").in_list(persons.iter().map(|k| lit(*k)).collect(), false),
-                ),
-            )
-            .and_then(|t| t.select_columns(&["hh"]))
-            .map_err(df_err)?
-            .collect()
-            .await
-            .map_err(df_err)?
+                ))
+                .and_then(|t| t.select_columns(&["hh"]))
+                .map_err(df_err)?
+                .collect()
+                .await
+                .map_err(df_err)?
         {
             hhs.extend(int_column(&b, "hh")?.into_iter().flatten());
         }
@@ -317,11 +322,9 @@ impl Engine {
         // rows are not read, and add the same (nothing) with and without.
         let mut keys = super::prefilter::Keys::default();
         keys.add_all(&RecordBatch::try_new(
-            Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-                "person_key",
-                DataType::Int64,
-                false,
-            )])),
+            Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new("person_key", DataType::Int64, false),
+            ])),
             vec![Arc::new(Int64Array::from(persons.clone()))],
         )?)?;
         // A member's income and assets add up over the sources but for the month's largest
@@ -337,12 +340,20 @@ impl Engine {
             .collect();
         let mut rows: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)> = Vec::new();
         for def in &needed {
-            let b = self.rows_of(def, &persons).await?.collect().await.map_err(df_err)?;
+            let b = self
+                .rows_of(def, &persons)
+                .await?
+                .collect()
+                .await
+                .map_err(df_err)?;
             rows.push((def, b));
         }
         // The tables and the key test put aside, to be put back whatever happens.
         let mut saved = Vec::new();
-        for def in hedui_schemas::all_sources().iter().filter(|d| feeds_sums(d)) {
+        for def in hedui_schemas::all_sources()
+            .iter()
+            .filter(|d| feeds_sums(d))
+        {
             saved.push((def, self.ctx.table_provider(def.id).await.map_err(df_err)?));
         }
         let full = self.ctx.table_provider("members").await.map_err(df_err)?;
@@ -367,10 +378,13 @@ impl Engine {
                         .map_err(df_err)?;
                     let read = rows.iter().find(|(d, _)| d.id == def.id);
                     let extra = probable.extra.iter().find(|(d, _)| d.id == def.id);
-                    for batches in [read.map(|r| &r.1), extra.filter(|_| with_probable).map(|e| &e.1)]
-                        .into_iter()
-                        .flatten()
-                        .filter(|b| !b.is_empty())
+                    for batches in [
+                        read.map(|r| &r.1),
+                        extra.filter(|_| with_probable).map(|e| &e.1),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .filter(|b| !b.is_empty())
                     {
                         let more = self.ctx.read_batches(batches.clone()).map_err(df_err)?;
                         view = view.union(more).map_err(df_err)?;
@@ -379,8 +393,18 @@ impl Engine {
                 }
                 self.register_income(params).await?;
                 self.register_assets(params).await?;
-                let income = self.income_plan(params).await?.collect().await.map_err(df_err)?;
-                let assets = self.assets_plan(params).await?.collect().await.map_err(df_err)?;
+                let income = self
+                    .income_plan(params)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(df_err)?;
+                let assets = self
+                    .assets_plan(params)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(df_err)?;
                 runs.push((income, assets));
             }
             Ok::<_, Error>(runs)
