@@ -24,6 +24,61 @@ SOURCES = [
     "vehicle", "vessel", "business", "assistance", "marriage", "hukou",
 ]
 
+# The sources whose records feed the income and asset sums.
+SUM_SOURCES = [
+    "tax", "public_payroll", "social_insurance", "provident_fund", "pension",
+    "unemployment_benefit", "medical_expense", "bank_deposit", "securities",
+    "commercial_insurance", "internet_finance",
+]
+
+
+def subject(source):
+    """The subject field of a source (its key column is `<subject>_key`)."""
+    return "owner" if source in ("vehicle", "vessel", "real_estate") else "person"
+
+
+def probable_records(con, staged, linkage, packed):
+    """hedui's probable records, done by hand: the rows ingestion staged for a subject's ID
+    that does not read (`<source>.unread.parquet`) that the linkage linked to a member, with
+    the member's key, unless a row of that member was read with every other value the same
+    (a copy), or an earlier such row was (the first in file and line order is kept). Each
+    source with some becomes the union of its staged rows and those (`<source>_certain` stays
+    the staged rows alone). Returns the sources with probable records."""
+    con.execute(
+        f"CREATE TEMP TABLE linked_rows AS SELECT source, file, line, {packed} AS k FROM ("
+        f"SELECT source, file, line, person_id AS id FROM read_parquet('{linkage}') "
+        f"WHERE status = 'linked')"
+    )
+    con.execute("CREATE TEMP TABLE unread_rows (source VARCHAR, file VARCHAR, line BIGINT)")
+    with_probable = []
+    for s in SOURCES:
+        unread = os.path.join(staged, s + ".unread.parquet")
+        if s == "applications" or not os.path.exists(unread):
+            continue
+        key, raw = subject(s) + "_key", subject(s) + "_id_raw"
+        con.execute(
+            f"INSERT INTO unread_rows SELECT '{s}', _file, _line FROM read_parquet('{unread}')"
+        )
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{unread}')").fetchall()]
+        content = [c for c in cols if c not in (raw, "_file", "_line")]
+        same = " AND ".join(f't."{c}" IS NOT DISTINCT FROM c."{c}"' for c in content)
+        by = ", ".join(f'"{c}"' for c in content)
+        con.execute(
+            f"CREATE TEMP TABLE {s}_probable AS "
+            f"WITH c AS (SELECT u.* REPLACE (l.k AS {key}) FROM read_parquet('{unread}') u "
+            f"JOIN linked_rows l ON l.source = '{s}' AND l.file = u._file AND l.line = u._line) "
+            f"SELECT * FROM c WHERE NOT EXISTS (SELECT 1 FROM {s} t WHERE {same}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY _file, _line) = 1"
+        )
+        if con.execute(f"SELECT count(*) FROM {s}_probable").fetchone()[0] > 0:
+            path = os.path.join(staged, s + ".parquet")
+            con.execute(
+                f"CREATE OR REPLACE VIEW {s} AS SELECT * FROM read_parquet('{path}') "
+                f"UNION ALL BY NAME SELECT * FROM {s}_probable"
+            )
+            with_probable.append(s)
+    return with_probable
+
 
 def sql_list(values):
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
@@ -75,6 +130,7 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"duckdb peer: no staged {s} at {path}")
         con.execute(f"CREATE VIEW {s} AS SELECT * FROM read_parquet('{path}')")
+        con.execute(f"CREATE VIEW {s}_certain AS SELECT * FROM read_parquet('{path}')")
     # Every source's quarantine, one view (the records that could not be read).
     quarantine = os.path.join(os.path.dirname(os.path.abspath(a.staged)), "quarantine", "*.parquet")
     con.execute(
@@ -87,15 +143,29 @@ def main():
     linkage = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.staged))), "linkage.parquet")
     packed = ("CAST(substr(id, 1, 17) AS BIGINT) * 11 + CASE substr(id, 18, 1) WHEN 'X' THEN 10 "
               "ELSE CAST(substr(id, 18, 1) AS BIGINT) END")
+    # A linked record whose row ingestion staged was read (a probable record, or a copy of a
+    # record read): it is no unreadable record.
+    probable = []
     if os.path.exists(linkage):
+        probable = probable_records(con, a.staged, linkage, packed)
         con.execute(
             f"CREATE VIEW linked AS SELECT {packed} AS person_key FROM ("
-            f"SELECT person_id AS id FROM read_parquet('{linkage}') WHERE status = 'linked' "
+            f"SELECT person_id AS id FROM read_parquet('{linkage}') l WHERE status = 'linked' "
+            f"AND NOT EXISTS (SELECT 1 FROM unread_rows u WHERE u.source = l.source "
+            f"AND u.file = l.file AND u.line = l.line) "
             f"UNION ALL SELECT unnest(string_split(candidate_ids, ';')) AS id "
             f"FROM read_parquet('{linkage}') WHERE status = 'ambiguous')"
         )
     else:
         con.execute("CREATE VIEW linked AS SELECT CAST(NULL AS BIGINT) AS person_key WHERE false")
+    # The members with probable records in a source of the sums: their households' sums are
+    # also taken without them (verify.duckdb.sql: income_certain, assets_certain).
+    sums = [s for s in probable if s in SUM_SOURCES]
+    con.execute(
+        "CREATE TEMP TABLE probable_persons AS "
+        + " UNION ".join([f"SELECT {subject(s)}_key AS person_key FROM {s}_probable" for s in sums]
+                         or ["SELECT CAST(NULL AS BIGINT) AS person_key WHERE false"])
+    )
     os.makedirs(a.out, exist_ok=True)
     # Comment lines out first (they may hold semicolons), then one statement at a time.
     sql = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))
