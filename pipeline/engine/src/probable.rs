@@ -42,6 +42,14 @@ pub(crate) struct Probable {
     /// Each source with probable records, and those records (the staged schema, the
     /// members' keys), for [`Engine::probable_shares`] and [`Engine::enter_probable`].
     extra: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)>,
+    /// The rows read of the members linked in a source of the sums, and those members, by
+    /// source: what the sums' share of the probable records is worked out over, where those
+    /// members include every one with a probable record.
+    read: Vec<(
+        &'static hedui_schemas::SourceDef,
+        BTreeSet<i64>,
+        Vec<RecordBatch>,
+    )>,
 }
 
 impl Probable {
@@ -207,6 +215,10 @@ impl Engine {
                 "linkage rows read of the linked members"
             );
             let mut seen: HashSet<arrow::row::OwnedRow> = HashSet::new();
+            if feeds_sums(def) {
+                let who = persons.iter().copied().collect();
+                probable.read.push((def, who, accepted.clone()));
+            }
             for b in &accepted {
                 let cols: Vec<ArrayRef> = content.iter().map(|i| b.column(*i).clone()).collect();
                 let converted = converter.convert_columns(&cols)?;
@@ -338,14 +350,24 @@ impl Engine {
             .filter(|d| feeds_sums(d))
             .filter(|d| (any_wage && wage(d)) || probable.extra.iter().any(|(e, _)| e.id == d.id))
             .collect();
+        // (Where the linked members' rows were read already and those members include every
+        // member with a probable record, those rows are used: the other members' rows add the
+        // same with and without.)
         let mut rows: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)> = Vec::new();
         for def in &needed {
-            let b = self
-                .rows_of(def, &persons)
-                .await?
-                .collect()
-                .await
-                .map_err(df_err)?;
+            let read = probable
+                .read
+                .iter()
+                .find(|(d, who, _)| d.id == def.id && who.is_superset(&probable.sum_persons));
+            let b = match read {
+                Some((_, _, b)) => b.clone(),
+                None => self
+                    .rows_of(def, &persons)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(df_err)?,
+            };
             rows.push((def, b));
         }
         // The tables and the key test put aside, to be put back whatever happens.
