@@ -1071,17 +1071,21 @@ fn the_summary_and_the_report_show_the_linkage_of_ids_that_do_not_read() {
         .expect("a household with a probable record");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
-    let r = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
-        .arg("report")
-        .arg(root().join(&id))
-        .arg(&view.entries[n].household_id)
-        .args(["--lang", "en", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let page = std::fs::read_to_string(out.join(format!("{}.html", view.entries[n].household_id)))
-        .unwrap();
+    // `hedui report` of the household at `n` in English, its page.
+    let report = |n: usize| -> String {
+        let household = &view.entries[n].household_id;
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
+            .arg("report")
+            .arg(root().join(&id))
+            .arg(household)
+            .args(["--lang", "en", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        std::fs::read_to_string(out.join(format!("{household}.html"))).unwrap()
+    };
+    let page = report(n);
     assert!(
         page.contains("Probable records"),
         "no probable records section"
@@ -1105,17 +1109,7 @@ fn the_summary_and_the_report_show_the_linkage_of_ids_that_do_not_read() {
         })
         .expect("a finding that rests on a probable record");
     assert_eq!(finding.severity, "REVIEW", "{finding:?}");
-    let r = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
-        .arg("report")
-        .arg(root().join(&id))
-        .arg(&view.entries[n].household_id)
-        .args(["--lang", "en", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let page = std::fs::read_to_string(out.join(format!("{}.html", view.entries[n].household_id)))
-        .unwrap();
+    let page = report(n);
     assert!(
         page.contains(
             "probable record (its ID does not read; attributed by linkage): ID as delivered "

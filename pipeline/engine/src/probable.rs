@@ -441,27 +441,22 @@ impl Engine {
         self.sums.register_udf(sums_udf.as_ref().clone());
         self.register_income(params).await?;
         self.register_assets(params).await?;
+        // The sums with the probable records less the sums without, per household.
+        let mut add = |batches: &[RecordBatch], column: &str, sign: i64, income: bool| {
+            for b in batches {
+                for (h, v) in int_column(b, "hh")?.into_iter().zip(int_column(b, column)?) {
+                    if let Some(h) = h {
+                        let e = out.entry(h).or_insert((0, 0));
+                        let share = if income { &mut e.0 } else { &mut e.1 };
+                        *share += sign * v.unwrap_or_default();
+                    }
+                }
+            }
+            Ok::<_, Error>(())
+        };
         for (sign, (income, assets)) in [-1i64, 1].into_iter().zip(sums?) {
-            for b in &income {
-                for (h, v) in int_column(b, "hh")?
-                    .into_iter()
-                    .zip(int_column(b, "income_fen")?)
-                {
-                    if let Some(h) = h {
-                        out.entry(h).or_insert((0, 0)).0 += sign * v.unwrap_or_default();
-                    }
-                }
-            }
-            for b in &assets {
-                for (h, v) in int_column(b, "hh")?
-                    .into_iter()
-                    .zip(int_column(b, "assets_fen")?)
-                {
-                    if let Some(h) = h {
-                        out.entry(h).or_insert((0, 0)).1 += sign * v.unwrap_or_default();
-                    }
-                }
-            }
+            add(&income, "income_fen", sign, true)?;
+            add(&assets, "assets_fen", sign, false)?;
         }
         Ok(out)
     }
