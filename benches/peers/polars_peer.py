@@ -431,6 +431,12 @@ def main():
                 rule(duplicate, "duplicate_benefit"),
                 rule(two_households, "member_in_two_households"),
                 rule(members.filter(col("excluded") == "dead"), "declared_member_dead"),
+                # (a probable death or cremation record of a member who still counts)
+                rule(scan("death").filter(col("death_date") <= as_of).join(counted, on="person_key"), "declared_member_dead"),
+                rule(
+                    scan("cremation").filter(col("cremation_date") <= as_of).join(counted, on="person_key"),
+                    "declared_member_dead",
+                ),
                 rule(spouses, "undeclared_spouse"),
                 rule(children, "undeclared_minor_child"),
                 rule(hh.filter(col("counted") == 0), "no_counted_member"),

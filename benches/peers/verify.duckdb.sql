@@ -205,6 +205,12 @@ UNION SELECT m.household_id, 'member_in_two_households' FROM assistance a
       AND a.household_id <> m.household_id AND a.region <> m.region
       AND a.period_from <= {current_month} AND (a.period_to IS NULL OR a.period_to >= {current_month})
 UNION SELECT household_id, 'declared_member_dead' FROM members WHERE excluded = 'dead'
+-- (a probable death or cremation record of a member who still counts: the `death` and
+-- `cremation` views hold the probable records, the members were resolved without them)
+UNION SELECT c.household_id, 'declared_member_dead' FROM death d JOIN counted c USING (person_key)
+    WHERE d.death_date <= DATE '{as_of}'
+UNION SELECT c.household_id, 'declared_member_dead' FROM cremation d JOIN counted c USING (person_key)
+    WHERE d.cremation_date <= DATE '{as_of}'
 UNION SELECT l.household_id, 'undeclared_spouse' FROM latest_marriage l
     WHERE l.event = 'marriage'
       AND NOT EXISTS (SELECT 1 FROM members x WHERE x.household_id = l.household_id AND x.person_key = l.other)
