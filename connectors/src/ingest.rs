@@ -694,6 +694,57 @@ mod tests {
     use arrow::datatypes::DataType;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+    /// Ingests `file` (written with `text`) as `source` under the connector `connector`;
+    /// gives the report and the staged rows of unreadable IDs (none when there are none).
+    fn ingest_unread(
+        source: &str,
+        file: &str,
+        text: &[u8],
+        connector: &str,
+    ) -> (SourceReport, Option<RecordBatch>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let def = hedui_schemas::source(source).unwrap();
+        let c: SourceConfig = toml::from_str(&format!("connector = {connector}")).unwrap();
+        let plan = c.build(def, dir.path(), &Gates::default()).unwrap();
+        let opts = IngestOptions {
+            out: dir.path().join("ingest"),
+            batch_rows: 2,
+        };
+        let r = ingest_source(&plan, &opts, None);
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert_eq!(r.read, r.accepted + r.quarantined, "{r:?}");
+        let rows = r.unread_staged.as_ref().map(|rel| {
+            let f = File::open(opts.out.join(rel)).unwrap();
+            let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect();
+            arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+        });
+        (r, rows)
+    }
+
+    /// A column of `rows` as text (null as `None`).
+    fn text_of(rows: &RecordBatch, c: &str) -> Vec<Option<String>> {
+        let a = arrow::compute::cast(rows.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
+        let a = a.as_string::<i32>();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+            .collect()
+    }
+
+    /// The `_line` column of `rows`.
+    fn lines_of(rows: &RecordBatch) -> Vec<i64> {
+        let lines = rows.column_by_name("_line").unwrap();
+        lines
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec()
+    }
+
     /// Rows rejected for their subject's ID alone are staged with their values for the
     /// linkage (`staged/<source>.unread.parquet`, no key), from a file as Excel writes it
     /// (BOM, CRLF, quoted names with commas, doubled quotes and a line break): each staged
@@ -701,7 +752,6 @@ mod tests {
     /// scientific notation or a valid ID is not there; the counts still reconcile.
     #[test]
     fn rows_whose_subject_id_alone_fails_are_staged_for_the_linkage() {
-        let dir = tempfile::tempdir().unwrap();
         let good = "11010519491231002X";
         let checksum = "110105194912310021";
         let short = "11010519491231002";
@@ -714,42 +764,26 @@ mod tests {
              1.10105E+17,钱七,建设银行,6217****0005,500.00,2026-10-01\r\n\
              {checksum},孙八,建设银行,6217****0006,600.00,2026-10-01"
         );
-        std::fs::write(dir.path().join("d.csv"), &text).unwrap();
-        let def = hedui_schemas::source("bank_deposit").unwrap();
-        let c: SourceConfig =
-            toml::from_str(r#"connector = { kind = "csv", path = "d.csv" }"#).unwrap();
-        let plan = c.build(def, dir.path(), &Gates::default()).unwrap();
-        let opts = IngestOptions {
-            out: dir.path().join("ingest"),
-            batch_rows: 2,
-        };
-        let r = ingest_source(&plan, &opts, None);
-        assert_eq!(r.status, Status::Ok, "{r:?}");
+        let (r, rows) = ingest_unread(
+            "bank_deposit",
+            "d.csv",
+            text.as_bytes(),
+            r#"{ kind = "csv", path = "d.csv" }"#,
+        );
         assert_eq!((r.read, r.accepted, r.quarantined), (6, 1, 5), "{r:?}");
         assert_eq!(r.unread, 3, "{r:?}");
         assert_eq!(
             r.unread_staged.as_deref(),
             Some("staged/bank_deposit.unread.parquet")
         );
-        let file = File::open(opts.out.join("staged/bank_deposit.unread.parquet")).unwrap();
-        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-            .map(|b| b.unwrap())
-            .collect();
-        let rows = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
-        let text_of = |c: &str| -> Vec<Option<String>> {
-            let a = arrow::compute::cast(rows.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
-            let a = a.as_string::<i32>();
-            (0..a.len())
-                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
-                .collect()
-        };
+        let rows = rows.unwrap();
         assert_eq!(rows.column_by_name("person_key").unwrap().null_count(), 3);
-        let ids: Vec<String> = text_of("person_id_raw").into_iter().flatten().collect();
+        let ids: Vec<String> = text_of(&rows, "person_id_raw")
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(ids, [checksum, short, checksum]);
-        let names: Vec<String> = text_of("name").into_iter().flatten().collect();
+        let names: Vec<String> = text_of(&rows, "name").into_iter().flatten().collect();
         assert_eq!(names, ["李 \"四\"", "赵\r\n六", "孙八"]);
         let fen = rows.column_by_name("balance_fen").unwrap();
         let fen: Vec<i64> = fen
@@ -758,11 +792,9 @@ mod tests {
             .to_vec();
         assert_eq!(fen, [20_000, 40_000, 60_000]);
         // Each line, read back from the delivered file, holds the ID delivered there.
-        let delivered = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
-        let physical: Vec<&str> = delivered.split("\r\n").collect();
-        let lines = rows.column_by_name("_line").unwrap();
-        let lines = lines.as_primitive::<arrow::datatypes::Int64Type>().values();
-        assert_eq!(lines.to_vec(), [3, 5, 8]);
+        let physical: Vec<&str> = text.split("\r\n").collect();
+        let lines = lines_of(&rows);
+        assert_eq!(lines, [3, 5, 8]);
         for (line, id) in lines.iter().zip(&ids) {
             assert!(
                 physical[*line as usize - 1].starts_with(id.as_str()),
@@ -770,6 +802,106 @@ mod tests {
                 physical[*line as usize - 1]
             );
         }
+    }
+
+    /// The same from a file with lone CR line ends (an old Mac tool) that is cut off inside
+    /// a quoted name: the rows before the cut are staged with their lines, the cut one is
+    /// quarantined for its quote and staged nowhere.
+    #[test]
+    fn unread_rows_of_a_lone_cr_file_cut_in_a_quote() {
+        let checksum = "110105194912310021";
+        let text = format!(
+            "证件号码,客户姓名,开户行,账号,余额(元),余额日期\r\
+             {checksum},李四,工商银行,6212****0002,200.00,2026-10-01\r\
+             11010519491231002X,张三,工商银行,6212****0001,100.50,2026-10-01\r\
+             {checksum},\"孙"
+        );
+        let (r, rows) = ingest_unread(
+            "bank_deposit",
+            "d.csv",
+            text.as_bytes(),
+            r#"{ kind = "csv", path = "d.csv" }"#,
+        );
+        assert_eq!(
+            (r.read, r.accepted, r.quarantined, r.unread),
+            (3, 1, 2, 1),
+            "{r:?}"
+        );
+        assert_eq!(r.by_reason.get("unterminated_quote"), Some(&1), "{r:?}");
+        let rows = rows.unwrap();
+        let physical: Vec<&str> = text.split('\r').collect();
+        let lines = lines_of(&rows);
+        assert_eq!(lines, [2]);
+        assert!(physical[1].starts_with(checksum), "{}", physical[1]);
+    }
+
+    /// JSON lines as Python's `json` module writes them (keys escaped to ASCII, CRLF line
+    /// ends), with a record whose ID does not read given twice: both are staged, each from
+    /// the line that holds it (the engine counts the second as a copy of the first), and a
+    /// row whose month does not read either is not.
+    #[test]
+    fn unread_rows_of_json_lines_with_escaped_keys() {
+        let key = |k: &str| serde_json::to_string(k).unwrap();
+        let (id, name, month, base, drawn) = (
+            key("证件号码"),
+            key("姓名"),
+            key("缴存年月"),
+            key("缴存基数(元)"),
+            key("提取金额(元)"),
+        );
+        let escaped = |k: &str| {
+            k.chars()
+                .map(|c| {
+                    if c.is_ascii() {
+                        c.to_string()
+                    } else {
+                        format!("\\u{:04x}", c as u32)
+                    }
+                })
+                .collect::<String>()
+        };
+        let (id, name, month, base, drawn) = (
+            escaped(&id),
+            escaped(&name),
+            escaped(&month),
+            escaped(&base),
+            escaped(&drawn),
+        );
+        let row = |who: &str, n: &str, m: &str| {
+            format!(
+                "{{{id}: \"{who}\", {name}: \"{n}\", {month}: \"{m}\", {base}: \"2000.00\", {drawn}: \"\"}}"
+            )
+        };
+        let checksum = "110105194912310021";
+        let text = [
+            row("11010519491231002X", "张三", "202606"),
+            row(checksum, "李四", "202606"),
+            row(checksum, "李四", "202606"),
+            row(checksum, "王五", "202613"),
+        ]
+        .join("\r\n");
+        assert!(text.contains("\\u8bc1"), "keys escaped");
+        let (r, rows) = ingest_unread(
+            "provident_fund",
+            "p.jsonl",
+            text.as_bytes(),
+            r#"{ kind = "jsonl", path = "p.jsonl" }"#,
+        );
+        assert_eq!((r.read, r.accepted, r.quarantined), (4, 1, 3), "{r:?}");
+        let rows = rows.unwrap();
+        let lines = lines_of(&rows);
+        assert_eq!(lines, [2, 3], "{r:?}");
+        let physical: Vec<&str> = text.split("\r\n").collect();
+        for line in &lines {
+            assert!(physical[*line as usize - 1].contains(checksum));
+        }
+        assert_eq!(
+            text_of(&rows, "name")
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+            ["李四", "李四"]
+        );
     }
 
     /// A business register that says a business's status by its cancellation date, has no

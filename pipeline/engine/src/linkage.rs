@@ -107,13 +107,7 @@ pub fn estimate(patterns: &[(u32, u64)], fields: usize) -> Option<Model> {
     if total == 0.0 || fields == 0 || fields > MISSING_SHIFT as usize {
         return None;
     }
-    let mut model = Model {
-        lambda: 0.5,
-        m: vec![0.9; fields],
-        u: vec![0.1; fields],
-        iterations: 0,
-        converged: false,
-    };
+    let mut model = Model::start(vec![0.1; fields]);
     while model.iterations < MAX_ITERATIONS {
         model.iterations += 1;
         // E-step: each pattern's probability of being a match.
@@ -164,13 +158,7 @@ pub fn estimate_m(patterns: &[(u32, u64)], u: &[f64]) -> Option<Model> {
         return None;
     }
     let clamp = |x: f64| x.clamp(FLOOR, 1.0 - FLOOR);
-    let mut model = Model {
-        lambda: 0.5,
-        m: vec![0.9; fields],
-        u: u.iter().map(|x| clamp(*x)).collect(),
-        iterations: 0,
-        converged: false,
-    };
+    let mut model = Model::start(u.iter().map(|x| clamp(*x)).collect());
     while model.iterations < MAX_ITERATIONS {
         model.iterations += 1;
         let Expected {
@@ -203,6 +191,17 @@ pub fn estimate_m(patterns: &[(u32, u64)], u: &[f64]) -> Option<Model> {
 }
 
 impl Model {
+    /// Where EM starts: half the pairs matches, `m` 0.9 for every field, `u` as given.
+    fn start(u: Vec<f64>) -> Self {
+        Model {
+            lambda: 0.5,
+            m: vec![0.9; u.len()],
+            u,
+            iterations: 0,
+            converged: false,
+        }
+    }
+
     /// A pattern's match weight in bits: positive is evidence for a match.
     pub fn weight(&self, pattern: u32) -> f64 {
         (0..self.m.len())
