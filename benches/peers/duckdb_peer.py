@@ -60,12 +60,14 @@ def probable_records(con, staged, linkage, packed):
             f"INSERT INTO unread_rows SELECT '{s}', _file, _line FROM read_parquet('{unread}')"
         )
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{unread}')").fetchall()]
-        content = [c for c in cols if c not in (raw, "_file", "_line")]
+        # (`_copy_of`: what ingestion found for hedui; the peer tells copies apart itself.)
+        content = [c for c in cols if c not in (raw, "_file", "_line", "_copy_of")]
+        drop = " EXCLUDE (_copy_of)" if "_copy_of" in cols else ""
         same = " AND ".join(f't."{c}" IS NOT DISTINCT FROM c."{c}"' for c in content)
         by = ", ".join(f'"{c}"' for c in content)
         con.execute(
             f"CREATE TEMP TABLE {s}_probable AS "
-            f"WITH c AS (SELECT u.* REPLACE (l.k AS {key}) FROM read_parquet('{unread}') u "
+            f"WITH c AS (SELECT u.*{drop} REPLACE (l.k AS {key}) FROM read_parquet('{unread}') u "
             f"JOIN linked_rows l ON l.source = '{s}' AND l.file = u._file AND l.line = u._line) "
             f"SELECT * FROM c WHERE NOT EXISTS (SELECT 1 FROM {s} t WHERE {same}) "
             f"QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY _file, _line) = 1"

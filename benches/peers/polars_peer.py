@@ -82,6 +82,9 @@ def main():
             subject = "owner" if s in ("vehicle", "vessel", "real_estate") else "person"
             key, raw = subject + "_key", subject + "_id_raw"
             u = plain(pl.scan_parquet(unread))
+            # (`_copy_of`: what ingestion found for hedui; the peer tells copies apart itself.)
+            if "_copy_of" in u.collect_schema().names():
+                u = u.drop("_copy_of")
             unread_rows.append(u.select(pl.lit(s).alias("source"), col("_file").alias("file"), col("_line").alias("line")))
             content = [c for c in u.collect_schema().names() if c not in (raw, "_file", "_line")]
             found = (

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, ensure};
 use hedui::output::{for_each_batch, int_column, text_column};
 
 /// The engines compared, in the order they run in each round.
-pub const ENGINES: &[&str] = &["hedui", "duckdb", "polars"];
+pub const ENGINES: &[&str] = &["hedui", "hedui-unlinked", "duckdb", "polars"];
 
 /// What one child process used.
 #[derive(Debug, Clone, Copy)]

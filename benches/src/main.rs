@@ -96,7 +96,8 @@ enum Command {
         /// Run the full pipeline again even when a published batch exists.
         #[arg(long)]
         pipeline: bool,
-        /// Engines to run.
+        /// Engines to run (`hedui-unlinked`: hedui with the batch's policy without its
+        /// `[linkage]`, to measure what the linkage adds).
         #[arg(long, value_delimiter = ',', default_value = "hedui,duckdb,polars")]
         engines: Vec<String>,
     },
@@ -118,6 +119,10 @@ enum Command {
         /// Engine memory limit in MiB.
         #[arg(long)]
         memory_limit: Option<u64>,
+        /// The batch's policy without its `[linkage]`: the core as it runs when nothing is
+        /// linked (what the linkage adds is the difference).
+        #[arg(long)]
+        without_linkage: bool,
     },
     /// Runs a command and writes its wall time, CPU time and peak RSS as JSON (used by
     /// `compare` to measure each engine the same way).
@@ -231,6 +236,7 @@ fn core(
     threads: usize,
     partitions: Option<usize>,
     memory_limit: Option<u64>,
+    without_linkage: bool,
 ) -> Result<()> {
     std::fs::create_dir_all(out)?;
     // As many worker threads as the peers get; the partitions are work units on them.
@@ -246,7 +252,10 @@ fn core(
         }
     });
     rt.block_on(async {
-        let (manifest, policy, engine) = open_batch(batch, partitions, memory_limit).await?;
+        let (manifest, mut policy, engine) = open_batch(batch, partitions, memory_limit).await?;
+        if without_linkage {
+            policy.linkage = None;
+        }
         let v = engine.verify(&policy, manifest.as_of, out, &|_| {}).await?;
         println!(
             "{} households, {} findings, {} evidence rows",
@@ -305,7 +314,7 @@ fn compare_bench(
     );
     anyhow::ensure!(runs.iter().all(|&r| r >= 1), "--runs must be at least 1");
     let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
-    let python = if engines.iter().any(|e| e != "hedui") {
+    let python = if engines.iter().any(|e| !e.starts_with("hedui")) {
         Some(compare::ensure_venv(&peers)?)
     } else {
         None
@@ -412,13 +421,16 @@ fn compare_bench(
             std::fs::create_dir_all(out)?;
             let log = out.with_extension("log");
             let cmd = match engine {
-                "hedui" => {
+                "hedui" | "hedui-unlinked" => {
                     let mut c = Process::new(&me);
                     c.args(["core", "--batch"])
                         .arg(&batch)
                         .arg("--out")
                         .arg(out)
                         .args(["--threads", &threads.to_string()]);
+                    if engine == "hedui-unlinked" {
+                        c.arg("--without-linkage");
+                    }
                     c
                 }
                 peer => {
@@ -458,7 +470,11 @@ fn compare_bench(
             let base = Results::read(&outs.join("hedui"))?;
             println!("households flagged per rule (hedui): {:?}", base.per_rule());
             let mut bad = false;
-            for e in active.iter().filter(|e| *e != "hedui") {
+            // (`hedui-unlinked` links nothing: its findings differ by design.)
+            for e in active
+                .iter()
+                .filter(|e| !["hedui", "hedui-unlinked"].contains(&e.as_str()))
+            {
                 let d = Results::read(&outs.join(e))?.differences(&base);
                 if d.is_empty() {
                     println!(
@@ -571,6 +587,13 @@ fn compare_bench(
     match done.last().and_then(|s| per_run_ratio(s, "duckdb")) {
         Some(r) => println!("ratio hedui/duckdb: {r:.2}"),
         None => println!("ratio hedui/duckdb: not measured"),
+    }
+    // What the linkage of unreadable IDs adds to the core (issue #28 allows a fifth).
+    if let Some(r) = done.last().and_then(|s| per_run_ratio(s, "hedui-unlinked")) {
+        println!(
+            "the linkage adds {:.0}% to the core (hedui/hedui-unlinked {r:.2})",
+            100.0 * (r - 1.0)
+        );
     }
     Ok(())
 }
@@ -697,7 +720,15 @@ fn main() -> Result<()> {
             threads,
             partitions,
             memory_limit,
-        } => core(&batch, &out, threads, partitions, memory_limit)?,
+            without_linkage,
+        } => core(
+            &batch,
+            &out,
+            threads,
+            partitions,
+            memory_limit,
+            without_linkage,
+        )?,
         Command::Pipeline { province } => pipeline(&province)?,
         Command::Measured { report, cmd } => std::process::exit(compare::measured(&report, &cmd)?),
         Command::Engine {

@@ -15,13 +15,15 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::config::{Connector, SourcePlan};
+use crate::config::{Connector, FieldSource, SourcePlan};
 use crate::raw::RawRecord;
 use crate::stage::{About, QuarantineBuilder, StagedBuilder, quarantine_schema};
 use crate::validate::{Rejection, validate_row};
 use crate::{Error, Result};
+use arrow::array::RecordBatch;
 use hedui_schemas::batch::BatchFileError;
 use hedui_schemas::{FieldType, ResidentId, Role};
+use std::sync::Arc;
 
 /// Status of a source in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +299,8 @@ pub fn ingest_source(
             let _ = std::fs::remove_file(partial(&quarantine_path));
             let _ = std::fs::remove_file(partial(&warnings_path));
             let _ = std::fs::remove_file(partial(&unread_path));
+            // The copy `add_copy_of` was writing.
+            let _ = std::fs::remove_file(partial(&unread_path).with_extension("copies.partial"));
             let _ = std::fs::remove_file(&staged_path);
             return SourceReport::failed(id, e.to_string());
         }
@@ -411,6 +415,32 @@ fn run(
         path: spill.display().to_string(),
         msg: e.to_string(),
     })?;
+    // Whether the linkage can attribute this source's unread rows (it delivers a name): then
+    // which of them repeat an accepted row is found as the rows go by (`copies`).
+    let subject = def.fields.iter().position(|f| f.role == Role::Subject);
+    let names = def
+        .fields
+        .iter()
+        .zip(&plan.fields)
+        .any(|(f, fp)| f.role == Role::Name && fp.source != FieldSource::Absent);
+    let copies_spill = staged_path.with_extension("copies");
+    let mut copies = match subject.filter(|_| names) {
+        Some(_) => Some(
+            crate::copies::Copies::new(&copies_spill).map_err(|e| Error::Stage {
+                source_id: def.id.into(),
+                path: copies_spill.display().to_string(),
+                msg: e.to_string(),
+            })?,
+        ),
+        None => None,
+    };
+    let copies_err = |e: std::io::Error| Error::Stage {
+        source_id: def.id.into(),
+        path: copies_spill.display().to_string(),
+        msg: e.to_string(),
+    };
+    let content_of =
+        |values: &[crate::validate::Value]| subject.map(|s| crate::copies::content_hash(values, s));
     let mut labels: Vec<String> = Vec::new();
     let mut report = SourceReport::failed(def.id, String::new());
     report.status = Status::Ok;
@@ -438,7 +468,13 @@ fn run(
     };
     let mut sink = |label: &str, records: Vec<RawRecord>| -> Result<()> {
         // Validate and hash in parallel; decide duplicates and append in order.
-        let judged: Vec<(std::result::Result<crate::validate::Row, Rejection>, u128)> = records
+        // (With each accepted row's hash, the hash of its content for `copies`.)
+        type Judged = (
+            std::result::Result<crate::validate::Row, Rejection>,
+            u128,
+            Option<u64>,
+        );
+        let judged: Vec<Judged> = records
             .par_iter()
             .map(|r| match r.problem {
                 Some(reason) => (
@@ -448,12 +484,19 @@ fn run(
                         raw: String::new(),
                     }),
                     0,
+                    None,
                 ),
                 None => {
                     let refs: Vec<Option<&str>> = r.fields.iter().map(|f| f.as_deref()).collect();
                     let v = validate_row(plan, &refs);
-                    let h = if v.is_ok() { row_hash(&r.fields) } else { 0 };
-                    (v, h)
+                    let (h, c) = match &v {
+                        Ok(row) => (
+                            row_hash(&r.fields),
+                            copies.as_ref().and_then(|_| content_of(&row.values)),
+                        ),
+                        Err(_) => (0, None),
+                    };
+                    (v, h, c)
                 }
             })
             .collect();
@@ -465,7 +508,7 @@ fn run(
             labels.push(label.to_string());
         }
         let file_idx = labels.len() as u32 - 1;
-        for (r, (verdict, hash)) in records.iter().zip(judged) {
+        for (r, (verdict, hash, content)) in records.iter().zip(judged) {
             report.read += 1;
             let rejection = match verdict {
                 Ok(row) => {
@@ -498,6 +541,15 @@ fn run(
                             path: spill.display().to_string(),
                             msg: e.to_string(),
                         })?;
+                    if let (Some(c), Some(content)) = (copies.as_mut(), content) {
+                        let key = subject.and_then(|s| match &row.values[s] {
+                            crate::validate::Value::Person { key, .. } => Some(*key),
+                            _ => None,
+                        });
+                        if let Some(key) = key {
+                            c.push_accepted(content, key).map_err(copies_err)?;
+                        }
+                    }
                     report.accepted += 1;
                     continue;
                 }
@@ -506,6 +558,9 @@ fn run(
             if r.problem.is_none() && crate::validate::is_unread_subject(plan, &rejection) {
                 let refs: Vec<Option<&str>> = r.fields.iter().map(|f| f.as_deref()).collect();
                 if let Some(values) = crate::validate::validate_unread(plan, &refs) {
+                    if let (Some(c), Some(content)) = (copies.as_mut(), content_of(&values)) {
+                        c.push_unread(content).map_err(copies_err)?;
+                    }
                     unread.append(&values, label, r.line);
                     report.unread += 1;
                 }
@@ -597,8 +652,71 @@ fn run(
     if let Some(w) = unread_w {
         w.close().map_err(|e| write_err(unread_path, e))?;
     }
+    if let Some(c) = copies {
+        let found = c.finish().map_err(copies_err)?;
+        if report.unread > 0 {
+            add_copy_of(def.id, unread_path, &found, opts.batch_rows)?;
+        }
+    }
     debug_assert_eq!(report.read, report.accepted + report.quarantined);
     Ok(report)
+}
+
+/// Rewrites the unread rows' file with [`COPY_OF_COLUMN`](hedui_schemas::catalog::COPY_OF_COLUMN):
+/// for the row of each ordinal, the keys `found` gives it (sorted by ordinal).
+fn add_copy_of(
+    source: &str,
+    unread_path: &Path,
+    found: &[(u64, i64)],
+    batch_rows: usize,
+) -> Result<()> {
+    use arrow::array::{Int64Builder, ListBuilder};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let err = |path: &Path, msg: String| Error::Stage {
+        source_id: source.into(),
+        path: path.display().to_string(),
+        msg,
+    };
+    let rewritten = unread_path.with_extension("copies.partial");
+    let file = File::open(unread_path).map_err(|e| err(unread_path, e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| err(unread_path, e.to_string()))?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| err(unread_path, e.to_string()))?;
+    let item = Field::new("item", DataType::Int64, false);
+    let mut fields: Vec<Field> = arrow::array::RecordBatchReader::schema(&reader)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(
+        hedui_schemas::catalog::COPY_OF_COLUMN,
+        DataType::List(Arc::new(item.clone())),
+        false,
+    ));
+    let schema = Arc::new(Schema::new(fields));
+    let mut w = parquet_writer(&rewritten, schema.clone(), source)?;
+    let (mut ordinal, mut next) = (0u64, 0usize);
+    for batch in reader {
+        let batch = batch.map_err(|e| err(unread_path, e.to_string()))?;
+        let mut keys = ListBuilder::new(Int64Builder::new()).with_field(item.clone());
+        for _ in 0..batch.num_rows() {
+            while next < found.len() && found[next].0 == ordinal {
+                keys.values().append_value(found[next].1);
+                next += 1;
+            }
+            keys.append(true);
+            ordinal += 1;
+        }
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(keys.finish()));
+        let b = RecordBatch::try_new(schema.clone(), columns)?;
+        w.write(&b).map_err(|e| err(&rewritten, e.to_string()))?;
+    }
+    w.close().map_err(|e| err(&rewritten, e.to_string()))?;
+    std::fs::rename(&rewritten, unread_path).map_err(|e| err(unread_path, e.to_string()))
 }
 
 /// Rewrites the staged file without the duplicate rows and quarantines them, each pointing at
@@ -901,6 +1019,92 @@ mod tests {
                 .flatten()
                 .collect::<Vec<_>>(),
             ["李四", "李四"]
+        );
+        // No row that was read is like them.
+        assert_eq!(copy_of(&rows), [vec![], vec![]] as [Vec<i64>; 2]);
+    }
+
+    /// The `_copy_of` column of `rows`.
+    fn copy_of(rows: &RecordBatch) -> Vec<Vec<i64>> {
+        let c = rows
+            .column_by_name(hedui_schemas::catalog::COPY_OF_COLUMN)
+            .expect("a _copy_of column");
+        let c = c.as_list::<i32>();
+        (0..c.len())
+            .map(|i| {
+                c.value(i)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    /// A department that delivers a record twice, once with the ID right and once with a
+    /// digit slipped, as Excel saves it (BOM, CRLF, a name quoted, a balance with its trailing
+    /// zero dropped, the right row repeated exactly): each unread row carries the keys of the
+    /// people with a row read whose every other value is the same (compared as read, so
+    /// `100.5` is `100.50`), and none when one value differs. A delivery without a name column
+    /// cannot be attributed, so its unread rows carry no such column.
+    #[test]
+    fn unread_rows_that_repeat_a_row_read_carry_its_key() {
+        let (a, b) = ("11010519491231002X", "110105195001010012");
+        let slip = "110105194912310021";
+        let text = format!(
+            "\u{feff}证件号码,客户姓名,开户行,账号,余额(元),余额日期\r\n\
+             {a},张三,工商银行,6212****0001,100.50,2026-10-01\r\n\
+             {b},李四,建设银行,6217****0009,9.00,2026-10-01\r\n\
+             {slip},\"张三\",工商银行,6212****0001,100.5,2026-10-01\r\n\
+             {a},张三,工商银行,6212****0001,100.50,2026-10-01\r\n\
+             {slip},张三,工商银行,6212****0001,100.51,2026-10-01\r\n\
+             {slip},李四,建设银行,6217****0009,9,2026-10-01\r\n"
+        );
+        let key = |id: &str| hedui_schemas::ResidentId::parse(id).unwrap().pack();
+        let (r, rows) = ingest_unread(
+            "bank_deposit",
+            "d.csv",
+            text.as_bytes(),
+            r#"{ kind = "csv", path = "d.csv" }"#,
+        );
+        assert_eq!(
+            (r.read, r.accepted, r.quarantined, r.unread),
+            (6, 2, 4, 3),
+            "{r:?}"
+        );
+        assert_eq!(r.by_reason.get("duplicate_row"), Some(&1), "{r:?}");
+        let rows = rows.unwrap();
+        let lines = lines_of(&rows);
+        assert_eq!(lines, [4, 6, 7]);
+        let physical: Vec<&str> = text.split("\r\n").collect();
+        for line in &lines {
+            assert!(physical[*line as usize - 1].starts_with(slip));
+        }
+        assert_eq!(copy_of(&rows), [vec![key(a)], vec![], vec![key(b)]]);
+
+        // The same delivery without its name column.
+        let no_names: String = text
+            .split("\r\n")
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                if f.len() > 1 {
+                    f.remove(1);
+                }
+                f.join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let (r, rows) = ingest_unread(
+            "bank_deposit",
+            "d.csv",
+            no_names.as_bytes(),
+            r#"{ kind = "csv", path = "d.csv" }
+absent = ["name"]"#,
+        );
+        assert_eq!(r.unread, 3, "{r:?}");
+        let rows = rows.unwrap();
+        assert!(
+            rows.column_by_name(hedui_schemas::catalog::COPY_OF_COLUMN)
+                .is_none()
         );
     }
 

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod copies;
 pub mod dedup;
 pub mod derive;
 pub mod ingest;

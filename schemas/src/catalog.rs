@@ -318,6 +318,10 @@ pub const FILE_COLUMN: &str = "_file";
 /// Staged provenance column: the 1-based line (CSV, JSON lines; the header is line 1 in CSV)
 /// or row number (Parquet, PostgreSQL) a row came from.
 pub const LINE_COLUMN: &str = "_line";
+/// Column of a staged file of rows whose subject's ID does not read
+/// (`staged/<source>.unread.parquet`): the keys of the people with an accepted row in the
+/// source whose every other value is the same (a list, empty when none), found at ingest.
+pub const COPY_OF_COLUMN: &str = "_copy_of";
 
 /// How a source's records count in a household's net income over the window (the income
 /// test): the catalog says it, not the engine, so a department that adds income is one schema

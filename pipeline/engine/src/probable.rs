@@ -7,7 +7,10 @@
 //!
 //! - a **copy** of a record of the member that was read (every value but the ID the same as
 //!   an accepted row of theirs in the source), or of a probable record before it: nothing
-//!   new, and it counts once;
+//!   new, and it counts once. Ingestion found, for each unread row, the people with a row
+//!   read like it (the file's `_copy_of` column, `hedui_connectors::copies`), so the member's
+//!   rows are not read again; for a snapshot staged before that column, they are read and
+//!   compared here;
 //! - else a **probable record**: it joins its source's table (`<source>` becomes the staged
 //!   rows and these, a union), so the sums and every rule read it; a finding that depends on
 //!   it is REVIEW, never FLAG (decide.rs), and what the probable records add to the sums of
@@ -132,7 +135,16 @@ impl Engine {
                 .collect()
                 .await
                 .map_err(df_err)?;
+            // Whether ingestion found, for each row, the people with a row read like it
+            // (`_copy_of`; a snapshot staged before it did not).
+            let copy_of = hedui_schemas::catalog::COPY_OF_COLUMN;
+            let told = unread
+                .first()
+                .is_some_and(|b| b.column_by_name(copy_of).is_some());
+            // The linked rows taken (the staged schema), which rows of `rows` they are, and
+            // (where ingestion told) whether each repeats a row of its member that was read.
             let mut taken: Vec<(RecordBatch, Vec<usize>)> = Vec::new();
+            let mut copies: Vec<bool> = Vec::new();
             for b in unread {
                 let files = strings(
                     b.column_by_name(file_col)
@@ -156,20 +168,33 @@ impl Engine {
                 if idx.is_empty() {
                     continue;
                 }
+                if let Some(c) = b.column_by_name(copy_of) {
+                    let c = c.as_list::<i32>();
+                    for (i, k) in idx.iter().zip(&keys) {
+                        let of = c.value(*i as usize);
+                        let of = of.as_primitive::<arrow::datatypes::Int64Type>();
+                        copies.push(of.values().contains(k));
+                    }
+                }
                 let idx = UInt32Array::from(idx);
                 let schema = b.schema();
-                let columns = schema
+                let (fields, columns): (Vec<_>, Vec<_>) = schema
                     .fields()
                     .iter()
                     .zip(b.columns())
+                    .filter(|(f, _)| f.name() != copy_of)
                     .map(|(f, c)| {
-                        if f.name() == &key_col {
-                            Ok(Arc::new(Int64Array::from(keys.clone())) as ArrayRef)
+                        let c = if f.name() == &key_col {
+                            Arc::new(Int64Array::from(keys.clone())) as ArrayRef
                         } else {
-                            Ok(arrow::compute::take(c, &idx, None)?)
-                        }
+                            arrow::compute::take(c, &idx, None)?
+                        };
+                        Ok((f.clone(), c))
                     })
-                    .collect::<Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .unzip();
+                let schema = Arc::new(arrow::datatypes::Schema::new(fields));
                 taken.push((RecordBatch::try_new(schema, columns)?, which));
             }
             if taken.is_empty() {
@@ -198,33 +223,38 @@ impl Engine {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            // The rows of those members that were read, as rows to compare.
-            let started = crate::StageTimer::start();
-            let accepted = self
-                .rows_of(def, &persons)
-                .await?
-                .collect()
-                .await
-                .map_err(df_err)?;
-            let (ms, cpu_ms) = started.ms();
-            tracing::debug!(
-                source = def.id,
-                persons = persons.len(),
-                ms,
-                cpu_ms,
-                "linkage rows read of the linked members"
-            );
+            // The rows seen: a linked row like one of them is a copy.
             let mut seen: HashSet<arrow::row::OwnedRow> = HashSet::new();
-            if feeds_sums(def) {
-                let who = persons.iter().copied().collect();
-                probable.read.push((def, who, accepted.clone()));
-            }
-            for b in &accepted {
-                let cols: Vec<ArrayRef> = content.iter().map(|i| b.column(*i).clone()).collect();
-                let converted = converter.convert_columns(&cols)?;
-                seen.extend(converted.iter().map(|r| r.owned()));
+            if !told {
+                // The rows of those members that were read, as rows to compare.
+                let started = crate::StageTimer::start();
+                let accepted = self
+                    .rows_of(def, &persons)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(df_err)?;
+                let (ms, cpu_ms) = started.ms();
+                tracing::debug!(
+                    source = def.id,
+                    persons = persons.len(),
+                    ms,
+                    cpu_ms,
+                    "linkage rows read of the linked members"
+                );
+                if feeds_sums(def) {
+                    let who = persons.iter().copied().collect();
+                    probable.read.push((def, who, accepted.clone()));
+                }
+                for b in &accepted {
+                    let cols: Vec<ArrayRef> =
+                        content.iter().map(|i| b.column(*i).clone()).collect();
+                    let converted = converter.convert_columns(&cols)?;
+                    seen.extend(converted.iter().map(|r| r.owned()));
+                }
             }
             let mut kept: Vec<RecordBatch> = Vec::new();
+            let mut copy = copies.into_iter();
             for (b, which) in &taken {
                 let cols: Vec<ArrayRef> = content.iter().map(|i| b.column(*i).clone()).collect();
                 let converted = converter.convert_columns(&cols)?;
@@ -232,7 +262,9 @@ impl Engine {
                 for (i, r) in which.iter().enumerate() {
                     read[*r] = true;
                     let counts = report.sources.entry(source.to_string()).or_default();
-                    if seen.insert(converted.row(i).owned()) {
+                    // (Both asked: the row is remembered either way.)
+                    let repeats_one_read = copy.next().unwrap_or(false);
+                    if seen.insert(converted.row(i).owned()) && !repeats_one_read {
                         keep.push(i as u32);
                         counts.probable += 1;
                         report.total.probable += 1;
@@ -288,14 +320,88 @@ impl Engine {
             .map_err(df_err)
     }
 
+    /// The rows of `persons` in `def`'s staged table with just the `wanted` columns read: the
+    /// others are left empty (the table's columns, each nullable).
+    async fn columns_of(
+        &self,
+        def: &'static hedui_schemas::SourceDef,
+        persons: &[i64],
+        wanted: &BTreeSet<String>,
+    ) -> Result<Vec<RecordBatch>> {
+        let table = self.rows_of(def, persons).await?;
+        let schema: arrow::datatypes::Schema = table.schema().as_arrow().clone();
+        let read: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|n| wanted.contains(*n))
+            .collect();
+        let batches = table
+            .select_columns(&read)
+            .map_err(df_err)?
+            .collect()
+            .await
+            .map_err(df_err)?;
+        let all = Arc::new(arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        batches
+            .into_iter()
+            .map(|b| {
+                let columns = all
+                    .fields()
+                    .iter()
+                    .map(|f| match b.column_by_name(f.name()) {
+                        Some(c) => c.clone(),
+                        None => arrow::array::new_null_array(f.data_type(), b.num_rows()),
+                    })
+                    .collect();
+                Ok(RecordBatch::try_new(all.clone(), columns)?)
+            })
+            .collect()
+    }
+
+    /// The columns of each table the sums' plans read (their scans' projections and
+    /// filters, the views inlined), by table.
+    async fn sums_columns(
+        &self,
+        params: &super::Parameters,
+    ) -> Result<HashMap<String, BTreeSet<String>>> {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        use datafusion::logical_expr::LogicalPlan;
+        let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for plan in [
+            self.income_plan(params).await?,
+            self.assets_plan(params).await?,
+        ] {
+            let plan = plan.into_optimized_plan().map_err(df_err)?;
+            plan.apply_with_subqueries(|n| {
+                if let LogicalPlan::TableScan(t) = n {
+                    let cols = out.entry(t.table_name.table().to_string()).or_default();
+                    cols.extend(t.projected_schema.fields().iter().map(|f| f.name().clone()));
+                    for f in &t.filters {
+                        cols.extend(f.column_refs().into_iter().map(|c| c.name.clone()));
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+            .map_err(df_err)?;
+        }
+        Ok(out)
+    }
+
     /// What the probable records add to the income and the assets of each household whose
     /// counted members have some in a source of the sums: (income, assets) by `hh`, the
     /// sums with them less the sums without them. A member's income and assets are their own
     /// records' (a month's largest wage figure, the latest value of each account), so the
     /// difference is the same over those members' records alone: the sums' own plans run
-    /// twice over just their rows (read with the filter pushed into the reader), with and
-    /// without the probable ones, and `members` and `may_be_counted` narrowed to their
-    /// households, all put back after.
+    /// twice over just their rows (the columns the sums read, with the filter pushed into the
+    /// reader, held in memory), with and without the probable ones, and `members` and
+    /// `may_be_counted` narrowed to their households, all put back after.
     pub(crate) async fn probable_shares(
         &self,
         params: &super::Parameters,
@@ -352,7 +458,8 @@ impl Engine {
             .collect();
         // (Where the linked members' rows were read already and those members include every
         // member with a probable record, those rows are used: the other members' rows add the
-        // same with and without.)
+        // same with and without. Else only the columns the sums read are read.)
+        let read_columns = self.sums_columns(params).await?;
         let mut rows: Vec<(&'static hedui_schemas::SourceDef, Vec<RecordBatch>)> = Vec::new();
         for def in &needed {
             let read = probable
@@ -361,12 +468,10 @@ impl Engine {
                 .find(|(d, who, _)| d.id == def.id && who.is_superset(&probable.sum_persons));
             let b = match read {
                 Some((_, _, b)) => b.clone(),
-                None => self
-                    .rows_of(def, &persons)
-                    .await?
-                    .collect()
-                    .await
-                    .map_err(df_err)?,
+                None => {
+                    let wanted = read_columns.get(def.id).cloned().unwrap_or_default();
+                    self.columns_of(def, &persons, &wanted).await?
+                }
             };
             rows.push((def, b));
         }
@@ -385,33 +490,43 @@ impl Engine {
             self.sums.udf(counted).map_err(df_err)?,
         );
         let narrowed_udf = keys.into_udf(counted);
-        self.register_table("members", narrowed.into_view())?;
+        // (Held in memory: the sums' plans run twice over them.)
+        let narrowed = datafusion::datasource::MemTable::try_new(
+            full.schema(),
+            vec![narrowed.collect().await.map_err(df_err)?],
+        )
+        .map_err(df_err)?;
+        self.register_table("members", Arc::new(narrowed))?;
         self.ctx.register_udf(narrowed_udf.clone());
         self.sums.register_udf(narrowed_udf);
         let sums = async {
             let mut runs = Vec::new();
             for with_probable in [false, true] {
                 for (def, table) in &saved {
-                    // (A source not read: none of its rows, with the table's columns.)
-                    let mut view = self
-                        .ctx
-                        .read_table(table.clone())
-                        .and_then(|t| t.limit(0, Some(0)))
-                        .map_err(df_err)?;
+                    // The table's columns, each nullable (the columns not read are empty):
+                    // the rows read, and the probable records. (A source not read: none.)
+                    let schema = Arc::new(arrow::datatypes::Schema::new(
+                        table
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.as_ref().clone().with_nullable(true))
+                            .collect::<Vec<_>>(),
+                    ));
                     let read = rows.iter().find(|(d, _)| d.id == def.id);
                     let extra = probable.extra.iter().find(|(d, _)| d.id == def.id);
-                    for batches in [
+                    let batches: Vec<RecordBatch> = [
                         read.map(|r| &r.1),
                         extra.filter(|_| with_probable).map(|e| &e.1),
                     ]
                     .into_iter()
                     .flatten()
-                    .filter(|b| !b.is_empty())
-                    {
-                        let more = self.ctx.read_batches(batches.clone()).map_err(df_err)?;
-                        view = view.union(more).map_err(df_err)?;
-                    }
-                    self.register_table(def.id, view.into_view())?;
+                    .flatten()
+                    .cloned()
+                    .collect();
+                    let view = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+                        .map_err(df_err)?;
+                    self.register_table(def.id, Arc::new(view))?;
                 }
                 self.register_income(params).await?;
                 self.register_assets(params).await?;
