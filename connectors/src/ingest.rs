@@ -424,20 +424,10 @@ fn run(
         .zip(&plan.fields)
         .any(|(f, fp)| f.role == Role::Name && fp.source != FieldSource::Absent);
     let copies_spill = staged_path.with_extension("copies");
+    let copies_err = |e: std::io::Error| stage_error(def.id, &copies_spill, e.to_string());
     let mut copies = match subject.filter(|_| names) {
-        Some(_) => Some(
-            crate::copies::Copies::new(&copies_spill).map_err(|e| Error::Stage {
-                source_id: def.id.into(),
-                path: copies_spill.display().to_string(),
-                msg: e.to_string(),
-            })?,
-        ),
+        Some(_) => Some(crate::copies::Copies::new(&copies_spill).map_err(copies_err)?),
         None => None,
-    };
-    let copies_err = |e: std::io::Error| Error::Stage {
-        source_id: def.id.into(),
-        path: copies_spill.display().to_string(),
-        msg: e.to_string(),
     };
     let content_of =
         |values: &[crate::validate::Value]| subject.map(|s| crate::copies::content_hash(values, s));
@@ -662,6 +652,30 @@ fn run(
     Ok(report)
 }
 
+/// A staging error of `source` about `path`.
+fn stage_error(source: &str, path: &Path, msg: String) -> Error {
+    Error::Stage {
+        source_id: source.into(),
+        path: path.display().to_string(),
+        msg,
+    }
+}
+
+/// A Parquet file this ingest wrote, read back in batches of `batch_rows` (to rewrite it).
+fn read_back(
+    source: &str,
+    path: &Path,
+    batch_rows: usize,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let err = |e: String| stage_error(source, path, e);
+    let file = File::open(path).map_err(|e| err(e.to_string()))?;
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| err(e.to_string()))?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| err(e.to_string()))
+}
+
 /// Rewrites the unread rows' file with [`COPY_OF_COLUMN`](hedui_schemas::catalog::COPY_OF_COLUMN):
 /// for the row of each ordinal, the keys `found` gives it (sorted by ordinal).
 fn add_copy_of(
@@ -672,19 +686,9 @@ fn add_copy_of(
 ) -> Result<()> {
     use arrow::array::{Int64Builder, ListBuilder};
     use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let err = |path: &Path, msg: String| Error::Stage {
-        source_id: source.into(),
-        path: path.display().to_string(),
-        msg,
-    };
+    let err = |path: &Path, msg: String| stage_error(source, path, msg);
     let rewritten = unread_path.with_extension("copies.partial");
-    let file = File::open(unread_path).map_err(|e| err(unread_path, e.to_string()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(unread_path, e.to_string()))?
-        .with_batch_size(batch_rows.max(1))
-        .build()
-        .map_err(|e| err(unread_path, e.to_string()))?;
+    let reader = read_back(source, unread_path, batch_rows)?;
     let item = Field::new("item", DataType::Int64, false);
     let mut fields: Vec<Field> = arrow::array::RecordBatchReader::schema(&reader)
         .fields()
@@ -732,19 +736,9 @@ fn remove_duplicates(
 ) -> Result<()> {
     use arrow::array::{AsArray, BooleanArray};
     use arrow::datatypes::{DataType, Int64Type};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let err = |path: &Path, msg: String| Error::Stage {
-        source_id: source.into(),
-        path: path.display().to_string(),
-        msg,
-    };
+    let err = |path: &Path, msg: String| stage_error(source, path, msg);
     let rewritten = staged_path.with_extension("rewrite");
-    let file = File::open(staged_path).map_err(|e| err(staged_path, e.to_string()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(staged_path, e.to_string()))?
-        .with_batch_size(batch_rows.max(1))
-        .build()
-        .map_err(|e| err(staged_path, e.to_string()))?;
+    let reader = read_back(source, staged_path, batch_rows)?;
     let mut out: Option<ArrowWriter<File>> = None;
     let mut ordinal = 0u64;
     let mut next = 0usize;
