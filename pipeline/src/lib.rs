@@ -12,6 +12,8 @@
 
 pub mod audit;
 pub mod check;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod generate;

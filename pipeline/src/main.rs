@@ -225,6 +225,13 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// hedui's own Apache Ballista processes, to run the verification stages on a cluster
+    /// (built with `--features cluster`).
+    #[cfg(feature = "cluster")]
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
     /// The main job on an embedded default: generate a province, run a batch on it and
     /// check the batch against the planted truth.
     Demo {
@@ -237,6 +244,36 @@ enum Command {
         /// The exports' layout (`catalog` or `county`; see `generate --layout`).
         #[arg(long, default_value = "catalog")]
         layout: generate::Layout,
+    },
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// A scheduler: executors register with it, `hedui run --cluster df://HOST:PORT` sends it
+    /// the plans.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// An executor: runs the tasks the scheduler gives it.
+    Executor {
+        /// The scheduler, `df://HOST:PORT`.
+        #[arg(long)]
+        scheduler: String,
+        /// Tasks run at once (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+        /// Folder for the shuffle files (a temporary one when not given).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Address to bind and advertise to the scheduler and the other executors.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The Arrow Flight port; the executor's gRPC port is the next one.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
     },
 }
 
@@ -761,6 +798,28 @@ fn main() -> Result<()> {
                 w.reports,
                 w.index.display()
             );
+        }
+        #[cfg(feature = "cluster")]
+        Command::Cluster { action } => {
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            match action {
+                ClusterAction::Scheduler { bind } => {
+                    rt.block_on(hedui::cluster::scheduler(bind))?
+                }
+                ClusterAction::Executor {
+                    scheduler,
+                    slots,
+                    work_dir,
+                    host,
+                    port,
+                } => rt.block_on(hedui::cluster::executor(hedui::cluster::ExecutorOptions {
+                    scheduler,
+                    slots,
+                    work_dir,
+                    port,
+                    host,
+                }))?,
+            }
         }
         Command::Serve { root, db, listen } => {
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;

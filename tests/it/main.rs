@@ -6,6 +6,7 @@
 //! - `generate`: the synthetic province: determinism, dirty rows really dirty and clean rows
 //!   really clean by the catalog's own validation, and a planted truth that holds together.
 //! - `cli`: the `hedui` binary's commands as a user runs them.
+//! - `cluster` (feature `cluster`): hedui's Ballista scheduler and executors as processes.
 //! - `golden`: hand-written deliveries per rule (`tests/golden/<rule>/`) against their
 //!   expected findings, evidence and outcomes.
 //! - `county`: the county-style province (layouts the catalog never writes) read with its
@@ -18,6 +19,8 @@
 mod audit;
 mod browser;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod county;
 mod engine;

@@ -33,6 +33,8 @@ use datafusion::logical_expr::lit;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 
 mod assets;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod cpu;
 mod decide;
 mod error;

@@ -118,6 +118,46 @@ impl Keys {
     }
 }
 
+/// The bytes a key test travels in, inside a plan shipped to a cluster's executors
+/// (`cluster.rs`): the filter's shift, then its words, little-endian. `None` for any other
+/// function.
+pub(crate) fn key_test_bytes(udf: &ScalarUDF) -> Option<Vec<u8>> {
+    let any: &dyn std::any::Any = udf.inner().as_ref();
+    let t = any.downcast_ref::<MayBeIn>()?;
+    let mut b = Vec::with_capacity(4 + 8 * t.filter.words.len());
+    b.extend_from_slice(&t.filter.shift.to_le_bytes());
+    for w in &t.filter.words {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    Some(b)
+}
+
+/// The key test `name` from the bytes of [`key_test_bytes`]; `None` when `name` is no key
+/// test's or the bytes are not a filter's.
+pub(crate) fn key_test_from(name: &str, bytes: &[u8]) -> Option<ScalarUDF> {
+    let name = [COUNTED, DECLARED, OVER_LINE, OVER_LIMIT]
+        .into_iter()
+        .find(|n| *n == name)?;
+    let (shift, words) = bytes.split_first_chunk::<4>()?;
+    if words.is_empty() || words.len() % 8 != 0 {
+        return None;
+    }
+    let words: Vec<u64> = words
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    let shift = u32::from_le_bytes(*shift);
+    // The shift is 64 less the bits of the word index: the words are a power of two.
+    if !words.len().is_power_of_two() || shift != 64 - words.len().trailing_zeros() {
+        return None;
+    }
+    Some(ScalarUDF::from(MayBeIn {
+        name,
+        signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
+        filter: Arc::new(KeyFilter { words, shift }),
+    }))
+}
+
 /// The `person_key` column of `b`.
 fn key_column(b: &RecordBatch) -> Result<&arrow::array::Int64Array> {
     b.column_by_name("person_key")
@@ -277,6 +317,40 @@ impl ScalarUDFImpl for MayBeIn {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_test_travels_as_bytes_and_answers_the_same() {
+        let keys: Vec<i64> = (0..50_000i64).map(|k| k * 7919 + 3).collect();
+        let mut k = Keys::default();
+        k.keys = keys.clone();
+        let udf = k.into_udf(COUNTED);
+        let bytes = key_test_bytes(&udf).expect("a key test");
+        let back = key_test_from(COUNTED, &bytes).expect("the same test");
+        assert_eq!(back.name(), COUNTED);
+        let (a, b): (&dyn std::any::Any, &dyn std::any::Any) =
+            (udf.inner().as_ref(), back.inner().as_ref());
+        let (a, b) = (
+            a.downcast_ref::<MayBeIn>().unwrap(),
+            b.downcast_ref::<MayBeIn>().unwrap(),
+        );
+        let probe: Vec<i64> = (0..200_000i64).map(|k| k * 31 + 1).chain(keys).collect();
+        assert_eq!(
+            a.filter.may_contain_all(&probe),
+            b.filter.may_contain_all(&probe)
+        );
+        // Another name, cut bytes, or a function that is no key test: none.
+        assert!(key_test_from("abs", &bytes).is_none());
+        assert!(key_test_from(COUNTED, &bytes[..bytes.len() - 3]).is_none());
+        assert!(key_test_from(COUNTED, &bytes[..4]).is_none());
+        let other = datafusion::logical_expr::create_udf(
+            "other",
+            vec![DataType::Int64],
+            DataType::Boolean,
+            Volatility::Immutable,
+            Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(None)))),
+        );
+        assert!(key_test_bytes(&other).is_none());
+    }
+
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{Field, Schema};
     use datafusion::prelude::SessionContext;
