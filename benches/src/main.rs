@@ -225,6 +225,7 @@ async fn open_batch(
         memory_limit_mib: memory_limit,
         spill_dir: None,
         target_partitions: Some(partitions),
+        ..Default::default()
     };
     let engine = hedui::engine::Engine::open_with(&batch.join("ingest"), &settings).await?;
     Ok((manifest, policy, engine))

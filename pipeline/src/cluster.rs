@@ -12,12 +12,21 @@ use ballista_scheduler::scheduler_process::start_server;
 
 use crate::engine::cluster::{LogicalCodec, PhysicalCodec};
 
-/// Runs a scheduler on `bind` until it is stopped.
-pub async fn scheduler(bind: SocketAddr) -> Result<()> {
+/// Runs a scheduler on `bind` until it is stopped; an executor silent for
+/// `executor_timeout` seconds is taken for dead (its tasks run again on the others).
+pub async fn scheduler(bind: SocketAddr, executor_timeout: u64) -> Result<()> {
+    anyhow::ensure!(
+        executor_timeout >= 2,
+        "--executor-timeout: at least 2 seconds"
+    );
     let mut config = SchedulerConfig::default()
         .with_hostname(bind.ip().to_string())
         .with_port(bind.port());
     config.bind_host = bind.ip().to_string();
+    config.executor_timeout_seconds = executor_timeout;
+    config.expire_dead_executor_interval_seconds = (executor_timeout / 4).clamp(1, 15);
+    // With no executor left, the running jobs fail after the same wait.
+    config.no_executors_grace_period_seconds = executor_timeout;
     config.override_logical_codec = Some(Arc::new(LogicalCodec::default()));
     config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
     let cluster = BallistaCluster::new_from_config(&config)
@@ -42,6 +51,8 @@ pub struct ExecutorOptions {
     pub port: u16,
     /// The address to bind and advertise.
     pub host: String,
+    /// Seconds between heartbeats to the scheduler.
+    pub heartbeat: u64,
 }
 
 /// `HOST:PORT` of a `df://HOST:PORT` URL (or of `HOST:PORT`).
@@ -68,7 +79,14 @@ pub async fn executor(o: ExecutorOptions) -> Result<()> {
         grpc_port: o.port + 1,
         scheduler_host,
         scheduler_port,
-        vcores: o.slots,
+        vcores: if o.slots == 0 {
+            crate::engine::cores()
+        } else {
+            o.slots
+        },
+        // A scheduler starting at the same time is waited for.
+        scheduler_connect_timeout_seconds: 60,
+        executor_heartbeat_interval_seconds: o.heartbeat.max(1),
         work_dir: o
             .work_dir
             .as_ref()

@@ -88,6 +88,12 @@ enum Command {
         /// `[engine] memory_limit_mib`.
         #[arg(long)]
         memory_limit: Option<u64>,
+        /// Runs the verification stages on the Ballista cluster whose scheduler this is
+        /// (`df://HOST:PORT`; `hedui cluster scheduler`); overrides `[engine] cluster`.
+        /// Ingestion stays here; the batch root and `[engine] shared_dir` must be read by
+        /// every executor at the same paths.
+        #[arg(long, value_name = "URL")]
+        cluster: Option<String>,
     },
     /// Prints the logical and physical plans of a batch's queries (household resolution, the
     /// income and asset sums, the household metrics, the owned units, and each rule's
@@ -256,6 +262,10 @@ enum ClusterAction {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
+        /// Seconds without a heartbeat after which an executor is taken for dead and its
+        /// tasks are run again on the others (longer than the executors' `--heartbeat`).
+        #[arg(long, default_value_t = 60)]
+        executor_timeout: u64,
     },
     /// An executor: runs the tasks the scheduler gives it.
     Executor {
@@ -274,6 +284,9 @@ enum ClusterAction {
         /// The Arrow Flight port; the executor's gRPC port is the next one.
         #[arg(long, default_value_t = 50051)]
         port: u16,
+        /// Seconds between the executor's heartbeats to the scheduler.
+        #[arg(long, default_value_t = 10)]
+        heartbeat: u64,
     },
 }
 
@@ -516,10 +529,14 @@ fn main() -> Result<()> {
             out,
             policy,
             memory_limit,
+            cluster,
         } => {
             let (mut cfg, base) = BatchConfig::load(&config)?;
             if memory_limit.is_some() {
                 cfg.engine.memory_limit_mib = memory_limit;
+            }
+            if cluster.is_some() {
+                cfg.engine.cluster = cluster;
             }
             if cfg.engine.memory_limit_mib.is_none() {
                 hedui::engine::keep_freed_memory();
@@ -803,21 +820,24 @@ fn main() -> Result<()> {
         Command::Cluster { action } => {
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             match action {
-                ClusterAction::Scheduler { bind } => {
-                    rt.block_on(hedui::cluster::scheduler(bind))?
-                }
+                ClusterAction::Scheduler {
+                    bind,
+                    executor_timeout,
+                } => rt.block_on(hedui::cluster::scheduler(bind, executor_timeout))?,
                 ClusterAction::Executor {
                     scheduler,
                     slots,
                     work_dir,
                     host,
                     port,
+                    heartbeat,
                 } => rt.block_on(hedui::cluster::executor(hedui::cluster::ExecutorOptions {
                     scheduler,
                     slots,
                     work_dir,
                     port,
                     host,
+                    heartbeat,
                 }))?,
             }
         }

@@ -24,7 +24,9 @@ pub use hedui_schemas::batch::{CONFIG_COPY, MANIFEST, POLICY_COPY};
 /// The commit hedui was built from (`unknown` outside a git checkout).
 pub const SOURCE_COMMIT: &str = env!("HEDUI_COMMIT");
 
-pub use hedui_schemas::batch::{FileHash, InputFile, Manifest, Previous, SourceInputs};
+pub use hedui_schemas::batch::{
+    ClusterExecutor, ClusterRun, FileHash, InputFile, Manifest, Previous, SourceInputs,
+};
 
 /// SHA-256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<FileHash> {

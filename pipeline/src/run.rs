@@ -87,6 +87,11 @@ pub async fn run(
         }
         None => None,
     };
+    // A cluster that cannot take the batch fails the run before anything starts.
+    let cluster = match &plan.engine.cluster {
+        Some(url) => Some(cluster_before(url).await?),
+        None => None,
+    };
     let (batch_id, dir) = lock.begin(as_of)?;
     let result = write_batch(
         plan,
@@ -96,6 +101,7 @@ pub async fn run(
         progress,
         &lock,
         signer.as_ref(),
+        cluster,
         &batch_id,
         &dir,
     )
@@ -118,6 +124,7 @@ async fn write_batch(
     progress: &Progress,
     lock: &RootLock,
     signer: Option<&crate::signing::BatchSigner>,
+    mut cluster: Option<crate::manifest::ClusterRun>,
     batch_id: &str,
     dir: &Path,
 ) -> Result<Batch> {
@@ -160,6 +167,9 @@ async fn write_batch(
         &mut timings,
     )
     .await?;
+    if let Some(run) = &mut cluster {
+        cluster_after(run).await;
+    }
     let summary = summary_of(&batch_id, as_of, policy, verified, &ingest);
     write_summary(&dir, &summary)?;
 
@@ -199,6 +209,7 @@ async fn write_batch(
         timings: timings.iter().map(|(s, t)| (s.to_string(), *t)).collect(),
         previous: previous_link(root)?,
         signing_key: signer.map(|s| crate::signing::fingerprint(&s.public())),
+        cluster,
     };
     manifest.write(&dir)?;
     if let Some(signer) = signer {
@@ -216,6 +227,39 @@ async fn write_batch(
         ingest,
         timings,
     })
+}
+
+/// The cluster at `url` before a batch: its scheduler must answer and have an executor.
+async fn cluster_before(url: &str) -> Result<crate::manifest::ClusterRun> {
+    let executors = crate::engine::cluster_executors(url).await?;
+    if executors.is_empty() {
+        return Err(crate::engine::Error::Cluster {
+            url: url.to_string(),
+            reason: "the scheduler has no executor (start one: hedui cluster executor \
+                     --scheduler URL)"
+                .into(),
+        }
+        .into());
+    }
+    tracing::info!(scheduler = url, executors = executors.len(), "cluster");
+    Ok(crate::manifest::ClusterRun {
+        scheduler: url.to_string(),
+        executors,
+    })
+}
+
+/// Adds to `run` the executors registered once the stages are done (one that joined while
+/// they ran may have run tasks). A scheduler that no longer answers leaves `run` as it was:
+/// the stages are done.
+async fn cluster_after(run: &mut crate::manifest::ClusterRun) {
+    match crate::engine::cluster_executors(&run.scheduler).await {
+        Ok(after) => {
+            run.executors.extend(after);
+            run.executors.sort();
+            run.executors.dedup_by(|a, b| a.id == b.id);
+        }
+        Err(e) => tracing::warn!(error = %e, "the executors after the stages are unknown"),
+    }
 }
 
 /// Runs the engine over `dir/ingest` into `dir`, recording each stage's time.

@@ -146,6 +146,33 @@ pub struct Manifest {
     /// run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<String>,
+    /// The Ballista cluster the verification stages ran on (`[engine] cluster`); none when
+    /// they ran in `hedui run`'s own process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRun>,
+}
+
+/// The cluster a batch's verification stages ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterRun {
+    /// The scheduler, as configured (`df://HOST:PORT`).
+    pub scheduler: String,
+    /// The executors registered with it while the batch ran (before the stages and after
+    /// them), in id order.
+    pub executors: Vec<ClusterExecutor>,
+}
+
+/// An executor of a cluster, as its scheduler knows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClusterExecutor {
+    /// The executor's id (a UUID the executor picks when it starts).
+    pub id: String,
+    /// The host it advertises.
+    pub host: String,
+    /// Its Arrow Flight port.
+    pub port: u16,
+    /// The tasks it runs at once.
+    pub slots: u32,
 }
 
 impl Manifest {

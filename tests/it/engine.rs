@@ -449,6 +449,7 @@ fn a_memory_limit_gives_the_same_outputs() {
         memory_limit_mib: Some(256),
         spill_dir: Some(spill.path().to_path_buf()),
         target_partitions: Some(2),
+        ..Default::default()
     };
     rt.block_on(async {
         let engine = Engine::open_with(staged, &settings).await.unwrap();
@@ -489,6 +490,7 @@ fn the_sums_run_in_more_partitions_unless_memory_is_limited() {
             memory_limit_mib: limit,
             spill_dir: Some(spill.path().to_path_buf()),
             target_partitions: Some(2),
+            ..Default::default()
         };
         let plans = rt.block_on(async {
             let engine = Engine::open_with(staged, &settings).await.unwrap();
@@ -1073,6 +1075,7 @@ fn a_batch_out_of_memory_says_so_by_its_kind_and_names_its_query() {
         memory_limit_mib: Some(1),
         spill_dir: Some(spill.path().to_path_buf()),
         target_partitions: Some(2),
+        ..Default::default()
     };
     let out = tempfile::tempdir().unwrap();
     let err = rt

@@ -63,6 +63,6 @@ impl Engine {
         }
         let records =
             records.ok_or_else(|| crate::Error::Catalog("no source holds an asset".into()))?;
-        self.register_table(RECORDS, records.into_view())
+        self.register_table(RECORDS, self.view(records))
     }
 }

@@ -21,6 +21,15 @@ pub enum Error {
     /// period, an asset without an as-of date), or no source of a kind the engine needs.
     #[error("catalog: {0}")]
     Catalog(String),
+    /// The cluster (`[engine] cluster`) cannot be used: its scheduler does not answer, has
+    /// no executor, or is not a scheduler.
+    #[error("cluster {url}: {reason}")]
+    Cluster {
+        /// The scheduler, as configured.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The staged snapshot lacks what every batch needs.
     #[error("engine: no staged applications under {dir}")]
     NoApplications {

@@ -480,10 +480,7 @@ impl Engine {
         }
         let table =
             datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).map_err(df_err)?;
-        self.ctx
-            .register_table(name, Arc::new(table))
-            .map_err(df_err)?;
-        Ok(())
+        self.register_table(name, Arc::new(table))
     }
 
     /// Sources that a rule needs and that have no staged snapshot.

@@ -191,7 +191,7 @@ impl Engine {
         for (name, view) in [(RECORDS, records), (EVIDENCE, evidence)] {
             let view = view
                 .ok_or_else(|| crate::Error::Catalog(format!("no source feeds income ({name})")))?;
-            self.register_table(name, view.into_view())?;
+            self.register_table(name, self.view(view))?;
         }
         Ok(())
     }

@@ -77,6 +77,17 @@ pub struct EngineSection {
     /// memory limit). Outputs do not depend on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_partitions: Option<usize>,
+    /// An Apache Ballista scheduler, `df://HOST:PORT` (`hedui cluster scheduler`): the
+    /// verification stages run on its executors (a build with the `cluster` feature).
+    /// Unset: on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// On a cluster, where the engine writes the tables its queries read besides the
+    /// snapshot (its scratch folder): a folder every executor reads at the same path
+    /// (default: the spill folder, else the system's temporary folder, which only a
+    /// cluster on this machine shares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_dir: Option<std::path::PathBuf>,
 }
 
 /// The household-resolution query.
@@ -141,6 +152,9 @@ pub struct Engine {
     /// The snapshot's folder (none for an engine over empty tables): where the rows whose
     /// subject's ID did not read are staged (probable.rs).
     ingest_dir: Option<std::path::PathBuf>,
+    /// On a cluster (`[engine] cluster`): tables held in memory are written to the scratch
+    /// folder and read from there, since no executor shares this process's memory.
+    on_cluster: bool,
 }
 
 impl Drop for Engine {
@@ -177,6 +191,46 @@ impl StageTimer {
 /// An engine error where no one query is at work (tables registered, sessions built).
 fn df_err(e: datafusion::error::DataFusionError) -> Error {
     Error::engine("", e)
+}
+
+/// A session whose plans run on the Ballista cluster at `url` (`df://HOST:PORT`), with the
+/// engine's codecs (cluster.rs).
+#[cfg(feature = "cluster")]
+fn on_cluster(
+    url: &str,
+    config: SessionConfig,
+    runtime: std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<SessionContext> {
+    cluster::session(url, config, runtime)
+}
+
+/// Without the `cluster` feature a cluster is refused.
+#[cfg(not(feature = "cluster"))]
+fn on_cluster(
+    url: &str,
+    _: SessionConfig,
+    _: std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<SessionContext> {
+    Err(without_cluster(url))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn without_cluster(url: &str) -> Error {
+    Error::Cluster {
+        url: url.to_string(),
+        reason: "this hedui was built without the `cluster` feature (cargo build --release \
+                 --features cluster)"
+            .into(),
+    }
+}
+
+/// The executors registered with the cluster's scheduler at `url`, in id order: fails when
+/// the scheduler does not answer, or (in a build without the `cluster` feature) always.
+pub async fn cluster_executors(url: &str) -> Result<Vec<hedui_schemas::batch::ClusterExecutor>> {
+    #[cfg(feature = "cluster")]
+    return cluster::executors(url).await;
+    #[cfg(not(feature = "cluster"))]
+    Err(without_cluster(url))
 }
 
 /// Writes an empty Parquet file with a source's staged schema (stands in for a missing source
@@ -253,9 +307,9 @@ impl Engine {
             None => DiskManagerMode::OsTmpDirectory,
         };
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let scratch = settings
-            .spill_dir
-            .clone()
+        let shared = settings.cluster.as_ref().and(settings.shared_dir.clone());
+        let scratch = shared
+            .or_else(|| settings.spill_dir.clone())
             .unwrap_or_else(std::env::temp_dir)
             .join(format!("hedui-engine-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&scratch).map_err(crate::error::io(&scratch))?;
@@ -302,8 +356,14 @@ impl Engine {
         } else {
             target_partitions * SUM_PARTITIONS_FACTOR
         };
-        let sums_config = config.clone().with_target_partitions(sum_partitions.max(1));
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = match &settings.cluster {
+            None => SessionContext::new_with_config_rt(config, runtime),
+            Some(url) => on_cluster(url, config, runtime)?,
+        };
+        // (The session's own settings: on a cluster they carry Ballista's.)
+        let sums_config = ctx
+            .copied_config()
+            .with_target_partitions(sum_partitions.max(1));
         // The sums' session shares the main one's catalog, so every table registered on
         // either is seen by both.
         let mut sums = ctx.state();
@@ -316,6 +376,7 @@ impl Engine {
             missing: Vec::new(),
             scratch,
             ingest_dir: ingest_dir.map(Path::to_path_buf),
+            on_cluster: settings.cluster.is_some(),
         };
         // The key tests (prefilter.rs) of no member yet, so that every plan can be made (and
         // explained) before a batch; `verify` registers each over its members.
@@ -520,7 +581,7 @@ impl Engine {
             .aggregate(vec![col("person_key")], aggregates)
             .and_then(|df| df.select(vec![col("person_key"), fen.alias("fen")]))
             .map_err(df_err)?;
-        self.register_table("income_per_person", per_person.into_view())?;
+        self.register_table("income_per_person", self.view(per_person))?;
         self.plan_on(&self.sums, "income", INCOME_SQL, params).await
     }
 
@@ -531,14 +592,99 @@ impl Engine {
 
     /// Registers `table` as `name`, replacing any table of that name (shared by both
     /// sessions: they have one catalog).
+    /// On a cluster a table held in memory is written to the scratch folder first and
+    /// registered as that file.
     pub(crate) fn register_table(
         &self,
         name: &str,
         table: std::sync::Arc<dyn datafusion::catalog::TableProvider>,
     ) -> Result<()> {
+        let table = match table.downcast_ref::<datafusion::datasource::MemTable>() {
+            Some(held) if self.on_cluster => self.shared_table(name, held)?,
+            _ => table,
+        };
+        if self.on_cluster
+            && !table.is::<datafusion::datasource::listing::ListingTable>()
+            && !table.is::<datafusion::catalog::view::ViewTable>()
+        {
+            tracing::warn!(name, ?table, "a table no executor can read");
+        }
         let _ = self.ctx.deregister_table(name).map_err(df_err)?;
         self.ctx.register_table(name, table).map_err(df_err)?;
         Ok(())
+    }
+
+    /// A table held in memory of `batches` under `schema`. Rows a query gave on a cluster
+    /// come back through Arrow Flight, whose schema may differ from the plan's in what it
+    /// carries beside the columns (their metadata, a column declared nullable): those
+    /// batches are given the plan's schema, with the same columns.
+    pub(crate) fn held(
+        schema: arrow::datatypes::SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<std::sync::Arc<datafusion::datasource::MemTable>> {
+        let batches = batches
+            .into_iter()
+            .map(|b| {
+                if schema.contains(&b.schema()) {
+                    return Ok(b);
+                }
+                tracing::debug!(want = ?schema, got = ?b.schema(), "rows given the plan's schema");
+                RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(Error::from)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(std::sync::Arc::new(
+            datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(df_err)?,
+        ))
+    }
+
+    /// `df` as a table for later plans to read. On a cluster, as a view of its logical plan
+    /// (the plan travels with every query that reads it; a DataFrame's own table does not).
+    pub(crate) fn view(
+        &self,
+        df: DataFrame,
+    ) -> std::sync::Arc<dyn datafusion::catalog::TableProvider> {
+        if self.on_cluster {
+            std::sync::Arc::new(datafusion::catalog::view::ViewTable::new(
+                df.logical_plan().clone(),
+                None,
+            ))
+        } else {
+            df.into_view()
+        }
+    }
+
+    /// The rows of `held` written to `<scratch>/<name>.parquet`, as a table over that file.
+    fn shared_table(
+        &self,
+        name: &str,
+        held: &datafusion::datasource::MemTable,
+    ) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{
+            ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+        };
+        let path = self.scratch.join(format!("{name}.parquet"));
+        let schema = datafusion::catalog::TableProvider::schema(held);
+        let mut out = output::ParquetOut::scratch(&path, schema.clone())?;
+        for part in &held.batches {
+            let part = part.try_read().map_err(|_| {
+                Error::Inconsistent(format!("table {name}: its rows are being written"))
+            })?;
+            for b in part.iter() {
+                out.write(b)?;
+            }
+        }
+        out.finish()?;
+        let url = ListingTableUrl::parse(path.to_str().ok_or_else(|| Error::not_utf8(&path))?)
+            .map_err(df_err)?;
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(ListingOptions::new(std::sync::Arc::new(
+                ParquetFormat::default(),
+            )))
+            .with_schema(schema);
+        Ok(std::sync::Arc::new(
+            ListingTable::try_new(config).map_err(df_err)?,
+        ))
     }
 
     /// Where the engine keeps what it writes for itself.

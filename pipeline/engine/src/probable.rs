@@ -491,12 +491,8 @@ impl Engine {
         );
         let narrowed_udf = keys.into_udf(counted);
         // (Held in memory: the sums' plans run twice over them.)
-        let narrowed = datafusion::datasource::MemTable::try_new(
-            full.schema(),
-            vec![narrowed.collect().await.map_err(df_err)?],
-        )
-        .map_err(df_err)?;
-        self.register_table("members", Arc::new(narrowed))?;
+        let narrowed = Self::held(full.schema(), narrowed.collect().await.map_err(df_err)?)?;
+        self.register_table("members", narrowed)?;
         self.ctx.register_udf(narrowed_udf.clone());
         self.sums.register_udf(narrowed_udf);
         let sums = async {
@@ -524,9 +520,7 @@ impl Engine {
                     .flatten()
                     .cloned()
                     .collect();
-                    let view = datafusion::datasource::MemTable::try_new(schema, vec![batches])
-                        .map_err(df_err)?;
-                    self.register_table(def.id, Arc::new(view))?;
+                    self.register_table(def.id, Self::held(schema, batches)?)?;
                 }
                 self.register_income(params).await?;
                 self.register_assets(params).await?;
@@ -588,9 +582,17 @@ impl Engine {
         }
         for (def, extra) in &probable.extra {
             let staged = self.ctx.table(def.id).await.map_err(df_err)?;
-            let extra = self.ctx.read_batches(extra.clone()).map_err(df_err)?;
+            let extra = match extra.first() {
+                // On a cluster the rows go to the scratch folder, for the executors to read.
+                Some(first) if self.on_cluster => {
+                    let name = format!("{}_probable", def.id);
+                    self.register_table(&name, Self::held(first.schema(), extra.clone())?)?;
+                    self.ctx.table(name.as_str()).await.map_err(df_err)?
+                }
+                _ => self.ctx.read_batches(extra.clone()).map_err(df_err)?,
+            };
             let both = staged.union(extra).map_err(df_err)?;
-            self.register_table(def.id, both.into_view())?;
+            self.register_table(def.id, self.view(both))?;
         }
         self.register_income(params).await?;
         self.register_assets(params).await
