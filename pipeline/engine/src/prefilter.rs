@@ -121,6 +121,7 @@ impl Keys {
 /// The bytes a key test travels in, inside a plan shipped to a cluster's executors
 /// (`cluster.rs`): the filter's shift, then its words, little-endian. `None` for any other
 /// function.
+#[cfg(any(feature = "cluster", test))]
 pub(crate) fn key_test_bytes(udf: &ScalarUDF) -> Option<Vec<u8>> {
     let any: &dyn std::any::Any = udf.inner().as_ref();
     let t = any.downcast_ref::<MayBeIn>()?;
@@ -134,6 +135,7 @@ pub(crate) fn key_test_bytes(udf: &ScalarUDF) -> Option<Vec<u8>> {
 
 /// The key test `name` from the bytes of [`key_test_bytes`]; `None` when `name` is no key
 /// test's or the bytes are not a filter's.
+#[cfg(any(feature = "cluster", test))]
 pub(crate) fn key_test_from(name: &str, bytes: &[u8]) -> Option<ScalarUDF> {
     let name = [COUNTED, DECLARED, OVER_LINE, OVER_LIMIT]
         .into_iter()
@@ -320,9 +322,7 @@ mod tests {
     #[test]
     fn a_key_test_travels_as_bytes_and_answers_the_same() {
         let keys: Vec<i64> = (0..50_000i64).map(|k| k * 7919 + 3).collect();
-        let mut k = Keys::default();
-        k.keys = keys.clone();
-        let udf = k.into_udf(COUNTED);
+        let udf = Keys { keys: keys.clone() }.into_udf(COUNTED);
         let bytes = key_test_bytes(&udf).expect("a key test");
         let back = key_test_from(COUNTED, &bytes).expect("the same test");
         assert_eq!(back.name(), COUNTED);
