@@ -294,6 +294,35 @@ pub fn scheduler_url(url: &str) -> crate::Result<String> {
     Ok(format!("http://{host}:{port}"))
 }
 
+/// The function `name` from `buf`: a key test from its filter's bytes, else `otherwise`
+/// (Ballista's codec).
+fn decode_udf(
+    name: &str,
+    buf: &[u8],
+    otherwise: impl FnOnce() -> Result<Arc<ScalarUDF>>,
+) -> Result<Arc<ScalarUDF>> {
+    match key_test_from(name, buf) {
+        Some(udf) => Ok(Arc::new(udf)),
+        None => otherwise(),
+    }
+}
+
+/// `node` into `buf`: a key test as its filter's bytes, else by `otherwise` (Ballista's
+/// codec).
+fn encode_udf(
+    node: &ScalarUDF,
+    buf: &mut Vec<u8>,
+    otherwise: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    match key_test_bytes(node) {
+        Some(bytes) => {
+            buf.extend_from_slice(&bytes);
+            Ok(())
+        }
+        None => otherwise(buf),
+    }
+}
+
 /// Ballista's logical codec, with the engine's key tests.
 #[derive(Debug, Default)]
 pub struct LogicalCodec {
@@ -351,20 +380,11 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match key_test_from(name, buf) {
-            Some(udf) => Ok(Arc::new(udf)),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        decode_udf(name, buf, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        match key_test_bytes(node) {
-            Some(bytes) => {
-                buf.extend_from_slice(&bytes);
-                Ok(())
-            }
-            None => self.inner.try_encode_udf(node, buf),
-        }
+        encode_udf(node, buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 }
 
@@ -395,19 +415,10 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match key_test_from(name, buf) {
-            Some(udf) => Ok(Arc::new(udf)),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        decode_udf(name, buf, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        match key_test_bytes(node) {
-            Some(bytes) => {
-                buf.extend_from_slice(&bytes);
-                Ok(())
-            }
-            None => self.inner.try_encode_udf(node, buf),
-        }
+        encode_udf(node, buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 }
