@@ -10,7 +10,7 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 
-use crate::engine::cluster::{LogicalCodec, PhysicalCodec};
+use crate::engine::cluster::{GRPC_MESSAGE_LIMIT, LogicalCodec, PhysicalCodec, scheduler_session};
 
 /// Runs a scheduler on `bind` until it is stopped; an executor silent for
 /// `executor_timeout` seconds is taken for dead (its tasks run again on the others).
@@ -29,6 +29,11 @@ pub async fn scheduler(bind: SocketAddr, executor_timeout: u64) -> Result<()> {
     config.no_executors_grace_period_seconds = executor_timeout;
     config.override_logical_codec = Some(Arc::new(LogicalCodec::default()));
     config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
+    config.override_session_builder = Some(Arc::new(scheduler_session));
+    // Plans carry the key tests' filters (2 MiB each at 1,000,000 households).
+    config.grpc_server_max_decoding_message_size = GRPC_MESSAGE_LIMIT as u32;
+    config.grpc_server_max_encoding_message_size = GRPC_MESSAGE_LIMIT as u32;
+    config.grpc_client_max_message_size = GRPC_MESSAGE_LIMIT as u32;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .context("setting up the scheduler's state")?;
@@ -93,6 +98,8 @@ pub async fn executor(o: ExecutorOptions) -> Result<()> {
             .map(|d| d.to_string_lossy().into_owned()),
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
+        grpc_max_decoding_message_size: GRPC_MESSAGE_LIMIT as u32,
+        grpc_max_encoding_message_size: GRPC_MESSAGE_LIMIT as u32,
         ..Default::default()
     };
     tracing::info!(scheduler = %o.scheduler, port = o.port, slots = o.slots, "hedui cluster executor");

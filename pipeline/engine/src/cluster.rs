@@ -22,6 +22,12 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use crate::prefilter::{key_test_bytes, key_test_from};
 
+/// The largest gRPC message the client, the scheduler and the executors send or take (Ballista's
+/// default is 16 MiB). A plan carries each key test's filter (2 MiB at 1,000,000 households,
+/// [`key_test_bytes`]), and the income query uses several: at 1,000,000 households its plan
+/// outgrew 16 MiB.
+pub const GRPC_MESSAGE_LIMIT: usize = 1 << 30;
+
 /// A session whose queries run on the scheduler at `url` (`df://HOST:PORT`) with the engine's
 /// settings and codecs. The scheduler is not reached until the first query
 /// ([`executors`] checks it first).
@@ -42,7 +48,11 @@ pub(crate) fn session(
         // CPU, no task placed). The static planner runs the plan as the engine made it.
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
+        .set_usize(
+            ballista_core::config::BALLISTA_CLIENT_GRPC_MAX_MESSAGE_SIZE,
+            GRPC_MESSAGE_LIMIT,
+        );
     // Ballista's defaults replace some of the engine's settings; these are the engine's
     // again: strings read as the engine reads them here (views; Ballista turns them off), so
     // that every column has the type it has here and the outputs the same bytes, and the
@@ -99,20 +109,112 @@ impl<P: datafusion::execution::context::QueryPlanner + Send + Sync>
     }
 }
 
-/// The rows of `input` in its declared schema. Ballista's Arrow Flight transfers unpack
-/// dictionary columns (and may mark columns nullable): the engine's code downstream reads
-/// the columns as the plan declares them, and its outputs must not depend on where the
-/// plan ran, so each column is cast back to its declared type.
+/// The rows of `input` in `schema` (the same columns, names and order; types may differ):
+/// each column whose type differs is cast. Two uses:
+/// - on the client, around the plan Ballista runs, with the plan's own schema: its Arrow
+///   Flight transfers unpack dictionary columns (and may mark columns nullable), and the
+///   engine's code downstream reads the columns as the plan declares them;
+/// - in the plan the scheduler cuts into stages, around each stage boundary
+///   ([`PlainAcrossStages`]): string views to strings below it, back above it. Partitioning
+///   and orderings are the input's, so the joins above still find their inputs
+///   co-partitioned and sorted.
 #[derive(Debug)]
-struct ConformExec {
+pub struct ConformExec {
     input: Arc<dyn ExecutionPlan>,
+    schema: SchemaRef,
+    properties: Arc<datafusion::physical_plan::PlanProperties>,
 }
 
 impl ConformExec {
     fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        ConformExec { input }
+        let schema = input.schema();
+        ConformExec {
+            properties: input.properties().clone(),
+            input,
+            schema,
+        }
+    }
+
+    fn to(input: Arc<dyn ExecutionPlan>, schema: SchemaRef) -> Self {
+        use datafusion::physical_expr::EquivalenceProperties;
+        let from = input.properties();
+        let orderings = from
+            .eq_properties
+            .oeq_class()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        let properties = datafusion::physical_plan::PlanProperties::new(
+            EquivalenceProperties::new_with_orderings(schema.clone(), orderings),
+            from.partitioning.clone(),
+            from.emission_type,
+            from.boundedness,
+        );
+        ConformExec {
+            input,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+
+    /// The columns cast (per column: 0 as is, 1 to a string view, 2 to a string), the
+    /// codec's bytes after [`CONFORM_TAG`].
+    fn casts(&self) -> Vec<u8> {
+        let from = self.input.schema();
+        from.fields()
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(f, t)| {
+                if f.data_type() == t.data_type() {
+                    0
+                } else if plain_type(t.data_type()).is_some() {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect()
+    }
+
+    /// The node [`casts`](Self::casts) describes, over `input`.
+    fn from_casts(input: Arc<dyn ExecutionPlan>, casts: &[u8]) -> Result<Self> {
+        use datafusion::arrow::datatypes::DataType;
+        let from = input.schema();
+        if casts.len() != from.fields().len() {
+            return Err(datafusion::error::DataFusionError::Internal(format!(
+                "ConformExec: {} casts for {} columns",
+                casts.len(),
+                from.fields().len()
+            )));
+        }
+        let fields = from
+            .fields()
+            .iter()
+            .zip(casts)
+            .map(|(f, c)| {
+                let t = match (c, f.data_type()) {
+                    (0, t) => t.clone(),
+                    (1, DataType::Utf8) => DataType::Utf8View,
+                    (1, DataType::Binary) => DataType::BinaryView,
+                    (2, t) if plain_type(t).is_some() => plain_type(t).unwrap_or(DataType::Null),
+                    (c, t) => {
+                        return Err(datafusion::error::DataFusionError::Internal(format!(
+                            "ConformExec: cast {c} of a {t} column"
+                        )));
+                    }
+                };
+                Ok(Arc::new(f.as_ref().clone().with_data_type(t)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConformExec::to(
+            input,
+            Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        ))
     }
 }
+
+/// How the physical codec knows a [`ConformExec`].
+const CONFORM_TAG: &[u8] = b"hedui.conform:";
 
 /// `batch` in `schema`: the columns whose type differs cast to the declared one.
 fn conform(
@@ -159,7 +261,11 @@ impl ExecutionPlan for ConformExec {
     }
 
     fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
-        self.input.properties()
+        &self.properties
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -180,7 +286,9 @@ impl ExecutionPlan for ConformExec {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match children.pop() {
-            Some(input) if children.is_empty() => Ok(Arc::new(ConformExec::new(input))),
+            Some(input) if children.is_empty() => {
+                Ok(Arc::new(ConformExec::to(input, self.schema.clone())))
+            }
             _ => Err(datafusion::error::DataFusionError::Internal(
                 "ConformExec has one input".into(),
             )),
@@ -193,7 +301,7 @@ impl ExecutionPlan for ConformExec {
         context: Arc<TaskContext>,
     ) -> Result<datafusion::execution::SendableRecordBatchStream> {
         use futures::StreamExt;
-        let schema = self.input.schema();
+        let schema = self.schema.clone();
         let stream = self.input.execute(partition, context)?;
         let to = schema.clone();
         Ok(Box::pin(
@@ -203,6 +311,129 @@ impl ExecutionPlan for ConformExec {
             ),
         ))
     }
+}
+
+/// The scheduler's session (`hedui cluster scheduler`): Ballista's, with [`PlainAcrossStages`]
+/// as the last physical rule.
+pub fn scheduler_session(
+    config: datafusion::prelude::SessionConfig,
+) -> Result<datafusion::execution::SessionState> {
+    let state = ballista_core::utils::default_session_builder(config)?;
+    Ok(
+        datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_physical_optimizer_rule(Arc::new(PlainAcrossStages))
+            .build(),
+    )
+}
+
+/// String-view columns cross Ballista's stage boundaries as plain strings.
+///
+/// A string-view column that `take` or `interleave` made (a hash repartition, a sort, a
+/// merge) keeps every data buffer of the batches it came from, and Ballista 55's shuffle
+/// writers write whole buffers: at 1,000,000 households the first stage's shuffle files
+/// outgrew 12 GB, and at 100,000 one batch of rows sent back outgrew gRPC's 16 MiB. So the
+/// input of every stage boundary the scheduler cuts (a hash repartition, a coalesce, a
+/// sort-preserving merge) and the plan's own output carry those columns as `Utf8`/`Binary`,
+/// which the writers copy row by row, and the next stage casts them back. Column names,
+/// row order and hash values are the same (both string types hash their bytes), so the
+/// rows, and the outputs, are those of the local engine; the client casts the output back
+/// to the plan's types ([`ConformExec`]).
+#[derive(Debug)]
+pub struct PlainAcrossStages;
+
+impl datafusion::physical_optimizer::PhysicalOptimizerRule for PlainAcrossStages {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _: &datafusion::config::ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+        use datafusion::physical_plan::repartition::RepartitionExec;
+        use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+        let cut = plan
+            .transform_up(|node| {
+                let boundary = node.downcast_ref::<CoalescePartitionsExec>().is_some()
+                    || node.downcast_ref::<SortPreservingMergeExec>().is_some()
+                    || node.downcast_ref::<RepartitionExec>().is_some_and(|r| {
+                        matches!(
+                            r.partitioning(),
+                            datafusion::physical_plan::Partitioning::Hash(..)
+                        )
+                    });
+                let [child] = node.children()[..] else {
+                    return Ok(Transformed::no(node));
+                };
+                if !boundary || !has_views(&child.schema()) {
+                    return Ok(Transformed::no(node));
+                }
+                let schema = node.schema();
+                let crossed = datafusion::physical_plan::replace_children_if_necessary(
+                    node.clone(),
+                    vec![as_plain(child.clone())?],
+                )?;
+                Ok(Transformed::yes(cast_to(crossed, &schema)?))
+            })?
+            .data;
+        if has_views(&cut.schema()) {
+            as_plain(cut)
+        } else {
+            Ok(cut)
+        }
+    }
+
+    fn name(&self) -> &str {
+        "hedui_plain_across_stages"
+    }
+
+    fn schema_check(&self) -> bool {
+        // The plan's own output changes type (strings for string views).
+        false
+    }
+}
+
+fn plain_type(
+    t: &datafusion::arrow::datatypes::DataType,
+) -> Option<datafusion::arrow::datatypes::DataType> {
+    use datafusion::arrow::datatypes::DataType;
+    match t {
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::BinaryView => Some(DataType::Binary),
+        _ => None,
+    }
+}
+
+fn has_views(schema: &SchemaRef) -> bool {
+    schema
+        .fields()
+        .iter()
+        .any(|f| plain_type(f.data_type()).is_some())
+}
+
+/// `input` with its view columns as plain ones; a cast back made here is undone instead.
+fn as_plain(input: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    if let Some(back) = input.downcast_ref::<ConformExec>()
+        && back.casts().iter().all(|&c| c != 2)
+    {
+        return Ok(back.input.clone());
+    }
+    let schema = input.schema();
+    let target = datafusion::arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match plain_type(f.data_type()) {
+                Some(t) => Arc::new(f.as_ref().clone().with_data_type(t)),
+                None => f.clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    cast_to(input, &Arc::new(target))
+}
+
+/// `input`'s rows in the types of `schema` (same names, same order).
+fn cast_to(input: Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(Arc::new(ConformExec::to(input, schema.clone())))
 }
 
 pub use hedui_schemas::batch::ClusterExecutor as Executor;
@@ -402,7 +633,10 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+        match (buf.strip_prefix(CONFORM_TAG), inputs) {
+            (Some(casts), [input]) => Ok(Arc::new(ConformExec::from_casts(input.clone(), casts)?)),
+            _ => self.inner.try_decode(buf, inputs, ctx, proto_converter),
+        }
     }
 
     fn try_encode(
@@ -411,6 +645,11 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(conform) = node.downcast_ref::<ConformExec>() {
+            buf.extend_from_slice(CONFORM_TAG);
+            buf.extend(conform.casts());
+            return Ok(());
+        }
         self.inner.try_encode(node, buf, proto_converter)
     }
 
@@ -420,5 +659,163 @@ impl PhysicalExtensionCodec for PhysicalCodec {
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
         encode_udf(node, buf, |buf| self.inner.try_encode_udf(node, buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringViewArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    /// Two tables of string-view keys and payloads in three partitions of small batches.
+    fn context(config: SessionConfig) -> SessionContext {
+        let ctx = SessionContext::new_with_config(config);
+        for (name, n, payload) in [("a", 500, "v"), ("b", 300, "w")] {
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("k", DataType::Utf8View, false),
+                Field::new(payload, DataType::Utf8View, true),
+                Field::new("n", DataType::Int64, false),
+            ]));
+            let partitions = (0..3)
+                .map(|p| {
+                    (0..n / 50)
+                        .filter(|b| b % 3 == p)
+                        .map(|b| {
+                            let rows = b * 50..(b + 1) * 50;
+                            let k = rows.clone().map(|i| format!("key-{:05}", i % 97));
+                            let v = rows.clone().map(|i| {
+                                (i % 11 != 0).then(|| format!("{payload} {i} a longer text"))
+                            });
+                            RecordBatch::try_new(
+                                schema.clone(),
+                                vec![
+                                    Arc::new(k.map(Some).collect::<StringViewArray>()),
+                                    Arc::new(v.collect::<StringViewArray>()),
+                                    Arc::new(Int64Array::from_iter_values(rows.map(|i| i as i64))),
+                                ],
+                            )
+                            .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>();
+            let table =
+                datafusion::datasource::MemTable::try_new(schema.clone(), partitions).unwrap();
+            ctx.register_table(name, Arc::new(table)).unwrap();
+        }
+        ctx
+    }
+
+    fn config() -> SessionConfig {
+        let mut config = SessionConfig::new()
+            .with_target_partitions(3)
+            .with_batch_size(64);
+        config.options_mut().optimizer.prefer_hash_join = false;
+        config
+    }
+
+    /// Every input of a stage boundary, and the plan's output, free of string views.
+    fn plain_across(plan: &Arc<dyn ExecutionPlan>, boundaries: &mut usize) {
+        let boundary = plan.downcast_ref::<CoalescePartitionsExec>().is_some()
+            || plan.downcast_ref::<SortPreservingMergeExec>().is_some()
+            || plan.downcast_ref::<RepartitionExec>().is_some_and(|r| {
+                matches!(
+                    r.partitioning(),
+                    datafusion::physical_plan::Partitioning::Hash(..)
+                )
+            });
+        for child in plan.children() {
+            if boundary {
+                *boundaries += 1;
+                assert!(
+                    !has_views(&child.schema()),
+                    "{} reads string views",
+                    plan.name()
+                );
+            }
+            plain_across(child, boundaries);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_s_plans_cross_stages_in_plain_strings_with_the_same_rows() {
+        let sql = "SELECT a.k, a.v, b.w, a.n + b.n AS s FROM a JOIN b ON a.k = b.k \
+                   UNION ALL SELECT k, max(v), min(w), count(*) FROM a JOIN b USING (k) GROUP BY k \
+                   ORDER BY k, v, w, s";
+        let local = context(config());
+        let expected = local.sql(sql).await.unwrap().collect().await.unwrap();
+        let scheduler = scheduler_session(config()).unwrap();
+        let ctx = context(config());
+        let ctx = SessionContext::new_with_state(
+            datafusion::execution::SessionStateBuilder::new_from_existing(scheduler)
+                .with_catalog_list(ctx.state().catalog_list().clone())
+                .build(),
+        );
+        let df = ctx.sql(sql).await.unwrap();
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        // Planned by the scheduler's session: its invariant checks run after our rule.
+        let plan = df.create_physical_plan().await.unwrap();
+        let mut boundaries = 0;
+        plain_across(&plan, &mut boundaries);
+        assert!(boundaries >= 4, "{boundaries} boundaries");
+        assert!(!has_views(&plan.schema()));
+        assert!(has_views(&schema));
+        let got = datafusion::physical_plan::collect(
+            Arc::new(ConformExec::to(plan, schema.clone())),
+            ctx.task_ctx(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got[0].schema(), expected[0].schema());
+        assert_eq!(
+            datafusion::arrow::util::pretty::pretty_format_batches(&got)
+                .unwrap()
+                .to_string(),
+            datafusion::arrow::util::pretty::pretty_format_batches(&expected)
+                .unwrap()
+                .to_string()
+        );
+        assert!(got.iter().map(|b| b.num_rows()).sum::<usize>() > 97);
+    }
+
+    #[test]
+    fn the_codec_carries_a_conform_node_to_the_executors() {
+        let plain = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("b", DataType::Binary, true),
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let views = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8View, false),
+            Field::new("b", DataType::BinaryView, true),
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let codec = PhysicalCodec::default();
+        let ctx = SessionContext::new();
+        for (from, to) in [(&plain, &views), (&views, &plain)] {
+            let empty = Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+                from.clone(),
+            ));
+            let node: Arc<dyn ExecutionPlan> = Arc::new(ConformExec::to(empty, (*to).clone()));
+            let bytes =
+                datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(node, &codec)
+                    .unwrap();
+            let back = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
+                &bytes,
+                &ctx.task_ctx(),
+                &codec,
+            )
+            .unwrap();
+            assert!(back.downcast_ref::<ConformExec>().is_some());
+            assert_eq!(back.schema(), *to);
+            assert_eq!(back.children()[0].schema(), *from);
+        }
     }
 }
