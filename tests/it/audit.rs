@@ -16,11 +16,7 @@ use crate::common::{generate_into, read_csv};
 fn small_province() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-audit")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = crate::common::fixture_dir("hedui-it-audit");
         generate_into(&dir, 1_500, 7);
         dir
     })

@@ -214,11 +214,7 @@ fn run(
 fn local() -> &'static (PathBuf, Manifest) {
     static LOCAL: OnceLock<(PathBuf, Manifest)> = OnceLock::new();
     LOCAL.get_or_init(|| {
-        let root = tempfile::Builder::new()
-            .prefix("hedui-it-cluster-local")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let root = crate::common::fixture_dir("hedui-it-cluster-local");
         let batch = run(&plan(None), &root, |_| {}).unwrap();
         let manifest = Manifest::read(&batch.dir).unwrap();
         (batch.dir, manifest)

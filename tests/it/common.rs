@@ -1,7 +1,7 @@
 //! Shared fixtures: a province generated once per test binary.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once, OnceLock};
 
 use hedui::generate::{self, DirtyRates, GenerateConfig, PlantRates};
 use hedui::policy::Policy;
@@ -24,15 +24,44 @@ pub fn generate_into(out: &Path, households: u64, seed: u64) -> generate::Summar
     generate::generate(&cfg, &|_| {}).unwrap()
 }
 
+/// The folders of the fixtures shared by this process's tests, removed when it exits.
+static FIXTURES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A folder for a fixture the tests of this process share. Such a fixture lives in a static,
+/// which is never dropped, so the folder is removed when the process exits, the tests passed
+/// or not (`HEDUI_KEEP_FIXTURES=1` keeps them, to look into a failure).
+pub fn fixture_dir(prefix: &str) -> PathBuf {
+    static HOOK: Once = Once::new();
+    extern "C" fn remove_fixtures() {
+        if std::env::var_os("HEDUI_KEEP_FIXTURES").is_some() {
+            return;
+        }
+        if let Ok(dirs) = FIXTURES.lock() {
+            for dir in dirs.iter() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    // atexit is the one hook that runs after the test harness's last test, also when it exits
+    // with a failure.
+    #[allow(unsafe_code)]
+    HOOK.call_once(|| unsafe {
+        libc::atexit(remove_fixtures);
+    });
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap()
+        .keep();
+    FIXTURES.lock().unwrap().push(dir.clone());
+    dir
+}
+
 /// The shared 10,000-household province (seed 1).
 pub fn province() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-province")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = fixture_dir("hedui-it-province");
         generate_into(&dir, HOUSEHOLDS, 1);
         dir
     })

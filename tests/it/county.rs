@@ -14,11 +14,7 @@ use crate::common::{HOUSEHOLDS, province};
 fn county() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-county")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = crate::common::fixture_dir("hedui-it-county");
         let cfg = GenerateConfig {
             households: HOUSEHOLDS,
             seed: 1,

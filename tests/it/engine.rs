@@ -14,11 +14,7 @@ use crate::ingest::ingest;
 fn staged() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-staged")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = crate::common::fixture_dir("hedui-it-staged");
         ingest(province(), &dir, |_| {});
         dir
     })
@@ -85,11 +81,7 @@ fn household_resolution_counts_the_members_the_truth_counts() {
 fn verified() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-verified")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = crate::common::fixture_dir("hedui-it-verified");
         verify_into(staged(), &dir, 2);
         dir
     })

@@ -25,11 +25,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub fn root() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hedui-it-review")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = crate::common::fixture_dir("hedui-it-review");
         let province = dir.join("province");
         generate_into(&province, 1_200, 11);
         let (cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
