@@ -348,19 +348,9 @@ impl datafusion::physical_optimizer::PhysicalOptimizerRule for PlainAcrossStages
         _: &datafusion::config::ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         use datafusion::common::tree_node::{Transformed, TreeNode};
-        use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-        use datafusion::physical_plan::repartition::RepartitionExec;
-        use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
         let cut = plan
             .transform_up(|node| {
-                let boundary = node.downcast_ref::<CoalescePartitionsExec>().is_some()
-                    || node.downcast_ref::<SortPreservingMergeExec>().is_some()
-                    || node.downcast_ref::<RepartitionExec>().is_some_and(|r| {
-                        matches!(
-                            r.partitioning(),
-                            datafusion::physical_plan::Partitioning::Hash(..)
-                        )
-                    });
+                let boundary = is_stage_boundary(&node);
                 let [child] = node.children()[..] else {
                     return Ok(Transformed::no(node));
                 };
@@ -390,6 +380,22 @@ impl datafusion::physical_optimizer::PhysicalOptimizerRule for PlainAcrossStages
         // The plan's own output changes type (strings for string views).
         false
     }
+}
+
+/// Whether Ballista's scheduler cuts the plan into stages at `node` (a hash repartition, a
+/// coalesce, a sort-preserving merge: `DistributedPlanner`).
+fn is_stage_boundary(node: &Arc<dyn ExecutionPlan>) -> bool {
+    use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+    node.downcast_ref::<CoalescePartitionsExec>().is_some()
+        || node.downcast_ref::<SortPreservingMergeExec>().is_some()
+        || node.downcast_ref::<RepartitionExec>().is_some_and(|r| {
+            matches!(
+                r.partitioning(),
+                datafusion::physical_plan::Partitioning::Hash(..)
+            )
+        })
 }
 
 fn plain_type(
@@ -667,9 +673,6 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, RecordBatch, StringViewArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-    use datafusion::physical_plan::repartition::RepartitionExec;
-    use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     /// Two tables of string-view keys and payloads in three partitions of small batches.
@@ -721,14 +724,7 @@ mod tests {
 
     /// Every input of a stage boundary, and the plan's output, free of string views.
     fn plain_across(plan: &Arc<dyn ExecutionPlan>, boundaries: &mut usize) {
-        let boundary = plan.downcast_ref::<CoalescePartitionsExec>().is_some()
-            || plan.downcast_ref::<SortPreservingMergeExec>().is_some()
-            || plan.downcast_ref::<RepartitionExec>().is_some_and(|r| {
-                matches!(
-                    r.partitioning(),
-                    datafusion::physical_plan::Partitioning::Hash(..)
-                )
-            });
+        let boundary = is_stage_boundary(plan);
         for child in plan.children() {
             if boundary {
                 *boundaries += 1;
