@@ -88,7 +88,8 @@ def sql_list(values):
 
 def fill(sql, p, out):
     lines = ", ".join(
-        f"({l['region']}, '{l['programme']}', {l['multiple_bp']}, {l['standard_fen']})"
+        f"({l['region']}, '{l['programme']}', {l['multiple_bp']}, {l['standard_fen']}, "
+        f"{'NULL' if l['rural_fen'] is None else l['rural_fen']})"
         for l in p["lines"]
     )
     values = {

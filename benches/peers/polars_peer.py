@@ -113,7 +113,8 @@ def main():
     # Household resolution: declared members, who counts at the batch date (on the records
     # read: hedui resolves the households before the linkage).
     declared = staged("applications").group_by("household_id", "person_key").agg(
-        text("programme").min().alias("programme"), col("region").min()
+        text("programme").min().alias("programme"), col("region").min(),
+        text("area_type").min().alias("area_type"),
     )
     dead = pl.concat(
         [
@@ -235,14 +236,28 @@ def main():
     assets_certain = affected.join(assets_certain, on="household_id", how="left").select(
         "household_id", col("assets_fen").fill_null(0).alias("assets_certain"))
 
+    # Each registered region's lines: its own (a county's), else its city's, else its
+    # province's; rural_fen is the rural standard where the region sets two.
+    policy_regions = {l["region"] for l in p["lines"]}
+
+    def resolved(r):
+        for at in (r, r // 100 * 100, r // 10000 * 10000):
+            if at in policy_regions:
+                return at
+        return None
+
+    regions = staged("applications").select(col("region").unique()).collect()["region"].to_list()
+    region_lines = [(r, l) for r in regions for l in p["lines"] if l["region"] == resolved(r)]
     lines = pl.DataFrame(
         {
-            "region": [l["region"] for l in p["lines"]],
-            "programme": [l["programme"] for l in p["lines"]],
-            "multiple_bp": [l["multiple_bp"] for l in p["lines"]],
-            "standard_fen": [l["standard_fen"] for l in p["lines"]],
+            "region": [r for r, _ in region_lines],
+            "programme": [l["programme"] for _, l in region_lines],
+            "multiple_bp": [l["multiple_bp"] for _, l in region_lines],
+            "urban_fen": [l["standard_fen"] for _, l in region_lines],
+            "rural_fen": [l["rural_fen"] for _, l in region_lines],
         },
-        schema={"region": pl.Int32, "programme": pl.String, "multiple_bp": pl.Int64, "standard_fen": pl.Int64},
+        schema={"region": pl.Int32, "programme": pl.String, "multiple_bp": pl.Int64,
+                "urban_fen": pl.Int64, "rural_fen": pl.Int64},
     ).lazy()
     per_capita = (pl.max_horizontal(col("counted"), pl.lit(1)) * months).cast(pl.Int64)
     inc = col("income_fen")
@@ -253,6 +268,7 @@ def main():
         .agg(
             col("region").min(),
             col("programme").min(),
+            col("area_type").max(),
             pl.len().cast(pl.Int64).alias("declared"),
             col("excluded").is_null().sum().cast(pl.Int64).alias("counted"),
         )
@@ -261,6 +277,12 @@ def main():
         .join(income_certain, on="household_id", how="left")
         .join(assets_certain, on="household_id", how="left")
         .join(lines, on=["region", "programme"], how="left")
+        # A rural household is held to the rural standard where there is one; every other to
+        # the urban or only one.
+        .with_columns(
+            pl.when((col("area_type") == "rural") & col("rural_fen").is_not_null())
+            .then(col("rural_fen")).otherwise(col("urban_fen")).alias("standard_fen")
+        )
         .with_columns(inc.fill_null(0), col("assets_fen").fill_null(0))
         .with_columns(
             # integer division truncated toward zero, as hedui does (no floats near money)

@@ -6,7 +6,8 @@
 
 CREATE TEMP TABLE members AS
 WITH declared AS (
-    SELECT household_id, MIN(CAST(programme AS VARCHAR)) AS programme, MIN(region) AS region, person_key
+    SELECT household_id, MIN(CAST(programme AS VARCHAR)) AS programme, MIN(region) AS region, person_key,
+           MIN(CAST(area_type AS VARCHAR)) AS area_type
     FROM applications GROUP BY household_id, person_key
 ),
 dead AS (
@@ -119,38 +120,63 @@ SELECT a.household_id, CAST(COALESCE(SUM(l.fen), 0) AS BIGINT) AS assets_fen
 FROM affected_members a LEFT JOIN latest l USING (person_key)
 GROUP BY a.household_id;
 
-CREATE TEMP TABLE lines (region INTEGER, programme VARCHAR, multiple_bp BIGINT, standard_fen BIGINT);
+-- The lines in force per policy region (a city's, a county's, the province's); rural_fen is
+-- the rural standard where the region sets two (standard_fen is then the urban one).
+CREATE TEMP TABLE lines (region INTEGER, programme VARCHAR, multiple_bp BIGINT, standard_fen BIGINT, rural_fen BIGINT);
 INSERT INTO lines VALUES {lines};
 
+-- Each registered region's line: its own (a county's), else its city's, else its province's.
+CREATE TEMP TABLE region_lines AS
+WITH r AS (SELECT DISTINCT region FROM members),
+policy_regions AS (SELECT DISTINCT region FROM lines),
+resolved AS (
+    SELECT r.region,
+           CASE WHEN r.region IN (SELECT region FROM policy_regions) THEN r.region
+                WHEN r.region // 100 * 100 IN (SELECT region FROM policy_regions) THEN r.region // 100 * 100
+                ELSE r.region // 10000 * 10000 END AS at
+    FROM r
+)
+SELECT resolved.region, l.programme, l.multiple_bp, l.standard_fen, l.rural_fen
+FROM resolved JOIN lines l ON l.region = resolved.at;
+
 CREATE TEMP TABLE households AS
-WITH h AS (
+WITH h0 AS (
     SELECT household_id, MIN(region) AS region, MIN(programme) AS programme,
+           MAX(area_type) AS area_type,
            COUNT(*) AS declared, COUNT(*) FILTER (WHERE excluded IS NULL) AS counted
     FROM members GROUP BY household_id
+),
+-- A rural household is held to the rural standard where there is one; every other (urban,
+-- or none declared) to the urban or only one.
+h AS (
+    SELECT h0.*, l.multiple_bp,
+           CASE WHEN h0.area_type = 'rural' AND l.rural_fen IS NOT NULL THEN l.rural_fen
+                ELSE l.standard_fen END AS standard_fen
+    FROM h0 LEFT JOIN region_lines l ON l.region = h0.region AND l.programme = h0.programme
 )
 SELECT h.household_id, h.region, h.programme, h.declared, h.counted,
-       l.standard_fen, l.multiple_bp,
+       h.standard_fen, h.multiple_bp,
        COALESCE(i.income_fen, 0) AS income_fen,
        -- integer division truncated toward zero, as hedui does (no floats near money)
        CASE WHEN COALESCE(i.income_fen, 0) >= 0
             THEN COALESCE(i.income_fen, 0) // (GREATEST(h.counted, 1) * {months})
             ELSE -((-i.income_fen) // (GREATEST(h.counted, 1) * {months})) END AS income_per_capita_fen,
-       l.multiple_bp * l.standard_fen * h.counted * {months} // 10000 AS income_limit_fen,
-       COALESCE(i.income_fen, 0) * 10000 > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line,
+       h.multiple_bp * h.standard_fen * h.counted * {months} // 10000 AS income_limit_fen,
+       COALESCE(i.income_fen, 0) * 10000 > h.multiple_bp * h.standard_fen * h.counted * {months} AS over_line,
        COALESCE(a.assets_fen, 0) AS assets_fen,
-       {asset_months} * l.standard_fen * h.counted AS asset_limit_fen,
-       COALESCE(a.assets_fen, 0) > {asset_months} * l.standard_fen * h.counted AS over_limit,
+       {asset_months} * h.standard_fen * h.counted AS asset_limit_fen,
+       COALESCE(a.assets_fen, 0) > {asset_months} * h.standard_fen * h.counted AS over_limit,
        -- The same tests without the probable records (the households that have some).
        CASE WHEN ic.household_id IS NULL THEN COALESCE(i.income_fen, 0) ELSE ic.income_fen END * 10000
-           > l.multiple_bp * l.standard_fen * h.counted * {months} AS over_line_certain,
+           > h.multiple_bp * h.standard_fen * h.counted * {months} AS over_line_certain,
        CASE WHEN ac.household_id IS NULL THEN COALESCE(a.assets_fen, 0) ELSE ac.assets_fen END
-           > {asset_months} * l.standard_fen * h.counted AS over_limit_certain
+           > {asset_months} * h.standard_fen * h.counted AS over_limit_certain
 FROM h
 LEFT JOIN income i USING (household_id)
 LEFT JOIN assets a USING (household_id)
 LEFT JOIN income_certain ic ON ic.household_id = h.household_id
 LEFT JOIN assets_certain ac ON ac.household_id = h.household_id
-LEFT JOIN lines l ON l.region = h.region AND l.programme = h.programme;
+;
 
 CREATE TEMP TABLE findings AS
 WITH owned_units AS (

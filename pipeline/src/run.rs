@@ -316,6 +316,14 @@ pub(crate) fn summary_of(
             .collect(),
         failed_sources: ingest.failed.clone(),
         unverified_sources: verified.unverified_sources,
+        provenance: policy
+            .regions
+            .values()
+            .filter_map(|r| {
+                let s = r.in_force_at(as_of)?;
+                Some((format!("{} {}", r.code, s.from), s.provenance.clone()?))
+            })
+            .collect(),
     }
 }
 
@@ -325,6 +333,76 @@ pub(crate) fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
         &dir.join("summary.json"),
         summary,
     )?)
+}
+
+/// The summary's households by city (its counties' summed: a city has a dozen) and
+/// programme, each city by name, for the terminal; then which standards in force are project
+/// defaults rather than published figures.
+fn by_city(b: &Batch) -> String {
+    let s = &b.summary;
+    let policy = Policy::load(&b.dir.join(crate::manifest::POLICY_COPY)).ok();
+    let mut rows: BTreeMap<(i32, String), BTreeMap<String, u64>> = BTreeMap::new();
+    for (k, m) in &s.by_region_programme {
+        let (region, programme) = k.split_once(' ').unwrap_or((k.as_str(), ""));
+        let region: i32 = region.parse().unwrap_or(0);
+        // The city a county is in, as the policy knows it (else the code as delivered).
+        let city = policy
+            .as_ref()
+            .and_then(|p| {
+                Policy::ancestry(region)
+                    .into_iter()
+                    .find(|c| p.regions.contains_key(c) && c % 100 == 0)
+            })
+            .unwrap_or(region);
+        let row = rows.entry((city, programme.to_string())).or_default();
+        for (o, n) in m {
+            *row.entry(o.clone()).or_default() += n;
+        }
+    }
+    let mut out = String::from("\nby city and programme:\n");
+    for ((city, programme), m) in &rows {
+        let name = policy
+            .as_ref()
+            .map(|p| {
+                let n = p.region_name(*city);
+                format!("{} {}", n.zh, n.en)
+            })
+            .unwrap_or_default();
+        let cells: Vec<String> = m.iter().map(|(o, n)| format!("{o} {n}")).collect();
+        out.push_str(&format!(
+            "  {city} {} {programme:<11} {}\n",
+            pad(&name, 22),
+            cells.join(", ")
+        ));
+    }
+    if let Some(p) = &policy {
+        let defaults: Vec<String> = p
+            .regions
+            .values()
+            .filter(|r| {
+                r.in_force_at(s.as_of)
+                    .and_then(|st| st.provenance.as_deref())
+                    .is_some_and(|v| v.starts_with("project default"))
+            })
+            .map(|r| r.name_zh.clone())
+            .collect();
+        if !defaults.is_empty() {
+            out.push_str(&format!(
+                "\nstandards that are project defaults, not published figures ({} of {} regions; \
+                 provenance in summary.json): {}\n",
+                defaults.len(),
+                p.regions.len(),
+                defaults.join("、")
+            ));
+        }
+    }
+    out
+}
+
+/// `s` padded with spaces to `width` terminal columns (a Chinese character takes two).
+fn pad(s: &str, width: usize) -> String {
+    let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
 /// The terminal summary of a batch.
@@ -343,11 +421,7 @@ pub fn render(b: &Batch) -> String {
     for (k, v) in &s.outcomes {
         out.push_str(&format!("  {k:<11} {v:>8}\n"));
     }
-    out.push_str("\nby region and programme:\n");
-    for (k, m) in &s.by_region_programme {
-        let cells: Vec<String> = m.iter().map(|(o, n)| format!("{o} {n}")).collect();
-        out.push_str(&format!("  {k:<20} {}\n", cells.join(", ")));
-    }
+    out.push_str(&by_city(b));
     out.push_str("\nfindings by rule:\n");
     for (k, v) in &s.findings {
         out.push_str(&format!("  {k:<24} {v:>8}\n"));

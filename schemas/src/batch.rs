@@ -212,6 +212,12 @@ pub struct Summary {
     pub failed_sources: Vec<String>,
     /// Sources whose absence leaves households UNVERIFIED.
     pub unverified_sources: Vec<String>,
+    /// Where each standard in force at the batch date comes from, for the auditor, by region
+    /// and start date (`440100 2024-06-01`): the policy's `provenance` ("published: ...", or
+    /// "project default, not a published figure: ..."). Empty, and left out, for a policy
+    /// that gives none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: BTreeMap<String, String>,
 }
 
 /// The published batch ids under `root`, sorted (none when `root` does not exist).

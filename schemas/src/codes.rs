@@ -113,6 +113,17 @@ pub static APPLICATION_KIND: CodeTable = CodeTable {
     ],
 };
 
+/// A household's area type, where its region sets an urban and a rural dibao standard
+/// (applications; optional: none declared, the region's one or urban standard applies).
+pub static AREA_TYPE: CodeTable = CodeTable {
+    id: "area_type",
+    description: "urban (城镇) or rural (农村) household, for regions with two dibao standards",
+    entries: &[
+        e("urban", "城镇", &["城镇", "城市", "城镇居民", "非农业"]),
+        e("rural", "农村", &["农村", "乡村", "农村居民", "农业"]),
+    ],
+};
+
 /// Relation to the applicant (applications) or to the head of household (hukou).
 pub static RELATION: CodeTable = CodeTable {
     id: "relation",
@@ -304,6 +315,7 @@ pub static DISABILITY_CATEGORY: CodeTable = CodeTable {
 pub static ALL_TABLES: &[&CodeTable] = &[
     &PROGRAMME,
     &APPLICATION_KIND,
+    &AREA_TYPE,
     &RELATION,
     &HUKOU_STATUS,
     &MARRIAGE_EVENT,

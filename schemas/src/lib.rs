@@ -16,6 +16,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod codes;
+pub mod divisions;
 pub mod id;
 pub mod policy;
 pub mod reason;

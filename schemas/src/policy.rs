@@ -129,8 +129,19 @@ struct StandardFile {
     from: NaiveDate,
     #[serde(default)]
     until: Option<NaiveDate>,
-    dibao_yuan: String,
+    /// One standard for the whole region (城乡统一)...
+    #[serde(default)]
+    dibao_yuan: Option<String>,
+    /// ... or one for urban and one for rural households (both, never with `dibao_yuan`).
+    #[serde(default)]
+    urban_yuan: Option<String>,
+    #[serde(default)]
+    rural_yuan: Option<String>,
     reference: String,
+    /// Where the figure comes from, for the auditor (never read to a family): the published
+    /// document, or "project default, not a published figure".
+    #[serde(default)]
+    provenance: Option<String>,
 }
 
 /// An exact decimal multiple, in basis points (1.5 = 15_000).
@@ -165,6 +176,43 @@ impl Multiple {
     }
 }
 
+/// A household's area type (城镇 urban or 农村 rural), from its application: it selects the
+/// standard where a region publishes one for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AreaType {
+    /// 城镇.
+    Urban,
+    /// 农村.
+    Rural,
+}
+
+impl AreaType {
+    /// The catalog code (`urban`, `rural`).
+    pub fn code(self) -> &'static str {
+        match self {
+            AreaType::Urban => "urban",
+            AreaType::Rural => "rural",
+        }
+    }
+
+    /// From the catalog code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "urban" => Some(AreaType::Urban),
+            "rural" => Some(AreaType::Rural),
+            _ => None,
+        }
+    }
+
+    /// The Chinese word.
+    pub fn zh(self) -> &'static str {
+        match self {
+            AreaType::Urban => "城镇",
+            AreaType::Rural => "农村",
+        }
+    }
+}
+
 /// A dibao standard in force from a date.
 #[derive(Debug, Clone)]
 pub struct Standard {
@@ -172,10 +220,33 @@ pub struct Standard {
     pub from: NaiveDate,
     /// Last day in force, if the file closes it; otherwise until the next standard.
     pub until: Option<NaiveDate>,
-    /// Monthly dibao standard per person, in fen.
+    /// Monthly dibao standard per person, in fen: the region's one standard, or its urban one
+    /// where it publishes two.
     pub dibao_fen: i64,
+    /// The rural standard, where the region publishes one of its own.
+    pub rural_fen: Option<i64>,
     /// The legal reference, shown with every finding that uses it.
     pub reference: String,
+    /// Where the figure comes from (the auditor's, never read to a family).
+    pub provenance: Option<String>,
+}
+
+impl Standard {
+    /// Whether the region publishes an urban and a rural standard.
+    pub fn is_split(&self) -> bool {
+        self.rural_fen.is_some()
+    }
+
+    /// The standard for a household of area type `area`: the rural one for a rural household
+    /// where there is one; else the urban (or only) one. A household that declares no area
+    /// type where both exist gets the urban one, the higher: it is never held to a line
+    /// below its own (and the finding says so).
+    pub fn fen(&self, area: Option<AreaType>) -> i64 {
+        match (area, self.rural_fen) {
+            (Some(AreaType::Rural), Some(r)) => r,
+            _ => self.dibao_fen,
+        }
+    }
 }
 
 /// A region's policy values.
@@ -262,14 +333,21 @@ pub struct InForce<'a> {
     pub standard: &'a Standard,
     /// The programme's multiple.
     pub multiple: Multiple,
+    /// The household's area type, as declared (none: the region's one or urban standard).
+    pub area: Option<AreaType>,
 }
 
 impl InForce<'_> {
+    /// The standard for this household, in fen per person and month.
+    pub fn standard_fen(&self) -> i64 {
+        self.standard.fen(self.area)
+    }
+
     /// The exact income limit over the window, as `(numerator, Multiple::DENOM)`:
     /// income is over the line when `income × DENOM > numerator`.
     pub fn income_limit_scaled(&self, counted: i64, months: i64) -> i128 {
         i128::from(self.multiple.0)
-            * i128::from(self.standard.dibao_fen)
+            * i128::from(self.standard_fen())
             * i128::from(counted)
             * i128::from(months)
     }
@@ -449,15 +527,39 @@ impl Policy {
             }
             let mut standards = Vec::new();
             for s in &r.standards {
-                let dibao_fen = values::parse_money(&s.dibao_yuan, MoneyUnit::Yuan)
-                    .ok()
-                    .filter(|v| *v > 0)
-                    .ok_or_else(|| {
-                        rerr(format!(
-                            "standard from {}: dibao_yuan {:?} is not a positive amount",
-                            s.from, s.dibao_yuan
-                        ))
-                    })?;
+                let amount = |key: &str, v: &str| {
+                    values::parse_money(v, MoneyUnit::Yuan)
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| {
+                            rerr(format!(
+                                "standard from {}: {key} {v:?} is not a positive amount",
+                                s.from
+                            ))
+                        })
+                };
+                let (dibao_fen, rural_fen) = match (&s.dibao_yuan, &s.urban_yuan, &s.rural_yuan) {
+                    (Some(d), None, None) => (amount("dibao_yuan", d)?, None),
+                    (None, Some(u), Some(r)) => {
+                        (amount("urban_yuan", u)?, Some(amount("rural_yuan", r)?))
+                    }
+                    _ => {
+                        return Err(rerr(format!(
+                            "standard from {}: give dibao_yuan (one standard), or urban_yuan \
+                             and rural_yuan (two), not both and not one of the two",
+                            s.from
+                        )));
+                    }
+                };
+                if let Some(p) = &s.provenance
+                    && p.trim().is_empty()
+                {
+                    return Err(rerr(format!(
+                        "standard from {}: provenance is empty (leave it out, or say where \
+                         the figure comes from)",
+                        s.from
+                    )));
+                }
                 if s.reference.trim().is_empty() {
                     return Err(rerr(format!(
                         "standard from {} has no legal reference",
@@ -476,7 +578,9 @@ impl Policy {
                     from: s.from,
                     until: s.until,
                     dibao_fen,
+                    rural_fen,
                     reference: s.reference.clone(),
+                    provenance: s.provenance.clone(),
                 });
             }
             standards.sort_by_key(|s| s.from);
@@ -537,32 +641,71 @@ impl Policy {
             .unwrap_or_else(|| rule.severity())
     }
 
-    /// The standard in force in `region` on `date`, or an error naming the gap.
-    pub fn standard_at(&self, region: i32, date: NaiveDate) -> Result<&Standard> {
-        let r = self
-            .regions
-            .get(&region)
-            .ok_or_else(|| PolicyError::NotInForce {
-                policy: self.name.clone(),
-                msg: format!("no region {region}"),
-            })?;
-        r.standards
-            .iter()
-            .rev()
-            .find(|s| s.from <= date && s.until.is_none_or(|u| date <= u))
-            .ok_or_else(|| PolicyError::NotInForce {
-                policy: self.name.clone(),
-                msg: format!(
-                    "no dibao standard for {} ({region}) in force on {date}",
-                    r.name_en
-                ),
-            })
+    /// The codes a household's region resolves through, nearest first: the county's own
+    /// (440106), its city's (440100), the province's (440000), each once.
+    pub fn ancestry(region: i32) -> Vec<i32> {
+        let mut v = vec![region];
+        for c in [region / 100 * 100, region / 10_000 * 10_000] {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+        v
     }
 
-    /// Everything that applies to a household of `programme` in `region` on `date`.
+    /// Whether `region` is, or lies within, one of `codes` (a county within its city or its
+    /// province): who may see a household of 440106 when given 440100.
+    pub fn within(codes: &std::collections::BTreeSet<i32>, region: i32) -> bool {
+        Self::ancestry(region).iter().any(|c| codes.contains(c))
+    }
+
+    /// The policy region whose standard applies to a household registered in `region` on
+    /// `date`, with that standard: the county's own if the policy has one in force then, else
+    /// its city's, else its province's; or an error naming the gap.
+    pub fn resolve_at(&self, region: i32, date: NaiveDate) -> Result<(&Region, &Standard)> {
+        let mut known = None;
+        for code in Self::ancestry(region) {
+            if let Some(r) = self.regions.get(&code) {
+                known.get_or_insert(r);
+                if let Some(s) = r.in_force_at(date) {
+                    return Ok((r, s));
+                }
+            }
+        }
+        Err(PolicyError::NotInForce {
+            policy: self.name.clone(),
+            msg: match known {
+                None => format!("no region {region}, nor its city's nor its province's"),
+                Some(r) => format!(
+                    "no dibao standard for {region} ({} {}) in force on {date}",
+                    r.code, r.name_en
+                ),
+            },
+        })
+    }
+
+    /// The standard in force for a household registered in `region` on `date` (resolved
+    /// through the county, city and province: [`Policy::resolve_at`]).
+    pub fn standard_at(&self, region: i32, date: NaiveDate) -> Result<&Standard> {
+        Ok(self.resolve_at(region, date)?.1)
+    }
+
+    /// Everything that applies to a household of `programme` in `region` on `date` that
+    /// declares no area type.
     pub fn in_force(&self, region: i32, programme: &str, date: NaiveDate) -> Result<InForce<'_>> {
-        let standard = self.standard_at(region, date)?;
-        let region = &self.regions[&region];
+        self.in_force_for(region, None, programme, date)
+    }
+
+    /// Everything that applies to a household of `programme` and area type `area` in
+    /// `region` on `date`.
+    pub fn in_force_for(
+        &self,
+        region: i32,
+        area: Option<AreaType>,
+        programme: &str,
+        date: NaiveDate,
+    ) -> Result<InForce<'_>> {
+        let (region, standard) = self.resolve_at(region, date)?;
         let multiple =
             *region
                 .programmes
@@ -575,7 +718,63 @@ impl Policy {
             region,
             standard,
             multiple,
+            area,
         })
+    }
+}
+
+/// A region's name for people, in both languages: `广州市天河区` / `Tianhe, Guangzhou`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionName {
+    /// Chinese (city, then county).
+    pub zh: String,
+    /// English (county, then city).
+    pub en: String,
+}
+
+impl Policy {
+    /// The name of `region` for people: a region of the policy by its own name; a county by
+    /// its name ([`crate::divisions`]) after its city's; a county the table does not name by
+    /// its city's name and its code; else the code.
+    pub fn region_name(&self, region: i32) -> RegionName {
+        if let Some(r) = self.regions.get(&region) {
+            return RegionName {
+                zh: r.name_zh.clone(),
+                en: r.name_en.clone(),
+            };
+        }
+        let city = Self::ancestry(region)
+            .into_iter()
+            .skip(1)
+            .find_map(|c| self.regions.get(&c));
+        match (city, crate::divisions::county(region)) {
+            (Some(c), Some((zh, en))) => RegionName {
+                zh: format!("{}{zh}", c.name_zh),
+                en: format!("{en}, {}", c.name_en),
+            },
+            (None, Some((zh, en))) => RegionName {
+                zh: zh.to_string(),
+                en: en.to_string(),
+            },
+            (Some(c), None) => RegionName {
+                zh: format!("{}（{region}）", c.name_zh),
+                en: format!("{} ({region})", c.name_en),
+            },
+            (None, None) => RegionName {
+                zh: region.to_string(),
+                en: region.to_string(),
+            },
+        }
+    }
+}
+
+impl Region {
+    /// The standard in force on `date`, if any.
+    pub fn in_force_at(&self, date: NaiveDate) -> Option<&Standard> {
+        self.standards
+            .iter()
+            .rev()
+            .find(|s| s.from <= date && s.until.is_none_or(|u| date <= u))
     }
 }
 
@@ -590,22 +789,99 @@ mod tests {
     #[test]
     fn default_policy_loads_and_selects_by_date() {
         let p = Policy::default_policy();
-        assert_eq!(p.regions.len(), 4);
         assert_eq!(
-            p.standard_at(440100, d("2024-12-31")).unwrap().dibao_fen,
-            119_600
+            p.standard_at(440100, d("2024-05-31")).unwrap().dibao_fen,
+            123_800
         );
         assert_eq!(
-            p.standard_at(440100, d("2025-01-01")).unwrap().dibao_fen,
-            130_900
+            p.standard_at(440100, d("2024-06-01")).unwrap().dibao_fen,
+            128_200
         );
         assert!(p.standard_at(440100, d("2022-06-30")).is_err());
         let f = p.in_force(440100, "low_income", d("2026-11-15")).unwrap();
         assert_eq!(f.multiple, Multiple(15_000));
-        // 1.5 x 1309.00 x 2 members x 6 months = 23,562.00 yuan.
-        assert_eq!(f.income_limit_fen(2, 6), 2_356_200);
+        // 1.5 x 1282.00 x 2 members x 6 months = 23,076.00 yuan.
+        assert_eq!(f.income_limit_fen(2, 6), 2_307_600);
         let t = p.in_force(440300, "tekun", d("2026-11-15")).unwrap();
-        assert_eq!(t.income_limit_fen(1, 6), 1_310_400);
+        // 1.6 x 1535.00 x 6 months.
+        assert_eq!(t.income_limit_fen(1, 6), 1_473_600);
+    }
+
+    #[test]
+    fn the_shipped_policy_covers_every_city_with_a_provenance_and_clean_references() {
+        let p = Policy::default_policy();
+        let cities = [
+            440100, 440200, 440300, 440400, 440500, 440600, 440700, 440800, 440900, 441200, 441300,
+            441400, 441500, 441600, 441700, 441800, 441900, 442000, 445100, 445200, 445300,
+        ];
+        assert_eq!(p.regions.len(), cities.len() + 1);
+        for c in cities.iter().chain([&440000]) {
+            let r = &p.regions[c];
+            // Every city has a standard on every date since 2023.
+            for day in ["2023-01-01", "2024-06-30", "2026-12-31"] {
+                assert!(r.in_force_at(d(day)).is_some(), "{} on {day}", r.name_en);
+            }
+            for s in &r.standards {
+                let prov = s.provenance.as_deref().unwrap_or_default();
+                assert!(
+                    prov.starts_with("published")
+                        || prov.starts_with("project default, not a published figure"),
+                    "{} from {}: {prov:?}",
+                    r.name_en,
+                    s.from
+                );
+                for marker in ["(public)", "project default", "hedui", "published"] {
+                    assert!(!s.reference.contains(marker), "{}", s.reference);
+                }
+            }
+        }
+        // A city that publishes two standards: Shantou in 2025.
+        let s = p.standard_at(440500, d("2025-06-01")).unwrap();
+        assert!(s.is_split());
+        assert_eq!(s.fen(Some(AreaType::Rural)), 81_700);
+        assert_eq!(s.fen(Some(AreaType::Urban)), 87_200);
+        assert_eq!(s.fen(None), 87_200);
+        assert!(!p.standard_at(440100, d("2025-06-01")).unwrap().is_split());
+    }
+
+    #[test]
+    fn a_county_resolves_to_its_own_standard_else_its_city_else_its_province() {
+        let p = Policy::default_policy();
+        let on = d("2026-11-15");
+        let (r, s) = p.resolve_at(440106, on).unwrap();
+        assert_eq!((r.code, s.dibao_fen), (440100, 128_200));
+        // A city the policy does not name: the province's (an invented code).
+        let (r, s) = p.resolve_at(449901, on).unwrap();
+        assert_eq!((r.code, s.fen(Some(AreaType::Rural))), (440000, 64_500));
+        // Another province: none.
+        let e = p.resolve_at(450102, on).unwrap_err().to_string();
+        assert!(e.contains("no region 450102"), "{e}");
+        // A county with a standard of its own from 2026 takes it from then, its city's before.
+        let county = "\n[[regions]]\ncode = 440106\nname_zh = \"天河区\"\nname_en = \"Tianhe\"\n\
+                      [[regions.standards]]\nfrom = \"2026-01-01\"\ndibao_yuan = \"1300.00\"\n\
+                      reference = \"x\"\n";
+        let p = Policy::from_toml(&(DEFAULT_POLICY.to_string() + county), "t.toml").unwrap();
+        assert_eq!(p.standard_at(440106, on).unwrap().dibao_fen, 130_000);
+        assert_eq!(
+            p.standard_at(440106, d("2025-12-31")).unwrap().dibao_fen,
+            128_200
+        );
+        assert_eq!(p.standard_at(440105, on).unwrap().dibao_fen, 128_200);
+        let a = p.in_force_for(440105, Some(AreaType::Rural), "dibao", on);
+        assert_eq!(a.unwrap().standard_fen(), 128_200);
+    }
+
+    #[test]
+    fn regions_are_named_for_people() {
+        let p = Policy::default_policy();
+        let n = p.region_name(440106);
+        assert_eq!(
+            (n.zh.as_str(), n.en.as_str()),
+            ("广州市天河区", "Tianhe, Guangzhou")
+        );
+        assert_eq!(p.region_name(440100).zh, "广州市");
+        assert_eq!(p.region_name(440199).en, "Guangzhou (440199)");
+        assert_eq!(p.region_name(450102).zh, "450102");
     }
 
     #[test]
@@ -691,7 +967,7 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("surprise"), "{e}");
-        let e = with(|s| s.replace("from = \"2025-01-01\"", "from = \"2022-07-01\"")).unwrap_err();
+        let e = with(|s| s.replace("from = \"2023-05-31\"", "from = \"2022-07-01\"")).unwrap_err();
         assert!(
             e.to_string().contains("two standards from 2022-07-01"),
             "{e}"
@@ -699,23 +975,47 @@ mod tests {
         let e = with(|s| {
             s.replace(
                 "from = \"2022-07-01\"",
-                "from = \"2022-07-01\"\nuntil = \"2024-06-30\"",
+                "from = \"2022-07-01\"\nuntil = \"2023-04-30\"",
             )
         })
         .unwrap_err();
         assert!(
             e.to_string()
-                .contains("no standard between 2024-06-30 and 2025-01-01"),
+                .contains("no standard between 2023-04-30 and 2023-05-31"),
             "{e}"
         );
         let e = with(|s| {
             s.replace(
                 "from = \"2022-07-01\"",
-                "from = \"2022-07-01\"\nuntil = \"2025-03-01\"",
+                "from = \"2022-07-01\"\nuntil = \"2023-06-30\"",
             )
         })
         .unwrap_err();
         assert!(e.to_string().contains("overlaps"), "{e}");
+        let zhongshan_provenance = "provenance = \"project default, not a published figure: \
+                                    hedui's earlier figure, above the category 二类 floors of \
+                                    2023 and 2024\"";
+        assert!(DEFAULT_POLICY.contains(zhongshan_provenance));
+        for (from, to, words) in [
+            (
+                "dibao_yuan = \"1120.00\"",
+                "dibao_yuan = \"1120.00\"\nurban_yuan = \"1.00\"",
+                "give dibao_yuan (one standard), or urban_yuan and rural_yuan",
+            ),
+            (
+                "dibao_yuan = \"1120.00\"",
+                "urban_yuan = \"1120.00\"",
+                "give dibao_yuan",
+            ),
+            (
+                zhongshan_provenance,
+                "provenance = \" \"",
+                "provenance is empty",
+            ),
+        ] {
+            let e = with(|s| s.replace(from, to)).unwrap_err().to_string();
+            assert!(e.contains("Zhongshan") && e.contains(words), "{e}");
+        }
         let e = with(|s| s.replace("\"motorcycle\",", "\"hovercraft\",")).unwrap_err();
         assert!(e.to_string().contains("hovercraft"), "{e}");
         let e = with(|s| s.replace("tekun = \"1.6\"", "")).unwrap_err();

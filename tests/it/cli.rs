@@ -235,6 +235,24 @@ fn run_publishes_outcomes_and_a_summary() {
         assert!(batch.join(f).is_file(), "{f}");
     }
     assert!(text.contains("time by stage:"), "{text}");
+    // Cities by name, their counties summed; the standards that are project defaults named.
+    assert!(
+        text.contains("by city and programme:") && text.contains("440100 广州市 Guangzhou"),
+        "{text}"
+    );
+    assert!(
+        text.contains("standards that are project defaults, not published figures")
+            && text.contains("韶关市"),
+        "{text}"
+    );
+    // The auditor's provenance of every standard in force, by region and start date.
+    assert!(
+        summary["provenance"]["440100 2024-06-01"]
+            .as_str()
+            .unwrap()
+            .starts_with("published: 穗民规字〔2024〕5号"),
+        "{summary}"
+    );
     // A second run of the same date never reuses the folder.
     assert!(run(&root).status.success());
     assert!(root.join("20261115-002/summary.json").is_file());

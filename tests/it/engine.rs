@@ -144,6 +144,58 @@ fn metrics() -> HashMap<String, HashMap<String, String>> {
 }
 
 #[test]
+fn the_province_has_every_city_county_codes_and_rural_households_under_both_standards() {
+    // The generator registers households at county level in all 21 cities, rural ones among
+    // them, some declaring no area type; the batch holds each to the line the truth computed
+    // (county -> city standard; rural -> the rural one where the city sets two).
+    let policy = hedui::policy::Policy::default_policy();
+    let as_of: chrono::NaiveDate = hedui::generate::DEFAULT_AS_OF.parse().unwrap();
+    let got = metrics();
+    let mut cities = std::collections::BTreeSet::new();
+    let (mut counties, mut rural_split, mut undeclared_split) = (0, 0, 0);
+    for h in read_csv(&province().join("truth/households.csv")) {
+        let region: i32 = h["region"].parse().unwrap();
+        cities.insert(region / 100 * 100);
+        if region % 100 != 0 {
+            counties += 1;
+        }
+        let split = policy.standard_at(region, as_of).unwrap().is_split();
+        rural_split += usize::from(split && h["area_type"] == "rural");
+        undeclared_split += usize::from(split && h["area_type"].is_empty());
+        let m = &got[&h["household_id"]];
+        assert_eq!(m["region"], h["region"], "{}", h["household_id"]);
+        assert_eq!(m["area_type"], h["area_type"], "{}", h["household_id"]);
+        if h["counted"] != "0" {
+            assert_eq!(
+                m["income_limit_fen"], h["income_limit_fen"],
+                "{} ({} {})",
+                h["household_id"], h["region"], h["area_type"]
+            );
+        }
+    }
+    // 东莞 and 中山 have no counties: their households carry the city's own code.
+    let all: Vec<i32> = policy
+        .regions
+        .keys()
+        .copied()
+        .filter(|c| *c != 440000)
+        .collect();
+    assert_eq!(cities.into_iter().collect::<Vec<_>>(), all);
+    assert!(counties > 8_000, "{counties}");
+    assert!(
+        rural_split > 500 && undeclared_split > 50,
+        "{rural_split} {undeclared_split}"
+    );
+    // A rural household of a city with two standards is held to the rural one, and says so.
+    let r = got
+        .values()
+        .find(|m| m["area_type"] == "rural" && m["region"].starts_with("4405"))
+        .unwrap();
+    assert_eq!(r["standard_fen"], "81700", "{r:?}");
+    assert!(r["reference"].ends_with("（农村标准）"), "{r:?}");
+}
+
+#[test]
 fn net_income_over_the_window_equals_the_truth_to_the_fen() {
     let got = metrics();
     let mut checked = 0;
@@ -963,10 +1015,11 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             set(&["severity", "member_in_two_households"], s("flag")),
             false,
         ),
-        // Guangzhou (the first region) under another code: its households have no line.
+        // Guangzhou (the first region) under a code the province has no city for: its
+        // households take the province's line.
         (
             "regions.code",
-            set(&["regions", "0", "code"], Value::Integer(440200)),
+            set(&["regions", "0", "code"], Value::Integer(449900)),
             false,
         ),
         (
@@ -979,11 +1032,11 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             set(&["regions", "0", "name_en"], s("Canton")),
             false,
         ),
-        // Guangzhou's 2025 standard from after the batch date: the 2022 one is in force.
+        // Guangzhou's 2024 standard from after the batch date: the 2023 one is in force.
         (
             "regions.standards.from",
             set(
-                &["regions", "0", "standards", "1", "from"],
+                &["regions", "0", "standards", "2", "from"],
                 Value::String("2026-12-01".into()),
             ),
             false,
@@ -991,7 +1044,7 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
         (
             "regions.standards.dibao_yuan",
             set(
-                &["regions", "0", "standards", "1", "dibao_yuan"],
+                &["regions", "0", "standards", "2", "dibao_yuan"],
                 s("1400.00"),
             ),
             false,
@@ -999,8 +1052,34 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
         (
             "regions.standards.reference",
             set(
-                &["regions", "0", "standards", "1", "reference"],
+                &["regions", "0", "standards", "2", "reference"],
                 s("edited reference"),
+            ),
+            false,
+        ),
+        // The auditor's: checked below to reach summary.json, not the engine's results.
+        (
+            "regions.standards.provenance",
+            set(
+                &["regions", "0", "standards", "2", "provenance"],
+                s("edited provenance"),
+            ),
+            false,
+        ),
+        // Shaoguan (the second region) sets an urban and a rural standard in 2024.
+        (
+            "regions.standards.urban_yuan",
+            set(
+                &["regions", "1", "standards", "1", "urban_yuan"],
+                s("990.00"),
+            ),
+            false,
+        ),
+        (
+            "regions.standards.rural_yuan",
+            set(
+                &["regions", "1", "standards", "1", "rural_yuan"],
+                s("800.00"),
             ),
             false,
         ),
@@ -1044,6 +1123,16 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             // The name is the policy's label: a batch's manifest records it (`policy_name`)
             // beside the policy's hash; no rule reads it.
             assert_eq!(policy.name, "edited");
+            continue;
+        }
+        if *key == "regions.standards.provenance" {
+            // Where a figure comes from is the auditor's: summary.json lists it per standard
+            // in force (audit.rs tests that a batch's summary carries it); no rule reads it.
+            let r = &policy.regions[&440100];
+            assert_eq!(
+                r.in_force_at(as_of).unwrap().provenance.as_deref(),
+                Some("edited provenance")
+            );
             continue;
         }
         assert_ne!(

@@ -238,8 +238,16 @@ fn the_truth_plants_both_sides_of_every_line() {
     }
     let n = |k: &str| -> i64 { k.parse().unwrap() };
     let mut cases: BTreeMap<&str, u32> = BTreeMap::new();
-    let regions: HashSet<&str> = hs.iter().map(|h| h["region"].as_str()).collect();
-    assert_eq!(regions.len(), 4, "four regions");
+    // All 21 cities, their households registered at county level (but in the two cities
+    // without counties).
+    let cities: HashSet<i64> = hs.iter().map(|h| n(&h["region"]) / 100 * 100).collect();
+    assert_eq!(cities.len(), 21, "21 cities");
+    let at_city_level: HashSet<i64> = hs
+        .iter()
+        .map(|h| n(&h["region"]))
+        .filter(|r| r % 100 == 0)
+        .collect();
+    assert_eq!(at_city_level, HashSet::from([441900, 442000]));
     for prog in ["dibao", "low_income", "tekun"] {
         assert!(hs.iter().any(|h| h["programme"] == prog), "{prog}");
     }
@@ -343,59 +351,63 @@ fn the_truth_plants_both_sides_of_every_line() {
 
 #[test]
 fn limits_follow_the_policy_file() {
-    // Guangzhou dibao at 2026-11-15: 1,309.00 yuan; the 6-month income line and the
-    // 24-month asset limit per counted member.
+    // The standard at 2026-11-15 of each city (its counties' households take it), urban (or
+    // the one) and rural, written out by hand from policy/guangdong.toml; the 6-month income
+    // line and the 24-month asset limit per counted member.
+    let standards: HashMap<i64, (i64, i64)> = [
+        (440100, (128_200, 128_200)),
+        (440200, (86_000, 64_500)),
+        (440300, (153_500, 153_500)),
+        (440400, (124_000, 124_000)),
+        (440500, (87_200, 81_700)),
+        (440600, (122_600, 122_600)),
+        (440700, (93_200, 93_200)),
+        (440800, (86_000, 64_500)),
+        (440900, (86_000, 64_500)),
+        (441200, (93_200, 93_200)),
+        (441300, (93_200, 93_200)),
+        (441400, (86_200, 66_400)),
+        (441500, (86_000, 64_500)),
+        (441600, (91_500, 70_100)),
+        (441700, (86_000, 64_500)),
+        (441800, (86_000, 64_500)),
+        (441900, (107_300, 107_300)),
+        (442000, (122_500, 122_500)),
+        (445100, (86_000, 64_500)),
+        (445200, (86_000, 64_500)),
+        (445300, (86_000, 64_500)),
+    ]
+    .into_iter()
+    .collect();
+    let mut rural_held_lower = 0;
     for h in read_csv(&province().join("truth/households.csv")) {
         let c: i64 = h["counted"].parse().unwrap();
-        let (mult_bp, std) = match (h["region"].as_str(), h["programme"].as_str()) {
-            ("440100", p) => (
-                if p == "dibao" {
-                    10_000
-                } else if p == "low_income" {
-                    15_000
-                } else {
-                    16_000
-                },
-                130_900i64,
-            ),
-            ("440300", p) => (
-                if p == "dibao" {
-                    10_000
-                } else if p == "low_income" {
-                    15_000
-                } else {
-                    16_000
-                },
-                136_500,
-            ),
-            ("442000", p) => (
-                if p == "dibao" {
-                    10_000
-                } else if p == "low_income" {
-                    15_000
-                } else {
-                    16_000
-                },
-                112_000,
-            ),
-            ("440600", p) => (
-                if p == "dibao" {
-                    10_000
-                } else if p == "low_income" {
-                    15_000
-                } else {
-                    16_000
-                },
-                125_000,
-            ),
-            other => panic!("unexpected region {other:?}"),
+        let region: i64 = h["region"].parse().unwrap();
+        let (urban, rural) = standards
+            .get(&(region / 100 * 100))
+            .unwrap_or_else(|| panic!("unexpected region {region}"));
+        // Undeclared: the urban one.
+        let std = if h["area_type"] == "rural" {
+            *rural
+        } else {
+            *urban
+        };
+        rural_held_lower += usize::from(h["area_type"] == "rural" && rural < urban && c > 0);
+        let mult_bp = match h["programme"].as_str() {
+            "dibao" => 10_000,
+            "low_income" => 15_000,
+            _ => 16_000,
         };
         assert_eq!(
             h["income_limit_fen"].parse::<i64>().unwrap(),
-            mult_bp * std * c * 6 / 10_000
+            mult_bp * std * c * 6 / 10_000,
+            "{} ({region} {})",
+            h["household_id"],
+            h["area_type"]
         );
         assert_eq!(h["asset_limit_fen"].parse::<i64>().unwrap(), 24 * std * c);
     }
+    assert!(rural_held_lower > 100, "{rural_held_lower}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! hand (not by the generator), each with a household that fires, one just below the line and
 //! a trap that must not fire (its README.md says which is which), the `hedui.toml` that reads
 //! them, and the batch's expected findings, evidence and outcomes in `expected/`, at the batch
-//! date 2026-11-15 under the shipped policy.
+//! date 2026-11-15 under `tests/golden/policy.toml` (the policy the goldens' lines were drawn
+//! for: the shipped one of before issue #30, whose figures the households sit just above and
+//! below; the shipped policy's own figures are tested by the generated province).
 //!
 //! Regenerate the expected files with `HEDUI_BLESS=1 cargo test --test it golden` and review
 //! the diff: a changed line is a changed verdict.
@@ -56,7 +58,7 @@ fn batch_of(dir: &Path) -> Vec<(&'static str, String)> {
     hedui::ingest::ingest_blocking(&plan, &ingest).unwrap();
     let out = work.path().join("batch");
     std::fs::create_dir_all(&out).unwrap();
-    let policy = hedui::policy::Policy::default_policy();
+    let policy = hedui::policy::Policy::load(&dir.join("../policy.toml")).unwrap();
     let as_of = "2026-11-15".parse().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let verify = |out: &Path| {

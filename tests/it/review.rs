@@ -27,7 +27,7 @@ pub fn root() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = crate::common::fixture_dir("hedui-it-review");
         let province = dir.join("province");
-        generate_into(&province, 1_200, 11);
+        generate_into(&province, 1_200, 13);
         let (cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
         let plan = cfg.build(&base).unwrap();
         let batches = dir.join("batches");

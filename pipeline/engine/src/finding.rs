@@ -192,7 +192,7 @@ impl Engine {
         )
         .await?;
         let keys = keys.into_inner();
-        self.register_in_hh_order("members", &members_path).await?;
+        self.register_members(&members_path).await?;
         // The quick tests of the counted and the declared members (prefilter.rs), on both
         // sessions: the sums', and the main one's (the owned units, spouses, minor children).
         for udf in member_keys.into_inner().into_udfs() {
@@ -416,6 +416,9 @@ impl Engine {
         let empty =
             HouseholdKeys::default().add_to(&with_person_id(&RecordBatch::new_empty(schema))?)?;
         self.stand_in("members", empty.schema()).await?;
+        if !self.area_types {
+            self.with_null_area_type("members").await?;
+        }
         plans.push(("members".into(), members));
         for (name, table, plan) in [
             ("income", "income_sums", self.income_plan(&params).await?),

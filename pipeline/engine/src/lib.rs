@@ -59,7 +59,7 @@ pub use hedui_schemas::rules::read_sources;
 pub(crate) use memory::memory_pool;
 pub use memory::{keep_freed_memory, no_huge_pages};
 use params::days_since_epoch;
-pub use params::{Line, Parameters};
+pub use params::{AREAS, Line, Parameters, RegionLine};
 
 /// The `[engine]` section of `hedui.toml`: how the verification core runs. Outputs never
 /// depend on it.
@@ -155,6 +155,11 @@ pub struct Engine {
     /// On a cluster (`[engine] cluster`): tables held in memory are written to the scratch
     /// folder and read from there, since no executor shares this process's memory.
     on_cluster: bool,
+    /// Whether the staged applications carry the households' area types. A snapshot staged
+    /// before hedui knew them does not: its `applications` and `members` read `area_type` as
+    /// NULL (none declared), and `members.parquet` and `households.parquet` are written
+    /// without the column, as they were, so that such a batch replays byte for byte.
+    area_types: bool,
 }
 
 impl Drop for Engine {
@@ -377,6 +382,7 @@ impl Engine {
             scratch,
             ingest_dir: ingest_dir.map(Path::to_path_buf),
             on_cluster: settings.cluster.is_some(),
+            area_types: true,
         };
         // The key tests (prefilter.rs) of no member yet, so that every plan can be made (and
         // explained) before a batch; `verify` registers each over its members.
@@ -412,6 +418,10 @@ impl Engine {
                 .await
                 .map_err(df_err)?;
             engine.tables.push(def.id);
+        }
+        engine.area_types = engine.has_area_type("applications").await?;
+        if !engine.area_types {
+            engine.with_null_area_type("applications").await?;
         }
         // Every source's quarantine, one table: the records that could not be read, with the
         // subject they are about where its ID is valid. (A batch ingested before the
@@ -479,9 +489,11 @@ impl Engine {
     }
 
     /// Registers what the plans of a batch read besides the tables: the lines the policy has
-    /// in force at the batch date, per region and programme (`policy_lines`, metrics.sql), and
-    /// the income records of every source the catalog says feeds income (income.rs), and the
-    /// snapshots of every source it tags as holding an asset (assets.rs).
+    /// in force at the batch date for the regions the applications name, per region, area
+    /// type and programme (`policy_lines`, metrics.sql: each region resolved to its own
+    /// standard, its city's or its province's, [`Parameters::region_lines`]), and the income
+    /// records of every source the catalog says feeds income (income.rs), and the snapshots of
+    /// every source it tags as holding an asset (assets.rs).
     /// Fails when the policy has no standard in force then.
     pub(crate) async fn prepare(&self, params: &Parameters, policy_name: &str) -> Result<()> {
         use arrow::array::{Date32Array, Int64Array, StringArray};
@@ -492,7 +504,23 @@ impl Engine {
                 as_of: params.as_of.clone(),
             });
         }
-        let l = &params.lines;
+        // The regions the applications name (a few hundred codes at most).
+        let mut regions = Vec::new();
+        for b in self
+            .query("SELECT DISTINCT CAST(region AS BIGINT) AS region FROM applications")
+            .await?
+        {
+            let r = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| {
+                    Error::Inconsistent("applications: region is not a number".into())
+                })?;
+            regions.extend(r.iter().flatten());
+        }
+        regions.sort_unstable();
+        let l = params.region_lines(&regions);
         let from = l
             .iter()
             .map(|l| {
@@ -506,6 +534,7 @@ impl Engine {
             .collect::<Result<Vec<_>>>()?;
         let schema = std::sync::Arc::new(Schema::new(vec![
             Field::new("region", DataType::Int64, false),
+            Field::new("area", DataType::Utf8, false),
             Field::new("programme", DataType::Utf8, false),
             Field::new("multiple_bp", DataType::Int64, false),
             Field::new("standard_fen", DataType::Int64, false),
@@ -515,9 +544,8 @@ impl Engine {
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                std::sync::Arc::new(Int64Array::from_iter_values(
-                    l.iter().map(|l| i64::from(l.region)),
-                )),
+                std::sync::Arc::new(Int64Array::from_iter_values(l.iter().map(|l| l.region))),
+                std::sync::Arc::new(StringArray::from_iter_values(l.iter().map(|l| l.area))),
                 std::sync::Arc::new(StringArray::from_iter_values(
                     l.iter().map(|l| &l.programme),
                 )),
@@ -540,11 +568,50 @@ impl Engine {
         self.register_assets(params).await
     }
 
+    /// Whether table `name` has an `area_type` column.
+    async fn has_area_type(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .ctx
+            .table(name)
+            .await
+            .map_err(df_err)?
+            .schema()
+            .has_column_with_unqualified_name("area_type"))
+    }
+
+    /// Registers table `name` again as itself with an `area_type` column of NULLs (none
+    /// declared), for a snapshot staged before hedui knew area types.
+    async fn with_null_area_type(&self, name: &str) -> Result<()> {
+        let table = self.ctx.table(name).await.map_err(df_err)?;
+        let view = table
+            .with_column(
+                "area_type",
+                datafusion::logical_expr::lit(ScalarValue::Utf8(None)),
+            )
+            .map_err(df_err)?
+            .into_view();
+        let _ = self.ctx.deregister_table(name).map_err(df_err)?;
+        self.ctx.register_table(name, view).map_err(df_err)?;
+        Ok(())
+    }
+
+    /// `df` as the engine writes it for this snapshot: without `area_type` for a snapshot
+    /// staged before hedui knew area types ([`Engine::area_types`]).
+    fn as_written(&self, df: DataFrame) -> Result<DataFrame> {
+        if self.area_types {
+            Ok(df)
+        } else {
+            df.drop_columns(&["area_type"]).map_err(df_err)
+        }
+    }
+
     /// The metrics plan (income and assets with their limits per household; reads `members`,
     /// `income_sums`, `asset_sums` and `policy_lines`).
     pub(crate) async fn metrics_plan(&self, params: &Parameters) -> Result<DataFrame> {
-        self.plan_on(&self.ctx, "metrics", METRICS_SQL, params)
-            .await
+        self.as_written(
+            self.plan_on(&self.ctx, "metrics", METRICS_SQL, params)
+                .await?,
+        )
     }
 
     /// The income sums per household, on the sums' session (reads `members`): the counted
@@ -710,7 +777,17 @@ impl Engine {
                 ScalarValue::Date32(Some(days_since_epoch(as_of))),
             )])
             .map_err(df_err)?;
-        self.ctx.execute_logical_plan(plan).await.map_err(df_err)
+        self.as_written(self.ctx.execute_logical_plan(plan).await.map_err(df_err)?)
+    }
+
+    /// Registers `members.parquet` (the engine's, at `path`) as table `members`, in household
+    /// order; for a snapshot without area types, with its `area_type` read as NULL.
+    pub(crate) async fn register_members(&self, path: &Path) -> Result<()> {
+        self.register_in_hh_order("members", path).await?;
+        if !self.area_types {
+            self.with_null_area_type("members").await?;
+        }
+        Ok(())
     }
 
     /// Registers a Parquet file the engine wrote as table `name` (replacing any before).

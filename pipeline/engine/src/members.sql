@@ -1,6 +1,9 @@
 -- Household resolution: every declared member of every household under check, and whether
 -- they count at the batch date $as_of.
 --
+-- The household's area type (urban, rural, none declared) selects its standard where its
+-- region sets two; a snapshot staged before hedui knew area types reads them as NULL.
+--
 -- A member is excluded when dead on or before the batch date (a death or a cremation record)
 -- or held on the batch date (an incarceration record whose period covers it). Those tables
 -- are small (tens of thousands of rows per million households): they are reduced per person
@@ -21,6 +24,7 @@ WITH declared AS (
            person_key,
            person_id_raw,
            arrow_cast(CAST(relation AS VARCHAR), 'Utf8') AS relation
+           , arrow_cast(CAST(area_type AS VARCHAR), 'Utf8') AS area_type
     FROM applications
 ),
 -- Deaths, cremations and incarcerations in force, reduced per person to one row (the
@@ -53,6 +57,7 @@ SELECT m.household_id,
        END AS excluded,
        s.died_on,
        s.held_from
+       , m.area_type
 FROM declared m
 LEFT JOIN status s ON s.person_key = m.person_key
 ORDER BY m.household_id

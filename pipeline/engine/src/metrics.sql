@@ -8,10 +8,15 @@
 -- reads (truncated to the fen; one member when none counts). The asset test FLAGs when financial assets exceed
 -- $asset_months x standard x counted members. Equal passes both. `lines` holds, per region and
 -- programme, the values the policy has in force at the batch date (`policy_lines`, a table the
--- engine registers from the policy); a household whose region
--- or programme has none gets NULLs there (and can never PASS).
+-- engine registers from the policy, per registered region, declared area type and programme:
+-- a county's own standard, else its city's, else its province's; a region that sets two
+-- standards holds a rural household to the rural one, every other to the urban one); a
+-- household whose region or programme has none gets NULLs there (and can never PASS).
+-- A household's area type is the one its members declare (urban where they disagree: the
+-- higher line). A snapshot staged before hedui knew area types reads them as NULL (none
+-- declared), and the engine leaves the column out of what it writes (lib.rs, `area_types`).
 WITH lines AS (
-    SELECT region, programme, multiple_bp, standard_fen, standard_from, reference FROM policy_lines
+    SELECT region, area, programme, multiple_bp, standard_fen, standard_from, reference FROM policy_lines
 ),
 -- Households are grouped and joined on `hh`, the integer key members.parquet gives each
 -- household in household-id order (string keys cost more to hash, compare and sort); the
@@ -21,6 +26,7 @@ households AS (
     SELECT hh,
            CAST(MIN(region) AS BIGINT) AS region,
            MIN(CAST(programme AS VARCHAR)) AS programme,
+           MAX(area_type) AS area_type,
            COUNT(*) AS declared,
            CAST(SUM(CASE WHEN excluded IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS counted,
            CAST(SUM(CASE WHEN excluded = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead,
@@ -55,8 +61,10 @@ SELECT h.hh,
        COALESCE(a.assets_fen, CAST(0 AS BIGINT)) AS assets_fen,
        $asset_months * l.standard_fen * h.counted AS asset_limit_fen,
        COALESCE(a.assets_fen, 0) > $asset_months * l.standard_fen * h.counted AS over_limit
+       , h.area_type
 FROM households h
 LEFT JOIN income i ON i.hh = h.hh
 LEFT JOIN assets a ON a.hh = h.hh
 LEFT JOIN lines l ON l.region = h.region AND l.programme = h.programme
+    AND l.area = COALESCE(h.area_type, '')
 ORDER BY h.hh

@@ -58,13 +58,42 @@ pub struct Line {
     pub programme: String,
     /// Multiple of the dibao standard, in basis points.
     pub multiple_bp: i64,
-    /// Dibao standard in fen per person per month.
+    /// Dibao standard in fen per person per month: the region's one, or its urban one.
     pub standard_fen: i64,
+    /// The rural standard where the region sets one of its own (then `standard_fen` is the
+    /// urban one).
+    pub rural_fen: Option<i64>,
     /// Date the standard took effect, `yyyy-mm-dd`.
     pub standard_from: String,
     /// Its legal reference.
     pub reference: String,
 }
+
+/// The line a household of one registered region and declared area type is held to: the
+/// [`Line`] its region resolves to (county, else city, else province), with the standard of
+/// its area type. `area` is `urban`, `rural`, or empty for none declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionLine {
+    /// The region a household is registered in (the applications' code).
+    pub region: i64,
+    /// The declared area type, empty for none.
+    pub area: &'static str,
+    /// Programme code.
+    pub programme: String,
+    /// Multiple of the dibao standard, in basis points.
+    pub multiple_bp: i64,
+    /// The standard for the area type, in fen per person per month.
+    pub standard_fen: i64,
+    /// Date the standard took effect, `yyyy-mm-dd`.
+    pub standard_from: String,
+    /// Its legal reference; where the region sets two standards, with the one applied
+    /// (`（农村标准）`, `（城镇标准）`, or `（城镇标准：未申报城乡类别）` for a household that
+    /// declared none).
+    pub reference: String,
+}
+
+/// The area types a line is made for: none declared, urban, rural.
+pub const AREAS: [&str; 3] = ["", "urban", "rural"];
 
 impl Parameters {
     /// The parameters of a batch at `as_of` under `policy`.
@@ -82,6 +111,7 @@ impl Parameters {
                     programme: programme.clone(),
                     multiple_bp: multiple.0,
                     standard_fen: standard.dibao_fen,
+                    rural_fen: standard.rural_fen,
                     standard_from: standard.from.format("%Y-%m-%d").to_string(),
                     reference: standard.reference.clone(),
                 });
@@ -114,6 +144,50 @@ impl Parameters {
                 + as_of.day() as i32,
             lines,
         }
+    }
+
+    /// The lines for households registered in `regions` (each once), for every area type:
+    /// each region resolves to the nearest of itself, its city and its province that has a
+    /// line in force ([`hedui_schemas::policy::Policy::resolve_at`]); a region none of them
+    /// has gets no line (its households can never PASS).
+    pub fn region_lines(&self, regions: &[i64]) -> Vec<RegionLine> {
+        let mut out = Vec::new();
+        for &region in regions {
+            let Ok(code) = i32::try_from(region) else {
+                continue;
+            };
+            let Some(at) = hedui_schemas::policy::Policy::ancestry(code)
+                .into_iter()
+                .find(|c| self.lines.iter().any(|l| l.region == *c))
+            else {
+                continue;
+            };
+            for l in self.lines.iter().filter(|l| l.region == at) {
+                for area in AREAS {
+                    let (standard_fen, reference) = match (l.rural_fen, area) {
+                        (None, _) => (l.standard_fen, l.reference.clone()),
+                        (Some(r), "rural") => (r, format!("{}（农村标准）", l.reference)),
+                        (Some(_), "urban") => {
+                            (l.standard_fen, format!("{}（城镇标准）", l.reference))
+                        }
+                        (Some(_), _) => (
+                            l.standard_fen,
+                            format!("{}（城镇标准：未申报城乡类别）", l.reference),
+                        ),
+                    };
+                    out.push(RegionLine {
+                        region,
+                        area,
+                        programme: l.programme.clone(),
+                        multiple_bp: l.multiple_bp,
+                        standard_fen,
+                        standard_from: l.standard_from.clone(),
+                        reference,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The batch date.

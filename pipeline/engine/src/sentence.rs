@@ -72,7 +72,19 @@ fn list(keys: &[String], sep: &str) -> String {
 /// The finding's sentences: (Chinese, English): its rule's ([`super::rules`]), then the
 /// basis (the standard's legal reference and the date it took effect).
 pub fn sentences(f: &Finding, policy: &Policy) -> (String, String) {
-    let region = policy.regions.get(&(f.region as i32));
+    // The region whose standard applies, by name (a county's household is held to its city's
+    // standard unless the county has its own); without a standard, the household's region by
+    // name (a county after its city); one the policy cannot name at all, "the region".
+    let region = i32::try_from(f.region).ok();
+    let name = region
+        .zip(f.standard_from)
+        .and_then(|(r, from)| policy.resolve_at(r, from).ok())
+        .map(|(r, _)| hedui_schemas::policy::RegionName {
+            zh: r.name_zh.clone(),
+            en: r.name_en.clone(),
+        })
+        .or_else(|| region.map(|r| policy.region_name(r)))
+        .filter(|n| n.zh != f.region.to_string());
     let basis_zh = match (&f.reference, f.standard_from) {
         (Some(r), Some(d)) => format!("依据：{r}，{d} 起执行。"),
         _ => "依据：本地政策。".into(),
@@ -82,8 +94,8 @@ pub fn sentences(f: &Finding, policy: &Policy) -> (String, String) {
         _ => String::new(),
     };
     let words = Words {
-        city_zh: region.map(|r| r.name_zh.as_str()).unwrap_or("本地"),
-        city_en: region.map(|r| r.name_en.as_str()).unwrap_or("the region"),
+        city_zh: name.as_ref().map(|n| n.zh.as_str()).unwrap_or("本地"),
+        city_en: name.as_ref().map(|n| n.en.as_str()).unwrap_or("the region"),
         n: f.records.len(),
         keys_zh: list(&f.records, "、"),
         keys_en: list(&f.records, ", "),

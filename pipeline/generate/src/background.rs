@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration};
 use hedui_schemas::ResidentId;
 use rand::Rng;
 
-use super::household::{Ctx, Out, REGIONS, banks, credit_code};
+use super::household::{CITIES, Ctx, Out, banks, city_of, credit_code};
 use super::people;
 use super::recs::{self, Person, src};
 use crate::{Error, Result};
@@ -58,7 +58,8 @@ pub fn residents(ctx: &Ctx, idx: u64, rng: &mut impl Rng, out: &mut Out) -> Resu
 }
 
 fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Out) {
-    let region = REGIONS[rng.random_range(0..REGIONS.len())].0;
+    let city = &CITIES[rng.random_range(0..CITIES.len())];
+    let region = city.counties[rng.random_range(0..city.counties.len())];
     let age = people::age_on(p.birth, ctx.as_of);
     let before = |rng: &mut dyn rand::RngCore, lo: i64, hi: i64| {
         ctx.as_of - Duration::days(rng.random_range(lo..=hi))
@@ -193,11 +194,7 @@ fn resident(ctx: &Ctx, serial: u64, p: &Person, rng: &mut impl Rng, out: &mut Ou
         );
     }
     if rng.random_bool(0.3) {
-        let prefix = REGIONS
-            .iter()
-            .find(|r| r.0 == region)
-            .map(|r| r.1)
-            .unwrap_or("粤A");
+        let prefix = city_of(region).map_or("粤A", |c| c.plate);
         let ty = [
             "small_car",
             "small_car",

@@ -17,7 +17,7 @@ use super::model::{Evidence, Finding, Rec, Rule, TruthHousehold};
 use super::people::{self, age_on};
 use super::recs::{self, Person, src};
 use crate::{Error, Result};
-use hedui_schemas::policy::Policy;
+use hedui_schemas::policy::{AreaType, Policy};
 
 /// How often each case is planted, per household (each drawn independently).
 #[derive(Debug, Clone)]
@@ -140,13 +140,216 @@ impl Out {
     }
 }
 
-/// Regions with their plate prefix and share of applications.
-pub const REGIONS: [(i32, &str, f64); 4] = [
-    (440100, "粤A", 0.35),
-    (440300, "粤B", 0.25),
-    (442000, "粤T", 0.15),
-    (440600, "粤E", 0.25),
+/// A city households are planted in: its code, its plate prefix, its share of applications,
+/// its name, the county-level codes its households are registered in, and the share of its
+/// households that declare themselves rural.
+#[derive(Debug, Clone, Copy)]
+pub struct City {
+    /// The city's code (440100).
+    pub code: i32,
+    /// Its vehicle plate prefix.
+    pub plate: &'static str,
+    /// Its share of applications.
+    pub share: f64,
+    /// Its name.
+    pub name: &'static str,
+    /// The codes households are registered at: its districts and counties (or the city's own
+    /// code, for a city without them: 东莞, 中山).
+    pub counties: &'static [i32],
+    /// The share of its households that are rural.
+    pub rural: f64,
+}
+
+const fn city(
+    code: i32,
+    plate: &'static str,
+    share: f64,
+    name: &'static str,
+    counties: &'static [i32],
+    rural: f64,
+) -> City {
+    City {
+        code,
+        plate,
+        share,
+        name,
+        counties,
+        rural,
+    }
+}
+
+/// Guangdong's 21 prefecture-level cities, each with a share of applications and the
+/// county-level codes its households are registered at.
+pub const CITIES: [City; 21] = [
+    city(
+        440100,
+        "粤A",
+        0.14,
+        "广州市",
+        &[440103, 440104, 440105, 440106, 440111, 440113, 440118],
+        0.1,
+    ),
+    city(
+        440300,
+        "粤B",
+        0.12,
+        "深圳市",
+        &[440303, 440304, 440305, 440306, 440307, 440309],
+        0.0,
+    ),
+    city(441900, "粤S", 0.08, "东莞市", &[441900], 0.1),
+    city(
+        440600,
+        "粤E",
+        0.07,
+        "佛山市",
+        &[440604, 440605, 440606, 440607, 440608],
+        0.1,
+    ),
+    city(
+        440800,
+        "粤G",
+        0.06,
+        "湛江市",
+        &[440802, 440803, 440823, 440881, 440882],
+        0.5,
+    ),
+    city(
+        440900,
+        "粤K",
+        0.05,
+        "茂名市",
+        &[440902, 440904, 440981, 440982],
+        0.55,
+    ),
+    city(
+        445200,
+        "粤V",
+        0.05,
+        "揭阳市",
+        &[445202, 445203, 445222, 445281],
+        0.5,
+    ),
+    city(
+        440500,
+        "粤D",
+        0.05,
+        "汕头市",
+        &[440507, 440511, 440513, 440514, 440515],
+        0.4,
+    ),
+    city(
+        441300,
+        "粤L",
+        0.05,
+        "惠州市",
+        &[441302, 441303, 441322, 441323],
+        0.3,
+    ),
+    city(
+        440700,
+        "粤J",
+        0.04,
+        "江门市",
+        &[440703, 440705, 440781, 440783],
+        0.3,
+    ),
+    city(
+        441200,
+        "粤H",
+        0.035,
+        "肇庆市",
+        &[441202, 441204, 441284],
+        0.4,
+    ),
+    city(
+        441400,
+        "粤M",
+        0.035,
+        "梅州市",
+        &[441402, 441403, 441424, 441481],
+        0.55,
+    ),
+    city(
+        441800,
+        "粤R",
+        0.035,
+        "清远市",
+        &[441802, 441803, 441881],
+        0.55,
+    ),
+    city(442000, "粤T", 0.035, "中山市", &[442000], 0.1),
+    city(
+        440200,
+        "粤F",
+        0.025,
+        "韶关市",
+        &[440203, 440204, 440205],
+        0.5,
+    ),
+    city(
+        441600,
+        "粤P",
+        0.025,
+        "河源市",
+        &[441602, 441621, 441622, 441625],
+        0.6,
+    ),
+    city(
+        441500,
+        "粤N",
+        0.025,
+        "汕尾市",
+        &[441502, 441521, 441581],
+        0.5,
+    ),
+    city(
+        441700,
+        "粤Q",
+        0.02,
+        "阳江市",
+        &[441702, 441704, 441781],
+        0.5,
+    ),
+    city(
+        445300,
+        "粤W",
+        0.02,
+        "云浮市",
+        &[445302, 445321, 445381],
+        0.6,
+    ),
+    city(
+        445100,
+        "粤U",
+        0.02,
+        "潮州市",
+        &[445102, 445103, 445122],
+        0.45,
+    ),
+    city(
+        440400,
+        "粤C",
+        0.02,
+        "珠海市",
+        &[440402, 440403, 440404],
+        0.1,
+    ),
 ];
+
+/// The city a region code is in (a county's, or the city's own).
+pub fn city_of(region: i32) -> Option<&'static City> {
+    CITIES
+        .iter()
+        .find(|c| c.code == region || c.code == region / 100 * 100)
+}
+
+/// A county-level code of a city drawn by share (households, and the people in the
+/// background, live in all 21).
+fn any_county(rng: &mut impl Rng) -> i32 {
+    let c = &CITIES[rng.random_range(0..CITIES.len())];
+    c.counties[rng.random_range(0..c.counties.len())]
+}
 
 const BANKS: [&str; 6] = [
     "工商银行",
@@ -194,12 +397,7 @@ pub fn credit_code(n: u64, sole_trader: bool, region: i32) -> String {
 
 fn employer(rng: &mut impl Rng, region: i32) -> (String, String) {
     let n = rng.random_range(0..5000u64);
-    let city = match region {
-        440300 => "深圳市",
-        442000 => "中山市",
-        440600 => "佛山市",
-        _ => "广州市",
-    };
+    let city = city_of(region).map_or("广州市", |c| c.name);
     let name = format!(
         "{city}{}{}有限公司",
         BRANDS[(n % 8) as usize],
@@ -248,6 +446,8 @@ struct Hh<'c, 'o, R: Rng> {
     out: &'o mut Out,
     idx: u64,
     region: i32,
+    /// The area type the household declares (none: the city's one or urban standard).
+    area: Option<AreaType>,
     members: Vec<Member>,
     next_slot: u64,
     next_key: u64,
@@ -499,12 +699,7 @@ impl<R: Rng> Hh<'_, '_, R> {
     }
 
     fn region_city(&self) -> &'static str {
-        match self.region {
-            440300 => "深圳市",
-            442000 => "中山市",
-            440600 => "佛山市",
-            _ => "广州市",
-        }
+        city_of(self.region).map_or("广州市", |c| c.name)
     }
 
     /// Employee pension over the window and trap months; returns the counted total.
@@ -781,11 +976,7 @@ impl<R: Rng> Hh<'_, '_, R> {
     }
 
     fn plate(&mut self) -> String {
-        let prefix = REGIONS
-            .iter()
-            .find(|r| r.0 == self.region)
-            .map(|r| r.1)
-            .unwrap_or("粤A");
+        let prefix = city_of(self.region).map_or("粤A", |c| c.plate);
         let key = self.key();
         const CH: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
         let mut s = String::from(prefix);
@@ -1133,6 +1324,7 @@ impl<R: Rng> Hh<'_, '_, R> {
                     app.kind,
                     &m.p,
                     m.relation,
+                    self.area,
                 ),
             );
         }
@@ -1226,7 +1418,9 @@ impl<R: Rng> Hh<'_, '_, R> {
             .map(|i| self.members[i].p.id)
             .collect();
         let c = everyone.len() as i64;
-        let in_force = ctx.policy.in_force(self.region, programme, ctx.as_of)?;
+        let in_force = ctx
+            .policy
+            .in_force_for(self.region, self.area, programme, ctx.as_of)?;
         let months = ctx.window.len() as i64;
         let income_limit = if c > 0 {
             in_force.income_limit_fen(c, months)
@@ -1234,14 +1428,14 @@ impl<R: Rng> Hh<'_, '_, R> {
             0
         };
         let asset_limit =
-            i64::from(ctx.policy.financial_asset_months) * in_force.standard.dibao_fen * c;
+            i64::from(ctx.policy.financial_asset_months) * in_force.standard_fen() * c;
         Ok(Lines {
             counted,
             everyone,
             c,
             income_limit,
             asset_limit,
-            dibao_fen: in_force.standard.dibao_fen,
+            dibao_fen: in_force.standard_fen(),
         })
     }
 
@@ -1723,7 +1917,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             let who = counted_people[self.rng.random_range(0..counted_people.len())].id;
             let cur = hedui_schemas::values::month_of(ctx.as_of);
             if self.rng.random_bool(plant.duplicate_benefit) {
-                let other_region = REGIONS[self.rng.random_range(0..REGIONS.len())].0;
+                let other_region = any_county(self.rng);
                 let other_hh = format!("H{other_region}9{:08}", self.idx % 100_000_000);
                 let from = add_months(cur, -self.rng.random_range(1..30));
                 let to = self
@@ -1802,7 +1996,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             None,
             Some(&applicant.surname),
         )?;
-        let region = REGIONS[rng.random_range(0..REGIONS.len())].0;
+        let region = any_county(rng);
         let programme = if rng.random_bool(0.7) {
             "dibao"
         } else {
@@ -1860,12 +2054,13 @@ impl<R: Rng> Hh<'_, '_, R> {
         let draw = rng.random::<f64>();
         if !counted_people.is_empty() && draw < 2.0 * rate {
             let who = counted_people[rng.random_range(0..counted_people.len())].id;
-            let regions: Vec<i32> = REGIONS
-                .iter()
-                .map(|r| r.0)
-                .filter(|r| *r != self.region)
-                .collect();
-            let region = regions[rng.random_range(0..regions.len())];
+            // A county of another city.
+            let region = loop {
+                let r = any_county(rng);
+                if r / 100 != self.region / 100 {
+                    break r;
+                }
+            };
             let programmes: Vec<&'static str> = ["dibao", "low_income", "tekun"]
                 .into_iter()
                 .filter(|p| *p != app.programme)
@@ -1991,12 +2186,24 @@ impl<R: Rng> Hh<'_, '_, R> {
         let date = ctx.as_of - Duration::days(rng.random_range(0..=30));
         self.out.push(
             src::APPLICATIONS,
-            recs::application(&id, programme, self.region, date, "new", &person, "head"),
+            recs::application(
+                &id,
+                programme,
+                self.region,
+                date,
+                "new",
+                &person,
+                "head",
+                self.area,
+            ),
         );
-        let in_force = ctx.policy.in_force(self.region, programme, ctx.as_of)?;
+        let in_force = ctx
+            .policy
+            .in_force_for(self.region, self.area, programme, ctx.as_of)?;
         Ok(Some(TruthHousehold {
             id,
             region: self.region,
+            area: self.area,
             programme,
             kind: "new",
             declared: 1,
@@ -2004,8 +2211,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             income_fen: 0,
             income_limit_fen: in_force.income_limit_fen(1, ctx.window.len() as i64),
             assets_fen: 0,
-            asset_limit_fen: i64::from(ctx.policy.financial_asset_months)
-                * in_force.standard.dibao_fen,
+            asset_limit_fen: i64::from(ctx.policy.financial_asset_months) * in_force.standard_fen(),
             planted: vec!["ambiguous_namesake"],
             findings: Vec::new(),
             counted_ids: vec![b],
@@ -2022,7 +2228,16 @@ impl<R: Rng> Hh<'_, '_, R> {
         let p = self.members[t.member].p.clone();
         self.out.push(
             src::APPLICATIONS,
-            recs::application(&t.id, t.programme, t.region, t.date, "new", &p, "head"),
+            recs::application(
+                &t.id,
+                t.programme,
+                t.region,
+                t.date,
+                "new",
+                &p,
+                "head",
+                None,
+            ),
         );
         let in_force = ctx.policy.in_force(t.region, t.programme, ctx.as_of)?;
         let months = ctx.window.len() as i64;
@@ -2034,6 +2249,7 @@ impl<R: Rng> Hh<'_, '_, R> {
         Ok(Some(TruthHousehold {
             id: t.id,
             region: t.region,
+            area: None,
             programme: t.programme,
             kind: "new",
             declared: 1,
@@ -2041,8 +2257,7 @@ impl<R: Rng> Hh<'_, '_, R> {
             income_fen: 0,
             income_limit_fen: in_force.income_limit_fen(1, months),
             assets_fen: 0,
-            asset_limit_fen: i64::from(ctx.policy.financial_asset_months)
-                * in_force.standard.dibao_fen,
+            asset_limit_fen: i64::from(ctx.policy.financial_asset_months) * in_force.standard_fen(),
             planted: vec!["member_in_two_households"],
             findings: vec![Finding {
                 rule: Rule::MemberInTwoHouseholds,
@@ -2067,7 +2282,17 @@ pub fn household<R: Rng>(
     out: &mut Out,
 ) -> Result<()> {
     let plant = ctx.plant;
-    let region = weighted(rng, &REGIONS.map(|r| (r.0, r.2)));
+    let city = weighted(rng, &CITIES.map(|c| (c, c.share)));
+    let region = city.counties[rng.random_range(0..city.counties.len())];
+    // Rural or urban by the city's share; one in ten households declares neither (where the
+    // city sets two standards, the urban one applies).
+    let area = rng.random_bool(0.9).then(|| {
+        if rng.random_bool(city.rural) {
+            AreaType::Rural
+        } else {
+            AreaType::Urban
+        }
+    });
     let programme = weighted(
         rng,
         &[("dibao", 0.55), ("low_income", 0.3), ("tekun", 0.15)],
@@ -2087,6 +2312,7 @@ pub fn household<R: Rng>(
         out,
         idx,
         region,
+        area,
         members: Vec::new(),
         next_slot: 0,
         next_key: 0,
@@ -2153,6 +2379,7 @@ pub fn household<R: Rng>(
     let truth = TruthHousehold {
         id: app.id,
         region,
+        area,
         programme,
         kind,
         declared: h.members.len(),

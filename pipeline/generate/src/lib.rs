@@ -357,8 +357,10 @@ pub fn generate(cfg: &GenerateConfig, progress: &(dyn Fn(u64) + Sync)) -> Result
         )));
     }
     let window = income_window(cfg.as_of, cfg.policy.income_window_months);
-    for r in household::REGIONS {
-        cfg.policy.standard_at(r.0, cfg.as_of)?;
+    for c in household::CITIES {
+        for r in c.counties {
+            cfg.policy.standard_at(*r, cfg.as_of)?;
+        }
     }
     let ctx = Ctx {
         policy: &cfg.policy,

@@ -221,8 +221,10 @@ pub struct Finding {
 pub struct TruthHousehold {
     /// Household id.
     pub id: String,
-    /// Region code.
+    /// Region code (county level).
     pub region: i32,
+    /// The area type declared, if any.
+    pub area: Option<hedui_schemas::policy::AreaType>,
     /// Programme code.
     pub programme: &'static str,
     /// `new` or `recheck`.

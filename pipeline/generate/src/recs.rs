@@ -65,6 +65,7 @@ pub fn application(
     kind: &'static str,
     p: &Person,
     relation: &'static str,
+    area: Option<hedui_schemas::policy::AreaType>,
 ) -> Vec<Cell> {
     vec![
         Str(hh.into()),
@@ -75,6 +76,7 @@ pub fn application(
         Id(p.id),
         Str(p.name.clone()),
         Code(relation),
+        area.map_or(Cell::Null, |a| Code(a.code())),
     ]
 }
 #[allow(missing_docs)]
@@ -395,7 +397,7 @@ mod tests {
         let rows: Vec<(usize, Vec<Cell>)> = vec![
             (
                 src::APPLICATIONS,
-                application("H1", "dibao", 440100, d, "new", &p, "head"),
+                application("H1", "dibao", 440100, d, "new", &p, "head", None),
             ),
             (src::HUKOU, hukou(&p, "1", "head", 440100, "active", d)),
             (src::DEATH, death(&p, d)),

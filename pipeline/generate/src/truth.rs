@@ -55,6 +55,7 @@ impl TruthWriter {
                 &[
                     "household_id",
                     "region",
+                    "area_type",
                     "programme",
                     "kind",
                     "declared",
@@ -89,6 +90,7 @@ impl TruthWriter {
                 .write_record([
                     h.id.as_str(),
                     &h.region.to_string(),
+                    h.area.map_or("", |a| a.code()),
                     h.programme,
                     h.kind,
                     &h.declared.to_string(),

@@ -148,14 +148,13 @@ impl Lang {
         self.pick(zh, en).to_string()
     }
 
-    /// A region's name from the batch's policy, or its code.
+    /// A region's name from the batch's policy (a county after its city: 广州市天河区), or
+    /// its code.
     pub fn region(self, policy: &hedui_schemas::policy::Policy, code: i32) -> String {
-        match policy.regions.get(&code) {
-            Some(r) => match self {
-                Lang::Zh => r.name_zh.clone(),
-                Lang::En => r.name_en.clone(),
-            },
-            None => code.to_string(),
+        let n = policy.region_name(code);
+        match self {
+            Lang::Zh => n.zh,
+            Lang::En => n.en,
         }
     }
 }

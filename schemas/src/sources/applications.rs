@@ -19,6 +19,7 @@ pub static SOURCE: SourceDef = SourceDef {
         field("person", PersonId, Subject, "身份证号", "declared member"),
         field("name", Text, Name, "姓名", "member's name"),
         field("relation", Code(&codes::RELATION), Category, "与申请人关系", "relation to the applicant"),
+        field("area_type", Code(&codes::AREA_TYPE), Category, "城乡类别", "urban or rural household: selects the standard where the region sets two; none declared, the urban one").optional(),
     ],
     export: ExportLayout { format: Format::Csv, encoding: Encoding::Utf8, path: "applications.csv" },
     counts: None,

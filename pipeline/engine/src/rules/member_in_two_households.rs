@@ -34,9 +34,11 @@ fn others(f: &Finding, policy: &Policy) -> (String, String) {
     let (mut zh, mut en) = (Vec::new(), Vec::new());
     for k in f.records.iter().take(3) {
         let (h, region, prog) = parts(k);
-        let r = region.and_then(|r| policy.regions.get(&r));
-        let (rz, re) = match (r, region) {
-            (Some(r), _) => (r.name_zh.clone(), r.name_en.clone()),
+        let named = region
+            .map(|r| (r, policy.region_name(r)))
+            .filter(|(r, n)| n.zh != r.to_string());
+        let (rz, re) = match (named, region) {
+            (Some((_, n)), _) => (n.zh, n.en),
             (None, Some(c)) => (format!("区划{c}"), format!("region {c}")),
             (None, None) => (String::new(), String::new()),
         };

@@ -114,7 +114,7 @@ pub(super) fn chart(
 pub type Scope<'a> = Option<&'a BTreeSet<i32>>;
 
 pub(super) fn in_scope(scope: Scope<'_>, region: i32) -> bool {
-    scope.is_none_or(|s| s.contains(&region))
+    scope.is_none_or(|s| hedui_schemas::policy::Policy::within(s, region))
 }
 
 pub(super) const OUTCOMES: [&str; 4] = ["FLAG", "REVIEW", "UNVERIFIED", "PASS"];
@@ -131,8 +131,9 @@ pub(super) fn counts(entries: &[Entry], scope: Scope<'_>) -> Counts {
     let mut c = Counts::default();
     for e in entries.iter().filter(|e| in_scope(scope, e.region)) {
         let k = OUTCOMES.iter().position(|o| *o == e.outcome).unwrap_or(3);
+        // By city: a county's households count with its city's (a city has a dozen).
         c.outcomes
-            .entry((e.region, e.programme.clone()))
+            .entry((e.region / 100 * 100, e.programme.clone()))
             .or_default()[k] += 1;
         c.totals[k] += 1;
         c.households += 1;

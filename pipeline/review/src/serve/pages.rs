@@ -119,7 +119,9 @@ pub(super) async fn households(
         .filter(|&n| {
             let e = &b.entries[n];
             v.may_see(e.region)
-                && region.is_none_or(|r| r == e.region)
+                && region.is_none_or(|r| {
+                    hedui_schemas::policy::Policy::within(&BTreeSet::from([r]), e.region)
+                })
                 && (f.programme.is_empty() || f.programme == e.programme)
                 && (if f.outcome.is_empty() {
                     e.outcome != "PASS"

@@ -78,8 +78,11 @@ impl Viewer {
         (self.user.role == Role::Caseworker).then_some(&self.user.regions)
     }
 
+    /// Whether the viewer may see a household of `region` (a caseworker of 440100 sees the
+    /// households registered in its counties, 440106).
     pub(super) fn may_see(&self, region: i32) -> bool {
-        self.scope().is_none_or(|s| s.contains(&region))
+        self.scope()
+            .is_none_or(|s| hedui_schemas::policy::Policy::within(s, region))
     }
 
     /// Household data is for caseworkers (their regions) and auditors.
