@@ -134,6 +134,20 @@ enum Command {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
+    /// `hedui simulate` against the batch it simulates: runs the full pipeline on a generated
+    /// province (timed), then simulates the published batch under its own policy with one
+    /// city's standard in force raised (timed), and prints both and their ratio.
+    Simulate {
+        /// A generated province (with its hedui.toml).
+        #[arg(long)]
+        province: PathBuf,
+        /// The city whose standard rises.
+        #[arg(long, default_value_t = 440100)]
+        city: i64,
+        /// By how many yuan.
+        #[arg(long, default_value_t = 50)]
+        raise_yuan: i64,
+    },
     /// The full pipeline: a generated province's exports to a published batch (`hedui run`).
     Pipeline {
         /// A generated province (with its hedui.toml).
@@ -282,6 +296,91 @@ fn pipeline(province: &Path) -> Result<()> {
         &hedui::run::Progress::none(),
     ))?;
     println!("{}", batch.dir.display());
+    Ok(())
+}
+
+/// `policy` (TOML text) with `city`'s standard in force at `as_of` raised by `yuan` (each of
+/// its figures: one, or urban and rural).
+fn raised(policy: &str, city: i64, as_of: chrono::NaiveDate, yuan: i64) -> Result<String> {
+    let mut v: toml::Value = toml::from_str(policy)?;
+    let regions = v
+        .get_mut("regions")
+        .and_then(|r| r.as_array_mut())
+        .context("no [[regions]]")?;
+    let region = regions
+        .iter_mut()
+        .find(|r| r.get("code").and_then(|c| c.as_integer()) == Some(city))
+        .with_context(|| format!("the policy has no region {city}"))?;
+    let standards = region
+        .get_mut("standards")
+        .and_then(|s| s.as_array_mut())
+        .context("no standards")?;
+    let from = |s: &toml::Value| {
+        s.get("from")
+            .and_then(|f| {
+                f.as_str()
+                    .map(str::to_string)
+                    .or_else(|| f.as_datetime().map(|d| d.to_string()))
+            })
+            .and_then(|f| f.parse::<chrono::NaiveDate>().ok())
+    };
+    let at = standards
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| from(s).is_some_and(|f| f <= as_of))
+        .max_by_key(|(_, s)| from(s))
+        .map(|(i, _)| i)
+        .context("no standard in force")?;
+    for key in ["dibao_yuan", "urban_yuan", "rural_yuan"] {
+        if let Some(fig) = standards[at].get_mut(key) {
+            let text = fig.as_str().context("a figure is not a string")?;
+            let (whole, frac) = text.split_once('.').unwrap_or((text, "00"));
+            *fig = toml::Value::String(format!("{}.{frac}", whole.parse::<i64>()? + yuan));
+        }
+    }
+    if let Some(name) = v.get_mut("name") {
+        *name = toml::Value::String(format!("proposed-{city}-plus-{yuan}"));
+    }
+    Ok(toml::to_string(&v)?)
+}
+
+fn simulate_bench(province: &Path, city: i64, raise_yuan: i64) -> Result<()> {
+    use hedui::config::BatchConfig;
+    let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
+    let plan = cfg.build(&base)?;
+    let as_of: chrono::NaiveDate = generate::DEFAULT_AS_OF.parse()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let t = Instant::now();
+    let batch = rt.block_on(hedui::run::run(
+        &plan,
+        &Policy::default_policy(),
+        as_of,
+        &province.join("batches"),
+        &hedui::run::Progress::none(),
+    ))?;
+    let batch_secs = t.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(batch.dir.join(hedui::manifest::POLICY_COPY))?;
+    let proposed = Policy::from_toml(&raised(&text, city, as_of, raise_yuan)?, "proposed.toml")?;
+    let scratch = std::env::temp_dir().join(format!("hedui-bench-simulate-{}", std::process::id()));
+    let t = Instant::now();
+    let sim = rt.block_on(hedui::simulate::simulate(&batch.dir, &proposed, &scratch))?;
+    let out = province.join("simulation");
+    hedui::simulate::write(&sim, &out)?;
+    let sim_secs = t.elapsed().as_secs_f64();
+    let (before, after) = sim.totals();
+    println!(
+        "| run | seconds |\n|---|---|\n| `hedui run` (ingest and verify, {} households) | {batch_secs:.1} |\n| `hedui simulate` ({city} +{raise_yuan} yuan: {} households change, monthly assistance {} -> {} yuan) | {sim_secs:.1} |\n| ratio simulate / run | {:.2} |",
+        sim.households,
+        sim.changed.len(),
+        hedui::engine::sentence::yuan(before),
+        hedui::engine::sentence::yuan(after),
+        sim_secs / batch_secs
+    );
+    println!(
+        "batch {}; simulation in {}",
+        batch.dir.display(),
+        out.display()
+    );
     Ok(())
 }
 
@@ -731,6 +830,11 @@ fn main() -> Result<()> {
             without_linkage,
         )?,
         Command::Pipeline { province } => pipeline(&province)?,
+        Command::Simulate {
+            province,
+            city,
+            raise_yuan,
+        } => simulate_bench(&province, city, raise_yuan)?,
         Command::Measured { report, cmd } => std::process::exit(compare::measured(&report, &cmd)?),
         Command::Engine {
             batch,

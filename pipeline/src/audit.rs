@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use crate::engine::finding::ENGINE_OUTPUTS;
 use crate::manifest::{MANIFEST, Manifest, POLICY_COPY, hash_bytes, hash_file, list_files};
 use crate::output::{for_each_batch, text_column};
-use crate::policy::Policy;
 use crate::run::{Progress, summary_of, verify_stages, write_summary};
 use crate::{Error, Result};
 
@@ -111,34 +110,15 @@ fn first_difference(name: &str, published: &Path, replayed: &Path) -> String {
 /// removed otherwise).
 pub async fn replay(batch: &Path, scratch: &Path) -> Result<Replay> {
     let manifest = Manifest::read(batch)?;
-    let policy_path = batch.join(POLICY_COPY);
-    let text = std::fs::read_to_string(&policy_path).map_err(crate::error::io(&policy_path))?;
-    if hash_bytes(text.as_bytes()) != manifest.policy_sha256 {
-        return Err(Error::Integrity {
-            path: policy_path.display().to_string(),
-            msg: "the batch's policy copy is not the one it ran with (run `hedui verify`)".into(),
-        });
-    }
-    let policy = Policy::from_toml(&text, &policy_path.display().to_string())?;
+    let policy = crate::simulate::batch_policy(batch, &manifest)?;
     let ingest_path = batch.join("ingest").join("ingest.json");
     let ingest =
         crate::ingest::IngestReport::read(&ingest_path).ok_or_else(|| Error::Integrity {
             path: ingest_path.display().to_string(),
             msg: "missing or unreadable".into(),
         })?;
-    std::fs::create_dir_all(scratch).map_err(crate::error::io(scratch))?;
-    // The engine reads the batch's own staged snapshot: link it into the scratch folder.
-    let scratch_ingest = scratch.join("ingest");
-    if !scratch_ingest.exists() {
-        std::os::unix::fs::symlink(
-            batch
-                .join("ingest")
-                .canonicalize()
-                .map_err(crate::error::io(batch))?,
-            &scratch_ingest,
-        )
-        .map_err(crate::error::io(&scratch_ingest))?;
-    }
+    // The engine reads the batch's own staged snapshot: linked into the scratch folder.
+    crate::simulate::link_ingest(batch, scratch)?;
     let mut timings = Vec::new();
     let verified = verify_stages(
         scratch,

@@ -28,6 +28,7 @@ pub use hedui_schemas::policy;
 pub mod publish;
 pub mod run;
 pub mod signing;
+pub mod simulate;
 pub mod sources_cmd;
 
 pub use error::{Error, Result};

@@ -159,6 +159,22 @@ enum Command {
         #[arg(long, value_name = "DB", conflicts_with_all = ["batch", "all", "inputs", "keys"])]
         access_log: Option<PathBuf>,
     },
+    /// What a published batch would say under a proposed policy: the households whose outcome
+    /// or findings change, by city and programme, each with the reason, and the monthly
+    /// assistance of the eligible dibao and tekun households before and after. The batch's own
+    /// staged snapshot is verified again under the proposed policy (nothing is ingested); the
+    /// result is not a batch and enters no chain.
+    Simulate {
+        /// The published batch folder.
+        batch: PathBuf,
+        /// The proposed policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Where changes.csv, cost.csv, simulation.json and simulation.html go (default:
+        /// `simulation-<batch id>` in the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The households newly flagged, cleared, or with changed findings between two batches,
     /// and why (records and policy values that changed).
     Diff {
@@ -770,6 +786,19 @@ fn main() -> Result<()> {
             } else {
                 println!("verified: every hash matches and the chain is whole");
             }
+        }
+        Command::Simulate { batch, policy, out } => {
+            let proposed = hedui::policy::Policy::load(&policy)?;
+            let manifest = hedui::manifest::Manifest::read(&batch)
+                .with_context(|| format!("{} is not a published batch", batch.display()))?;
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("simulation-{}", manifest.batch_id)));
+            let scratch =
+                std::env::temp_dir().join(format!("hedui-simulate-{}", std::process::id()));
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let sim = rt.block_on(hedui::simulate::simulate(&batch, &proposed, &scratch))?;
+            hedui::simulate::write(&sim, &out)?;
+            print!("{}", hedui::simulate::render(&sim, Some(&out)));
         }
         Command::Diff { a, b } => {
             let changes = hedui::audit::diff(&a, &b)?;

@@ -13,7 +13,7 @@ use hedui::policy::Policy;
 use crate::common::{generate_into, read_csv};
 
 /// A small province for the audit tests (1,500 households, seed 7).
-fn small_province() -> &'static Path {
+pub(crate) fn small_province() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = crate::common::fixture_dir("hedui-it-audit");
@@ -27,7 +27,7 @@ fn as_of() -> chrono::NaiveDate {
 }
 
 /// Runs a batch of `province` into `root` with `policy`.
-fn run_batch(province: &Path, root: &Path, policy: &Policy) -> hedui::run::Batch {
+pub(crate) fn run_batch(province: &Path, root: &Path, policy: &Policy) -> hedui::run::Batch {
     let (cfg, base) = BatchConfig::load(&province.join("hedui.toml")).unwrap();
     let plan = cfg.build(&base).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -107,17 +107,17 @@ fn two_runs_give_identical_bytes_and_replay_reproduces_a_batch() {
 
 #[test]
 fn a_batch_replays_with_its_own_standards_after_the_policy_file_changes() {
-    // A batch run when Guangzhou's policy only had its 2022 standard (1,196 yuan) still
-    // replays with it after the file gains the 2025 standard (1,309 yuan).
+    // A batch run when Guangzhou's policy only had its 2023 standard (1,238 yuan) still
+    // replays with it after the file gains the 2024 standard (1,282 yuan).
     let dir = tempfile::tempdir().unwrap();
     let full = hedui::policy::DEFAULT_POLICY;
     let cut = full.replace(
-        "[[regions.standards]]\nfrom = \"2025-01-01\"\ndibao_yuan = \"1309.00\"",
-        "[[regions.standards]]\nfrom = \"2099-01-01\"\ndibao_yuan = \"1309.00\"",
+        "[[regions.standards]]\nfrom = \"2024-06-01\"\ndibao_yuan = \"1282.00\"",
+        "[[regions.standards]]\nfrom = \"2099-01-01\"\ndibao_yuan = \"1282.00\"",
     );
     assert_ne!(
         cut, full,
-        "the 2025 Guangzhou standard is in the shipped policy"
+        "the 2024 Guangzhou standard is in the shipped policy"
     );
     let path = dir.path().join("policy.toml");
     std::fs::write(&path, &cut).unwrap();
@@ -221,7 +221,7 @@ fn verify_detects_and_names_each_kind_of_tampering() {
             let p = r.join(&f).join("policy.toml");
             let text = std::fs::read_to_string(&p)
                 .unwrap()
-                .replace("1309.00", "1409.00");
+                .replace("1282.00", "1382.00");
             std::fs::write(p, text).unwrap();
         },
         &format!("{second}: policy.toml changed (the policy copy)"),
@@ -247,7 +247,7 @@ fn verify_detects_and_names_each_kind_of_tampering() {
             "max_quarantine_share = 0.9",
             "config_sha256",
         ),
-        ("policy.toml", "1309.00", "1409.00", "policy_sha256"),
+        ("policy.toml", "1282.00", "1382.00", "policy_sha256"),
     ] {
         let f = second.clone();
         tampered(

@@ -15,6 +15,7 @@
 //! - `postgres`: PostgreSQL sources against a real server started by `.ci/run`.
 //! - `review`: static reports and the review web app over HTTP, per role.
 //! - `browser`: the review app in headless Chromium, with a screenshot of each step.
+//! - `simulate`: `hedui simulate` of a published batch under a proposed policy.
 
 mod audit;
 mod browser;
@@ -29,3 +30,4 @@ mod golden;
 mod ingest;
 mod postgres;
 mod review;
+mod simulate;

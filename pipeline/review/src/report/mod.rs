@@ -16,9 +16,11 @@ use super::labels::Lang;
 use crate::{Error, Result};
 
 mod household;
+mod simulation;
 mod summary;
 
 pub use household::*;
+pub use simulation::*;
 pub use summary::*;
 
 /// The stylesheet, inlined into standalone reports and served at `/static/app.css`.
@@ -49,6 +51,10 @@ impl Templates {
             ("users.html", include_str!("../templates/users.html")),
             ("access.html", include_str!("../templates/access.html")),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "simulation.html",
+                include_str!("../templates/simulation.html"),
+            ),
         ] {
             env.add_template(name, text).map_err(|e| Error::Template {
                 what: "template",
