@@ -98,7 +98,13 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
         return;
     }
     let (id, view) = newest();
-    let (n, region) = flagged(&view);
+    // A flagged household over its income or asset line (its list shows the excess).
+    let n = view
+        .entries
+        .iter()
+        .position(|e| e.outcome == "FLAG" && e.excess_bp.is_some())
+        .unwrap_or_else(|| flagged(&view).0);
+    let region = view.entries[n].region;
     let household = view.entries[n].household_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path(), region);
@@ -209,6 +215,19 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
         .unwrap();
     let list = text_of(&c, "#households").await;
     assert!(list.contains(&household), "the flagged household is listed");
+    // Ranked: the furthest over its line first, each with its excess shown.
+    let mut excess = Vec::new();
+    for cell in c.find_all(Locator::Css("td.excess")).await.unwrap() {
+        let t = cell.text().await.unwrap();
+        // `+23.5% (+1,234.00 元)`, `+<0.1% (+0.01 元)`.
+        if let Some((ratio, _)) = t.trim().strip_prefix('+').and_then(|v| v.split_once('%')) {
+            excess.push(ratio.trim_start_matches('<').parse::<f64>().unwrap());
+        }
+    }
+    assert!(
+        excess.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by excess: {excess:?}"
+    );
     shot(&c, &shots, "2-review-list.png").await;
 
     // 3. Open the household's report.

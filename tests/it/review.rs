@@ -384,6 +384,36 @@ async fn an_auditor_reads_everything_and_changes_nothing() {
     let summary = c.get(&format!("/batches/{id}")).await;
     assert_eq!(summary.status, StatusCode::OK);
     assert!(summary.body.contains("<svg"));
+
+    // The review queue: FLAG before REVIEW, the furthest over its line first; the first page
+    // holds the 50 first of that order, each with its excess.
+    let list = c.get(&format!("/batches/{id}/households")).await;
+    let mut queue: Vec<&hedui::review::batch::Entry> = view
+        .entries
+        .iter()
+        .filter(|e| e.outcome != "PASS")
+        .collect();
+    queue.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
+    let first: Vec<&str> = queue
+        .iter()
+        .take(50)
+        .map(|e| e.household_id.as_str())
+        .collect();
+    let shown: Vec<&str> = list
+        .body
+        .split("<tr><td data-label=")
+        .skip(1)
+        .filter_map(|row| row.split_once('>').and_then(|(_, r)| r.split_once('<')))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(shown, first);
+    assert!(queue[0].outcome == "FLAG" && queue[0].excess_bp.unwrap() > 10_000);
+    let top = queue[0].excess().unwrap();
+    assert!(
+        list.body
+            .contains(&format!("class=\"num excess\">{top}</td>")),
+        "{top}"
+    );
 }
 
 #[tokio::test]
@@ -878,10 +908,15 @@ async fn the_access_log_and_the_decisions_are_hash_chains_with_list_views_logged
     let csrf = c.login("wang").await;
     let list = c.get(&format!("/batches/{id}/households")).await;
     assert_eq!(list.status, StatusCode::OK);
-    let shown: Vec<&str> = view
+    // In the queue's order (FLAG before REVIEW, the furthest over its line first).
+    let mut queue: Vec<&hedui::review::batch::Entry> = view
         .entries
         .iter()
         .filter(|e| e.region == region && e.outcome != "PASS")
+        .collect();
+    queue.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
+    let shown: Vec<&str> = queue
+        .iter()
         .take(hedui::review::serve::PAGE)
         .map(|e| e.household_id.as_str())
         .collect();

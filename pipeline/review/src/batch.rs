@@ -47,6 +47,42 @@ pub struct Entry {
     pub counted: i64,
     /// `(rule, evidence fingerprint)` of each finding, in rule order.
     pub findings: Vec<(String, String)>,
+    /// How far over its line the household is, in basis points of the threshold: the
+    /// largest `measured / threshold` of its income and asset findings (12_500: a quarter
+    /// over); none without one.
+    pub excess_bp: Option<i64>,
+    /// That finding's `measured - threshold`, in fen.
+    pub excess_fen: Option<i64>,
+}
+
+impl Entry {
+    /// Where the household stands in the review queue: FLAG before REVIEW (then the rest),
+    /// then the furthest over its line first, then by id.
+    pub fn queue_key(&self) -> (u8, i64, &str) {
+        let rank = match self.outcome.as_str() {
+            "FLAG" => 0,
+            "REVIEW" => 1,
+            "UNVERIFIED" => 2,
+            _ => 3,
+        };
+        (rank, -self.excess_bp.unwrap_or(0), &self.household_id)
+    }
+
+    /// The excess as people read it: `+23.5% (+1,234.00 元)` over the line (`+<0.1%` for
+    /// less than a thousandth).
+    pub fn excess(&self) -> Option<String> {
+        let (bp, fen) = (self.excess_bp?, self.excess_fen?);
+        let over = bp - 10_000;
+        let ratio = if over < 10 {
+            "<0.1".to_string()
+        } else {
+            format!("{}.{}", over / 100, over % 100 / 10)
+        };
+        Some(format!(
+            "+{ratio}% (+{} 元)",
+            hedui_engine::sentence::yuan(fen)
+        ))
+    }
 }
 
 /// The rows of one output file that belong to each household, aligned with the index.
@@ -331,6 +367,8 @@ impl BatchView {
                     declared: declared[i].unwrap_or_default(),
                     counted: counted[i].unwrap_or_default(),
                     findings: Vec::new(),
+                    excess_bp: None,
+                    excess_fen: None,
                 });
             }
             Ok::<_, Error>(())
@@ -447,12 +485,19 @@ impl BatchView {
 
     /// Computes every finding's evidence fingerprint (see the module docs).
     fn fingerprint(&mut self) -> Result<()> {
-        let mut measured: Vec<Vec<(String, i64)>> = vec![Vec::new(); self.entries.len()];
+        let mut measured: Vec<Vec<(String, i64, i64)>> = vec![Vec::new(); self.entries.len()];
         let mut cur = Cursor::open(&self.dir.join(FINDINGS), |b| {
             let rule = text_column(b, "rule")?;
             let m = int_column(b, "measured")?;
+            let t = int_column(b, "threshold")?;
             Ok((0..b.num_rows())
-                .map(|i| (text(&rule, i), m[i].unwrap_or_default()))
+                .map(|i| {
+                    (
+                        text(&rule, i),
+                        m[i].unwrap_or_default(),
+                        t[i].unwrap_or_default(),
+                    )
+                })
                 .collect())
         })?;
         for (n, slot) in measured.iter_mut().enumerate() {
@@ -468,9 +513,20 @@ impl BatchView {
                     .or_default()
                     .push(evidence_digest(e));
             }
+            // The excess of the sum tests (money over a money line), in basis points,
+            // truncated; a line of nothing (no counted member) gives none.
+            let most = measured[n]
+                .iter()
+                .filter(|(rule, _, t)| {
+                    *t > 0 && matches!(rule.as_str(), "income_over_line" | "assets_over_limit")
+                })
+                .map(|(_, m, t)| ((i128::from(*m) * 10_000 / i128::from(*t)) as i64, m - t))
+                .max();
+            entry.excess_bp = most.map(|(bp, _)| bp);
+            entry.excess_fen = most.map(|(_, fen)| fen);
             entry.findings = measured[n]
                 .iter()
-                .map(|(rule, value)| {
+                .map(|(rule, value, _)| {
                     let mut digests = per_rule.remove(rule.as_str()).unwrap_or_default();
                     digests.sort_unstable();
                     let mut h = Sha256::new();

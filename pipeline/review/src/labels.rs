@@ -316,6 +316,12 @@ const UI: &[(&str, &str, &str)] = &[
     ("all", "全部", "All"),
     ("decided", "处理进度", "Decided"),
     ("undecided_only", "仅未处理", "Undecided only"),
+    ("excess", "超出", "Over the line"),
+    (
+        "queue_order",
+        "排序：先标记后复核，超出保障线越多越靠前",
+        "Order: FLAG before REVIEW, the furthest over the line first",
+    ),
     ("open", "查看", "Open"),
     ("previous_page", "上一页", "Previous"),
     ("next_page", "下一页", "Next"),

@@ -132,6 +132,9 @@ pub(super) async fn households(
                 && (f.undecided.is_empty() || decided(e).0 < e.findings.len())
         })
         .collect();
+    // The queue's order: FLAG before REVIEW, the furthest over its line first.
+    let mut matching = matching;
+    matching.sort_by(|&x, &y| b.entries[x].queue_key().cmp(&b.entries[y].queue_key()));
     let pages = matching.len().div_ceil(PAGE).max(1);
     let page = f.page.unwrap_or(1).clamp(1, pages);
     // Every household id the page shows goes into the access log, before the page is sent.
@@ -164,6 +167,7 @@ pub(super) async fn households(
                 programme => v.lang.programme(&e.programme),
                 outcome => e.outcome.clone(),
                 outcome_label => v.lang.outcome(&e.outcome),
+                excess => e.excess(),
                 rules => rules.iter().map(|r| v.lang.rule(r)).collect::<Vec<_>>(),
                 findings => e.findings.len(),
                 decided => done,
@@ -172,12 +176,15 @@ pub(super) async fn households(
         })
         .collect();
     let link = |p: usize| format!("/batches/{}/households?{}", b.id(), f.query(p));
+    // The cities and counties of the batch's households the viewer may see.
     let visible_regions: Vec<(String, String)> = b
-        .policy
-        .regions
-        .keys()
-        .filter(|r| v.may_see(**r))
-        .map(|r| (r.to_string(), v.lang.region(&b.policy, *r)))
+        .entries
+        .iter()
+        .filter(|e| v.may_see(e.region))
+        .flat_map(|e| [e.region / 100 * 100, e.region])
+        .collect::<BTreeSet<i32>>()
+        .into_iter()
+        .map(|r| (r.to_string(), v.lang.region(&b.policy, r)))
         .collect();
     let ctx = context! {
         batch_id => b.id(),
