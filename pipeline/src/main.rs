@@ -247,6 +247,27 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Assigns households of a published batch to a caseworker in the review database: every
+    /// household to review (FLAG, REVIEW, UNVERIFIED) of a region (a city takes its
+    /// counties'), and the household ids listed. An assignment holds in later batches.
+    Assign {
+        /// The published batch folder.
+        batch: PathBuf,
+        /// Household ids to assign.
+        households: Vec<String>,
+        /// The caseworker.
+        #[arg(long)]
+        to: String,
+        /// A region code whose households to review are assigned.
+        #[arg(long)]
+        region: Option<i32>,
+        /// The review database.
+        #[arg(long, default_value = "review.sqlite")]
+        db: PathBuf,
+        /// Who assigns (recorded with the assignment).
+        #[arg(long, default_value = "admin")]
+        by: String,
+    },
     /// hedui's own Apache Ballista processes, to run the verification stages on a cluster
     /// (built with `--features cluster`).
     #[cfg(feature = "cluster")]
@@ -888,6 +909,34 @@ fn main() -> Result<()> {
                 "secret key {} (keep it outside the batch root, readable only by the account that runs hedui; back it up offline)\npublic key {} (give it to the auditors)\nfingerprint {fp}",
                 secret.display(),
                 public.display()
+            );
+        }
+        Command::Assign {
+            batch,
+            households,
+            to,
+            region,
+            db,
+            by,
+        } => {
+            anyhow::ensure!(
+                region.is_some() || !households.is_empty(),
+                "name a --region or household ids"
+            );
+            let view = hedui::review::batch::BatchView::open(&batch)
+                .with_context(|| format!("opening batch {}", batch.display()))?;
+            let store = hedui::review::store::Store::open(&db)?;
+            let chosen = hedui::review::queue::select(&view, region, &households)?;
+            let n = hedui::review::queue::assign(&store, &view, &chosen, &to, &by)?;
+            let due = hedui::review::queue::carry_due_dates(&store, &view)?;
+            let today = hedui::review::queue::today();
+            let overdue = chosen
+                .iter()
+                .filter(|h| due.get(*h).is_some_and(|d| *d < today))
+                .count();
+            println!(
+                "assigned {n} households of batch {} to {to} ({overdue} overdue)",
+                view.id()
             );
         }
         Command::User { action } => {

@@ -68,7 +68,19 @@ struct PolicyFile {
     severity: BTreeMap<String, String>,
     #[serde(default)]
     linkage: Option<LinkageFile>,
+    #[serde(default)]
+    review: Option<ReviewFile>,
     regions: Vec<RegionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewFile {
+    working_days: u32,
+    #[serde(default)]
+    holidays: Vec<NaiveDate>,
+    #[serde(default)]
+    working_weekends: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,10 +307,51 @@ pub struct Policy {
     /// policy has no such section, as a policy written before it had none: such a batch
     /// links nothing, and replays as it was made).
     pub linkage: Option<Linkage>,
+    /// How long a caseworker has for a household (`[review]`; none: no due dates).
+    pub review: Option<ReviewDays>,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
     /// The policy file's text as loaded: a batch keeps a copy, and replays with it.
     pub text: String,
+}
+
+/// How long a caseworker has to review a household: `working_days` working days from its
+/// application date, a working day being Monday to Friday but the `holidays`, and the
+/// `working_weekends` (调休: a Saturday or Sunday worked in exchange for a holiday).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDays {
+    /// Working days allowed.
+    pub working_days: u32,
+    /// Public holidays (法定节假日) that fall on weekdays.
+    pub holidays: std::collections::BTreeSet<NaiveDate>,
+    /// Weekend days that are working days (调休上班).
+    pub working_weekends: std::collections::BTreeSet<NaiveDate>,
+}
+
+impl ReviewDays {
+    /// Whether `d` is a working day.
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        use chrono::Datelike;
+        let weekend = d.weekday().number_from_monday() >= 6;
+        (!weekend && !self.holidays.contains(&d)) || self.working_weekends.contains(&d)
+    }
+
+    /// The due date of a household applied for on `applied`: the `working_days`-th working
+    /// day after it (the application day itself does not count).
+    pub fn due(&self, applied: NaiveDate) -> NaiveDate {
+        let mut d = applied;
+        let mut left = self.working_days;
+        while left > 0 {
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => return d,
+            }
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
 }
 
 /// How sure the linkage must be to attribute a record whose subject's ID does not read to a
@@ -504,6 +557,42 @@ impl Policy {
                 })
             }
         };
+        let review = match f.review {
+            None => None,
+            Some(r) => {
+                if r.working_days == 0 || r.working_days > 250 {
+                    return Err(err(format!(
+                        "[review] working_days = {} (1..=250)",
+                        r.working_days
+                    )));
+                }
+                let review = ReviewDays {
+                    working_days: r.working_days,
+                    holidays: r.holidays.into_iter().collect(),
+                    working_weekends: r.working_weekends.into_iter().collect(),
+                };
+                use chrono::Datelike;
+                if let Some(d) = review
+                    .working_weekends
+                    .iter()
+                    .find(|d| d.weekday().number_from_monday() < 6)
+                {
+                    return Err(err(format!(
+                        "[review] working_weekends: {d} is not a Saturday or Sunday"
+                    )));
+                }
+                if let Some(d) = review
+                    .holidays
+                    .intersection(&review.working_weekends)
+                    .next()
+                {
+                    return Err(err(format!(
+                        "[review] {d} is both a holiday and a working weekend day"
+                    )));
+                }
+                Some(review)
+            }
+        };
         if f.regions.is_empty() {
             return Err(err("no [[regions]]".into()));
         }
@@ -628,6 +717,7 @@ impl Policy {
             sole_trader_review_max_staff: f.business.sole_trader_review_max_staff,
             severities,
             linkage,
+            review,
             regions,
         })
     }
@@ -869,6 +959,50 @@ mod tests {
         assert_eq!(p.standard_at(440105, on).unwrap().dibao_fen, 128_200);
         let a = p.in_force_for(440105, Some(AreaType::Rural), "dibao", on);
         assert_eq!(a.unwrap().standard_fen(), 128_200);
+    }
+
+    #[test]
+    fn due_dates_count_working_days_past_holidays_and_with_working_weekends() {
+        let p = Policy::default_policy();
+        let r = p.review.as_ref().unwrap();
+        assert_eq!(r.working_days, 15);
+        // Applied Monday 2026-11-02: 15 working days later is Monday 2026-11-23.
+        assert_eq!(r.due(d("2026-11-02")), d("2026-11-23"));
+        // Across the National Day holiday (Oct 1-7 off): Friday 2026-09-25 -> 2026-10-23.
+        assert!(!r.is_working_day(d("2026-10-05")) && !r.is_working_day(d("2026-10-10")));
+        assert_eq!(r.due(d("2026-09-25")), d("2026-10-23"));
+        // With Saturday 2026-10-10 worked (调休), a day sooner.
+        let p = with(|s| {
+            s.replace(
+                "working_weekends = []",
+                "working_weekends = [\"2026-10-10\"]",
+            )
+        })
+        .unwrap();
+        let r = p.review.as_ref().unwrap();
+        assert!(r.is_working_day(d("2026-10-10")));
+        assert_eq!(r.due(d("2026-09-25")), d("2026-10-22"));
+        let e = with(|s| {
+            s.replace(
+                "working_weekends = []",
+                "working_weekends = [\"2026-10-09\"]",
+            )
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("2026-10-09 is not a Saturday or Sunday"), "{e}");
+        let e = with(|s| s.replace("working_days = 15", "working_days = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[review] working_days = 0"), "{e}");
+        // A policy without [review]: no due dates.
+        let start = DEFAULT_POLICY.find("[review]").unwrap();
+        let end = start + DEFAULT_POLICY[start..].find("\n[[regions]]").unwrap();
+        let without = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        assert_eq!(
+            Policy::from_toml(&without, "old.toml").unwrap().review,
+            None
+        );
     }
 
     #[test]

@@ -298,5 +298,98 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
         .await
         .unwrap();
     shot(&c, &shots, "7-report-phone.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // 8. The admin assigns the region's households to review to the caseworker.
+    let log_in = |who: &'static str| {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            c.goto(&format!("{base}/login")).await.unwrap();
+            c.find(Locator::Css("input[name=username]"))
+                .await
+                .unwrap()
+                .send_keys(who)
+                .await
+                .unwrap();
+            c.find(Locator::Css("input[name=password]"))
+                .await
+                .unwrap()
+                .send_keys(PASSWORD)
+                .await
+                .unwrap();
+            c.find(Locator::Css("form button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    let log_out = || {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css("header.bar form button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    log_out().await;
+    log_in("zhao").await;
+    c.goto(&format!("{base}/admin/assign?batch={id}"))
+        .await
+        .unwrap();
+    let form = c.form(Locator::Css("form#assign")).await.unwrap();
+    form.set_by_name("region", &region.to_string())
+        .await
+        .unwrap();
+    form.set_by_name("user", "wang").await.unwrap();
+    shot(&c, &shots, "8-assign-form.png").await;
+    form.submit().await.unwrap();
+    let assigned = text_of(&c, "#assigned").await;
+    let expected = view
+        .entries
+        .iter()
+        .filter(|e| e.region == region && e.outcome != "PASS")
+        .count();
+    assert!(assigned.ends_with(&expected.to_string()), "{assigned}");
+    let counts = text_of(&c, "#open-counts").await;
+    assert!(counts.contains("wang"), "{counts}");
+    shot(&c, &shots, "9-assigned.png").await;
+
+    // 9. The caseworker's queue: the household, its due date, the overdue marked; the summary
+    // page counts the open households.
+    log_out().await;
+    log_in("wang").await;
+    c.goto(&format!("{base}/batches/{id}/households"))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#my-queue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mine = text_of(&c, "#households").await;
+    assert!(mine.contains(&household), "{mine}");
+    let due = view
+        .policy
+        .review
+        .as_ref()
+        .unwrap()
+        .due(view.entries[n].applied.unwrap());
+    assert!(mine.contains(&due.to_string()), "{mine}");
+    assert!(
+        due >= hedui::review::queue::today() || mine.contains("已逾期"),
+        "{mine}"
+    );
+    shot(&c, &shots, "10-my-queue.png").await;
+    c.goto(&format!("{base}/batches/{id}")).await.unwrap();
+    let counts = text_of(&c, "#open-counts").await;
+    assert!(counts.contains("wang"), "{counts}");
+    shot(&c, &shots, "11-open-counts.png").await;
     c.close().await.unwrap();
 }

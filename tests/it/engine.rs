@@ -1015,6 +1015,22 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             set(&["severity", "member_in_two_households"], s("flag")),
             false,
         ),
+        // The review queue's due dates: the review app's, checked below.
+        (
+            "review.working_days",
+            set(&["review", "working_days"], Value::Integer(10)),
+            false,
+        ),
+        (
+            "review.holidays",
+            set(&["review", "holidays"], list(&[])),
+            false,
+        ),
+        (
+            "review.working_weekends",
+            set(&["review", "working_weekends"], list(&["2026-10-10"])),
+            false,
+        ),
         // Guangzhou (the first region) under a code the province has no city for: its
         // households take the province's line.
         (
@@ -1123,6 +1139,14 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             // The name is the policy's label: a batch's manifest records it (`policy_name`)
             // beside the policy's hash; no rule reads it.
             assert_eq!(policy.name, "edited");
+            continue;
+        }
+        if let Some(k) = key.strip_prefix("review.") {
+            // How long a caseworker has (the review app's due dates: review.rs tests them);
+            // no rule reads it.
+            let r = policy.review.clone().unwrap();
+            let shipped = hedui::policy::Policy::default_policy().review.unwrap();
+            assert_ne!(r, shipped, "{k}");
             continue;
         }
         if *key == "regions.standards.provenance" {

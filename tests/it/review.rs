@@ -1157,3 +1157,144 @@ fn the_summary_and_the_report_show_the_linkage_of_ids_that_do_not_read() {
         assert!(index.contains(words), "{words}");
     }
 }
+
+/// Posts the assignment form.
+async fn assign_form(
+    c: &mut Client,
+    csrf: &str,
+    batch: &str,
+    region: &str,
+    households: &str,
+    user: &str,
+) -> Res {
+    c.post(
+        "/admin/assign",
+        &[
+            ("csrf", csrf),
+            ("batch", batch),
+            ("region", region),
+            ("households", households),
+            ("user", user),
+        ],
+    )
+    .await
+}
+
+// The review queue's assignments and due dates: an admin assigns a region's households to
+// review (and hand-picked ones) to a caseworker, who finds them under "my queue" with their
+// due dates, the overdue marked; the summary page counts each caseworker's open households;
+// assignments and due dates hold in another batch; `hedui assign` does the same.
+#[tokio::test]
+async fn an_admin_assigns_households_and_the_caseworker_finds_them_in_their_queue_when_due() {
+    let (dir, app, id, view, _n, region) = setup();
+    let queue = |v: &BatchView, r: i32| -> Vec<String> {
+        v.entries
+            .iter()
+            .filter(|e| e.region == r && e.outcome != "PASS")
+            .map(|e| e.household_id.clone())
+            .collect()
+    };
+    let expected = queue(&view, region);
+    assert!(!expected.is_empty());
+    let mut admin = Client::new(&app, "10.0.0.20:5000");
+    let csrf = admin.login("zhao").await;
+    let page = admin.get(&format!("/admin/assign?batch={id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"open-counts\""), "{}", page.body);
+    // A household outside wang's regions, an unknown id, a user who is no caseworker: refused.
+    let elsewhere = view
+        .entries
+        .iter()
+        .find(|e| e.region != region && e.outcome != "PASS")
+        .unwrap()
+        .household_id
+        .clone();
+    for (households, user, words) in [
+        (elsewhere.clone(), "wang", "regions do not include"),
+        ("H000 ".to_string() + &expected[0], "wang", "H000"),
+        (expected[0].clone(), "li", "not an enabled caseworker"),
+    ] {
+        let r = assign_form(&mut admin, &csrf, &id, "", &households, user).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{words}");
+        assert!(r.body.contains(words), "{words}: {}", r.body);
+    }
+    let r = assign_form(&mut admin, &csrf, &id, &region.to_string(), "", "wang").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let done = admin
+        .get(&format!("/admin/assign?batch={id}&done={}", expected.len()))
+        .await;
+    assert!(
+        done.body.contains(&format!(
+            "<td data-label=\"待办家庭\" class=\"num\">{}</td>",
+            expected.len()
+        )),
+        "{}",
+        done.body
+    );
+
+    // wang's queue: exactly those, each with the due date the policy gives its application.
+    let mut c = Client::new(&app, "10.0.0.21:5000");
+    c.login("wang").await;
+    let mine = c.get(&format!("/batches/{id}/households?mine=1")).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    let review = view.policy.review.clone().unwrap();
+    let today = hedui::review::queue::today();
+    let mut overdue = 0;
+    for h in &expected {
+        assert!(mine.body.contains(h.as_str()), "{h}");
+        let e = &view.entries[view.find(h).unwrap()];
+        let due = review.due(e.applied.unwrap());
+        assert!(mine.body.contains(&due.to_string()), "{h} due {due}");
+        overdue += usize::from(due < today);
+    }
+    assert_eq!(
+        mine.body.matches("badge FLAG\">已逾期").count(),
+        overdue,
+        "the overdue marked"
+    );
+    // The summary page: wang's open households.
+    let summary = c.get(&format!("/batches/{id}")).await;
+    assert!(
+        summary.body.contains("<td data-label=\"经办人\">wang</td>"),
+        "{}",
+        summary.body
+    );
+
+    // Another batch of the root: the assignment and the due dates hold there.
+    let ids = hedui::review::batch::list(root()).unwrap();
+    if let Some(other) = ids.iter().find(|b| **b != id) {
+        let ov = BatchView::open(&root().join(other)).unwrap();
+        let there = queue(&ov, region);
+        let listed = c.get(&format!("/batches/{other}/households?mine=1")).await;
+        for h in there.iter().filter(|h| expected.contains(h)) {
+            assert!(listed.body.contains(h.as_str()), "{h} in {other}");
+        }
+    }
+
+    // `hedui assign`: the same from the command line, into another database.
+    let db = dir.path().join("cli.sqlite");
+    let s = Store::open(&db).unwrap();
+    s.add_user("wang", PASSWORD, Role::Caseworker, &region.to_string())
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hedui"))
+        .arg("assign")
+        .arg(root().join(&id))
+        .args(["--to", "wang", "--region", &region.to_string(), "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("assigned {} households", expected.len())),
+        "{text}"
+    );
+    assert_eq!(
+        Store::open(&db).unwrap().assignments().unwrap().len(),
+        expected.len()
+    );
+}

@@ -14,7 +14,7 @@
 //! decision is stored against it, so it is carried to the next batch while the evidence is the
 //! same and lapses when the evidence changes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -53,6 +53,8 @@ pub struct Entry {
     pub excess_bp: Option<i64>,
     /// That finding's `measured - threshold`, in fen.
     pub excess_fen: Option<i64>,
+    /// The application date (the earliest its rows give), from the staged applications.
+    pub applied: Option<chrono::NaiveDate>,
 }
 
 impl Entry {
@@ -315,6 +317,8 @@ fn linked_records(path: &Path) -> Result<std::collections::HashMap<String, Vec<L
 }
 
 const OUTCOMES: &str = "outcomes.parquet";
+/// The staged applications (their dates: a household's review is due from its application).
+const APPLICATIONS: &str = "ingest/staged/applications.parquet";
 const HOUSEHOLDS: &str = "households.parquet";
 const MEMBERS: &str = "members.parquet";
 const FINDINGS: &str = "findings.parquet";
@@ -369,6 +373,7 @@ impl BatchView {
                     findings: Vec::new(),
                     excess_bp: None,
                     excess_fen: None,
+                    applied: None,
                 });
             }
             Ok::<_, Error>(())
@@ -381,6 +386,10 @@ impl BatchView {
                     w[1].household_id
                 )));
             }
+        }
+        let applied = application_dates(&dir.join(APPLICATIONS))?;
+        for e in &mut entries {
+            e.applied = applied.get(&e.household_id).copied();
         }
         let households = ranges(&dir.join(HOUSEHOLDS), &entries)?;
         let members = ranges(&dir.join(MEMBERS), &entries)?;
@@ -542,6 +551,36 @@ impl BatchView {
         }
         Ok(())
     }
+}
+
+/// Each household's application date (the earliest of its rows) in the staged applications;
+/// none when the snapshot has none.
+fn application_dates(path: &Path) -> Result<HashMap<String, chrono::NaiveDate>> {
+    let mut out: HashMap<String, chrono::NaiveDate> = HashMap::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    hedui_engine::output::for_each_batch_of(
+        path,
+        Read {
+            columns: &["household_id", "application_date"],
+            rows: None,
+        },
+        |b| {
+            let ids = text_column(&b, "household_id")?;
+            let dates = text_column(&b, "application_date")?;
+            for (id, d) in ids.into_iter().zip(dates) {
+                let (Some(id), Some(d)) = (id, d.and_then(|d| d.parse().ok())) else {
+                    continue;
+                };
+                out.entry(id)
+                    .and_modify(|e: &mut chrono::NaiveDate| *e = (*e).min(d))
+                    .or_insert(d);
+            }
+            Ok::<_, Error>(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// The content of an evidence record, without where it was delivered.

@@ -4,11 +4,13 @@
 //! household (or a batch) into the report (核对报告) and summary pages, written as static files
 //! by `hedui report` and served by `hedui serve` ([`serve`]), whose users, sessions, decisions
 //! and access log live in a SQLite database ([`store`]). [`labels`] holds every word shown, in
-//! Chinese and English.
+//! Chinese and English. [`queue`] keeps the review queue's assignments, due dates and open
+//! counts.
 
 pub mod batch;
 mod error;
 pub mod labels;
+pub mod queue;
 pub mod report;
 pub mod serve;
 pub mod store;

@@ -472,6 +472,17 @@ impl Store {
                  at TEXT NOT NULL,
                  hash TEXT NOT NULL DEFAULT '');
              CREATE INDEX IF NOT EXISTS decisions_household ON decisions (household_id);
+             CREATE TABLE IF NOT EXISTS assignments (
+                 household_id TEXT PRIMARY KEY,
+                 user TEXT NOT NULL REFERENCES users(name),
+                 assigned_by TEXT NOT NULL,
+                 batch_id TEXT NOT NULL,
+                 at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS due_dates (
+                 household_id TEXT PRIMARY KEY,
+                 applied TEXT NOT NULL,
+                 due TEXT NOT NULL,
+                 batch_id TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS access_log (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
                  at TEXT NOT NULL,
@@ -816,6 +827,113 @@ impl Store {
         Ok(out)
     }
 
+    /// Assigns `households` to caseworker `user` (replacing an earlier assignment), as
+    /// `by` did in batch `batch_id`. An assignment is the household's, not the batch's: it
+    /// holds in every later batch that lists the household. Refused for a user who is not
+    /// an enabled caseworker. The number assigned.
+    pub fn assign(
+        &self,
+        households: &[String],
+        user: &str,
+        by: &str,
+        batch_id: &str,
+    ) -> Result<usize> {
+        let u = self
+            .users()?
+            .into_iter()
+            .find(|u| u.name == user)
+            .ok_or_else(|| Error::Refused(format!("no user {user:?}")))?;
+        if u.role != Role::Caseworker || u.disabled {
+            return Err(Error::Refused(format!(
+                "{user} is not an enabled caseworker"
+            )));
+        }
+        let at = stamp();
+        let tx = self.conn.unchecked_transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO assignments (household_id, user, assigned_by, batch_id, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(household_id) DO UPDATE SET user = excluded.user,
+                         assigned_by = excluded.assigned_by, batch_id = excluded.batch_id,
+                         at = excluded.at",
+                )
+                .map_err(db)?;
+            for h in households {
+                st.execute(rusqlite::params![h, user, by, batch_id, at])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(households.len())
+    }
+
+    /// Every assignment: household -> caseworker.
+    pub fn assignments(&self) -> Result<HashMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT household_id, user FROM assignments")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?
+            .collect::<rusqlite::Result<HashMap<String, String>>>()
+            .map_err(db)?;
+        Ok(rows)
+    }
+
+    /// The due dates of households, carried across batches: a household keeps the due date
+    /// it was first given for an application (`applied`), and gets the one computed now
+    /// (`due`) when it is new or applied again. `rows` are `(household, applied, due)` of
+    /// batch `batch_id`; returns every household's due date.
+    pub fn carry_due_dates(
+        &self,
+        rows: &[(String, chrono::NaiveDate, chrono::NaiveDate)],
+        batch_id: &str,
+    ) -> Result<HashMap<String, chrono::NaiveDate>> {
+        let tx = self.conn.unchecked_transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO due_dates (household_id, applied, due, batch_id)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(household_id) DO UPDATE SET applied = excluded.applied,
+                         due = excluded.due, batch_id = excluded.batch_id
+                     WHERE due_dates.applied <> excluded.applied",
+                )
+                .map_err(db)?;
+            for (h, applied, due) in rows {
+                st.execute(rusqlite::params![
+                    h,
+                    applied.to_string(),
+                    due.to_string(),
+                    batch_id
+                ])
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT household_id, due FROM due_dates")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(h, d)| Some((h, d.parse().ok()?)))
+            .collect())
+    }
+
+    /// Every household's due date.
+    pub fn due_dates(&self) -> Result<HashMap<String, chrono::NaiveDate>> {
+        self.carry_due_dates(&[], "")
+    }
+
     /// Writes one line of the access log.
     pub fn log_access(
         &self,
@@ -942,6 +1060,40 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(u.regions, BTreeSet::from([440100, 440300]));
+        // Assignments and due dates.
+        s.add_user("sun", "another long passphrase 2026", Role::Auditor, "")
+            .unwrap();
+        let hs = vec!["H1".to_string(), "H2".to_string()];
+        assert!(
+            s.assign(&hs, "sun", "zhao", "b1").is_err(),
+            "not a caseworker"
+        );
+        assert_eq!(s.assign(&hs, "wang", "zhao", "b1").unwrap(), 2);
+        assert_eq!(s.assignments().unwrap()["H2"], "wang");
+        let d = |t: &str| t.parse::<chrono::NaiveDate>().unwrap();
+        let first = s
+            .carry_due_dates(&[("H1".into(), d("2026-11-02"), d("2026-11-23"))], "b1")
+            .unwrap();
+        assert_eq!(first["H1"], d("2026-11-23"));
+        // The next batch, the same application: the due date carries, whatever this batch's
+        // policy would give; a new application gets a new one.
+        let again = s
+            .carry_due_dates(
+                &[
+                    ("H1".into(), d("2026-11-02"), d("2026-11-30")),
+                    ("H2".into(), d("2026-11-20"), d("2026-12-11")),
+                ],
+                "b2",
+            )
+            .unwrap();
+        assert_eq!(
+            (again["H1"], again["H2"]),
+            (d("2026-11-23"), d("2026-12-11"))
+        );
+        let new = s
+            .carry_due_dates(&[("H1".into(), d("2026-12-01"), d("2026-12-22"))], "b3")
+            .unwrap();
+        assert_eq!(new["H1"], d("2026-12-22"));
 
         let token = s.start_session("wang").unwrap();
         let sess = s.session(&token).unwrap().unwrap();

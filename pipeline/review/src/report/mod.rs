@@ -49,6 +49,7 @@ impl Templates {
                 include_str!("../templates/households.html"),
             ),
             ("users.html", include_str!("../templates/users.html")),
+            ("assign.html", include_str!("../templates/assign.html")),
             ("access.html", include_str!("../templates/access.html")),
             ("message.html", include_str!("../templates/message.html")),
             (

@@ -122,6 +122,11 @@ impl App {
             .await
             .map_err(|e| AppError::Internal(format!("opening batch: {e}")))??;
         let view = Arc::new(view);
+        // The queue's due dates, recorded when a batch is first opened (carried from the
+        // batches before for the households they listed).
+        let v = view.clone();
+        self.db(move |s| crate::queue::carry_due_dates(s, &v).map(|_| ()))
+            .await?;
         let mut open = self.batches.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|b| b.id() != id);
         open.push(view.clone());
@@ -215,6 +220,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/audit/access", get(access_log))
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/disable", post(disable_user))
+        .route("/admin/assign", get(assign_page).post(assign))
         .layer(middleware::from_fn(headers))
         .with_state(app)
 }

@@ -46,8 +46,27 @@ pub(super) async fn batch_summary(
     let prev = app.previous(&b).await?;
     let view = report::summary_view(&b, prev.as_deref(), v.scope(), v.lang);
     let can_list = v.require_households().is_ok();
+    // Each caseworker's open households in this batch (a caseworker sees their own).
+    let (assignments, decisions, due) = app
+        .db(|s| Ok((s.assignments()?, s.all_decisions()?, s.due_dates()?)))
+        .await?;
+    let open_counts: Vec<(String, u64, u64)> =
+        crate::queue::open_counts(&b, &assignments, &decisions, &due, crate::queue::today())
+            .into_iter()
+            .filter(|(user, _)| v.user.role != Role::Caseworker || *user == v.user.name)
+            .map(|(user, (open, late))| (user, open, late))
+            .collect();
     Ok(app
-        .render("batch.html", context! { s => Value::from(minijinja::value::Serde(&view)), can_list => can_list, ..v.page() })?
+        .render(
+            "batch.html",
+            context! {
+                s => Value::from(minijinja::value::Serde(&view)),
+                can_list => can_list,
+                open_counts => open_counts,
+                is_caseworker => v.user.role == Role::Caseworker,
+                ..v.page()
+            },
+        )?
         .into_response())
 }
 
@@ -63,6 +82,9 @@ pub(super) struct Filters {
     pub(super) region: String,
     #[serde(default)]
     pub(super) undecided: String,
+    /// Only the households assigned to the viewer ("my queue").
+    #[serde(default)]
+    pub(super) mine: String,
     #[serde(default)]
     pub(super) page: Option<usize>,
 }
@@ -76,6 +98,7 @@ impl Filters {
             ("outcome", &self.outcome),
             ("region", &self.region),
             ("undecided", &self.undecided),
+            ("mine", &self.mine),
         ] {
             if !v.is_empty() {
                 q.append_pair(k, v);
@@ -94,7 +117,10 @@ pub(super) async fn households(
 ) -> Result<Response, AppError> {
     v.require_households()?;
     let b = app.batch(&id).await?;
-    let decisions = app.db(|s| s.all_decisions()).await?;
+    let (decisions, assignments, due) = app
+        .db(|s| Ok((s.all_decisions()?, s.assignments()?, s.due_dates()?)))
+        .await?;
+    let today = crate::queue::today();
     let region: Option<i32> = match f.region.as_str() {
         "" => None,
         r => Some(
@@ -130,6 +156,7 @@ pub(super) async fn households(
                 })
                 && (f.rule.is_empty() || e.findings.iter().any(|(r, _)| *r == f.rule))
                 && (f.undecided.is_empty() || decided(e).0 < e.findings.len())
+                && (f.mine.is_empty() || assignments.get(&e.household_id) == Some(&v.user.name))
         })
         .collect();
     // The queue's order: FLAG before REVIEW, the furthest over its line first.
@@ -168,6 +195,11 @@ pub(super) async fn households(
                 outcome => e.outcome.clone(),
                 outcome_label => v.lang.outcome(&e.outcome),
                 excess => e.excess(),
+                due => due.get(&e.household_id).map(|d| d.to_string()),
+                overdue => crate::queue::in_queue(e)
+                    && crate::queue::is_open(e, &decisions)
+                    && due.get(&e.household_id).is_some_and(|d| *d < today),
+                assignee => assignments.get(&e.household_id).cloned(),
                 rules => rules.iter().map(|r| v.lang.rule(r)).collect::<Vec<_>>(),
                 findings => e.findings.len(),
                 decided => done,
@@ -201,7 +233,11 @@ pub(super) async fn households(
             outcome => f.outcome.clone(),
             region => f.region.clone(),
             undecided => !f.undecided.is_empty(),
+            mine => !f.mine.is_empty(),
         },
+        is_caseworker => v.user.role == Role::Caseworker,
+        mine_link => format!("/batches/{}/households?mine=1", b.id()),
+        all_link => format!("/batches/{}/households", b.id()),
         programmes => ["dibao", "low_income", "tekun"].iter().map(|p| (p.to_string(), v.lang.programme(p))).collect::<Vec<_>>(),
         rules => hedui_schemas::Rule::ALL.iter().map(|r| (r.id().to_string(), v.lang.rule(r.id()))).collect::<Vec<_>>(),
         outcomes => ["FLAG", "REVIEW", "UNVERIFIED", "PASS"].iter().map(|o| (o.to_string(), v.lang.outcome(o))).collect::<Vec<_>>(),

@@ -105,3 +105,147 @@ pub(super) async fn disable_user(
     app.db(move |s| s.disable_user(&f.name)).await?;
     Ok(Redirect::to("/admin/users").into_response())
 }
+
+#[derive(Deserialize, Default)]
+pub(super) struct AssignQuery {
+    #[serde(default)]
+    pub(super) batch: String,
+    #[serde(default)]
+    pub(super) done: Option<usize>,
+}
+
+/// The assignment page (admins): assign the queue's households of a region, or hand-picked
+/// ones, to a caseworker; each caseworker's open households in the batch.
+async fn assign_view(
+    app: &Arc<App>,
+    v: &Viewer,
+    batch_id: &str,
+    done: Option<usize>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let root = app.root.clone();
+    let ids = tokio::task::spawn_blocking(move || crate::batch::list(&root))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let batch_id = if batch_id.is_empty() {
+        ids.last().cloned().unwrap_or_default()
+    } else {
+        batch_id.to_string()
+    };
+    let users = app.db(|s| s.users()).await?;
+    let caseworkers: Vec<String> = users
+        .iter()
+        .filter(|u| u.role == Role::Caseworker && !u.disabled)
+        .map(|u| u.name.clone())
+        .collect();
+    let mut counts: Vec<(String, u64, u64)> = Vec::new();
+    let mut regions: Vec<(String, String)> = Vec::new();
+    if !batch_id.is_empty() {
+        let b = app.batch(&batch_id).await?;
+        let (assignments, decisions, due) = app
+            .db(|s| Ok((s.assignments()?, s.all_decisions()?, s.due_dates()?)))
+            .await?;
+        let open =
+            crate::queue::open_counts(&b, &assignments, &decisions, &due, crate::queue::today());
+        counts = caseworkers
+            .iter()
+            .map(|c| {
+                let (o, late) = open.get(c).copied().unwrap_or_default();
+                (c.clone(), o, late)
+            })
+            .collect();
+        regions = b
+            .entries
+            .iter()
+            .filter(|e| crate::queue::in_queue(e))
+            .flat_map(|e| [e.region / 100 * 100, e.region])
+            .collect::<std::collections::BTreeSet<i32>>()
+            .into_iter()
+            .map(|r| (r.to_string(), v.lang.region(&b.policy, r)))
+            .collect();
+    }
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        app.render(
+            "assign.html",
+            context! {
+                batches => ids,
+                batch_id => batch_id,
+                caseworkers => caseworkers,
+                counts => counts,
+                regions => regions,
+                done => done,
+                error => error,
+                ..v.page()
+            },
+        )?,
+    )
+        .into_response())
+}
+
+pub(super) async fn assign_page(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    axum::extract::Query(q): axum::extract::Query<AssignQuery>,
+) -> Result<Response, AppError> {
+    v.require(&[Role::Admin])?;
+    assign_view(&app, &v, &q.batch, q.done, None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct AssignForm {
+    pub(super) csrf: String,
+    pub(super) batch: String,
+    #[serde(default)]
+    pub(super) region: String,
+    #[serde(default)]
+    pub(super) households: String,
+    pub(super) user: String,
+}
+
+pub(super) async fn assign(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    Form(f): Form<AssignForm>,
+) -> Result<Response, AppError> {
+    v.check_csrf(&f.csrf)?;
+    v.require(&[Role::Admin])?;
+    let b = app.batch(&f.batch).await?;
+    let region = match f.region.trim() {
+        "" => None,
+        r => Some(
+            r.parse::<i32>()
+                .map_err(|_| AppError::BadRequest("region".into()))?,
+        ),
+    };
+    let ids: Vec<String> = f
+        .households
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '，' || c == '、')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if region.is_none() && ids.is_empty() {
+        let msg = v.lang.ui()["assign_nothing"].to_string();
+        return assign_view(&app, &v, &f.batch, None, Some(msg)).await;
+    }
+    let chosen = match crate::queue::select(&b, region, &ids) {
+        Ok(c) => c,
+        Err(e) => return assign_view(&app, &v, &f.batch, None, Some(e.to_string())).await,
+    };
+    let (user, by, view) = (f.user.clone(), v.user.name.clone(), b.clone());
+    let result = app
+        .db(move |s| crate::queue::assign(s, &view, &chosen, &user, &by))
+        .await;
+    match result {
+        Ok(n) => {
+            Ok(Redirect::to(&format!("/admin/assign?batch={}&done={n}", f.batch)).into_response())
+        }
+        Err(AppError::Internal(msg)) => assign_view(&app, &v, &f.batch, None, Some(msg)).await,
+        Err(e) => Err(e),
+    }
+}
