@@ -36,6 +36,21 @@ pub struct SimulationView {
     pub first: Vec<(String, String, String, String, String)>,
 }
 
+/// The Chinese part of a city's name (`广州市 Guangzhou` -> `广州市`).
+fn zh(name: &str) -> &str {
+    name.split(' ').next().unwrap_or(name)
+}
+
+/// A programme's short name, for a chart's labels (低保, 低收入, 特困).
+fn short(programme: &str) -> &str {
+    match programme {
+        "dibao" => "低保",
+        "low_income" => "低收入",
+        "tekun" => "特困",
+        other => other,
+    }
+}
+
 /// The simulation page, standalone (its stylesheet inlined).
 pub fn render_simulation(view: &SimulationView) -> Result<String> {
     let lang = Lang::Zh;
@@ -45,7 +60,7 @@ pub fn render_simulation(view: &SimulationView) -> Result<String> {
             .iter()
             .map(|(city, programme, n)| {
                 (
-                    format!("{city} · {}", lang.programme(programme)),
+                    format!("{} {}", zh(city), short(programme)),
                     n.iter().enumerate().map(|(k, v)| (k, *v as i64)).collect(),
                 )
             })
@@ -64,7 +79,7 @@ pub fn render_simulation(view: &SimulationView) -> Result<String> {
             .iter()
             .map(|(city, programme, c)| {
                 (
-                    format!("{city} · {}", lang.programme(programme)),
+                    format!("{} {}", zh(city), short(programme)),
                     vec![(0, (c[3] - c[1]) / 100)],
                 )
             })
