@@ -400,7 +400,7 @@ fn by_city(b: &Batch) -> String {
 }
 
 /// `s` padded with spaces to `width` terminal columns (a Chinese character takes two).
-fn pad(s: &str, width: usize) -> String {
+pub(crate) fn pad(s: &str, width: usize) -> String {
     let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }

@@ -29,6 +29,7 @@ use crate::engine::sentence::yuan;
 use crate::manifest::Manifest;
 use crate::output::{for_each_batch, int_column, text_column};
 use crate::policy::Policy;
+use crate::run::pad;
 use crate::{Error, Result};
 
 /// Programmes whose assistance is priced: the gap to the line is paid (dibao, tekun); the
@@ -561,21 +562,6 @@ fn signed_yuan(fen: i64) -> String {
     }
 }
 
-/// `s` padded with spaces to `width` terminal columns (a Chinese character takes two).
-fn pad(s: &str, width: usize) -> String {
-    let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
-    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
-}
-
-/// A CSV cell as spreadsheets must not run it: a leading `=`, `+`, `-` or `@` quoted out.
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 /// Writes `changes.csv`, `cost.csv`, `simulation.json` and `simulation.html` into `out`
 /// (created); returns the files written.
 pub fn write(sim: &Simulation, out: &Path) -> Result<Vec<PathBuf>> {
@@ -602,7 +588,7 @@ pub fn write(sim: &Simulation, out: &Path) -> Result<Vec<PathBuf>> {
     .map_err(csv_err(&changes))?;
     for c in &sim.changed {
         w.write_record([
-            cell(&c.household_id),
+            crate::output::csv_cell(&c.household_id).into_owned(),
             c.region.to_string(),
             c.city.to_string(),
             sim.name(c.city),
