@@ -68,19 +68,17 @@ struct PolicyFile {
     severity: BTreeMap<String, String>,
     #[serde(default)]
     linkage: Option<LinkageFile>,
+    /// Working days a caseworker has from a household's application date (none: the review
+    /// app shows no due dates).
     #[serde(default)]
-    review: Option<ReviewFile>,
+    review_working_days: Option<u32>,
+    /// Public holidays on weekdays, for the due dates.
+    #[serde(default)]
+    review_holidays: Vec<NaiveDate>,
+    /// Weekend days worked in exchange for holidays (调休), for the due dates.
+    #[serde(default)]
+    review_working_weekends: Vec<NaiveDate>,
     regions: Vec<RegionFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReviewFile {
-    working_days: u32,
-    #[serde(default)]
-    holidays: Vec<NaiveDate>,
-    #[serde(default)]
-    working_weekends: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,7 +305,8 @@ pub struct Policy {
     /// policy has no such section, as a policy written before it had none: such a batch
     /// links nothing, and replays as it was made).
     pub linkage: Option<Linkage>,
-    /// How long a caseworker has for a household (`[review]`; none: no due dates).
+    /// How long a caseworker has for a household (`review_working_days`, `review_holidays`,
+    /// `review_working_weekends`; none: no due dates).
     pub review: Option<ReviewDays>,
     /// Regions by code.
     pub regions: BTreeMap<i32, Region>,
@@ -315,7 +314,8 @@ pub struct Policy {
     pub text: String,
 }
 
-/// How long a caseworker has to review a household: `working_days` working days from its
+/// How long a caseworker has to review a household (`review_working_days`, `review_holidays`,
+/// `review_working_weekends`): `working_days` working days from its
 /// application date, a working day being Monday to Friday but the `holidays`, and the
 /// `working_weekends` (调休: a Saturday or Sunday worked in exchange for a holiday).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -557,19 +557,24 @@ impl Policy {
                 })
             }
         };
-        let review = match f.review {
-            None => None,
-            Some(r) => {
-                if r.working_days == 0 || r.working_days > 250 {
-                    return Err(err(format!(
-                        "[review] working_days = {} (1..=250)",
-                        r.working_days
-                    )));
+        let review = match f.review_working_days {
+            None => {
+                if !f.review_holidays.is_empty() || !f.review_working_weekends.is_empty() {
+                    return Err(err(
+                        "review_holidays or review_working_weekends without review_working_days"
+                            .into(),
+                    ));
+                }
+                None
+            }
+            Some(days) => {
+                if days == 0 || days > 250 {
+                    return Err(err(format!("review_working_days = {days} (1..=250)")));
                 }
                 let review = ReviewDays {
-                    working_days: r.working_days,
-                    holidays: r.holidays.into_iter().collect(),
-                    working_weekends: r.working_weekends.into_iter().collect(),
+                    working_days: days,
+                    holidays: f.review_holidays.into_iter().collect(),
+                    working_weekends: f.review_working_weekends.into_iter().collect(),
                 };
                 use chrono::Datelike;
                 if let Some(d) = review
@@ -578,7 +583,7 @@ impl Policy {
                     .find(|d| d.weekday().number_from_monday() < 6)
                 {
                     return Err(err(format!(
-                        "[review] working_weekends: {d} is not a Saturday or Sunday"
+                        "review_working_weekends: {d} is not a Saturday or Sunday"
                     )));
                 }
                 if let Some(d) = review
@@ -587,7 +592,7 @@ impl Policy {
                     .next()
                 {
                     return Err(err(format!(
-                        "[review] {d} is both a holiday and a working weekend day"
+                        "{d} is both a review holiday and a working weekend day"
                     )));
                 }
                 Some(review)
@@ -974,8 +979,8 @@ mod tests {
         // With Saturday 2026-10-10 worked (调休), a day sooner.
         let p = with(|s| {
             s.replace(
-                "working_weekends = []",
-                "working_weekends = [\"2026-10-10\"]",
+                "review_working_weekends = []",
+                "review_working_weekends = [\"2026-10-10\"]",
             )
         })
         .unwrap();
@@ -984,25 +989,31 @@ mod tests {
         assert_eq!(r.due(d("2026-09-25")), d("2026-10-22"));
         let e = with(|s| {
             s.replace(
-                "working_weekends = []",
-                "working_weekends = [\"2026-10-09\"]",
+                "review_working_weekends = []",
+                "review_working_weekends = [\"2026-10-09\"]",
             )
         })
         .unwrap_err()
         .to_string();
         assert!(e.contains("2026-10-09 is not a Saturday or Sunday"), "{e}");
-        let e = with(|s| s.replace("working_days = 15", "working_days = 0"))
+        let e = with(|s| s.replace("review_working_days = 15", "review_working_days = 0"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[review] working_days = 0"), "{e}");
-        // A policy without [review]: no due dates.
-        let start = DEFAULT_POLICY.find("[review]").unwrap();
-        let end = start + DEFAULT_POLICY[start..].find("\n[[regions]]").unwrap();
-        let without = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        assert!(e.contains("review_working_days = 0"), "{e}");
+        // A policy without the review keys: no due dates.
+        let without: String = DEFAULT_POLICY
+            .lines()
+            .filter(|l| !l.starts_with("review_"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert_eq!(
             Policy::from_toml(&without, "old.toml").unwrap().review,
             None
         );
+        let e = with(|s| s.replace("review_working_days = 15\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without review_working_days"), "{e}");
     }
 
     #[test]

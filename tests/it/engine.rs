@@ -1017,18 +1017,18 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
         ),
         // The review queue's due dates: the review app's, checked below.
         (
-            "review.working_days",
-            set(&["review", "working_days"], Value::Integer(10)),
+            "review_working_days",
+            set(&["review_working_days"], Value::Integer(10)),
             false,
         ),
         (
-            "review.holidays",
-            set(&["review", "holidays"], list(&[])),
+            "review_holidays",
+            set(&["review_holidays"], list(&[])),
             false,
         ),
         (
-            "review.working_weekends",
-            set(&["review", "working_weekends"], list(&["2026-10-10"])),
+            "review_working_weekends",
+            set(&["review_working_weekends"], list(&["2026-10-10"])),
             false,
         ),
         // Guangzhou (the first region) under a code the province has no city for: its
@@ -1141,7 +1141,7 @@ fn every_key_of_the_policy_file_changes_a_result_or_is_refused() {
             assert_eq!(policy.name, "edited");
             continue;
         }
-        if let Some(k) = key.strip_prefix("review.") {
+        if let Some(k) = key.strip_prefix("review_") {
             // How long a caseworker has (the review app's due dates: review.rs tests them);
             // no rule reads it.
             let r = policy.review.clone().unwrap();

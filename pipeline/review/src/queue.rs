@@ -1,7 +1,7 @@
 //! The review queue's bookkeeping: which caseworker answers for which household
 //! (assignments, by region or hand-picked, made by an admin in the app or with `hedui
 //! assign`), when each household's review is due (its application date plus the policy's
-//! `[review] working_days`, past its holidays), and how many households each caseworker has
+//! `review_working_days`, past its `review_holidays`), and how many households each caseworker has
 //! open. Assignments and due dates are the household's, kept in the review database, so they
 //! carry from one batch to the next as decisions do.
 
@@ -24,7 +24,7 @@ pub fn in_queue(e: &Entry) -> bool {
 }
 
 /// `(household, applied, due)` of every household in the queue whose application date is
-/// known, under the batch's policy's `[review]` (none without one).
+/// known, under the batch's policy's `review_working_days` (none without it).
 pub fn due_rows(view: &BatchView) -> Vec<(String, NaiveDate, NaiveDate)> {
     let Some(review) = &view.policy.review else {
         return Vec::new();
