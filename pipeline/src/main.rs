@@ -715,7 +715,7 @@ fn main() -> Result<()> {
                         c.hashes.len() - 1 - i
                     ),
                     None => problems.push(format!(
-                        "the recorded head {recorded} is in neither chain: lines up to it were changed or removed"
+                        "the recorded head {recorded} is in no chain: lines up to it were changed or removed"
                     )),
                 }
             }

@@ -324,6 +324,15 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
                 .click()
                 .await
                 .unwrap();
+            // Wait for the login to land (the user in the header).
+            for _ in 0..100 {
+                if let Ok(e) = c.find(Locator::Css("header.bar .who")).await
+                    && e.text().await.unwrap_or_default().contains(who)
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     };
     let log_out = || {
@@ -335,6 +344,13 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
                 .click()
                 .await
                 .unwrap();
+            // Wait for the logout to land (the login form) before going anywhere else.
+            for _ in 0..100 {
+                if c.find(Locator::Css("input[name=username]")).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     };
     log_out().await;

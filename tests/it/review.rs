@@ -1047,7 +1047,7 @@ async fn the_access_log_and_the_decisions_are_hash_chains_with_list_views_logged
     let (code, out) = verify_access_log(&copy, Some(&head));
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains(&format!("the recorded head {head} is in neither chain")),
+        out.contains(&format!("the recorded head {head} is in no chain")),
         "{out}"
     );
 
@@ -1296,5 +1296,33 @@ async fn an_admin_assigns_households_and_the_caseworker_finds_them_in_their_queu
     assert_eq!(
         Store::open(&db).unwrap().assignments().unwrap().len(),
         expected.len()
+    );
+
+    // The assignments are a hash chain like the decisions: `hedui verify --access-log`
+    // recomputes it, and names a line changed afterwards.
+    let chains = hedui::review::store::verify_logs(&db).unwrap();
+    let assignments = chains.iter().find(|c| c.name == "assignments").unwrap();
+    assert_eq!(assignments.lines as usize, expected.len());
+    assert!(
+        assignments.problems.is_empty(),
+        "{:#?}",
+        assignments.problems
+    );
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE assignment_log SET batch_id = '20990101-001' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    let chains = hedui::review::store::verify_logs(&db).unwrap();
+    let assignments = chains.iter().find(|c| c.name == "assignments").unwrap();
+    assert!(
+        assignments
+            .problems
+            .iter()
+            .any(|p| p.contains("assignments")),
+        "{:#?}",
+        assignments.problems
     );
 }

@@ -151,6 +151,14 @@ const DECISION_LOG: ChainedTable = ChainedTable {
     ],
 };
 
+/// The review queue's assignments: who was given which household, by whom, when (the newest
+/// line of a household is in force).
+const ASSIGNMENT_LOG: ChainedTable = ChainedTable {
+    table: "assignment_log",
+    label: "assignments",
+    columns: &["household_id", "user", "assigned_by", "batch_id", "at"],
+};
+
 /// The hash of a chained line: SHA-256 over the previous line's hash and this line's fields,
 /// as a JSON array (so no field can run into the next).
 pub fn chain_hash(prev: &str, fields: &[&str]) -> String {
@@ -184,7 +192,7 @@ pub fn verify_logs(path: &Path) -> Result<Vec<Chain>> {
             path: Some(path.display().to_string()),
             source,
         })?;
-    [&ACCESS_LOG, &DECISION_LOG]
+    [&ACCESS_LOG, &DECISION_LOG, &ASSIGNMENT_LOG]
         .into_iter()
         .map(|t| verify_table(&conn, t))
         .collect()
@@ -206,6 +214,10 @@ fn verify_table(conn: &Connection, t: &ChainedTable) -> Result<Chain> {
         name: label,
         ..Chain::default()
     };
+    // A database from before the assignments has none: an empty chain.
+    if t.table == ASSIGNMENT_LOG.table && !has_column(conn, t.table, "id")? {
+        return Ok(chain);
+    }
     if !has_column(conn, t.table, "hash")? {
         chain.problems.push(format!(
             "{label}: not chained (a database from before hedui chained it: opening it with `hedui serve` or `hedui user list` chains what is there)"
@@ -472,12 +484,15 @@ impl Store {
                  at TEXT NOT NULL,
                  hash TEXT NOT NULL DEFAULT '');
              CREATE INDEX IF NOT EXISTS decisions_household ON decisions (household_id);
-             CREATE TABLE IF NOT EXISTS assignments (
-                 household_id TEXT PRIMARY KEY,
+             CREATE TABLE IF NOT EXISTS assignment_log (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 household_id TEXT NOT NULL,
                  user TEXT NOT NULL REFERENCES users(name),
                  assigned_by TEXT NOT NULL,
                  batch_id TEXT NOT NULL,
-                 at TEXT NOT NULL);
+                 at TEXT NOT NULL,
+                 hash TEXT NOT NULL DEFAULT '');
+             CREATE INDEX IF NOT EXISTS assignment_log_household ON assignment_log (household_id);
              CREATE TABLE IF NOT EXISTS due_dates (
                  household_id TEXT PRIMARY KEY,
                  applied TEXT NOT NULL,
@@ -828,7 +843,8 @@ impl Store {
     }
 
     /// Assigns `households` to caseworker `user` (replacing an earlier assignment), as
-    /// `by` did in batch `batch_id`. An assignment is the household's, not the batch's: it
+    /// `by` did in batch `batch_id`: one line per household appended to the assignment log,
+    /// a hash chain like the decisions. An assignment is the household's, not the batch's: it
     /// holds in every later batch that lists the household. Refused for a user who is not
     /// an enabled caseworker. The number assigned.
     pub fn assign(
@@ -849,38 +865,27 @@ impl Store {
             )));
         }
         let at = stamp();
-        let tx = self.conn.unchecked_transaction().map_err(db)?;
-        {
-            let mut st = tx
-                .prepare(
-                    "INSERT INTO assignments (household_id, user, assigned_by, batch_id, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(household_id) DO UPDATE SET user = excluded.user,
-                         assigned_by = excluded.assigned_by, batch_id = excluded.batch_id,
-                         at = excluded.at",
-                )
-                .map_err(db)?;
-            for h in households {
-                st.execute(rusqlite::params![h, user, by, batch_id, at])
-                    .map_err(db)?;
-            }
-        }
-        tx.commit().map_err(db)?;
+        let rows: Vec<Vec<&str>> = households
+            .iter()
+            .map(|h| vec![h.as_str(), user, by, batch_id, at.as_str()])
+            .collect();
+        self.append_chained(&ASSIGNMENT_LOG, &rows)?;
         Ok(households.len())
     }
 
-    /// Every assignment: household -> caseworker.
+    /// Every assignment in force (a household's newest line of the assignment log):
+    /// household -> caseworker.
     pub fn assignments(&self) -> Result<HashMap<String, String>> {
         let mut st = self
             .conn
-            .prepare("SELECT household_id, user FROM assignments")
+            .prepare("SELECT household_id, user FROM assignment_log ORDER BY id")
             .map_err(db)?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(db)?
-            .collect::<rusqlite::Result<HashMap<String, String>>>()
+            .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        Ok(rows)
+        Ok(rows.into_iter().collect())
     }
 
     /// The due dates of households, carried across batches: a household keeps the due date
