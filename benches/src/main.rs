@@ -283,20 +283,25 @@ fn core(
 }
 
 fn pipeline(province: &Path) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    println!("{}", run_province(province, &rt)?.dir.display());
+    Ok(())
+}
+
+/// `hedui run` of a generated province (its hedui.toml, the shipped policy, the generator's
+/// date) into `province/batches`.
+fn run_province(province: &Path, rt: &tokio::runtime::Runtime) -> Result<hedui::run::Batch> {
     use hedui::config::BatchConfig;
     let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
     let plan = cfg.build(&base)?;
     let as_of: chrono::NaiveDate = generate::DEFAULT_AS_OF.parse()?;
-    let rt = tokio::runtime::Runtime::new()?;
-    let batch = rt.block_on(hedui::run::run(
+    Ok(rt.block_on(hedui::run::run(
         &plan,
         &Policy::default_policy(),
         as_of,
         &province.join("batches"),
         &hedui::run::Progress::none(),
-    ))?;
-    println!("{}", batch.dir.display());
-    Ok(())
+    ))?)
 }
 
 /// `policy` (TOML text) with `city`'s standard in force at `as_of` raised by `yuan` (each of
@@ -345,19 +350,10 @@ fn raised(policy: &str, city: i64, as_of: chrono::NaiveDate, yuan: i64) -> Resul
 }
 
 fn simulate_bench(province: &Path, city: i64, raise_yuan: i64) -> Result<()> {
-    use hedui::config::BatchConfig;
-    let (cfg, base) = BatchConfig::load(&province.join("hedui.toml"))?;
-    let plan = cfg.build(&base)?;
-    let as_of: chrono::NaiveDate = generate::DEFAULT_AS_OF.parse()?;
     let rt = tokio::runtime::Runtime::new()?;
     let t = Instant::now();
-    let batch = rt.block_on(hedui::run::run(
-        &plan,
-        &Policy::default_policy(),
-        as_of,
-        &province.join("batches"),
-        &hedui::run::Progress::none(),
-    ))?;
+    let batch = run_province(province, &rt)?;
+    let as_of = batch.summary.as_of;
     let batch_secs = t.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(batch.dir.join(hedui::manifest::POLICY_COPY))?;
     let proposed = Policy::from_toml(&raised(&text, city, as_of, raise_yuan)?, "proposed.toml")?;

@@ -87,6 +87,53 @@ async fn text_of(c: &Client, css: &str) -> String {
     }
 }
 
+/// Fills the login form on the page and submits it as `who`; waits for the login to land (the
+/// user in the header).
+async fn sign_in(c: &Client, who: &str) {
+    c.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys(who)
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css("header.bar .who")).await
+            && e.text().await.unwrap_or_default().contains(who)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Logs out with the header's button; waits for the logout to land (the login form).
+async fn sign_out(c: &Client) {
+    c.find(Locator::Css("header.bar form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if c.find(Locator::Css("input[name=username]")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caseworker_reviews_a_household_in_chromium() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
@@ -167,24 +214,7 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
     // 1. The login page; log in as the caseworker.
     c.goto(&format!("{base}/login")).await.unwrap();
     shot(&c, &shots, "1-login.png").await;
-    c.find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("wang")
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(&c, "wang").await;
     assert!(
         text_of(&c, "header.bar .who").await.contains("wang"),
         "logged in"
@@ -301,60 +331,9 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
     c.set_window_size(1280, 900).await.unwrap();
 
     // 8. The admin assigns the region's households to review to the caseworker.
-    let log_in = |who: &'static str| {
-        let c = c.clone();
-        let base = base.clone();
-        async move {
-            c.goto(&format!("{base}/login")).await.unwrap();
-            c.find(Locator::Css("input[name=username]"))
-                .await
-                .unwrap()
-                .send_keys(who)
-                .await
-                .unwrap();
-            c.find(Locator::Css("input[name=password]"))
-                .await
-                .unwrap()
-                .send_keys(PASSWORD)
-                .await
-                .unwrap();
-            c.find(Locator::Css("form button[type=submit]"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            // Wait for the login to land (the user in the header).
-            for _ in 0..100 {
-                if let Ok(e) = c.find(Locator::Css("header.bar .who")).await
-                    && e.text().await.unwrap_or_default().contains(who)
-                {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    let log_out = || {
-        let c = c.clone();
-        async move {
-            c.find(Locator::Css("header.bar form button"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            // Wait for the logout to land (the login form) before going anywhere else.
-            for _ in 0..100 {
-                if c.find(Locator::Css("input[name=username]")).await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    log_out().await;
-    log_in("zhao").await;
+    sign_out(&c).await;
+    c.goto(&format!("{base}/login")).await.unwrap();
+    sign_in(&c, "zhao").await;
     c.goto(&format!("{base}/admin/assign?batch={id}"))
         .await
         .unwrap();
@@ -378,8 +357,9 @@ async fn a_caseworker_reviews_a_household_in_chromium() {
 
     // 9. The caseworker's queue: the household, its due date, the overdue marked; the summary
     // page counts the open households.
-    log_out().await;
-    log_in("wang").await;
+    sign_out(&c).await;
+    c.goto(&format!("{base}/login")).await.unwrap();
+    sign_in(&c, "wang").await;
     c.goto(&format!("{base}/batches/{id}/households"))
         .await
         .unwrap();

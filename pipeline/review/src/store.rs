@@ -876,16 +876,21 @@ impl Store {
     /// Every assignment in force (a household's newest line of the assignment log):
     /// household -> caseworker.
     pub fn assignments(&self) -> Result<HashMap<String, String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT household_id, user FROM assignment_log ORDER BY id")
-            .map_err(db)?;
+        Ok(self
+            .pairs("SELECT household_id, user FROM assignment_log ORDER BY id")?
+            .into_iter()
+            .collect())
+    }
+
+    /// The rows of a query of two text columns.
+    fn pairs(&self, sql: &str) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare(sql).map_err(db)?;
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        Ok(rows.into_iter().collect())
+        Ok(rows)
     }
 
     /// The due dates of households, carried across batches: a household keeps the due date
@@ -919,24 +924,16 @@ impl Store {
             }
         }
         tx.commit().map_err(db)?;
-        let mut st = self
-            .conn
-            .prepare("SELECT household_id, due FROM due_dates")
-            .map_err(db)?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(db)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(h, d)| Some((h, d.parse().ok()?)))
-            .collect())
+        self.due_dates()
     }
 
     /// Every household's due date.
     pub fn due_dates(&self) -> Result<HashMap<String, chrono::NaiveDate>> {
-        self.carry_due_dates(&[], "")
+        Ok(self
+            .pairs("SELECT household_id, due FROM due_dates")?
+            .into_iter()
+            .filter_map(|(h, d)| Some((h, d.parse().ok()?)))
+            .collect())
     }
 
     /// Writes one line of the access log.
